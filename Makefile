@@ -1,0 +1,65 @@
+# Quorum — the two commands that matter: `make run` and `make test`.
+# Everything else is a step they use. Run `make help` for the list.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+RUN := $(UV) run --frozen --no-sync
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test up down status proto proto-check lint format \
+        unit clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.installed: uv.lock pyproject.toml package-lock.json | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: .venv/.installed ## install Python and Node dependencies from the lock files
+
+run: install ## start Kafka, MongoDB and the four services; Ctrl-C stops them
+	$(RUN) python -m quorum_devtools.run
+
+test: install ## lint, type-check, check generated code, run every test (starts what it needs)
+	$(RUN) python -m quorum_devtools.check
+
+up: install ## start the local Kafka broker and MongoDB only
+	$(RUN) python -m quorum_devtools.infra up
+
+down: install ## stop the local Kafka broker and MongoDB
+	$(RUN) python -m quorum_devtools.infra down
+
+status: install ## are the local servers running?
+	$(RUN) python -m quorum_devtools.infra status
+
+proto: install ## regenerate libs/contracts from proto/
+	$(RUN) python -m quorum_devtools.protogen
+	node_modules/.bin/buf lint
+
+proto-check: install ## fail when the generated contracts are stale
+	$(RUN) python -m quorum_devtools.protogen --check
+
+lint: install ## ruff, formatting, buf lint and mypy
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	node_modules/.bin/buf lint
+	$(RUN) mypy
+
+format: install ## apply ruff's fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+unit: install ## the fast tests only (no servers)
+	$(RUN) pytest tests/unit -q
+
+clean: ## remove local data, caches and the virtualenv (stops servers first)
+	-$(RUN) python -m quorum_devtools.infra down
+	rm -rf .local .venv .tools node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,80 @@
+"""Settings shared by every service, read from environment variables only.
+
+Each service subclasses `ServiceSettings` with its own prefixed fields. A bad value
+stops the process with one line naming the variable (see `load_settings`).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from quorum_common.errors import StartupError
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092", description="Kafka brokers, comma separated host:port"
+    )
+    kafka_topic_prefix: str = Field(
+        default="", description="Prepended to every topic name (isolates tests and tenants)"
+    )
+    mongodb_uri: str = Field(
+        default="mongodb://127.0.0.1:27027/?replicaSet=rs0",
+        description="MongoDB replica set URI (transactions need a replica set)",
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    otel_exporter_otlp_endpoint: str = Field(
+        default="", description="OTLP/gRPC endpoint for traces; empty disables export"
+    )
+    startup_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long to wait for Kafka and MongoDB at start"
+    )
+
+    @field_validator("mongodb_uri")
+    @classmethod
+    def _mongodb_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("mongodb", "mongodb+srv"):
+            raise ValueError("must start with mongodb:// or mongodb+srv://")
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap_form(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{server!r} is not host:port")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Read settings; on a bad value raise StartupError naming the variable."""
+    try:
+        return cls()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise StartupError(f"{name}: {message}") from None
+
+
+def die(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(2)

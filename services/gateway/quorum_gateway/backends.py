@@ -1,0 +1,81 @@
+"""Channels to the internal services, and their errors passed through faithfully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from quorum.ideas.v1 import ideas_pb2_grpc
+from quorum.validation.v1 import validation_pb2_grpc
+
+log = logging.getLogger(__name__)
+Context = grpc.aio.ServicerContext[Any, Any]
+
+# Codes a backend may answer that mean the same to the gateway's caller.
+_PASSED_THROUGH = {
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.ALREADY_EXISTS,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+class Backends:
+    def __init__(self, ideas_address: str, validation_address: str, timeout: float) -> None:
+        self.timeout = timeout
+        self._channels = {
+            "ideas": grpc.aio.insecure_channel(ideas_address),
+            "validation": grpc.aio.insecure_channel(validation_address),
+        }
+        self.ideas = ideas_pb2_grpc.IdeasServiceStub(self._channels["ideas"])
+        self.gates = validation_pb2_grpc.GateServiceStub(self._channels["validation"])
+
+    async def all_serving(self) -> bool:
+        for name, channel in self._channels.items():
+            try:
+                answer = await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=1.0
+                )
+            except grpc.aio.AioRpcError:
+                return False
+            if answer.status != health_pb2.HealthCheckResponse.SERVING:
+                log.debug("%s is not serving", name)
+                return False
+        return True
+
+    async def watch_health(self, on_change: Any, period: float = 2.0) -> None:
+        """Follow the backends' health; the gateway serves only when they all do."""
+        current: bool | None = None
+        while True:
+            serving = await self.all_serving()
+            if serving != current:
+                current = serving
+                await on_change(serving)
+            await asyncio.sleep(period)
+
+    async def close(self) -> None:
+        for channel in self._channels.values():
+            await channel.close()
+
+
+async def relay_error(context: Context, error: grpc.aio.AioRpcError) -> None:
+    """Answer the caller with the backend's verdict, or UNAVAILABLE when it had none."""
+    code = error.code()
+    if code in _PASSED_THROUGH:
+        details = [
+            (key, value)
+            for key, value in (error.trailing_metadata() or ())
+            if key == "grpc-status-details-bin"
+        ]
+        await context.abort(code, error.details() or code.name, trailing_metadata=tuple(details))
+    log.warning("backend call failed: %s %s", code.name, error.details())
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "a backend service did not answer in time")
+    await context.abort(grpc.StatusCode.UNAVAILABLE, "a backend service is unavailable; retry")

@@ -1,0 +1,59 @@
+"""`python -m quorum_ideas`: the ideas service (ideas, endorsements, merges)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
+from quorum_common.events import Topics
+from quorum_common.grpc_server import GrpcServer
+from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.mongo import connect
+from quorum_common.outbox import Outbox
+from quorum_common.runtime import run_service
+from quorum_ideas.api import IdeasApi
+from quorum_ideas.settings import IdeasSettings
+from quorum_ideas.store import IdeaStore
+
+log = logging.getLogger("quorum_ideas")
+SERVICE = ideas_pb2.DESCRIPTOR.services_by_name["IdeasService"].full_name
+
+
+async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
+    topics = Topics(settings.kafka_topic_prefix)
+    client = await connect(settings.mongodb_uri, settings.startup_timeout_seconds)
+    try:
+        await ensure_topics(
+            settings.kafka_bootstrap_servers, [topics.ideas], settings.startup_timeout_seconds
+        )
+        database = client[settings.ideas_mongodb_database]
+        outbox = Outbox(database)
+        store = IdeaStore(client, database, outbox, topics.ideas)
+        await store.create_indexes()
+        broker = make_broker(settings.kafka_bootstrap_servers, "ideas")
+        await broker.start()
+        relay = asyncio.create_task(outbox.run_relay(broker), name="outbox-relay")
+        server = GrpcServer(settings.ideas_grpc_host, settings.ideas_grpc_port, [SERVICE])
+        ideas_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(store), server.server)
+        await server.start()
+        await server.set_serving(True)
+        log.info("ideas serving on %s", server.address)
+        await stop.wait()
+        log.info("ideas stopping")
+        await server.stop()
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay
+        await broker.stop()
+    finally:
+        await client.close()
+
+
+def main() -> None:
+    run_service("ideas", IdeasSettings, serve)
+
+
+if __name__ == "__main__":
+    main()

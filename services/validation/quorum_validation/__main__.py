@@ -1,0 +1,72 @@
+"""`python -m quorum_validation`: directory, pipelines, gate policies, stage ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
+from quorum_common.consumer import EventConsumer
+from quorum_common.events import Topics
+from quorum_common.grpc_server import GrpcServer
+from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.mongo import connect
+from quorum_common.outbox import Outbox
+from quorum_common.runtime import run_service
+from quorum_validation.api import GateApi
+from quorum_validation.ledger import Ledger
+from quorum_validation.settings import ValidationSettings
+
+log = logging.getLogger("quorum_validation")
+SERVICE = validation_pb2.DESCRIPTOR.services_by_name["GateService"].full_name
+
+
+async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
+    topics = Topics(settings.kafka_topic_prefix)
+    client = await connect(settings.mongodb_uri, settings.startup_timeout_seconds)
+    try:
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            [topics.ideas, topics.validation, topics.dead_letter("validation")],
+            settings.startup_timeout_seconds,
+        )
+        database = client[settings.validation_mongodb_database]
+        outbox = Outbox(database)
+        ledger = Ledger(client, database)
+        await ledger.create_indexes()
+        broker = make_broker(settings.kafka_bootstrap_servers, "validation")
+        EventConsumer(
+            name="validation",
+            broker=broker,
+            client=client,
+            database=database,
+            topics=topics,
+            sources=[topics.ideas],
+            handle=ledger.apply,
+            after_commit=outbox.notify,
+        ).subscribe()
+        await broker.start()
+        relay = asyncio.create_task(outbox.run_relay(broker), name="outbox-relay")
+        server = GrpcServer(settings.validation_grpc_host, settings.validation_grpc_port, [SERVICE])
+        validation_pb2_grpc.add_GateServiceServicer_to_server(GateApi(ledger), server.server)
+        await server.start()
+        await server.set_serving(True)
+        log.info("validation serving on %s", server.address)
+        await stop.wait()
+        log.info("validation stopping")
+        await server.stop()
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay
+        await broker.stop()
+    finally:
+        await client.close()
+
+
+def main() -> None:
+    run_service("validation", ValidationSettings, serve)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The four services as real processes against the real broker and MongoDB."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from conftest import Isolation
+
+from quorum_devtools import platform
+from support.servers import Servers, free_port
+
+
+@pytest.fixture
+def running(infra: Servers, isolation: Isolation, tmp_path: Path) -> Iterator[platform.Platform]:
+    """A whole Quorum of its own: own ports, topics and databases; logs in tmp_path."""
+    settings = platform.Platform(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        mongodb_uri=infra.mongodb_uri,
+        ports={service: free_port() for service in platform.SERVICES},
+        topic_prefix=isolation.topic_prefix,
+        database_prefix=isolation.database_prefix,
+    )
+    logs = {service: (tmp_path / f"{service}.log").open("wb") for service in platform.SERVICES}
+    processes = platform.start(settings, output=logs)
+    try:
+        platform.wait_serving(settings, processes, timeout=60)
+        yield settings
+    except platform.StartFailedError:
+        for service in platform.SERVICES:
+            print(f"--- {service} log ---\n{(tmp_path / f'{service}.log').read_text()}")
+        raise
+    finally:
+        codes = platform.stop(processes)
+        for handle in logs.values():
+            handle.close()
+    # A clean shutdown is part of the contract: SIGTERM → exit 0.
+    assert codes == dict.fromkeys(platform.SERVICES, 0), codes
+
+
+@pytest.fixture
+async def gateway(running: platform.Platform) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(running.address("gateway")) as channel:
+        yield channel

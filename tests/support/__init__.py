@@ -1,0 +1,1 @@
+"""Test support: where Kafka and MongoDB come from, and per-test isolation."""

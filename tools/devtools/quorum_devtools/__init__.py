@@ -1,0 +1,1 @@
+"""Developer tooling for Quorum: nothing here runs in production."""

@@ -1,0 +1,77 @@
+"""`make test`: every check the project makes, with its servers started and stopped.
+
+Steps: generated contracts current, buf lint, ruff, mypy, then pytest against a
+real broker and MongoDB. When KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI are set they
+are used as they are; otherwise the local servers are started (unless already
+running, e.g. by `make run`) and whatever this run started is stopped at the end.
+The exit code is non-zero when any step failed; every step runs regardless, so one
+run reports every problem.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from quorum_devtools.infra import ROOT, InfraError, LocalInfra
+
+BIN = Path(sys.executable).parent
+
+
+def _step(
+    name: str, command: list[str], env: dict[str, str] | None = None
+) -> tuple[str, bool, float]:
+    print(f"\n=== {name}: {' '.join(command)}", flush=True)
+    began = time.monotonic()
+    ok = subprocess.run(command, cwd=ROOT, env=env).returncode == 0
+    return name, ok, time.monotonic() - began
+
+
+def main() -> int:
+    began = time.monotonic()
+    results = [
+        _step("contracts", [sys.executable, "-m", "quorum_devtools.protogen", "--check"]),
+        _step("buf lint", [str(ROOT / "node_modules" / ".bin" / "buf"), "lint"]),
+        _step("ruff", [str(BIN / "ruff"), "check", "."]),
+        _step("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),
+        _step("mypy", [str(BIN / "mypy")]),
+    ]
+    env = dict(os.environ)
+    started: list[str] = []
+    infra = LocalInfra()
+    if not (env.get("KAFKA_BOOTSTRAP_SERVERS") and env.get("MONGODB_URI")):
+        print("\n=== infra: local Kafka and MongoDB", flush=True)
+        try:
+            started = infra.up()
+        except InfraError as error:
+            print(f"infra: {error}", file=sys.stderr)
+            results.append(("infra", False, 0.0))
+        else:
+            env.update(infra.env())
+            print(
+                f"using {infra.bootstrap_servers} and {infra.mongodb_uri}"
+                f" (started: {', '.join(started) or 'none, already running'})"
+            )
+    try:
+        if all(name != "infra" for name, _, _ in results):
+            results.append(_step("pytest", [sys.executable, "-m", "pytest", *sys.argv[1:]], env))
+    finally:
+        if started:
+            print(f"\n=== stopping {', '.join(started)}", flush=True)
+            infra.down(only=started)
+    print("\n=== summary")
+    for name, ok, seconds in results:
+        print(f"  {'ok  ' if ok else 'FAIL'} {name:12} {seconds:6.1f}s")
+    failed = [name for name, ok, _ in results if not ok]
+    print(
+        f"  {'FAILED: ' + ', '.join(failed) if failed else 'all passed'}"
+        f" in {time.monotonic() - began:.0f}s"
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -20,7 +20,7 @@ help: ## list the targets
 
 .venv/.installed: uv.lock pyproject.toml package-lock.json | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error  # `npm ci` trips over buf's optional per-platform packages
 	touch $@
 
 install: .venv/.installed ## install Python and Node dependencies from the lock files

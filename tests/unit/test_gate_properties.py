@@ -28,7 +28,7 @@ ORG_IDS = [f"org{i}" for i in range(8)]
 SEGMENTS = ["retail", "finance", "health", "energy"]
 
 # Per-test settings rather than a loaded profile, so other suites keep their own defaults.
-modest = settings(max_examples=150, deadline=None)
+modest = settings(max_examples=75, deadline=None)
 
 
 @st.composite

@@ -31,7 +31,7 @@ def run_service(
     except StartupError as error:
         die(f"{name}: {error}")
         return
-    configure_logging(name, settings.log_level)
+    configure_logging(name, settings.log_level, settings.log_format)
     configure_tracing(name, settings.otel_exporter_otlp_endpoint)
 
     async def main() -> None:

@@ -7,7 +7,7 @@ stops the process with one line naming the variable (see `load_settings`).
 from __future__ import annotations
 
 import sys
-from typing import TypeVar
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
@@ -30,6 +30,9 @@ class ServiceSettings(BaseSettings):
         description="MongoDB replica set URI (transactions need a replica set)",
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json (one object per line) or text (for a terminal)"
+    )
     otel_exporter_otlp_endpoint: str = Field(
         default="", description="OTLP/gRPC endpoint for traces; empty disables export"
     )

@@ -362,7 +362,6 @@ class _Customer:
     relationship: Relationship
     weight: float
     commitments: frozenset[Commitment]
-    organization_ids: frozenset[str]
 
 
 def _merge_endorsements(endorsements: Iterable[Endorsement]) -> list[Endorsement]:
@@ -489,7 +488,6 @@ def evaluate(policy: GatePolicy, evidence: Evidence, now: datetime) -> GateRepor
                 relationship=heaviest.relationship,
                 weight=math.fsum(w for _, _, w in group),
                 commitments=frozenset().union(*(e.commitments for _, e, _ in group)),
-                organization_ids=frozenset(o.organization_id for o, _, _ in group),
             )
         )
 
@@ -618,7 +616,7 @@ def _weight_criteria(
                     met=False,
                     detail="no endorsement carries weight",
                 ),
-                f"no endorsement carries weight against the {cap} cap",
+                f"no endorsement carries weight, so the {cap} cap cannot be checked",
             )
             return
         dominant = min(customers, key=lambda c: (-c.weight, c.customer_id))

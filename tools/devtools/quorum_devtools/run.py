@@ -58,7 +58,11 @@ def main() -> int:
     except InfraError as error:
         print(f"run: {error}", file=sys.stderr)
         return 1
-    settings = platform.Platform(infra.bootstrap_servers, infra.mongodb_uri)
+    settings = platform.Platform(
+        infra.bootstrap_servers,
+        infra.mongodb_uri,
+        extra_env={"LOG_FORMAT": os.environ.get("LOG_FORMAT", "text")},
+    )
     stopping = False
 
     def request_stop(signum: int, frame: object) -> None:

@@ -171,8 +171,10 @@ def test_five_small_customers_in_three_industries_pass_discovery_and_design() ->
     discovery = evaluate(pipeline.policy_into("DISCOVERY"), ev, NOW)
     design = evaluate(pipeline.policy_into("DESIGN"), ev, NOW)
 
-    assert discovery.holds and discovery.summary == "gate into DISCOVERY holds"
-    assert design.holds and design.summary == "gate into DESIGN holds"
+    assert discovery.holds
+    assert discovery.summary == "gate into DISCOVERY holds"
+    assert design.holds
+    assert design.summary == "gate into DESIGN holds"
     assert criterion(design, "min_active").actual == 3
     assert criterion(design, "min_segments").actual == 3
     # weights 4, 2.5, 6, 1.5, 4 -> max share 6 / 18
@@ -327,7 +329,8 @@ def test_max_share_is_unmet_without_any_weight() -> None:
     ev = evidence([endorse("a")], [org("a", poor_fit=True)])
     report = evaluate(policy(max_share=0.5), ev, NOW)
     result = criterion(report, "max_share")
-    assert not result.met and result.actual == 0.0
+    assert not result.met
+    assert result.actual == 0.0
     assert not report.holds
     assert report.summary == "no endorsement carries weight, so the 50% cap cannot be checked"
 
@@ -412,7 +415,9 @@ def test_council_approval_needs_more_approvals_than_rejections() -> None:
     ev = council_evidence({"a": True, "b": True, "c": False, "d": False}, councils=[cab])
     report = evaluate(p, ev, NOW)
     result = criterion(report, "council_approval")
-    assert result.actual == 2 and result.required == 2 and not result.met
+    assert result.actual == 2
+    assert result.required == 2
+    assert not result.met
     assert report.summary == (
         "needs approval of council Advisory Board (2 of 4 approved, 2 rejected, quorum 2)"
     )
@@ -433,7 +438,8 @@ def test_council_quorum_uses_ceiling_without_float_noise() -> None:
         evaluate(policy(council_approval=CouncilRequirement("big", 0.3)), ev, NOW),
         "council_approval",
     )
-    assert result.required == 3 and result.met
+    assert result.required == 3
+    assert result.met
 
 
 def test_every_council_of_the_tenant_when_council_id_is_empty() -> None:
@@ -449,7 +455,8 @@ def test_every_council_of_the_tenant_when_council_id_is_empty() -> None:
 
 def test_no_councils_means_council_criterion_is_not_applicable() -> None:
     report = evaluate(policy(council_approval=CouncilRequirement("")), evidence([], []), NOW)
-    assert report.criteria == () and report.holds
+    assert report.criteria == ()
+    assert report.holds
 
 
 def test_unknown_council_is_unmet() -> None:
@@ -457,7 +464,8 @@ def test_unknown_council_is_unmet() -> None:
         policy(council_approval=CouncilRequirement("gone")), council_evidence({}), NOW
     )
     result = criterion(report, "council_approval")
-    assert not result.met and result.subject == "gone"
+    assert not result.met
+    assert result.subject == "gone"
     assert "does not exist" in result.detail
     assert not report.holds
 
@@ -498,7 +506,8 @@ def test_affiliates_count_once_when_the_rule_is_on() -> None:
     assert criterion(report, "min_active").actual == 1
     # Group weight 2 + 4 + 2 = 8 against Other's 2: affiliates cannot dilute share.
     share = criterion(report, "max_share")
-    assert share.actual == pytest.approx(0.8) and share.subject == "hold"
+    assert share.actual == pytest.approx(0.8)
+    assert share.subject == "hold"
     assert report.summary == (
         "needs 1 more customer from 1 more segment; needs 1 more active customer; "
         "Sub One holds 80% of the weight, over the 50% cap"
@@ -610,7 +619,8 @@ def test_freshness_boundary_is_inclusive() -> None:
     )
     report = evaluate(policy(min_customers=3, max_age_days=30), ev, NOW)
     by_id = {w.organization_id: w for w in report.weights}
-    assert by_id["edge"].eligible and by_id["new"].eligible
+    assert by_id["edge"].eligible
+    assert by_id["new"].eligible
     assert not by_id["old"].eligible
     assert by_id["old"].excluded_reason is ExclusionReason.STALE
     assert str(by_id["old"].excluded_reason) == "stale"
@@ -627,8 +637,10 @@ def test_poor_fit_does_not_steer_the_roadmap() -> None:
     )
     report = evaluate(policy(min_customers=2, max_share=0.9), ev, NOW)
     bad = next(w for w in report.weights if w.organization_id == "bad")
-    assert not bad.eligible and bad.excluded_reason == "poor_fit"
-    assert bad.weight == 0.0 and bad.share == 0.0
+    assert not bad.eligible
+    assert bad.excluded_reason == "poor_fit"
+    assert bad.weight == 0.0
+    assert bad.share == 0.0
     assert criterion(report, "min_customers").actual == 1
     assert weight_of(report, "a") == 2.0
 
@@ -640,7 +652,9 @@ def test_unknown_organization_is_ineligible() -> None:
     assert not ghost.eligible
     assert ghost.excluded_reason is ExclusionReason.UNKNOWN_ORGANIZATION
     assert str(ghost.excluded_reason) == "unknown_organization"
-    assert ghost.relationship is None and ghost.organization_name == "" and ghost.arr == 0
+    assert ghost.relationship is None
+    assert ghost.organization_name == ""
+    assert ghost.arr == 0
     assert criterion(report, "min_customers").actual == 1
 
 
@@ -791,32 +805,35 @@ def test_summary_joins_every_unmet_clause_in_fixed_order() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "problem"),
     [
-        {"stage": ""},
-        {"version": 0},
-        {"min_customers": -1},
-        {"min_weight": -1.0},
-        {"max_share": 1.5},
-        {"max_age_days": -1},
-        {"min_commitments": ((Commitment.PREORDER, 1), (Commitment.PREORDER, 2))},
-        {"min_commitments": ((Commitment.PREORDER, -1),)},
-        {"relationship_factors": {PROSPECT: -0.5}},
+        ({"stage": ""}, "stage must not be empty"),
+        ({"version": 0}, "version"),
+        ({"min_customers": -1}, "min_customers"),
+        ({"min_weight": -1.0}, "min_weight"),
+        ({"max_share": 1.5}, "max_share"),
+        ({"max_age_days": -1}, "max_age_days"),
+        (
+            {"min_commitments": ((Commitment.PREORDER, 1), (Commitment.PREORDER, 2))},
+            "more than once",
+        ),
+        ({"min_commitments": ((Commitment.PREORDER, -1),)}, "counts must not be negative"),
+        ({"relationship_factors": {PROSPECT: -0.5}}, "relationship factors"),
     ],
 )
-def test_invalid_policies_are_rejected(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+def test_invalid_policies_are_rejected(kwargs: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
         policy(**kwargs)
 
 
 def test_invalid_inputs_are_rejected() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="quorum"):
         CouncilRequirement("cab", 1.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="arr"):
         Organization("a", "A", "retail", -1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="directory key"):
         Evidence((), organizations={"x": org("a")})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="council ids"):
         Evidence((), councils=(Council("c", "C", frozenset()), Council("c", "D", frozenset())))
 
 
@@ -849,7 +866,9 @@ def test_default_pipeline_matches_the_spec_table() -> None:
     for p in pipeline.policies.values():
         assert p.version == 1
         assert p.weighting is Weighting.ARR_LINEAR
-        assert p.affiliates_count_once and not p.sponsor_excluded and p.max_age_days is None
+        assert p.affiliates_count_once
+        assert not p.sponsor_excluded
+        assert p.max_age_days is None
 
 
 def test_default_pipeline_without_council() -> None:

@@ -209,4 +209,5 @@ def test_verdict_and_summary_agree_with_criteria(policy: GatePolicy, evidence: E
     report = evaluate(policy, evidence, NOW)
     assert report.holds == all(c.met for c in report.criteria)
     assert (report.summary == "gate into DISCOVERY holds") == report.holds
-    assert report.evaluated_at == NOW and report.policy_version == policy.version
+    assert report.evaluated_at == NOW
+    assert report.policy_version == policy.version

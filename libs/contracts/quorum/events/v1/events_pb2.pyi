@@ -350,7 +350,10 @@ Global___GateClosed: _TypeAlias = GateClosed  # noqa: Y015
 
 @_typing.final
 class StageAdvanced(_message.Message):
-    """An idea moved to its next stage through a gate that held."""
+    """An idea moved to its next stage through a gate that held. When the
+    validation service first records an idea, it publishes one with an empty
+    from_stage and the pipeline's first stage as to_stage (no gate, no report).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -358,8 +361,14 @@ class StageAdvanced(_message.Message):
     TO_STAGE_FIELD_NUMBER: _builtins.int
     REPORT_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    OVERRIDE_JUSTIFICATION_FIELD_NUMBER: _builtins.int
     from_stage: _builtins.str
     to_stage: _builtins.str
+    status: _domain_pb2.IdeaStatus.ValueType
+    """The idea's status after the move: LAUNCHED at the end of the pipeline."""
+    override_justification: _builtins.str
+    """Set when a VENDOR_ADMIN forced the move past a gate that did not hold."""
     @_builtins.property
     def report(self) -> _domain_pb2.GateReport: ...
     @_builtins.property
@@ -371,10 +380,12 @@ class StageAdvanced(_message.Message):
         to_stage: _builtins.str = ...,
         report: _domain_pb2.GateReport | None = ...,
         actor: _domain_pb2.Actor | None = ...,
+        status: _domain_pb2.IdeaStatus.ValueType = ...,
+        override_justification: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "report", b"report"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "from_stage", b"from_stage", "report", b"report", "to_stage", b"to_stage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "from_stage", b"from_stage", "override_justification", b"override_justification", "report", b"report", "status", b"status", "to_stage", b"to_stage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

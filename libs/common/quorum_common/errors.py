@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from google.protobuf.message import Message
+
 
 class StartupError(Exception):
     """A service cannot start; the message names the setting to fix."""
@@ -42,8 +44,31 @@ class Conflict(QuorumError):
     """A concurrent update won; the caller should re-read and retry (ABORTED)."""
 
 
+@dataclass(frozen=True)
+class PreconditionViolation:
+    """One unmet condition, e.g. a gate criterion (type), its name (subject)."""
+
+    type: str
+    subject: str
+    description: str
+
+
 class FailedPrecondition(QuorumError):
-    pass
+    """The request is valid but the state does not allow it (yet).
+
+    `violations` become a google.rpc.PreconditionFailure; `details` are extra
+    protobuf messages (e.g. a GateReport) packed into the status.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        violations: list[PreconditionViolation] | None = None,
+        details: list[Message] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.violations = violations or []
+        self.details = details or []
 
 
 class PermissionDenied(QuorumError):

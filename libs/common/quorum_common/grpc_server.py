@@ -44,6 +44,23 @@ def status_of(error: errors.QuorumError) -> tuple[grpc.StatusCode, str, bytes]:
         detail = any_pb2.Any()
         detail.Pack(bad_request)
         status.details.append(detail)
+    if isinstance(error, errors.FailedPrecondition):
+        if error.violations:
+            failure = error_details_pb2.PreconditionFailure(
+                violations=[
+                    error_details_pb2.PreconditionFailure.Violation(
+                        type=v.type, subject=v.subject, description=v.description
+                    )
+                    for v in error.violations
+                ]
+            )
+            detail = any_pb2.Any()
+            detail.Pack(failure)
+            status.details.append(detail)
+        for extra in error.details:
+            detail = any_pb2.Any()
+            detail.Pack(extra)
+            status.details.append(detail)
     return code, str(error), status.SerializeToString()
 
 

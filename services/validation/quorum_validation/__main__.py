@@ -14,12 +14,12 @@ from quorum_common.kafka import ensure_topics, make_broker
 from quorum_common.mongo import connect
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
-from quorum_validation.api import GateApi
-from quorum_validation.ledger import Ledger
+from quorum_validation.api import DirectoryApi, GateApi, PolicyApi
+from quorum_validation.ledger import Ledger, Reevaluator
 from quorum_validation.settings import ValidationSettings
 
 log = logging.getLogger("quorum_validation")
-SERVICE = validation_pb2.DESCRIPTOR.services_by_name["GateService"].full_name
+SERVICES = [s.full_name for s in validation_pb2.DESCRIPTOR.services_by_name.values()]
 
 
 async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
@@ -33,8 +33,9 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
         )
         database = client[settings.validation_mongodb_database]
         outbox = Outbox(database)
-        ledger = Ledger(client, database)
+        ledger = Ledger(client, database, outbox, topics.validation)
         await ledger.create_indexes()
+        reevaluator = Reevaluator(ledger, database)
         broker = make_broker(settings.kafka_bootstrap_servers, "validation")
         EventConsumer(
             name="validation",
@@ -47,18 +48,28 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             after_commit=outbox.notify,
         ).subscribe()
         await broker.start()
-        relay = asyncio.create_task(outbox.run_relay(broker), name="outbox-relay")
-        server = GrpcServer(settings.validation_grpc_host, settings.validation_grpc_port, [SERVICE])
+        background = [
+            asyncio.create_task(outbox.run_relay(broker), name="outbox-relay"),
+            asyncio.create_task(reevaluator.run(), name="reevaluator"),
+        ]
+        server = GrpcServer(settings.validation_grpc_host, settings.validation_grpc_port, SERVICES)
         validation_pb2_grpc.add_GateServiceServicer_to_server(GateApi(ledger), server.server)
+        validation_pb2_grpc.add_DirectoryServiceServicer_to_server(
+            DirectoryApi(ledger, reevaluator), server.server
+        )
+        validation_pb2_grpc.add_PolicyServiceServicer_to_server(
+            PolicyApi(ledger, reevaluator), server.server
+        )
         await server.start()
         await server.set_serving(True)
         log.info("validation serving on %s", server.address)
         await stop.wait()
         log.info("validation stopping")
         await server.stop()
-        relay.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await relay
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await broker.stop()
     finally:
         await client.close()

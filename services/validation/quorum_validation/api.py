@@ -2,41 +2,340 @@
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from typing import Any
 
 import grpc
 
+from quorum.domain.v1 import domain_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
-from quorum_common.errors import Violations
-from quorum_validation.ledger import Ledger
+from quorum_common.errors import FieldViolation, InvalidArgument, Violations
+from quorum_common.events import timestamp
+from quorum_validation.gate import GatePolicy
+from quorum_validation.ledger import Ledger, Reevaluator, progress
+from quorum_validation.messages import policy_message, policy_of, report_message
 
 Context = grpc.aio.ServicerContext[Any, Any]
+ID_MAX = 128
+NAME_MAX = 200
+SEGMENT_MAX = 100
+REASON_MAX = 2_000
+CHARTER_MAX = 5_000
+COUNCIL_MEMBERS_MAX = 500
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
 
 
-def _require_idea(tenant_id: str, idea_id: str) -> None:
-    violations = Violations()
+def _check_tenant(violations: Violations, tenant_id: str) -> None:
     if not tenant_id:
         violations.add("tenant_id", "is required")
+
+
+def _check_idea(violations: Violations, idea_id: str, field: str = "idea_id") -> None:
     try:
         uuid.UUID(idea_id)
     except ValueError:
-        violations.add("idea_id", "must be a UUID")
-    violations.raise_if_any()
+        violations.add(field, "must be a UUID")
+
+
+def _check_id(violations: Violations, field: str, value: str) -> None:
+    if not value:
+        violations.add(field, "is required")
+    elif len(value) > ID_MAX or not _ID.match(value):
+        violations.add(field, f"must be 1-{ID_MAX} letters, digits or ._:@- (no spaces)")
+
+
+def _check_text(
+    violations: Violations, field: str, value: str, limit: int, required: bool = True
+) -> None:
+    if required and not value.strip():
+        violations.add(field, "is required")
+    elif len(value) > limit:
+        violations.add(field, f"must be at most {limit} characters")
+
+
+def _check_actor(violations: Violations, actor: domain_pb2.Actor) -> None:
+    if not actor.principal_id:
+        violations.add("actor.principal_id", "is required")
 
 
 class GateApi(validation_pb2_grpc.GateServiceServicer):
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
 
+    def _idea_request(self, tenant_id: str, idea_id: str) -> None:
+        violations = Violations()
+        _check_tenant(violations, tenant_id)
+        _check_idea(violations, idea_id)
+        violations.raise_if_any()
+
     async def GetIdeaProgress(
         self, request: validation_pb2.GetIdeaProgressRequest, context: Context
     ) -> validation_pb2.GetIdeaProgressResponse:
-        _require_idea(request.tenant_id, request.idea_id)
-        progress = await self._ledger.progress(request.tenant_id, request.idea_id)
+        self._idea_request(request.tenant_id, request.idea_id)
+        entry = await self._ledger.entry(request.tenant_id, request.idea_id)
+        pipeline = await self._ledger.policies.pipeline(request.tenant_id)
+        found = progress(entry, pipeline)
         return validation_pb2.GetIdeaProgressResponse(
             idea_id=request.idea_id,
-            stage=progress["stage"],
-            status=progress["status"],
-            next_stage=progress["next_stage"],
+            stage=found["stage"],
+            status=found["status"],
+            next_stage=found["next_stage"],
+            next_gate_holds=found["next_gate_holds"],
+            version=found["version"],
+            entered_stage_at=timestamp(found["entered_stage_at"]),
+            organization_count=found["organization_count"],
         )
+
+    async def GetGateReport(
+        self, request: validation_pb2.GetGateReportRequest, context: Context
+    ) -> validation_pb2.GetGateReportResponse:
+        self._idea_request(request.tenant_id, request.idea_id)
+        entry, following, report = await self._ledger.gate_report(
+            request.tenant_id, request.idea_id
+        )
+        answer = validation_pb2.GetGateReportResponse(
+            idea_id=request.idea_id, stage=entry.stage, next_stage=following
+        )
+        if report is not None:
+            answer.report.CopyFrom(report_message(report))
+        return answer
+
+    async def AdvanceStage(
+        self, request: validation_pb2.AdvanceStageRequest, context: Context
+    ) -> validation_pb2.AdvanceStageResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_idea(violations, request.idea_id)
+        if not request.target_stage:
+            violations.add("target_stage", "is required")
+        _check_actor(violations, request.actor)
+        violations.raise_if_any()
+        done = await self._ledger.advance(
+            request.tenant_id,
+            request.idea_id,
+            request.target_stage,
+            request.actor,
+            request.expected_version,
+        )
+        return validation_pb2.AdvanceStageResponse(
+            idea_id=request.idea_id,
+            from_stage=done.from_stage,
+            stage=done.entry.stage,
+            status=progress(done.entry, await self._ledger.policies.pipeline(request.tenant_id))[
+                "status"
+            ],
+            report=report_message(done.report),
+            version=done.entry.version,
+        )
+
+    async def DeclineIdea(
+        self, request: validation_pb2.DeclineIdeaRequest, context: Context
+    ) -> validation_pb2.DeclineIdeaResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_idea(violations, request.idea_id)
+        _check_text(violations, "reason", request.reason, REASON_MAX)
+        _check_actor(violations, request.actor)
+        violations.raise_if_any()
+        entry = await self._ledger.decline(
+            request.tenant_id,
+            request.idea_id,
+            request.reason.strip(),
+            request.actor,
+            request.expected_version,
+        )
+        return validation_pb2.DeclineIdeaResponse(
+            idea_id=request.idea_id, status=domain_pb2.IDEA_STATUS_DECLINED, version=entry.version
+        )
+
+    async def CastCouncilVote(
+        self, request: validation_pb2.CastCouncilVoteRequest, context: Context
+    ) -> validation_pb2.CastCouncilVoteResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_idea(violations, request.idea_id)
+        _check_id(violations, "council_id", request.council_id)
+        _check_id(violations, "organization_id", request.organization_id)
+        violations.raise_if_any()
+        approvals, rejections = await self._ledger.cast_vote(
+            request.tenant_id,
+            request.idea_id,
+            request.council_id,
+            request.organization_id,
+            request.approve,
+        )
+        return validation_pb2.CastCouncilVoteResponse(approvals=approvals, rejections=rejections)
+
+
+class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
+    def __init__(self, ledger: Ledger, reevaluator: Reevaluator) -> None:
+        self._ledger = ledger
+        self._reevaluator = reevaluator
+
+    async def UpsertOrganization(
+        self, request: validation_pb2.UpsertOrganizationRequest, context: Context
+    ) -> validation_pb2.UpsertOrganizationResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        organization = request.organization
+        _check_id(violations, "organization.organization_id", organization.organization_id)
+        _check_text(violations, "organization.name", organization.name, NAME_MAX)
+        _check_text(violations, "organization.segment", organization.segment, SEGMENT_MAX)
+        if organization.arr < 0:
+            violations.add("organization.arr", "must not be negative")
+        if organization.relationship not in (
+            domain_pb2.RELATIONSHIP_ACTIVE,
+            domain_pb2.RELATIONSHIP_PROSPECT,
+            domain_pb2.RELATIONSHIP_CHURNED,
+        ):
+            violations.add("organization.relationship", "must be ACTIVE, PROSPECT or CHURNED")
+        if organization.parent_id:
+            _check_id(violations, "organization.parent_id", organization.parent_id)
+            if organization.parent_id == organization.organization_id:
+                violations.add("organization.parent_id", "must not be the organization itself")
+        violations.raise_if_any()
+        stored = await self._ledger.transaction(
+            lambda s: self._ledger.directory.upsert_organization(
+                s, request.tenant_id, organization
+            ),
+        )
+        self._reevaluator.notify()
+        return validation_pb2.UpsertOrganizationResponse(organization=stored)
+
+    async def GetOrganization(
+        self, request: validation_pb2.GetOrganizationRequest, context: Context
+    ) -> validation_pb2.GetOrganizationResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_id(violations, "organization_id", request.organization_id)
+        violations.raise_if_any()
+        found = await self._ledger.directory.get_organization(
+            request.tenant_id, request.organization_id
+        )
+        return validation_pb2.GetOrganizationResponse(organization=found)
+
+    async def ListOrganizations(
+        self, request: validation_pb2.ListOrganizationsRequest, context: Context
+    ) -> validation_pb2.ListOrganizationsResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        if request.page_size > 500:
+            violations.add("page_size", "must be at most 500")
+        violations.raise_if_any()
+        found, token = await self._ledger.directory.list_organizations(
+            request.tenant_id, request.page_size or 100, request.page_token
+        )
+        return validation_pb2.ListOrganizationsResponse(organizations=found, next_page_token=token)
+
+    async def UpsertCouncil(
+        self, request: validation_pb2.UpsertCouncilRequest, context: Context
+    ) -> validation_pb2.UpsertCouncilResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        council = request.council
+        _check_id(violations, "council.council_id", council.council_id)
+        _check_text(violations, "council.name", council.name, NAME_MAX)
+        _check_text(violations, "council.charter", council.charter, CHARTER_MAX, required=False)
+        if len(council.member_organization_ids) > COUNCIL_MEMBERS_MAX:
+            violations.add("council.member_organization_ids", f"at most {COUNCIL_MEMBERS_MAX}")
+        for index, member in enumerate(council.member_organization_ids):
+            _check_id(violations, f"council.member_organization_ids[{index}]", member)
+        violations.raise_if_any()
+        stored = await self._ledger.transaction(
+            lambda s: self._ledger.directory.upsert_council(s, request.tenant_id, council),
+        )
+        self._reevaluator.notify()
+        return validation_pb2.UpsertCouncilResponse(council=stored)
+
+    async def ListCouncils(
+        self, request: validation_pb2.ListCouncilsRequest, context: Context
+    ) -> validation_pb2.ListCouncilsResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        violations.raise_if_any()
+        return validation_pb2.ListCouncilsResponse(
+            councils=await self._ledger.directory.list_councils(request.tenant_id)
+        )
+
+
+def check_policy(violations: Violations, message: validation_pb2.GatePolicy) -> None:
+    """Every problem with a draft policy, named by field."""
+    if not message.stage:
+        violations.add("policy.stage", "is required")
+    for name in ("min_weight", "max_share"):
+        value = getattr(message, name)
+        if not math.isfinite(value) or value < 0:
+            violations.add(f"policy.{name}", "must be a finite number ≥ 0")
+    if message.max_share > 1:
+        violations.add("policy.max_share", "must be at most 1 (a share of the weight)")
+    seen = set()
+    for index, requirement in enumerate(message.min_commitments):
+        if requirement.commitment == domain_pb2.COMMITMENT_UNSPECIFIED or (
+            requirement.commitment not in domain_pb2.Commitment.values()
+        ):
+            violations.add(f"policy.min_commitments[{index}].commitment", "must be a commitment")
+        elif requirement.commitment in seen:
+            violations.add(f"policy.min_commitments[{index}].commitment", "appears twice")
+        seen.add(requirement.commitment)
+        if requirement.count == 0:
+            violations.add(f"policy.min_commitments[{index}].count", "must be at least 1")
+    if message.HasField("council_approval"):
+        quorum = message.council_approval.quorum
+        if not math.isfinite(quorum) or not 0 <= quorum <= 1:
+            violations.add("policy.council_approval.quorum", "must be within (0, 1]")
+        if message.council_approval.council_id:
+            _check_id(
+                violations,
+                "policy.council_approval.council_id",
+                message.council_approval.council_id,
+            )
+    if message.weighting not in (
+        domain_pb2.WEIGHTING_EQUAL,
+        domain_pb2.WEIGHTING_ARR_LOG,
+        domain_pb2.WEIGHTING_ARR_LINEAR,
+    ):
+        violations.add("policy.weighting", "must be EQUAL, ARR_LOG or ARR_LINEAR")
+    if message.HasField("relationship_factors"):
+        for name in ("active", "prospect", "churned"):
+            value = getattr(message.relationship_factors, name)
+            if not math.isfinite(value) or value < 0:
+                violations.add(f"policy.relationship_factors.{name}", "must be a finite number ≥ 0")
+
+
+class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
+    def __init__(self, ledger: Ledger, reevaluator: Reevaluator) -> None:
+        self._ledger = ledger
+        self._reevaluator = reevaluator
+
+    async def GetPipeline(
+        self, request: validation_pb2.GetPipelineRequest, context: Context
+    ) -> validation_pb2.GetPipelineResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        violations.raise_if_any()
+        pipeline = await self._ledger.policies.pipeline(request.tenant_id)
+        return validation_pb2.GetPipelineResponse(
+            pipeline=validation_pb2.Pipeline(
+                stages=list(pipeline.stages),
+                policies=[policy_message(p) for p in pipeline.policies.values()],
+            )
+        )
+
+    async def UpdateGatePolicy(
+        self, request: validation_pb2.UpdateGatePolicyRequest, context: Context
+    ) -> validation_pb2.UpdateGatePolicyResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        check_policy(violations, request.policy)
+        violations.raise_if_any()
+        try:
+            draft: GatePolicy = policy_of(request.policy, version=1)
+        except ValueError as error:  # the engine's own consistency checks
+            raise InvalidArgument([FieldViolation("policy", str(error))]) from None
+        stored = await self._ledger.transaction(
+            lambda s: self._ledger.policies.update_policy(s, request.tenant_id, draft),
+        )
+        self._reevaluator.notify()
+        return validation_pb2.UpdateGatePolicyResponse(policy=policy_message(stored))

@@ -22,20 +22,83 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from quorum.domain.v1 import domain_pb2 as quorum_dot_domain_dot_v1_dot_domain__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%quorum/validation/v1/validation.proto\x12\x14quorum.validation.v1\x1a\x1dquorum/domain/v1/domain.proto\"<\n\x16GetIdeaProgressRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\"{\n\x17GetIdeaProgressResponse\x12\x0f\n\x07idea_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.quorum.domain.v1.IdeaStatus\x12\x12\n\nnext_stage\x18\x04 \x01(\t2}\n\x0bGateService\x12n\n\x0fGetIdeaProgress\x12,.quorum.validation.v1.GetIdeaProgressRequest\x1a-.quorum.validation.v1.GetIdeaProgressResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%quorum/validation/v1/validation.proto\x12\x14quorum.validation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dquorum/domain/v1/domain.proto\"\xf4\x01\n\x0cOrganization\x12\x17\n\x0forganization_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07segment\x18\x03 \x01(\t\x12\x0b\n\x03\x61rr\x18\x04 \x01(\x03\x12\x34\n\x0crelationship\x18\x05 \x01(\x0e\x32\x1e.quorum.domain.v1.Relationship\x12\x10\n\x08poor_fit\x18\x06 \x01(\x08\x12\x11\n\tparent_id\x18\x07 \x01(\t\x12\x14\n\x0cpeer_visible\x18\x08 \x01(\x08\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\x07\x43ouncil\x12\x12\n\ncouncil_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63harter\x18\x03 \x01(\t\x12\x1f\n\x17member_organization_ids\x18\x04 \x03(\t\"X\n\x15\x43ommitmentRequirement\x12\x30\n\ncommitment\x18\x01 \x01(\x0e\x32\x1c.quorum.domain.v1.Commitment\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"8\n\x12\x43ouncilRequirement\x12\x12\n\ncouncil_id\x18\x01 \x01(\t\x12\x0e\n\x06quorum\x18\x02 \x01(\x01\"H\n\x13RelationshipFactors\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x01\x12\x10\n\x08prospect\x18\x02 \x01(\x01\x12\x0f\n\x07\x63hurned\x18\x03 \x01(\x01\"\x96\x04\n\nGatePolicy\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x15\n\rmin_customers\x18\x03 \x01(\r\x12\x14\n\x0cmin_segments\x18\x04 \x01(\r\x12\x12\n\nmin_active\x18\x05 \x01(\r\x12\x12\n\nmin_weight\x18\x06 \x01(\x01\x12\x11\n\tmax_share\x18\x07 \x01(\x01\x12\x44\n\x0fmin_commitments\x18\x08 \x03(\x0b\x32+.quorum.validation.v1.CommitmentRequirement\x12\x42\n\x10\x63ouncil_approval\x18\t \x01(\x0b\x32(.quorum.validation.v1.CouncilRequirement\x12.\n\tweighting\x18\n \x01(\x0e\x32\x1b.quorum.domain.v1.Weighting\x12G\n\x14relationship_factors\x18\x0b \x01(\x0b\x32).quorum.validation.v1.RelationshipFactors\x12\x1d\n\x15\x61\x66\x66iliates_count_once\x18\x0c \x01(\x08\x12\x18\n\x10sponsor_excluded\x18\r \x01(\x08\x12\x14\n\x0cmax_age_days\x18\x0e \x01(\r\x12.\n\nupdated_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x08Pipeline\x12\x0e\n\x06stages\x18\x01 \x03(\t\x12\x32\n\x08policies\x18\x02 \x03(\x0b\x32 .quorum.validation.v1.GatePolicy\"<\n\x16GetIdeaProgressRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\"\xf7\x01\n\x17GetIdeaProgressResponse\x12\x0f\n\x07idea_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.quorum.domain.v1.IdeaStatus\x12\x12\n\nnext_stage\x18\x04 \x01(\t\x12\x17\n\x0fnext_gate_holds\x18\x05 \x01(\x08\x12\x0f\n\x07version\x18\x06 \x01(\x04\x12\x34\n\x10\x65ntered_stage_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12organization_count\x18\x08 \x01(\r\":\n\x14GetGateReportRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\"y\n\x15GetGateReportResponse\x12\x0f\n\x07idea_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12\x12\n\nnext_stage\x18\x03 \x01(\t\x12,\n\x06report\x18\x04 \x01(\x0b\x32\x1c.quorum.domain.v1.GateReport\"\x91\x01\n\x13\x41\x64vanceStageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\x12\x14\n\x0ctarget_stage\x18\x03 \x01(\t\x12&\n\x05\x61\x63tor\x18\x04 \x01(\x0b\x32\x17.quorum.domain.v1.Actor\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x04\"\xb7\x01\n\x14\x41\x64vanceStageResponse\x12\x0f\n\x07idea_id\x18\x01 \x01(\t\x12\x12\n\nfrom_stage\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12,\n\x06status\x18\x04 \x01(\x0e\x32\x1c.quorum.domain.v1.IdeaStatus\x12,\n\x06report\x18\x05 \x01(\x0b\x32\x1c.quorum.domain.v1.GateReport\x12\x0f\n\x07version\x18\x06 \x01(\x04\"\x8a\x01\n\x12\x44\x65\x63lineIdeaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12&\n\x05\x61\x63tor\x18\x04 \x01(\x0b\x32\x17.quorum.domain.v1.Actor\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x04\"e\n\x13\x44\x65\x63lineIdeaResponse\x12\x0f\n\x07idea_id\x18\x01 \x01(\t\x12,\n\x06status\x18\x02 \x01(\x0e\x32\x1c.quorum.domain.v1.IdeaStatus\x12\x0f\n\x07version\x18\x03 \x01(\x04\"z\n\x16\x43\x61stCouncilVoteRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\x12\x12\n\ncouncil_id\x18\x03 \x01(\t\x12\x17\n\x0forganization_id\x18\x04 \x01(\t\x12\x0f\n\x07\x61pprove\x18\x05 \x01(\x08\"@\n\x17\x43\x61stCouncilVoteResponse\x12\x11\n\tapprovals\x18\x01 \x01(\r\x12\x12\n\nrejections\x18\x02 \x01(\r\"h\n\x19UpsertOrganizationRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x38\n\x0corganization\x18\x02 \x01(\x0b\x32\".quorum.validation.v1.Organization\"V\n\x1aUpsertOrganizationResponse\x12\x38\n\x0corganization\x18\x01 \x01(\x0b\x32\".quorum.validation.v1.Organization\"D\n\x16GetOrganizationRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0forganization_id\x18\x02 \x01(\t\"S\n\x17GetOrganizationResponse\x12\x38\n\x0corganization\x18\x01 \x01(\x0b\x32\".quorum.validation.v1.Organization\"T\n\x18ListOrganizationsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"o\n\x19ListOrganizationsResponse\x12\x39\n\rorganizations\x18\x01 \x03(\x0b\x32\".quorum.validation.v1.Organization\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Y\n\x14UpsertCouncilRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12.\n\x07\x63ouncil\x18\x02 \x01(\x0b\x32\x1d.quorum.validation.v1.Council\"G\n\x15UpsertCouncilResponse\x12.\n\x07\x63ouncil\x18\x01 \x01(\x0b\x32\x1d.quorum.validation.v1.Council\"(\n\x13ListCouncilsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"G\n\x14ListCouncilsResponse\x12/\n\x08\x63ouncils\x18\x01 \x03(\x0b\x32\x1d.quorum.validation.v1.Council\"\'\n\x12GetPipelineRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\"G\n\x13GetPipelineResponse\x12\x30\n\x08pipeline\x18\x01 \x01(\x0b\x32\x1e.quorum.validation.v1.Pipeline\"^\n\x17UpdateGatePolicyRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x30\n\x06policy\x18\x02 \x01(\x0b\x32 .quorum.validation.v1.GatePolicy\"L\n\x18UpdateGatePolicyResponse\x12\x30\n\x06policy\x18\x01 \x01(\x0b\x32 .quorum.validation.v1.GatePolicy2\xa2\x04\n\x0bGateService\x12n\n\x0fGetIdeaProgress\x12,.quorum.validation.v1.GetIdeaProgressRequest\x1a-.quorum.validation.v1.GetIdeaProgressResponse\x12h\n\rGetGateReport\x12*.quorum.validation.v1.GetGateReportRequest\x1a+.quorum.validation.v1.GetGateReportResponse\x12\x65\n\x0c\x41\x64vanceStage\x12).quorum.validation.v1.AdvanceStageRequest\x1a*.quorum.validation.v1.AdvanceStageResponse\x12\x62\n\x0b\x44\x65\x63lineIdea\x12(.quorum.validation.v1.DeclineIdeaRequest\x1a).quorum.validation.v1.DeclineIdeaResponse\x12n\n\x0f\x43\x61stCouncilVote\x12,.quorum.validation.v1.CastCouncilVoteRequest\x1a-.quorum.validation.v1.CastCouncilVoteResponse2\xc2\x04\n\x10\x44irectoryService\x12w\n\x12UpsertOrganization\x12/.quorum.validation.v1.UpsertOrganizationRequest\x1a\x30.quorum.validation.v1.UpsertOrganizationResponse\x12n\n\x0fGetOrganization\x12,.quorum.validation.v1.GetOrganizationRequest\x1a-.quorum.validation.v1.GetOrganizationResponse\x12t\n\x11ListOrganizations\x12..quorum.validation.v1.ListOrganizationsRequest\x1a/.quorum.validation.v1.ListOrganizationsResponse\x12h\n\rUpsertCouncil\x12*.quorum.validation.v1.UpsertCouncilRequest\x1a+.quorum.validation.v1.UpsertCouncilResponse\x12\x65\n\x0cListCouncils\x12).quorum.validation.v1.ListCouncilsRequest\x1a*.quorum.validation.v1.ListCouncilsResponse2\xe6\x01\n\rPolicyService\x12\x62\n\x0bGetPipeline\x12(.quorum.validation.v1.GetPipelineRequest\x1a).quorum.validation.v1.GetPipelineResponse\x12q\n\x10UpdateGatePolicy\x12-.quorum.validation.v1.UpdateGatePolicyRequest\x1a..quorum.validation.v1.UpdateGatePolicyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quorum.validation.v1.validation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETIDEAPROGRESSREQUEST']._serialized_start=94
-  _globals['_GETIDEAPROGRESSREQUEST']._serialized_end=154
-  _globals['_GETIDEAPROGRESSRESPONSE']._serialized_start=156
-  _globals['_GETIDEAPROGRESSRESPONSE']._serialized_end=279
-  _globals['_GATESERVICE']._serialized_start=281
-  _globals['_GATESERVICE']._serialized_end=406
+  _globals['_ORGANIZATION']._serialized_start=128
+  _globals['_ORGANIZATION']._serialized_end=372
+  _globals['_COUNCIL']._serialized_start=374
+  _globals['_COUNCIL']._serialized_end=467
+  _globals['_COMMITMENTREQUIREMENT']._serialized_start=469
+  _globals['_COMMITMENTREQUIREMENT']._serialized_end=557
+  _globals['_COUNCILREQUIREMENT']._serialized_start=559
+  _globals['_COUNCILREQUIREMENT']._serialized_end=615
+  _globals['_RELATIONSHIPFACTORS']._serialized_start=617
+  _globals['_RELATIONSHIPFACTORS']._serialized_end=689
+  _globals['_GATEPOLICY']._serialized_start=692
+  _globals['_GATEPOLICY']._serialized_end=1226
+  _globals['_PIPELINE']._serialized_start=1228
+  _globals['_PIPELINE']._serialized_end=1306
+  _globals['_GETIDEAPROGRESSREQUEST']._serialized_start=1308
+  _globals['_GETIDEAPROGRESSREQUEST']._serialized_end=1368
+  _globals['_GETIDEAPROGRESSRESPONSE']._serialized_start=1371
+  _globals['_GETIDEAPROGRESSRESPONSE']._serialized_end=1618
+  _globals['_GETGATEREPORTREQUEST']._serialized_start=1620
+  _globals['_GETGATEREPORTREQUEST']._serialized_end=1678
+  _globals['_GETGATEREPORTRESPONSE']._serialized_start=1680
+  _globals['_GETGATEREPORTRESPONSE']._serialized_end=1801
+  _globals['_ADVANCESTAGEREQUEST']._serialized_start=1804
+  _globals['_ADVANCESTAGEREQUEST']._serialized_end=1949
+  _globals['_ADVANCESTAGERESPONSE']._serialized_start=1952
+  _globals['_ADVANCESTAGERESPONSE']._serialized_end=2135
+  _globals['_DECLINEIDEAREQUEST']._serialized_start=2138
+  _globals['_DECLINEIDEAREQUEST']._serialized_end=2276
+  _globals['_DECLINEIDEARESPONSE']._serialized_start=2278
+  _globals['_DECLINEIDEARESPONSE']._serialized_end=2379
+  _globals['_CASTCOUNCILVOTEREQUEST']._serialized_start=2381
+  _globals['_CASTCOUNCILVOTEREQUEST']._serialized_end=2503
+  _globals['_CASTCOUNCILVOTERESPONSE']._serialized_start=2505
+  _globals['_CASTCOUNCILVOTERESPONSE']._serialized_end=2569
+  _globals['_UPSERTORGANIZATIONREQUEST']._serialized_start=2571
+  _globals['_UPSERTORGANIZATIONREQUEST']._serialized_end=2675
+  _globals['_UPSERTORGANIZATIONRESPONSE']._serialized_start=2677
+  _globals['_UPSERTORGANIZATIONRESPONSE']._serialized_end=2763
+  _globals['_GETORGANIZATIONREQUEST']._serialized_start=2765
+  _globals['_GETORGANIZATIONREQUEST']._serialized_end=2833
+  _globals['_GETORGANIZATIONRESPONSE']._serialized_start=2835
+  _globals['_GETORGANIZATIONRESPONSE']._serialized_end=2918
+  _globals['_LISTORGANIZATIONSREQUEST']._serialized_start=2920
+  _globals['_LISTORGANIZATIONSREQUEST']._serialized_end=3004
+  _globals['_LISTORGANIZATIONSRESPONSE']._serialized_start=3006
+  _globals['_LISTORGANIZATIONSRESPONSE']._serialized_end=3117
+  _globals['_UPSERTCOUNCILREQUEST']._serialized_start=3119
+  _globals['_UPSERTCOUNCILREQUEST']._serialized_end=3208
+  _globals['_UPSERTCOUNCILRESPONSE']._serialized_start=3210
+  _globals['_UPSERTCOUNCILRESPONSE']._serialized_end=3281
+  _globals['_LISTCOUNCILSREQUEST']._serialized_start=3283
+  _globals['_LISTCOUNCILSREQUEST']._serialized_end=3323
+  _globals['_LISTCOUNCILSRESPONSE']._serialized_start=3325
+  _globals['_LISTCOUNCILSRESPONSE']._serialized_end=3396
+  _globals['_GETPIPELINEREQUEST']._serialized_start=3398
+  _globals['_GETPIPELINEREQUEST']._serialized_end=3437
+  _globals['_GETPIPELINERESPONSE']._serialized_start=3439
+  _globals['_GETPIPELINERESPONSE']._serialized_end=3510
+  _globals['_UPDATEGATEPOLICYREQUEST']._serialized_start=3512
+  _globals['_UPDATEGATEPOLICYREQUEST']._serialized_end=3606
+  _globals['_UPDATEGATEPOLICYRESPONSE']._serialized_start=3608
+  _globals['_UPDATEGATEPOLICYRESPONSE']._serialized_end=3684
+  _globals['_GATESERVICE']._serialized_start=3687
+  _globals['_GATESERVICE']._serialized_end=4233
+  _globals['_DIRECTORYSERVICE']._serialized_start=4236
+  _globals['_DIRECTORYSERVICE']._serialized_end=4814
+  _globals['_POLICYSERVICE']._serialized_start=4817
+  _globals['_POLICYSERVICE']._serialized_end=5047
 # @@protoc_insertion_point(module_scope)

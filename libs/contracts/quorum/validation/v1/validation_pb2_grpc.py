@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class GateServiceStub:
-    """Where ideas stand in the tenant's pipeline.
+    """Where ideas stand in the tenant's pipeline, and the gates between stages.
     """
 
     def __init__(self, channel):
@@ -40,14 +40,64 @@ class GateServiceStub:
                 request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetIdeaProgressRequest.SerializeToString,
                 response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetIdeaProgressResponse.FromString,
                 _registered_method=True)
+        self.GetGateReport = channel.unary_unary(
+                '/quorum.validation.v1.GateService/GetGateReport',
+                request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetGateReportRequest.SerializeToString,
+                response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetGateReportResponse.FromString,
+                _registered_method=True)
+        self.AdvanceStage = channel.unary_unary(
+                '/quorum.validation.v1.GateService/AdvanceStage',
+                request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.AdvanceStageRequest.SerializeToString,
+                response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.AdvanceStageResponse.FromString,
+                _registered_method=True)
+        self.DeclineIdea = channel.unary_unary(
+                '/quorum.validation.v1.GateService/DeclineIdea',
+                request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.DeclineIdeaRequest.SerializeToString,
+                response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.DeclineIdeaResponse.FromString,
+                _registered_method=True)
+        self.CastCouncilVote = channel.unary_unary(
+                '/quorum.validation.v1.GateService/CastCouncilVote',
+                request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.CastCouncilVoteRequest.SerializeToString,
+                response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.CastCouncilVoteResponse.FromString,
+                _registered_method=True)
 
 
 class GateServiceServicer:
-    """Where ideas stand in the tenant's pipeline.
+    """Where ideas stand in the tenant's pipeline, and the gates between stages.
     """
 
     def GetIdeaProgress(self, request, context):
         """The idea's current stage and status as the stage ledger records them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetGateReport(self, request, context):
+        """The report of the gate into the idea's next stage, evaluated now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdvanceStage(self, request, context):
+        """Moves an idea to its next stage when that gate holds; otherwise
+        FAILED_PRECONDITION carrying the report (google.rpc.PreconditionFailure and
+        quorum.domain.v1.GateReport in the status details).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeclineIdea(self, request, context):
+        """Declines an idea with a reason; its endorsers are told.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CastCouncilVote(self, request, context):
+        """Records a council member organization's vote on an idea.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -61,6 +111,26 @@ def add_GateServiceServicer_to_server(servicer, server):
                     request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetIdeaProgressRequest.FromString,
                     response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetIdeaProgressResponse.SerializeToString,
             ),
+            'GetGateReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGateReport,
+                    request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetGateReportRequest.FromString,
+                    response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetGateReportResponse.SerializeToString,
+            ),
+            'AdvanceStage': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdvanceStage,
+                    request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.AdvanceStageRequest.FromString,
+                    response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.AdvanceStageResponse.SerializeToString,
+            ),
+            'DeclineIdea': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeclineIdea,
+                    request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.DeclineIdeaRequest.FromString,
+                    response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.DeclineIdeaResponse.SerializeToString,
+            ),
+            'CastCouncilVote': grpc.unary_unary_rpc_method_handler(
+                    servicer.CastCouncilVote,
+                    request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.CastCouncilVoteRequest.FromString,
+                    response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.CastCouncilVoteResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'quorum.validation.v1.GateService', rpc_method_handlers)
@@ -70,7 +140,7 @@ def add_GateServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class GateService:
-    """Where ideas stand in the tenant's pipeline.
+    """Where ideas stand in the tenant's pipeline, and the gates between stages.
     """
 
     @staticmethod
@@ -90,6 +160,483 @@ class GateService:
             '/quorum.validation.v1.GateService/GetIdeaProgress',
             quorum_dot_validation_dot_v1_dot_validation__pb2.GetIdeaProgressRequest.SerializeToString,
             quorum_dot_validation_dot_v1_dot_validation__pb2.GetIdeaProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGateReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.validation.v1.GateService/GetGateReport',
+            quorum_dot_validation_dot_v1_dot_validation__pb2.GetGateReportRequest.SerializeToString,
+            quorum_dot_validation_dot_v1_dot_validation__pb2.GetGateReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdvanceStage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.validation.v1.GateService/AdvanceStage',
+            quorum_dot_validation_dot_v1_dot_validation__pb2.AdvanceStageRequest.SerializeToString,
+            quorum_dot_validation_dot_v1_dot_validation__pb2.AdvanceStageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeclineIdea(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.validation.v1.GateService/DeclineIdea',
+            quorum_dot_validation_dot_v1_dot_validation__pb2.DeclineIdeaRequest.SerializeToString,
+            quorum_dot_validation_dot_v1_dot_validation__pb2.DeclineIdeaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CastCouncilVote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.validation.v1.GateService/CastCouncilVote',
+            quorum_dot_validation_dot_v1_dot_validation__pb2.CastCouncilVoteRequest.SerializeToString,
+            quorum_dot_validation_dot_v1_dot_validation__pb2.CastCouncilVoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class DirectoryServiceStub:
+    """The tenant's customer organizations and councils.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.UpsertOrganization = channel.unary_unary(
+                '/quorum.validation.v1.DirectoryService/UpsertOrganization',
+                request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.UpsertOrganizationRequest.SerializeToString,
+                response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.UpsertOrganizationResponse.FromString,
+                _registered_method=True)
+        self.GetOrganization = channel.unary_unary(
+                '/quorum.validation.v1.DirectoryService/GetOrganization',
+                request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetOrganizationRequest.SerializeToString,
+                response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetOrganizationResponse.FromString,
+                _registered_method=True)
+        self.ListOrganizations = channel.unary_unary(
+                '/quorum.validation.v1.DirectoryService/ListOrganizations',
+                request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.ListOrganizationsRequest.SerializeToString,
+                response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.ListOrganizationsResponse.FromString,
+                _registered_method=True)
+        self.UpsertCouncil = channel.unary_unary(
+                '/quorum.validation.v1.DirectoryService/UpsertCouncil',
+                request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.UpsertCouncilRequest.SerializeToString,
+                response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.UpsertCouncilResponse.FromString,
+                _registered_method=True)
+        self.ListCouncils = channel.unary_unary(
+                '/quorum.validation.v1.DirectoryService/ListCouncils',
+                request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.ListCouncilsRequest.SerializeToString,
+                response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.ListCouncilsResponse.FromString,
+                _registered_method=True)
+
+
+class DirectoryServiceServicer:
+    """The tenant's customer organizations and councils.
+    """
+
+    def UpsertOrganization(self, request, context):
+        """Creates or replaces an organization; open ideas are re-evaluated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOrganization(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOrganizations(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertCouncil(self, request, context):
+        """Creates or replaces a council; open ideas are re-evaluated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCouncils(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_DirectoryServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'UpsertOrganization': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertOrganization,
+                    request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.UpsertOrganizationRequest.FromString,
+                    response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.UpsertOrganizationResponse.SerializeToString,
+            ),
+            'GetOrganization': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrganization,
+                    request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetOrganizationRequest.FromString,
+                    response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetOrganizationResponse.SerializeToString,
+            ),
+            'ListOrganizations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrganizations,
+                    request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.ListOrganizationsRequest.FromString,
+                    response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.ListOrganizationsResponse.SerializeToString,
+            ),
+            'UpsertCouncil': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertCouncil,
+                    request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.UpsertCouncilRequest.FromString,
+                    response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.UpsertCouncilResponse.SerializeToString,
+            ),
+            'ListCouncils': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCouncils,
+                    request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.ListCouncilsRequest.FromString,
+                    response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.ListCouncilsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'quorum.validation.v1.DirectoryService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('quorum.validation.v1.DirectoryService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class DirectoryService:
+    """The tenant's customer organizations and councils.
+    """
+
+    @staticmethod
+    def UpsertOrganization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.validation.v1.DirectoryService/UpsertOrganization',
+            quorum_dot_validation_dot_v1_dot_validation__pb2.UpsertOrganizationRequest.SerializeToString,
+            quorum_dot_validation_dot_v1_dot_validation__pb2.UpsertOrganizationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrganization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.validation.v1.DirectoryService/GetOrganization',
+            quorum_dot_validation_dot_v1_dot_validation__pb2.GetOrganizationRequest.SerializeToString,
+            quorum_dot_validation_dot_v1_dot_validation__pb2.GetOrganizationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrganizations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.validation.v1.DirectoryService/ListOrganizations',
+            quorum_dot_validation_dot_v1_dot_validation__pb2.ListOrganizationsRequest.SerializeToString,
+            quorum_dot_validation_dot_v1_dot_validation__pb2.ListOrganizationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertCouncil(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.validation.v1.DirectoryService/UpsertCouncil',
+            quorum_dot_validation_dot_v1_dot_validation__pb2.UpsertCouncilRequest.SerializeToString,
+            quorum_dot_validation_dot_v1_dot_validation__pb2.UpsertCouncilResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCouncils(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.validation.v1.DirectoryService/ListCouncils',
+            quorum_dot_validation_dot_v1_dot_validation__pb2.ListCouncilsRequest.SerializeToString,
+            quorum_dot_validation_dot_v1_dot_validation__pb2.ListCouncilsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class PolicyServiceStub:
+    """The tenant's pipeline and the gate policy of each stage.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetPipeline = channel.unary_unary(
+                '/quorum.validation.v1.PolicyService/GetPipeline',
+                request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetPipelineRequest.SerializeToString,
+                response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetPipelineResponse.FromString,
+                _registered_method=True)
+        self.UpdateGatePolicy = channel.unary_unary(
+                '/quorum.validation.v1.PolicyService/UpdateGatePolicy',
+                request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.UpdateGatePolicyRequest.SerializeToString,
+                response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.UpdateGatePolicyResponse.FromString,
+                _registered_method=True)
+
+
+class PolicyServiceServicer:
+    """The tenant's pipeline and the gate policy of each stage.
+    """
+
+    def GetPipeline(self, request, context):
+        """The tenant's pipeline; a new tenant gets the default one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateGatePolicy(self, request, context):
+        """Replaces the policy of one stage with a new version; open ideas are re-evaluated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PolicyServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetPipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPipeline,
+                    request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetPipelineRequest.FromString,
+                    response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetPipelineResponse.SerializeToString,
+            ),
+            'UpdateGatePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateGatePolicy,
+                    request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.UpdateGatePolicyRequest.FromString,
+                    response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.UpdateGatePolicyResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'quorum.validation.v1.PolicyService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('quorum.validation.v1.PolicyService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PolicyService:
+    """The tenant's pipeline and the gate policy of each stage.
+    """
+
+    @staticmethod
+    def GetPipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.validation.v1.PolicyService/GetPipeline',
+            quorum_dot_validation_dot_v1_dot_validation__pb2.GetPipelineRequest.SerializeToString,
+            quorum_dot_validation_dot_v1_dot_validation__pb2.GetPipelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateGatePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.validation.v1.PolicyService/UpdateGatePolicy',
+            quorum_dot_validation_dot_v1_dot_validation__pb2.UpdateGatePolicyRequest.SerializeToString,
+            quorum_dot_validation_dot_v1_dot_validation__pb2.UpdateGatePolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,139 @@
+"""The tenant's directory: customer organizations and councils (MongoDB)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from quorum.validation.v1 import validation_pb2
+from quorum_common.errors import FieldViolation, InvalidArgument, NotFound
+from quorum_common.events import now
+from quorum_common.mongo import Document
+from quorum_validation.gate import Council, Organization
+from quorum_validation.messages import (
+    council_document,
+    council_from,
+    council_message,
+    organization_document,
+    organization_from,
+    organization_message,
+)
+
+ORGANIZATIONS = "organizations"
+COUNCILS = "councils"
+TENANTS = "tenants"
+INDEXES = {
+    ORGANIZATIONS: [IndexModel([("tenant_id", ASCENDING), ("organization_id", ASCENDING)])],
+    COUNCILS: [IndexModel([("tenant_id", ASCENDING), ("council_id", ASCENDING)])],
+    TENANTS: [],
+}
+
+
+@dataclass(frozen=True)
+class Directory:
+    """What a gate evaluation needs to know of the tenant's customers."""
+
+    organizations: dict[str, Organization]
+    councils: tuple[Council, ...]
+
+
+async def mark_changed(
+    database: AsyncDatabase[Document], session: AsyncClientSession, tenant_id: str
+) -> None:
+    """Note that the tenant's open ideas need re-evaluation (see Reevaluator)."""
+    await database[TENANTS].update_one(
+        {"_id": tenant_id},
+        {"$inc": {"changes": 1}, "$setOnInsert": {"reevaluated": 0}},
+        upsert=True,
+        session=session,
+    )
+
+
+class DirectoryStore:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._database = database
+        self._organizations = database[ORGANIZATIONS]
+        self._councils = database[COUNCILS]
+
+    async def load(self, tenant_id: str, session: AsyncClientSession | None = None) -> Directory:
+        organizations = {
+            doc["organization_id"]: organization_from(doc)
+            async for doc in self._organizations.find({"tenant_id": tenant_id}, session=session)
+        }
+        councils = tuple(
+            [
+                council_from(doc)
+                async for doc in self._councils.find(
+                    {"tenant_id": tenant_id}, sort=[("council_id", ASCENDING)], session=session
+                )
+            ]
+        )
+        return Directory(organizations, councils)
+
+    async def upsert_organization(
+        self, session: AsyncClientSession, tenant_id: str, message: validation_pb2.Organization
+    ) -> validation_pb2.Organization:
+        doc = organization_document(tenant_id, message, now())
+        await self._organizations.replace_one(
+            {"_id": doc["_id"]}, doc, upsert=True, session=session
+        )
+        await mark_changed(self._database, session, tenant_id)
+        return organization_message(doc)
+
+    async def get_organization(
+        self, tenant_id: str, organization_id: str
+    ) -> validation_pb2.Organization:
+        doc = await self._organizations.find_one({"_id": f"{tenant_id}/{organization_id}"})
+        if doc is None:
+            raise NotFound(f"organization {organization_id} not found")
+        return organization_message(doc)
+
+    async def list_organizations(
+        self, tenant_id: str, page_size: int, page_token: str
+    ) -> tuple[list[validation_pb2.Organization], str]:
+        after = ""
+        if page_token:
+            try:
+                after = base64.urlsafe_b64decode(page_token.encode()).decode()
+            except (ValueError, UnicodeDecodeError):
+                raise InvalidArgument(
+                    [FieldViolation("page_token", "is not a token from a previous page")]
+                ) from None
+        query: Document = {"tenant_id": tenant_id}
+        if after:
+            query["organization_id"] = {"$gt": after}
+        docs = await self._organizations.find(
+            query, sort=[("organization_id", ASCENDING)], limit=page_size + 1
+        ).to_list()
+        more = len(docs) > page_size
+        docs = docs[:page_size]
+        token = (
+            base64.urlsafe_b64encode(docs[-1]["organization_id"].encode()).decode()
+            if more and docs
+            else ""
+        )
+        return [organization_message(d) for d in docs], token
+
+    async def upsert_council(
+        self, session: AsyncClientSession, tenant_id: str, message: validation_pb2.Council
+    ) -> validation_pb2.Council:
+        doc = council_document(tenant_id, message, now())
+        await self._councils.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
+        await mark_changed(self._database, session, tenant_id)
+        return council_message(doc)
+
+    async def list_councils(self, tenant_id: str) -> list[validation_pb2.Council]:
+        cursor = self._councils.find({"tenant_id": tenant_id}, sort=[("council_id", ASCENDING)])
+        return [council_message(doc) async for doc in cursor]
+
+    async def council(
+        self, tenant_id: str, council_id: str, session: AsyncClientSession
+    ) -> Council:
+        doc = await self._councils.find_one({"_id": f"{tenant_id}/{council_id}"}, session=session)
+        if doc is None:
+            raise NotFound(f"council {council_id} not found")
+        return council_from(doc)

@@ -1,0 +1,452 @@
+"""The validation service's gates against the real broker and MongoDB.
+
+Idea events are published to Kafka exactly as the ideas service publishes them; the
+validation service runs in-process; its events are read back from Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+
+from integration.conftest import RunningValidation
+from quorum.domain.v1 import domain_pb2
+from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
+from quorum_common.events import event_type
+from quorum_validation.gate import Evidence, evaluate
+from quorum_validation.messages import endorsement_from, organization_from, policy_from
+from support import events
+from support.kafka import Collector, publish
+
+if TYPE_CHECKING:
+    from quorum.validation.v1.validation_pb2_grpc import GateServiceAsyncStub
+
+pytestmark = pytest.mark.integration
+
+TENANT = "acme-software"
+PM = domain_pb2.Actor(principal_id="pm-1", role="PRODUCT_MANAGER", display_name="Pat")
+ACTIVE, PROSPECT = domain_pb2.RELATIONSHIP_ACTIVE, domain_pb2.RELATIONSHIP_PROSPECT
+
+# The newcomer scenario's directory: one huge customer, five small ones in 3 industries.
+ORGANIZATIONS = [
+    ("megacorp", "MegaCorp", "manufacturing", 500_000_000, ACTIVE),
+    ("bakery", "Bakery Co", "retail", 50_000_000, ACTIVE),
+    ("clinic", "Clinic Ltd", "health", 40_000_000, ACTIVE),
+    ("shop", "Shop GmbH", "retail", 45_000_000, ACTIVE),
+    ("lab", "Lab Inc", "health", 42_000_000, PROSPECT),
+    ("bank", "Bank AG", "finance", 48_000_000, ACTIVE),
+]
+
+
+async def populate(service: RunningValidation) -> None:
+    directory = validation_pb2_grpc.DirectoryServiceStub(service.channel)
+    for org_id, name, segment, arr, relationship in ORGANIZATIONS:
+        await directory.UpsertOrganization(
+            validation_pb2.UpsertOrganizationRequest(
+                tenant_id=TENANT,
+                organization=validation_pb2.Organization(
+                    organization_id=org_id,
+                    name=name,
+                    segment=segment,
+                    arr=arr,
+                    relationship=relationship,
+                ),
+            )
+        )
+
+
+def gates(service: RunningValidation) -> GateServiceAsyncStub:
+    return validation_pb2_grpc.GateServiceStub(service.channel)
+
+
+async def recorded(service: RunningValidation, collector: Collector, idea_id: str) -> None:
+    await collector.wait_for(
+        lambda: any(
+            e.stage_advanced.to_stage == "IDEATION"
+            for e in collector.events("StageAdvanced", idea_id)
+        ),
+        f"idea {idea_id} entering IDEATION",
+    )
+
+
+async def counted(service: RunningValidation, idea_id: str, organizations: int) -> None:
+    """Wait until the ledger has applied that many organizations' endorsements."""
+    deadline = time.monotonic() + 30
+    while True:
+        progress = await gates(service).GetIdeaProgress(
+            validation_pb2.GetIdeaProgressRequest(tenant_id=TENANT, idea_id=idea_id)
+        )
+        if progress.organization_count == organizations:
+            return
+        assert time.monotonic() < deadline, f"ledger has {progress.organization_count}"
+        await asyncio.sleep(0.05)
+
+
+def status_details(error: grpc.aio.AioRpcError) -> status_pb2.Status:
+    raw = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
+    return status_pb2.Status.FromString(raw)
+
+
+async def test_one_huge_customer_cannot_carry_an_idea(validation: RunningValidation) -> None:
+    await populate(validation)
+    idea = events.submitted(TENANT, "megacorp", domain_pb2.IMPORTANCE_CRITICAL)
+    idea_id = idea.envelope.idea_id
+    async with Collector(validation.bootstrap, validation.topics.validation) as collector:
+        await publish(validation.bootstrap, validation.topics.ideas, idea)
+        await recorded(validation, collector, idea_id)
+
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await gates(validation).AdvanceStage(
+                validation_pb2.AdvanceStageRequest(
+                    tenant_id=TENANT, idea_id=idea_id, target_stage="DISCOVERY", actor=PM
+                )
+            )
+        error = refused.value
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert (
+            "needs 2 more customers from 1 more segment; "
+            "MegaCorp holds 100% of the weight, over the 50% cap"
+        ) in (error.details() or "")
+        details = status_details(error)
+        failure = error_details_pb2.PreconditionFailure()
+        report = domain_pb2.GateReport()
+        assert details.details[0].Unpack(failure)
+        assert details.details[1].Unpack(report)
+        assert {v.subject for v in failure.violations} == {
+            "min_customers",
+            "min_segments",
+            "max_share:megacorp",
+        }
+        unmet = {c.name: (c.required, c.actual) for c in report.criteria if not c.met}
+        assert unmet == {"min_customers": (3, 1), "min_segments": (2, 1), "max_share": (0.5, 1.0)}
+
+        await collector.wait_for(
+            lambda: bool(collector.events("StageAdvanceRejected", idea_id)), "the rejection"
+        )
+        rejection = collector.events("StageAdvanceRejected", idea_id)[0].stage_advance_rejected
+        assert rejection.to_stage == "DISCOVERY"
+        assert rejection.actor.principal_id == "pm-1"
+        assert not rejection.report.holds
+
+    progress = await gates(validation).GetIdeaProgress(
+        validation_pb2.GetIdeaProgressRequest(tenant_id=TENANT, idea_id=idea_id)
+    )
+    assert progress.stage == "IDEATION"
+
+
+async def test_five_small_customers_in_three_industries_pass_discovery_and_design(
+    validation: RunningValidation,
+) -> None:
+    await populate(validation)
+    idea = events.submitted(TENANT, "bakery")
+    idea_id = idea.envelope.idea_id
+    endorsers = ["clinic", "shop", "bank", "lab"]
+    history = [idea] + [
+        events.endorsed(TENANT, idea_id, org, version)
+        for version, org in enumerate(endorsers, start=2)
+    ]
+    async with Collector(validation.bootstrap, validation.topics.validation) as collector:
+        await publish(validation.bootstrap, validation.topics.ideas, *history)
+        await collector.wait_for(
+            lambda: bool(collector.events("GateOpened", idea_id)), "the DISCOVERY gate opening"
+        )
+        assert collector.events("GateOpened", idea_id)[0].gate_opened.stage == "DISCOVERY"
+        await counted(validation, idea_id, 5)
+
+        for target in ("DISCOVERY", "DESIGN"):
+            answer = await gates(validation).AdvanceStage(
+                validation_pb2.AdvanceStageRequest(
+                    tenant_id=TENANT, idea_id=idea_id, target_stage=target, actor=PM
+                )
+            )
+            assert answer.stage == target
+            assert answer.report.holds
+
+        await collector.wait_for(
+            lambda: len(collector.events("StageAdvanced", idea_id)) == 3, "both advances"
+        )
+        moves = [
+            (e.stage_advanced.from_stage, e.stage_advanced.to_stage)
+            for e in collector.events("StageAdvanced", idea_id)
+        ]
+        assert moves == [("", "IDEATION"), ("IDEATION", "DISCOVERY"), ("DISCOVERY", "DESIGN")]
+
+    # Every decision keeps its policy version and weights; replaying them agrees.
+    decisions = await validation.database["decisions"].find({"idea_id": idea_id}).to_list()
+    directory = {
+        d["organization_id"]: organization_from(d)
+        async for d in validation.database["organizations"].find({"tenant_id": TENANT})
+    }
+    assert [d["kind"] for d in decisions] == ["ADVANCED", "ADVANCED"]
+    for decision in decisions:
+        assert decision["report"]["policy_version"] == decision["policy"]["version"] == 1
+        assert len(decision["report"]["weights"]) == 5
+        replayed = evaluate(
+            policy_from(decision["policy"]),
+            Evidence(
+                endorsements=tuple(endorsement_from(e) for e in decision["evidence"]),
+                sponsor_organization_id=decision["sponsor_organization_id"],
+                organizations=directory,
+            ),
+            decision["report"]["evaluated_at"],
+        )
+        assert replayed.holds
+        assert [(c.name, c.actual) for c in replayed.criteria] == [
+            (c["name"], c["actual"]) for c in decision["report"]["criteria"]
+        ]
+
+
+async def test_every_event_delivered_twice_changes_nothing(validation: RunningValidation) -> None:
+    await populate(validation)
+    idea = events.submitted(TENANT, "bakery")
+    idea_id = idea.envelope.idea_id
+    history = [
+        idea,
+        events.endorsed(TENANT, idea_id, "clinic", 2),
+        events.endorsed(TENANT, idea_id, "bank", 3),
+    ]
+    async with Collector(validation.bootstrap, validation.topics.validation) as collector:
+        # Each event twice (a relay that crashed before marking them published) ...
+        await publish(validation.bootstrap, validation.topics.ideas, *history, *history)
+        # ... and the same facts again under new event ids (a replayed history).
+        replayed = [events.endorsed(TENANT, idea_id, "clinic", 2)]
+        await publish(validation.bootstrap, validation.topics.ideas, *replayed)
+        # Same idea, same partition: once it is applied, everything before it is too.
+        marker = events.endorsed(TENANT, idea_id, "shop", 4)
+        await publish(validation.bootstrap, validation.topics.ideas, marker)
+        await counted(validation, idea_id, 4)
+        await collector.wait_for(
+            lambda: bool(collector.events("GateOpened", idea_id)), "the gate opening"
+        )
+        assert len(collector.events("GateOpened", idea_id)) == 1
+        assert len(collector.events("StageAdvanced", idea_id)) == 1
+
+    progress = await gates(validation).GetIdeaProgress(
+        validation_pb2.GetIdeaProgressRequest(tenant_id=TENANT, idea_id=idea_id)
+    )
+    assert progress.organization_count == 4
+    assert progress.next_gate_holds
+    processed = await validation.database["processed_events"].count_documents({})
+    assert processed == 5  # 3 + the replayed fact + the marker, each once
+
+
+async def test_a_withdrawal_closes_an_open_gate(validation: RunningValidation) -> None:
+    await populate(validation)
+    idea = events.submitted(TENANT, "bakery")
+    idea_id = idea.envelope.idea_id
+    async with Collector(validation.bootstrap, validation.topics.validation) as collector:
+        await publish(
+            validation.bootstrap,
+            validation.topics.ideas,
+            idea,
+            events.endorsed(TENANT, idea_id, "clinic", 2),
+            events.endorsed(TENANT, idea_id, "bank", 3),
+        )
+        await collector.wait_for(
+            lambda: bool(collector.events("GateOpened", idea_id)), "the gate opening"
+        )
+        await publish(
+            validation.bootstrap,
+            validation.topics.ideas,
+            events.withdrawn(TENANT, idea_id, "bank", 4),
+        )
+        await collector.wait_for(
+            lambda: bool(collector.events("GateClosed", idea_id)), "the gate closing"
+        )
+        closed = collector.events("GateClosed", idea_id)[0].gate_closed
+        assert closed.stage == "DISCOVERY"
+        assert not closed.report.holds
+        # Two customers left: too few, and the bigger one holds 56% of the weight.
+        assert [c.name for c in closed.report.criteria if not c.met] == [
+            "min_customers",
+            "max_share",
+        ]
+
+
+async def test_a_poison_message_is_dead_lettered_and_the_next_one_processed(
+    validation: RunningValidation,
+) -> None:
+    good = events.submitted(TENANT, "bakery")
+    wrong_schema = events.submitted(TENANT, "bakery")
+    wrong_schema.envelope.schema_version = 99
+    dead_letters = validation.topics.dead_letter("validation")
+    async with (
+        Collector(validation.bootstrap, validation.topics.validation) as collector,
+        Collector(validation.bootstrap, dead_letters) as dlq,
+    ):
+        await publish(
+            validation.bootstrap,
+            validation.topics.ideas,
+            b"\xff\x00 not a protobuf",
+            wrong_schema,
+            good,
+        )
+        await recorded(validation, collector, good.envelope.idea_id)
+        await dlq.wait_for(lambda: len(dlq.records) == 2, "two dead letters")
+    reasons = [dict(r.headers)["quorum-dlq-reason"].decode() for r in dlq.records]
+    assert reasons[0].startswith("undecodable")
+    assert "schema_version 99 is not supported" in reasons[1]
+    assert dlq.records[0].value == b"\xff\x00 not a protobuf"
+
+
+async def test_skipping_a_stage_and_moving_a_declined_idea_are_refused(
+    validation: RunningValidation,
+) -> None:
+    idea = events.submitted(TENANT, "bakery")
+    idea_id = idea.envelope.idea_id
+    async with Collector(validation.bootstrap, validation.topics.validation) as collector:
+        await publish(validation.bootstrap, validation.topics.ideas, idea)
+        await recorded(validation, collector, idea_id)
+        stub = gates(validation)
+        with pytest.raises(grpc.aio.AioRpcError) as skipped:
+            await stub.AdvanceStage(
+                validation_pb2.AdvanceStageRequest(
+                    tenant_id=TENANT, idea_id=idea_id, target_stage="DESIGN", actor=PM
+                )
+            )
+        assert skipped.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "skipping DISCOVERY is not allowed" in (skipped.value.details() or "")
+
+        progress = await stub.GetIdeaProgress(
+            validation_pb2.GetIdeaProgressRequest(tenant_id=TENANT, idea_id=idea_id)
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as stale:
+            await stub.DeclineIdea(
+                validation_pb2.DeclineIdeaRequest(
+                    tenant_id=TENANT,
+                    idea_id=idea_id,
+                    reason="Out of scope",
+                    actor=PM,
+                    expected_version=progress.version + 7,
+                )
+            )
+        assert stale.value.code() == grpc.StatusCode.ABORTED
+
+        await stub.DeclineIdea(
+            validation_pb2.DeclineIdeaRequest(
+                tenant_id=TENANT,
+                idea_id=idea_id,
+                reason="Out of scope for the 2027 roadmap",
+                actor=PM,
+                expected_version=progress.version,
+            )
+        )
+        await collector.wait_for(
+            lambda: bool(collector.events("IdeaDeclined", idea_id)), "the decline"
+        )
+        declined = collector.events("IdeaDeclined", idea_id)[0].idea_declined
+        assert declined.reason == "Out of scope for the 2027 roadmap"
+        with pytest.raises(grpc.aio.AioRpcError) as closed:
+            await stub.AdvanceStage(
+                validation_pb2.AdvanceStageRequest(
+                    tenant_id=TENANT, idea_id=idea_id, target_stage="DISCOVERY", actor=PM
+                )
+            )
+        assert closed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "DECLINED" in (closed.value.details() or "")
+
+
+async def test_a_policy_change_reevaluates_open_ideas(validation: RunningValidation) -> None:
+    await populate(validation)
+    idea = events.submitted(TENANT, "bakery")
+    idea_id = idea.envelope.idea_id
+    async with Collector(validation.bootstrap, validation.topics.validation) as collector:
+        await publish(
+            validation.bootstrap,
+            validation.topics.ideas,
+            idea,
+            events.endorsed(TENANT, idea_id, "clinic", 2),
+        )
+        policies = validation_pb2_grpc.PolicyServiceStub(validation.channel)
+        stub = gates(validation)
+        await collector.wait_for(
+            lambda: bool(collector.events("StageAdvanced", idea_id)), "the idea recorded"
+        )
+        report = await stub.GetGateReport(
+            validation_pb2.GetGateReportRequest(tenant_id=TENANT, idea_id=idea_id)
+        )
+        assert not report.report.holds
+        assert report.report.summary == (
+            "needs 1 more customer; Bakery Co holds 56% of the weight, over the 50% cap"
+        )
+
+        updated = await policies.UpdateGatePolicy(
+            validation_pb2.UpdateGatePolicyRequest(
+                tenant_id=TENANT,
+                policy=validation_pb2.GatePolicy(
+                    stage="DISCOVERY",
+                    min_customers=2,
+                    min_segments=2,
+                    max_share=0.6,
+                    weighting=domain_pb2.WEIGHTING_EQUAL,
+                ),
+            )
+        )
+        assert updated.policy.version == 2
+        await collector.wait_for(
+            lambda: bool(collector.events("GateOpened", idea_id)), "re-evaluation opening the gate"
+        )
+        assert collector.events("GateOpened", idea_id)[0].gate_opened.report.policy_version == 2
+
+
+async def test_bad_requests_name_every_bad_field(validation: RunningValidation) -> None:
+    stub = gates(validation)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.AdvanceStage(validation_pb2.AdvanceStageRequest(idea_id="nope"))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad = error_details_pb2.BadRequest()
+    assert status_details(raised.value).details[0].Unpack(bad)
+    assert {v.field for v in bad.field_violations} == {
+        "tenant_id",
+        "idea_id",
+        "target_stage",
+        "actor.principal_id",
+    }
+
+    directory = validation_pb2_grpc.DirectoryServiceStub(validation.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await directory.UpsertOrganization(
+            validation_pb2.UpsertOrganizationRequest(
+                tenant_id=TENANT,
+                organization=validation_pb2.Organization(
+                    organization_id="has space", name="", segment="retail", arr=-1
+                ),
+            )
+        )
+    bad = error_details_pb2.BadRequest()
+    assert status_details(raised.value).details[0].Unpack(bad)
+    assert {v.field for v in bad.field_violations} == {
+        "organization.organization_id",
+        "organization.name",
+        "organization.arr",
+        "organization.relationship",
+    }
+
+    policies = validation_pb2_grpc.PolicyServiceStub(validation.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await policies.UpdateGatePolicy(
+            validation_pb2.UpdateGatePolicyRequest(
+                tenant_id=TENANT,
+                policy=validation_pb2.GatePolicy(stage="NOWHERE", max_share=1.5),
+            )
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    bad = error_details_pb2.BadRequest()
+    assert status_details(raised.value).details[0].Unpack(bad)
+    assert {v.field for v in bad.field_violations} == {"policy.max_share", "policy.weighting"}
+
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.GetIdeaProgress(
+            validation_pb2.GetIdeaProgressRequest(tenant_id=TENANT, idea_id=str(uuid.uuid4()))
+        )
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_event_types_are_named_by_their_payload() -> None:
+    assert event_type(events.submitted(TENANT, "x")) == "IdeaSubmitted"

@@ -1,0 +1,170 @@
+"""The stage ledger's pure rules: evidence folding, stage moves, gate transitions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quorum_common.errors import FailedPrecondition
+from quorum_validation import lifecycle
+from quorum_validation.gate import (
+    Endorsement,
+    Evidence,
+    Importance,
+    Organization,
+    evaluate,
+)
+from quorum_validation.lifecycle import GateChange, GateState, IdeaEvidence, Status
+from quorum_validation.pipeline import default_pipeline
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+PIPELINE = default_pipeline()
+
+
+def endorsement(org: str, importance: Importance = Importance.IMPORTANT) -> Endorsement:
+    return Endorsement(org, importance, frozenset(), NOW - timedelta(days=1))
+
+
+def test_submission_starts_with_the_sponsors_endorsement() -> None:
+    evidence = lifecycle.submitted("acme", endorsement("acme"), 1)
+    assert evidence.sponsor_organization_id == "acme"
+    assert [e.organization_id for e in evidence.counted()] == ["acme"]
+
+
+def test_endorsements_replace_an_organizations_count_and_ignore_older_versions() -> None:
+    evidence = lifecycle.submitted("acme", endorsement("acme"), 1)
+    stronger = lifecycle.endorsed(evidence, endorsement("acme", Importance.CRITICAL), 2)
+    assert stronger is not None
+    assert stronger.endorsements["acme"].importance is Importance.CRITICAL
+    assert lifecycle.endorsed(stronger, endorsement("beta"), 2) is None  # a replay
+    assert lifecycle.endorsed(stronger, endorsement("beta"), 1) is None
+
+
+def test_withdrawal_keeps_the_organizations_remaining_members() -> None:
+    evidence = lifecycle.submitted("acme", endorsement("acme"), 1)
+    evidence = lifecycle.endorsed(evidence, endorsement("beta", Importance.CRITICAL), 2) or evidence
+    still = lifecycle.withdrawn(evidence, "beta", endorsement("beta", Importance.NICE_TO_HAVE), 3)
+    assert still is not None
+    assert still.endorsements["beta"].importance is Importance.NICE_TO_HAVE
+    gone = lifecycle.withdrawn(still, "beta", None, 4)
+    assert gone is not None
+    assert set(gone.endorsements) == {"acme"}
+    assert lifecycle.withdrawn(gone, "acme", None, 4) is None
+
+
+def test_merge_takes_the_ideas_services_full_count() -> None:
+    evidence = lifecycle.submitted("acme", endorsement("acme"), 3)
+    merged = lifecycle.merged(evidence, [endorsement("acme"), endorsement("beta")], 4)
+    assert merged is not None
+    assert set(merged.endorsements) == {"acme", "beta"}
+
+
+@pytest.mark.parametrize(
+    ("previous", "stage", "holds", "change"),
+    [
+        (None, "DISCOVERY", True, GateChange.OPENED),
+        (None, "DISCOVERY", False, None),
+        (GateState("DISCOVERY", False), "DISCOVERY", True, GateChange.OPENED),
+        (GateState("DISCOVERY", True), "DISCOVERY", True, None),
+        (GateState("DISCOVERY", True), "DISCOVERY", False, GateChange.CLOSED),
+        # After an advance the next gate is a different gate: it opens on its own.
+        (GateState("DISCOVERY", True), "DESIGN", True, GateChange.OPENED),
+        (GateState("DISCOVERY", True), "DESIGN", False, None),
+    ],
+)
+def test_gate_events_only_on_transitions(
+    previous: GateState | None, stage: str, holds: bool, change: GateChange | None
+) -> None:
+    assert lifecycle.gate_change(previous, stage, holds) is change
+
+
+def test_advance_goes_only_to_the_next_stage() -> None:
+    assert lifecycle.check_advance(PIPELINE, "IDEATION", Status.OPEN, "DISCOVERY", "i") == (
+        "DISCOVERY"
+    )
+    with pytest.raises(FailedPrecondition, match="skipping DISCOVERY is not allowed"):
+        lifecycle.check_advance(PIPELINE, "IDEATION", Status.OPEN, "DESIGN", "i")
+    with pytest.raises(FailedPrecondition, match="IDEATION is not after DISCOVERY"):
+        lifecycle.check_advance(PIPELINE, "DISCOVERY", Status.OPEN, "IDEATION", "i")
+    with pytest.raises(FailedPrecondition, match="MARS is not a stage"):
+        lifecycle.check_advance(PIPELINE, "IDEATION", Status.OPEN, "MARS", "i")
+    with pytest.raises(FailedPrecondition, match="end of the pipeline"):
+        lifecycle.check_advance(PIPELINE, "LAUNCH", Status.OPEN, "LAUNCH", "i")
+    with pytest.raises(FailedPrecondition, match="is DECLINED"):
+        lifecycle.check_advance(PIPELINE, "IDEATION", Status.DECLINED, "DISCOVERY", "i")
+
+
+def test_the_last_stage_launches() -> None:
+    assert lifecycle.status_after_advance(PIPELINE, "LAUNCH") is Status.LAUNCHED
+    assert lifecycle.status_after_advance(PIPELINE, "BETA") is Status.OPEN
+
+
+def test_a_refusal_names_each_unmet_criterion_and_the_sentence() -> None:
+    directory = {"mega": Organization("mega", "MegaCorp", "manufacturing", 10**9)}
+    report = evaluate(
+        PIPELINE.policy_into("DISCOVERY"),
+        Evidence(endorsements=(endorsement("mega", Importance.CRITICAL),), organizations=directory),
+        NOW,
+    )
+    refusal = lifecycle.refusal(report)
+    assert str(refusal) == (
+        "the gate into DISCOVERY does not hold: needs 2 more customers from 1 more segment; "
+        "MegaCorp holds 100% of the weight, over the 50% cap"
+    )
+    assert [(v.subject, v.description.split(" (")[0]) for v in refusal.violations] == [
+        ("min_customers", "requires 3, has 1"),
+        ("min_segments", "requires 2, has 1"),
+        ("max_share:mega", "requires 0.5, has 1"),
+    ]
+
+
+ORGS = [f"org{i}" for i in range(6)]
+DIRECTORY = {
+    org: Organization(org, org.upper(), ["retail", "health", "finance"][i % 3], 10**7 * (i + 1))
+    for i, org in enumerate(ORGS)
+}
+step = st.tuples(
+    st.sampled_from(["endorse", "withdraw"]),
+    st.sampled_from(ORGS),
+    st.sampled_from(list(Importance)),
+)
+
+
+def fold(history: list[tuple[str, str, Importance, int]]) -> IdeaEvidence:
+    evidence = lifecycle.submitted("org0", endorsement("org0"), 1)
+    for kind, org, importance, version in history:
+        if kind == "endorse":
+            folded = lifecycle.endorsed(evidence, endorsement(org, importance), version)
+        else:
+            folded = lifecycle.withdrawn(evidence, org, None, version)
+        evidence = folded or evidence
+    return evidence
+
+
+@settings(max_examples=75, deadline=None)
+@given(st.lists(step, max_size=12), st.data())
+def test_replaying_an_ideas_history_gives_the_recorded_verdict(
+    steps: list[tuple[str, str, Importance]], data: st.DataObject
+) -> None:
+    history = [(kind, org, imp, version) for version, (kind, org, imp) in enumerate(steps, 2)]
+    recorded = evaluate(
+        PIPELINE.policy_into("DISCOVERY"),
+        Evidence(fold(history).counted(), "org0", DIRECTORY),
+        NOW,
+    )
+    # Redelivery after a crash: the consumer re-reads from an earlier offset, so a
+    # suffix of the history arrives again after what was already applied.
+    replayed = list(history)
+    for _ in range(data.draw(st.integers(min_value=0, max_value=2))):
+        upto = data.draw(st.integers(min_value=0, max_value=len(replayed)))
+        since = data.draw(st.integers(min_value=0, max_value=upto))
+        replayed = replayed[:upto] + replayed[since:]
+    again = evaluate(
+        PIPELINE.policy_into("DISCOVERY"),
+        Evidence(fold(replayed).counted(), "org0", DIRECTORY),
+        NOW,
+    )
+    assert again == recorded

@@ -50,7 +50,7 @@ async def populate(service: RunningValidation) -> None:
         await directory.UpsertOrganization(
             validation_pb2.UpsertOrganizationRequest(
                 tenant_id=TENANT,
-                organization=validation_pb2.Organization(
+                organization=domain_pb2.Organization(
                     organization_id=org_id,
                     name=name,
                     segment=segment,
@@ -379,7 +379,7 @@ async def test_a_policy_change_reevaluates_open_ideas(validation: RunningValidat
         updated = await policies.UpdateGatePolicy(
             validation_pb2.UpdateGatePolicyRequest(
                 tenant_id=TENANT,
-                policy=validation_pb2.GatePolicy(
+                policy=domain_pb2.GatePolicy(
                     stage="DISCOVERY",
                     min_customers=2,
                     min_segments=2,
@@ -414,7 +414,7 @@ async def test_bad_requests_name_every_bad_field(validation: RunningValidation) 
         await directory.UpsertOrganization(
             validation_pb2.UpsertOrganizationRequest(
                 tenant_id=TENANT,
-                organization=validation_pb2.Organization(
+                organization=domain_pb2.Organization(
                     organization_id="has space", name="", segment="retail", arr=-1
                 ),
             )
@@ -433,7 +433,7 @@ async def test_bad_requests_name_every_bad_field(validation: RunningValidation) 
         await policies.UpdateGatePolicy(
             validation_pb2.UpdateGatePolicyRequest(
                 tenant_id=TENANT,
-                policy=validation_pb2.GatePolicy(stage="NOWHERE", max_share=1.5),
+                policy=domain_pb2.GatePolicy(stage="NOWHERE", max_share=1.5),
             )
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT

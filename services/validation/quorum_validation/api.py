@@ -223,9 +223,14 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         _check_tenant(violations, request.tenant_id)
         if request.page_size > 500:
             violations.add("page_size", "must be at most 500")
+        if len(request.organization_ids) > 500:
+            violations.add("organization_ids", "at most 500")
         violations.raise_if_any()
         found, token = await self._ledger.directory.list_organizations(
-            request.tenant_id, request.page_size or 100, request.page_token
+            request.tenant_id,
+            request.page_size or 100,
+            request.page_token,
+            list(request.organization_ids),
         )
         return validation_pb2.ListOrganizationsResponse(organizations=found, next_page_token=token)
 
@@ -260,7 +265,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         )
 
 
-def check_policy(violations: Violations, message: validation_pb2.GatePolicy) -> None:
+def check_policy(violations: Violations, message: domain_pb2.GatePolicy) -> None:
     """Every problem with a draft policy, named by field."""
     if not message.stage:
         violations.add("policy.stage", "is required")
@@ -317,7 +322,7 @@ class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
         violations.raise_if_any()
         pipeline = await self._ledger.policies.pipeline(request.tenant_id)
         return validation_pb2.GetPipelineResponse(
-            pipeline=validation_pb2.Pipeline(
+            pipeline=domain_pb2.Pipeline(
                 stages=list(pipeline.stages),
                 policies=[policy_message(p) for p in pipeline.policies.values()],
             )

@@ -9,7 +9,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from quorum.validation.v1 import validation_pb2
+from quorum.domain.v1 import domain_pb2
 from quorum_common.errors import FieldViolation, InvalidArgument, NotFound
 from quorum_common.events import now
 from quorum_common.mongo import Document
@@ -75,8 +75,8 @@ class DirectoryStore:
         return Directory(organizations, councils)
 
     async def upsert_organization(
-        self, session: AsyncClientSession, tenant_id: str, message: validation_pb2.Organization
-    ) -> validation_pb2.Organization:
+        self, session: AsyncClientSession, tenant_id: str, message: domain_pb2.Organization
+    ) -> domain_pb2.Organization:
         doc = organization_document(tenant_id, message, now())
         await self._organizations.replace_one(
             {"_id": doc["_id"]}, doc, upsert=True, session=session
@@ -86,15 +86,15 @@ class DirectoryStore:
 
     async def get_organization(
         self, tenant_id: str, organization_id: str
-    ) -> validation_pb2.Organization:
+    ) -> domain_pb2.Organization:
         doc = await self._organizations.find_one({"_id": f"{tenant_id}/{organization_id}"})
         if doc is None:
             raise NotFound(f"organization {organization_id} not found")
         return organization_message(doc)
 
     async def list_organizations(
-        self, tenant_id: str, page_size: int, page_token: str
-    ) -> tuple[list[validation_pb2.Organization], str]:
+        self, tenant_id: str, page_size: int, page_token: str, only: list[str] | None = None
+    ) -> tuple[list[domain_pb2.Organization], str]:
         after = ""
         if page_token:
             try:
@@ -104,8 +104,13 @@ class DirectoryStore:
                     [FieldViolation("page_token", "is not a token from a previous page")]
                 ) from None
         query: Document = {"tenant_id": tenant_id}
+        condition: Document = {}
         if after:
-            query["organization_id"] = {"$gt": after}
+            condition["$gt"] = after
+        if only:
+            condition["$in"] = only
+        if condition:
+            query["organization_id"] = condition
         docs = await self._organizations.find(
             query, sort=[("organization_id", ASCENDING)], limit=page_size + 1
         ).to_list()
@@ -119,14 +124,14 @@ class DirectoryStore:
         return [organization_message(d) for d in docs], token
 
     async def upsert_council(
-        self, session: AsyncClientSession, tenant_id: str, message: validation_pb2.Council
-    ) -> validation_pb2.Council:
+        self, session: AsyncClientSession, tenant_id: str, message: domain_pb2.Council
+    ) -> domain_pb2.Council:
         doc = council_document(tenant_id, message, now())
         await self._councils.replace_one({"_id": doc["_id"]}, doc, upsert=True, session=session)
         await mark_changed(self._database, session, tenant_id)
         return council_message(doc)
 
-    async def list_councils(self, tenant_id: str) -> list[validation_pb2.Council]:
+    async def list_councils(self, tenant_id: str) -> list[domain_pb2.Council]:
         cursor = self._councils.find({"tenant_id": tenant_id}, sort=[("council_id", ASCENDING)])
         return [council_message(doc) async for doc in cursor]
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from quorum.domain.v1 import domain_pb2
-from quorum.validation.v1 import validation_pb2
 from quorum_common.events import from_timestamp, timestamp
 from quorum_validation.gate import (
     DEFAULT_RELATIONSHIP_FACTORS,
@@ -89,7 +88,7 @@ def endorsement_from(doc: Document) -> Endorsement:
 
 
 def organization_document(
-    tenant_id: str, message: validation_pb2.Organization, at: datetime
+    tenant_id: str, message: domain_pb2.Organization, at: datetime
 ) -> Document:
     return {
         "_id": f"{tenant_id}/{message.organization_id}",
@@ -106,8 +105,8 @@ def organization_document(
     }
 
 
-def organization_message(doc: Document) -> validation_pb2.Organization:
-    return validation_pb2.Organization(
+def organization_message(doc: Document) -> domain_pb2.Organization:
+    return domain_pb2.Organization(
         organization_id=doc["organization_id"],
         name=doc["name"],
         segment=doc["segment"],
@@ -132,7 +131,7 @@ def organization_from(doc: Document) -> Organization:
     )
 
 
-def council_document(tenant_id: str, message: validation_pb2.Council, at: datetime) -> Document:
+def council_document(tenant_id: str, message: domain_pb2.Council, at: datetime) -> Document:
     return {
         "_id": f"{tenant_id}/{message.council_id}",
         "tenant_id": tenant_id,
@@ -144,8 +143,8 @@ def council_document(tenant_id: str, message: validation_pb2.Council, at: dateti
     }
 
 
-def council_message(doc: Document) -> validation_pb2.Council:
-    return validation_pb2.Council(
+def council_message(doc: Document) -> domain_pb2.Council:
+    return domain_pb2.Council(
         council_id=doc["council_id"],
         name=doc["name"],
         charter=doc["charter"],
@@ -210,10 +209,8 @@ def policy_from(doc: Mapping[str, Any]) -> GatePolicy:
     )
 
 
-def policy_message(
-    policy: GatePolicy, updated_at: datetime | None = None
-) -> validation_pb2.GatePolicy:
-    message = validation_pb2.GatePolicy(
+def policy_message(policy: GatePolicy, updated_at: datetime | None = None) -> domain_pb2.GatePolicy:
+    message = domain_pb2.GatePolicy(
         stage=policy.stage,
         version=policy.version,
         min_customers=policy.min_customers,
@@ -222,11 +219,11 @@ def policy_message(
         min_weight=policy.min_weight or 0.0,
         max_share=policy.max_share or 0.0,
         min_commitments=[
-            validation_pb2.CommitmentRequirement(commitment=commitment_number(c), count=k)  # type: ignore[arg-type]
+            domain_pb2.CommitmentRequirement(commitment=commitment_number(c), count=k)  # type: ignore[arg-type]
             for c, k in policy.min_commitments
         ],
         weighting=weighting_number(policy.weighting),  # type: ignore[arg-type]
-        relationship_factors=validation_pb2.RelationshipFactors(
+        relationship_factors=domain_pb2.RelationshipFactors(
             active=policy.relationship_factor(Relationship.ACTIVE),
             prospect=policy.relationship_factor(Relationship.PROSPECT),
             churned=policy.relationship_factor(Relationship.CHURNED),
@@ -237,7 +234,7 @@ def policy_message(
     )
     if policy.council_approval is not None:
         message.council_approval.CopyFrom(
-            validation_pb2.CouncilRequirement(
+            domain_pb2.CouncilRequirement(
                 council_id=policy.council_approval.council_id,
                 quorum=policy.council_approval.quorum,
             )
@@ -247,7 +244,7 @@ def policy_message(
     return message
 
 
-def policy_of(message: validation_pb2.GatePolicy, version: int) -> GatePolicy:
+def policy_of(message: domain_pb2.GatePolicy, version: int) -> GatePolicy:
     """A policy from the wire (already checked by the API); the service sets its version."""
     factors = dict(DEFAULT_RELATIONSHIP_FACTORS)
     if message.HasField("relationship_factors"):

@@ -23,267 +23,6 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
-class Organization(_message.Message):
-    """A customer company of the tenant."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
-    NAME_FIELD_NUMBER: _builtins.int
-    SEGMENT_FIELD_NUMBER: _builtins.int
-    ARR_FIELD_NUMBER: _builtins.int
-    RELATIONSHIP_FIELD_NUMBER: _builtins.int
-    POOR_FIT_FIELD_NUMBER: _builtins.int
-    PARENT_ID_FIELD_NUMBER: _builtins.int
-    PEER_VISIBLE_FIELD_NUMBER: _builtins.int
-    UPDATED_AT_FIELD_NUMBER: _builtins.int
-    organization_id: _builtins.str
-    """The tenant's own identifier for the organization (e.g. its CRM account id)."""
-    name: _builtins.str
-    segment: _builtins.str
-    """Industry segment, e.g. "retail"."""
-    arr: _builtins.int
-    """Annual revenue with the vendor, in minor units."""
-    relationship: _domain_pb2.Relationship.ValueType
-    poor_fit: _builtins.bool
-    """A poor-fit customer's endorsement does not count toward gates."""
-    parent_id: _builtins.str
-    """Affiliates share a parent; with affiliates_count_once they count as one customer."""
-    peer_visible: _builtins.bool
-    """Opted in to being shown to peer organizations."""
-    @_builtins.property
-    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
-    def __init__(
-        self,
-        *,
-        organization_id: _builtins.str = ...,
-        name: _builtins.str = ...,
-        segment: _builtins.str = ...,
-        arr: _builtins.int = ...,
-        relationship: _domain_pb2.Relationship.ValueType = ...,
-        poor_fit: _builtins.bool = ...,
-        parent_id: _builtins.str = ...,
-        peer_visible: _builtins.bool = ...,
-        updated_at: _timestamp_pb2.Timestamp | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["arr", b"arr", "name", b"name", "organization_id", b"organization_id", "parent_id", b"parent_id", "peer_visible", b"peer_visible", "poor_fit", b"poor_fit", "relationship", b"relationship", "segment", b"segment", "updated_at", b"updated_at"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Organization: _TypeAlias = Organization  # noqa: Y015
-
-@_typing.final
-class Council(_message.Message):
-    """A named group of organizations that can be a required approver at a gate."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    COUNCIL_ID_FIELD_NUMBER: _builtins.int
-    NAME_FIELD_NUMBER: _builtins.int
-    CHARTER_FIELD_NUMBER: _builtins.int
-    MEMBER_ORGANIZATION_IDS_FIELD_NUMBER: _builtins.int
-    council_id: _builtins.str
-    name: _builtins.str
-    charter: _builtins.str
-    @_builtins.property
-    def member_organization_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
-    def __init__(
-        self,
-        *,
-        council_id: _builtins.str = ...,
-        name: _builtins.str = ...,
-        charter: _builtins.str = ...,
-        member_organization_ids: _abc.Iterable[_builtins.str] | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["charter", b"charter", "council_id", b"council_id", "member_organization_ids", b"member_organization_ids", "name", b"name"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Council: _TypeAlias = Council  # noqa: Y015
-
-@_typing.final
-class CommitmentRequirement(_message.Message):
-    """How many organizations with a commitment a gate needs."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    COMMITMENT_FIELD_NUMBER: _builtins.int
-    COUNT_FIELD_NUMBER: _builtins.int
-    commitment: _domain_pb2.Commitment.ValueType
-    count: _builtins.int
-    def __init__(
-        self,
-        *,
-        commitment: _domain_pb2.Commitment.ValueType = ...,
-        count: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commitment", b"commitment", "count", b"count"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___CommitmentRequirement: _TypeAlias = CommitmentRequirement  # noqa: Y015
-
-@_typing.final
-class CouncilRequirement(_message.Message):
-    """Approval a gate needs from a council."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    COUNCIL_ID_FIELD_NUMBER: _builtins.int
-    QUORUM_FIELD_NUMBER: _builtins.int
-    council_id: _builtins.str
-    """Empty: every council of the tenant (not applicable while it has none)."""
-    quorum: _builtins.float
-    """Fraction of the council's members that must approve, (0, 1]; 0 means 0.5."""
-    def __init__(
-        self,
-        *,
-        council_id: _builtins.str = ...,
-        quorum: _builtins.float = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["council_id", b"council_id", "quorum", b"quorum"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___CouncilRequirement: _TypeAlias = CouncilRequirement  # noqa: Y015
-
-@_typing.final
-class RelationshipFactors(_message.Message):
-    """relationship_factor per relationship (SPEC: 1.0 ACTIVE, 0.5 otherwise)."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ACTIVE_FIELD_NUMBER: _builtins.int
-    PROSPECT_FIELD_NUMBER: _builtins.int
-    CHURNED_FIELD_NUMBER: _builtins.int
-    active: _builtins.float
-    prospect: _builtins.float
-    churned: _builtins.float
-    def __init__(
-        self,
-        *,
-        active: _builtins.float = ...,
-        prospect: _builtins.float = ...,
-        churned: _builtins.float = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "churned", b"churned", "prospect", b"prospect"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___RelationshipFactors: _TypeAlias = RelationshipFactors  # noqa: Y015
-
-@_typing.final
-class GatePolicy(_message.Message):
-    """What it takes to enter a stage. Zero values mean "not required"."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    STAGE_FIELD_NUMBER: _builtins.int
-    VERSION_FIELD_NUMBER: _builtins.int
-    MIN_CUSTOMERS_FIELD_NUMBER: _builtins.int
-    MIN_SEGMENTS_FIELD_NUMBER: _builtins.int
-    MIN_ACTIVE_FIELD_NUMBER: _builtins.int
-    MIN_WEIGHT_FIELD_NUMBER: _builtins.int
-    MAX_SHARE_FIELD_NUMBER: _builtins.int
-    MIN_COMMITMENTS_FIELD_NUMBER: _builtins.int
-    COUNCIL_APPROVAL_FIELD_NUMBER: _builtins.int
-    WEIGHTING_FIELD_NUMBER: _builtins.int
-    RELATIONSHIP_FACTORS_FIELD_NUMBER: _builtins.int
-    AFFILIATES_COUNT_ONCE_FIELD_NUMBER: _builtins.int
-    SPONSOR_EXCLUDED_FIELD_NUMBER: _builtins.int
-    MAX_AGE_DAYS_FIELD_NUMBER: _builtins.int
-    UPDATED_AT_FIELD_NUMBER: _builtins.int
-    stage: _builtins.str
-    """The stage the gate leads into."""
-    version: _builtins.int
-    """Assigned by the service; increases with every change."""
-    min_customers: _builtins.int
-    min_segments: _builtins.int
-    min_active: _builtins.int
-    min_weight: _builtins.float
-    max_share: _builtins.float
-    """The anti-dominance cap on one customer's share of the weight, (0, 1]."""
-    weighting: _domain_pb2.Weighting.ValueType
-    affiliates_count_once: _builtins.bool
-    sponsor_excluded: _builtins.bool
-    max_age_days: _builtins.int
-    """Endorsements older than this stop counting; 0 means they never do."""
-    @_builtins.property
-    def min_commitments(self) -> _containers.RepeatedCompositeFieldContainer[Global___CommitmentRequirement]: ...
-    @_builtins.property
-    def council_approval(self) -> Global___CouncilRequirement:
-        """Absent: no council approval required."""
-
-    @_builtins.property
-    def relationship_factors(self) -> Global___RelationshipFactors:
-        """Absent: the default factors."""
-
-    @_builtins.property
-    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
-    def __init__(
-        self,
-        *,
-        stage: _builtins.str = ...,
-        version: _builtins.int = ...,
-        min_customers: _builtins.int = ...,
-        min_segments: _builtins.int = ...,
-        min_active: _builtins.int = ...,
-        min_weight: _builtins.float = ...,
-        max_share: _builtins.float = ...,
-        min_commitments: _abc.Iterable[Global___CommitmentRequirement] | None = ...,
-        council_approval: Global___CouncilRequirement | None = ...,
-        weighting: _domain_pb2.Weighting.ValueType = ...,
-        relationship_factors: Global___RelationshipFactors | None = ...,
-        affiliates_count_once: _builtins.bool = ...,
-        sponsor_excluded: _builtins.bool = ...,
-        max_age_days: _builtins.int = ...,
-        updated_at: _timestamp_pb2.Timestamp | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["council_approval", b"council_approval", "relationship_factors", b"relationship_factors", "updated_at", b"updated_at"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["affiliates_count_once", b"affiliates_count_once", "council_approval", b"council_approval", "max_age_days", b"max_age_days", "max_share", b"max_share", "min_active", b"min_active", "min_commitments", b"min_commitments", "min_customers", b"min_customers", "min_segments", b"min_segments", "min_weight", b"min_weight", "relationship_factors", b"relationship_factors", "sponsor_excluded", b"sponsor_excluded", "stage", b"stage", "updated_at", b"updated_at", "version", b"version", "weighting", b"weighting"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___GatePolicy: _TypeAlias = GatePolicy  # noqa: Y015
-
-@_typing.final
-class Pipeline(_message.Message):
-    """The tenant's stages in order, with the gate into each stage after the first."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    STAGES_FIELD_NUMBER: _builtins.int
-    POLICIES_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def stages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
-    @_builtins.property
-    def policies(self) -> _containers.RepeatedCompositeFieldContainer[Global___GatePolicy]: ...
-    def __init__(
-        self,
-        *,
-        stages: _abc.Iterable[_builtins.str] | None = ...,
-        policies: _abc.Iterable[Global___GatePolicy] | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["policies", b"policies", "stages", b"stages"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Pipeline: _TypeAlias = Pipeline  # noqa: Y015
-
-@_typing.final
 class GetIdeaProgressRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -591,12 +330,12 @@ class UpsertOrganizationRequest(_message.Message):
     ORGANIZATION_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     @_builtins.property
-    def organization(self) -> Global___Organization: ...
+    def organization(self) -> _domain_pb2.Organization: ...
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
-        organization: Global___Organization | None = ...,
+        organization: _domain_pb2.Organization | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -612,11 +351,11 @@ class UpsertOrganizationResponse(_message.Message):
 
     ORGANIZATION_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def organization(self) -> Global___Organization: ...
+    def organization(self) -> _domain_pb2.Organization: ...
     def __init__(
         self,
         *,
-        organization: Global___Organization | None = ...,
+        organization: _domain_pb2.Organization | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -654,11 +393,11 @@ class GetOrganizationResponse(_message.Message):
 
     ORGANIZATION_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def organization(self) -> Global___Organization: ...
+    def organization(self) -> _domain_pb2.Organization: ...
     def __init__(
         self,
         *,
-        organization: Global___Organization | None = ...,
+        organization: _domain_pb2.Organization | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -675,21 +414,27 @@ class ListOrganizationsRequest(_message.Message):
     TENANT_ID_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_IDS_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     page_size: _builtins.int
     """1..500; 0 means 100."""
     page_token: _builtins.str
     """From a previous response; empty for the first page."""
+    @_builtins.property
+    def organization_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """When set, only these organizations (at most 500; unknown ids are skipped)."""
+
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        organization_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization_ids", b"organization_ids", "page_size", b"page_size", "page_token", b"page_token", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -703,11 +448,11 @@ class ListOrganizationsResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
-    def organizations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Organization]: ...
+    def organizations(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.Organization]: ...
     def __init__(
         self,
         *,
-        organizations: _abc.Iterable[Global___Organization] | None = ...,
+        organizations: _abc.Iterable[_domain_pb2.Organization] | None = ...,
         next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -726,12 +471,12 @@ class UpsertCouncilRequest(_message.Message):
     COUNCIL_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     @_builtins.property
-    def council(self) -> Global___Council: ...
+    def council(self) -> _domain_pb2.Council: ...
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
-        council: Global___Council | None = ...,
+        council: _domain_pb2.Council | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["council", b"council"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -747,11 +492,11 @@ class UpsertCouncilResponse(_message.Message):
 
     COUNCIL_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def council(self) -> Global___Council: ...
+    def council(self) -> _domain_pb2.Council: ...
     def __init__(
         self,
         *,
-        council: Global___Council | None = ...,
+        council: _domain_pb2.Council | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["council", b"council"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -786,11 +531,11 @@ class ListCouncilsResponse(_message.Message):
 
     COUNCILS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def councils(self) -> _containers.RepeatedCompositeFieldContainer[Global___Council]: ...
+    def councils(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.Council]: ...
     def __init__(
         self,
         *,
-        councils: _abc.Iterable[Global___Council] | None = ...,
+        councils: _abc.Iterable[_domain_pb2.Council] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -825,11 +570,11 @@ class GetPipelineResponse(_message.Message):
 
     PIPELINE_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def pipeline(self) -> Global___Pipeline: ...
+    def pipeline(self) -> _domain_pb2.Pipeline: ...
     def __init__(
         self,
         *,
-        pipeline: Global___Pipeline | None = ...,
+        pipeline: _domain_pb2.Pipeline | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["pipeline", b"pipeline"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -847,14 +592,14 @@ class UpdateGatePolicyRequest(_message.Message):
     POLICY_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     @_builtins.property
-    def policy(self) -> Global___GatePolicy:
+    def policy(self) -> _domain_pb2.GatePolicy:
         """The new policy; its stage names the gate; its version is ignored."""
 
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
-        policy: Global___GatePolicy | None = ...,
+        policy: _domain_pb2.GatePolicy | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -870,11 +615,11 @@ class UpdateGatePolicyResponse(_message.Message):
 
     POLICY_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def policy(self) -> Global___GatePolicy: ...
+    def policy(self) -> _domain_pb2.GatePolicy: ...
     def __init__(
         self,
         *,
-        policy: Global___GatePolicy | None = ...,
+        policy: _domain_pb2.GatePolicy | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["policy", b"policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

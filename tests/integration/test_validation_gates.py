@@ -365,9 +365,7 @@ async def test_a_policy_change_reevaluates_open_ideas(validation: RunningValidat
         )
         policies = validation_pb2_grpc.PolicyServiceStub(validation.channel)
         stub = gates(validation)
-        await collector.wait_for(
-            lambda: bool(collector.events("StageAdvanced", idea_id)), "the idea recorded"
-        )
+        await counted(validation, idea_id, 2)
         report = await stub.GetGateReport(
             validation_pb2.GetGateReportRequest(tenant_id=TENANT, idea_id=idea_id)
         )

@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
+from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import ensure_topics, make_broker
@@ -19,6 +20,7 @@ from quorum_ideas.store import IdeaStore
 
 log = logging.getLogger("quorum_ideas")
 SERVICE = ideas_pb2.DESCRIPTOR.services_by_name["IdeasService"].full_name
+CONSUMER = "ideas"
 
 
 async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
@@ -26,13 +28,25 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
     client = await connect(settings.mongodb_uri, settings.startup_timeout_seconds)
     try:
         await ensure_topics(
-            settings.kafka_bootstrap_servers, [topics.ideas], settings.startup_timeout_seconds
+            settings.kafka_bootstrap_servers,
+            [topics.ideas, topics.validation, topics.dead_letter(CONSUMER)],
+            settings.startup_timeout_seconds,
         )
         database = client[settings.ideas_mongodb_database]
         outbox = Outbox(database)
         store = IdeaStore(client, database, outbox, topics.ideas)
         await store.create_indexes()
         broker = make_broker(settings.kafka_bootstrap_servers, "ideas")
+        # Stage and status for ListIdeas and GetIdea, projected from the ledger's events.
+        EventConsumer(
+            name=CONSUMER,
+            broker=broker,
+            client=client,
+            database=database,
+            topics=topics,
+            sources=[topics.validation],
+            handle=store.project,
+        ).subscribe()
         await broker.start()
         relay = asyncio.create_task(outbox.run_relay(broker), name="outbox-relay")
         server = GrpcServer(settings.ideas_grpc_host, settings.ideas_grpc_port, [SERVICE])

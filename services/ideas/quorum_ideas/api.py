@@ -1,8 +1,15 @@
-"""The ideas service's internal gRPC API (only the gateway calls it)."""
+"""The ideas service's internal gRPC API (only the gateway calls it).
+
+Each method checks its request with the pure rules in `domain.py` (every bad field
+at once), lets the store apply the rules' decision in one transaction with the
+events it owes, and translates the result. Domain errors become gRPC statuses in
+the shared interceptor.
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -12,8 +19,17 @@ from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum_common.errors import Violations
 from quorum_common.events import now
 from quorum_ideas import domain
-from quorum_ideas.messages import idea_message, idea_submitted, member_from
-from quorum_ideas.store import IdeaStore
+from quorum_ideas.messages import (
+    endorsement_withdrawn,
+    idea_endorsed,
+    idea_message,
+    idea_submitted,
+    ideas_merged,
+    member_from,
+    member_message,
+    organization_endorsement_message,
+)
+from quorum_ideas.store import Change, IdeaStore
 
 Context = grpc.aio.ServicerContext[Any, Any]
 KNOWN_CHANNELS = {
@@ -26,19 +42,10 @@ SIMILAR_THRESHOLD = 0.3
 SIMILAR_SCAN = 500
 
 
-def _require_ids(tenant_id: str, idea_id: str | None = None) -> None:
-    violations = Violations()
-    if not tenant_id:
-        violations.add("tenant_id", "is required")
-    if idea_id is not None:
-        if not idea_id:
-            violations.add("idea_id", "is required")
-        else:
-            try:
-                uuid.UUID(idea_id)
-            except ValueError:
-                violations.add("idea_id", "must be a UUID")
-    violations.raise_if_any()
+def _moment() -> datetime:
+    # Mongo keeps milliseconds; trimming here makes an answer equal a later read.
+    at = now()
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
@@ -48,7 +55,9 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
     async def SubmitIdea(
         self, request: ideas_pb2.SubmitIdeaRequest, context: Context
     ) -> ideas_pb2.SubmitIdeaResponse:
-        _require_ids(request.tenant_id)
+        violations = Violations()
+        tenant_id = domain.check_tenant(violations, request.tenant_id)
+        violations.raise_if_any()
         submission = domain.check_submission(
             title=request.title,
             problem=request.problem,
@@ -61,10 +70,7 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             impact=request.impact,
             commitments=list(request.commitments),
         )
-        # Mongo keeps milliseconds; trimming here makes the answer equal a later read.
-        at = now()
-        at = at.replace(microsecond=at.microsecond // 1000 * 1000)
-        idea = domain.new_idea(str(uuid.uuid4()), request.tenant_id, submission, at)
+        idea = domain.new_idea(str(uuid.uuid4()), tenant_id, submission, _moment())
         similar = await self._similar(idea)
         stored = await self._store.insert(idea, [idea_submitted(idea)], request.request_id)
         return ideas_pb2.SubmitIdeaResponse(
@@ -75,9 +81,126 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
     async def GetIdea(
         self, request: ideas_pb2.GetIdeaRequest, context: Context
     ) -> ideas_pb2.GetIdeaResponse:
-        _require_ids(request.tenant_id, request.idea_id)
-        idea = await self._store.get(request.tenant_id, request.idea_id)
+        violations = Violations()
+        tenant_id = domain.check_tenant(violations, request.tenant_id)
+        idea_id = domain.check_idea_id(violations, "idea_id", request.idea_id)
+        violations.raise_if_any()
+        idea = await self._store.get(tenant_id, idea_id)
         return ideas_pb2.GetIdeaResponse(idea=idea_message(idea))
+
+    async def ListIdeas(
+        self, request: ideas_pb2.ListIdeasRequest, context: Context
+    ) -> ideas_pb2.ListIdeasResponse:
+        listing = domain.check_list(
+            tenant_id=request.tenant_id,
+            stage=request.stage,
+            status=request.status,
+            product_area=request.product_area,
+            tag=request.tag,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        ideas, next_position = await self._store.page(listing)
+        token = ""
+        if next_position is not None:
+            token = domain.encode_page_token(listing.tenant_id, listing.filter, next_position)
+        return ideas_pb2.ListIdeasResponse(
+            ideas=[idea_message(idea) for idea in ideas], next_page_token=token
+        )
+
+    async def EndorseIdea(
+        self, request: ideas_pb2.EndorseIdeaRequest, context: Context
+    ) -> ideas_pb2.EndorseIdeaResponse:
+        checked = domain.check_endorse(
+            tenant_id=request.tenant_id,
+            idea_id=request.idea_id,
+            member=member_from(request.member),
+            importance=request.importance,
+            impact=request.impact,
+            commitments=list(request.commitments),
+            expected_version=request.expected_version,
+        )
+
+        def decide(ideas: list[domain.Idea]) -> Change[tuple[domain.Idea, bool]]:
+            (idea,) = ideas
+            endorsement = checked.endorsement.at(_moment())
+            endorsed = domain.endorse(idea, endorsement, checked.expected_version)
+            if endorsed is None:
+                return Change(result=(idea, False))
+            return Change(
+                result=(endorsed, True),
+                save=[endorsed],
+                events=[idea_endorsed(endorsed, endorsement)],
+            )
+
+        idea, changed = await self._store.change(checked.tenant_id, [checked.idea_id], decide)
+        answer = ideas_pb2.EndorseIdeaResponse(idea=idea_message(idea), changed=changed)
+        counted = idea.organization_endorsement(checked.endorsement.member.organization_id)
+        if counted is not None:
+            answer.organization_endorsement.CopyFrom(organization_endorsement_message(counted))
+        return answer
+
+    async def WithdrawEndorsement(
+        self, request: ideas_pb2.WithdrawEndorsementRequest, context: Context
+    ) -> ideas_pb2.WithdrawEndorsementResponse:
+        checked = domain.check_withdraw(
+            tenant_id=request.tenant_id,
+            idea_id=request.idea_id,
+            member=member_from(request.member),
+            expected_version=request.expected_version,
+        )
+
+        def decide(ideas: list[domain.Idea]) -> Change[domain.Idea]:
+            (idea,) = ideas
+            withdrawn = domain.withdraw(idea, checked.member, _moment(), checked.expected_version)
+            return Change(
+                result=withdrawn,
+                save=[withdrawn],
+                events=[endorsement_withdrawn(withdrawn, checked.member)],
+            )
+
+        idea = await self._store.change(checked.tenant_id, [checked.idea_id], decide)
+        answer = ideas_pb2.WithdrawEndorsementResponse(idea=idea_message(idea))
+        counted = idea.organization_endorsement(checked.member.organization_id)
+        if counted is not None:
+            answer.organization_endorsement.CopyFrom(organization_endorsement_message(counted))
+        return answer
+
+    async def MergeIdeas(
+        self, request: ideas_pb2.MergeIdeasRequest, context: Context
+    ) -> ideas_pb2.MergeIdeasResponse:
+        checked = domain.check_merge(
+            tenant_id=request.tenant_id,
+            source_idea_id=request.source_idea_id,
+            target_idea_id=request.target_idea_id,
+            actor_id=request.actor.principal_id,
+            expected_source_version=request.expected_source_version,
+            expected_target_version=request.expected_version,
+        )
+
+        def decide(ideas: list[domain.Idea]) -> Change[domain.Merge]:
+            source, target = ideas
+            merged = domain.merge(
+                source,
+                target,
+                _moment(),
+                checked.expected_source_version,
+                checked.expected_target_version,
+            )
+            return Change(
+                result=merged,
+                save=[merged.source, merged.target],
+                events=[ideas_merged(merged, request.actor)],
+            )
+
+        merged = await self._store.change(
+            checked.tenant_id, [checked.source_idea_id, checked.target_idea_id], decide
+        )
+        return ideas_pb2.MergeIdeasResponse(
+            target=idea_message(merged.target),
+            source=idea_message(merged.source),
+            carried_members=[member_message(m) for m in merged.carried],
+        )
 
     async def _similar(self, idea: domain.Idea) -> list[ideas_pb2.SimilarIdea]:
         mine = domain.words(f"{idea.title} {idea.problem}")

@@ -6,7 +6,7 @@ from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
 from quorum.ideas.v1 import ideas_pb2
 from quorum_common.events import new_event, timestamp
-from quorum_ideas.domain import Idea, Member, OrganizationEndorsement
+from quorum_ideas.domain import Idea, Member, MemberEndorsement, Merge, OrganizationEndorsement
 
 PRODUCER = "ideas"
 
@@ -77,4 +77,54 @@ def idea_submitted(idea: Idea) -> events_pb2.Event:
         payload.endorsement.CopyFrom(organization_endorsement_message(counted))
     payload.idea_version = idea.version
     payload.created_at.CopyFrom(timestamp(idea.created_at))
+    return event
+
+
+def _event_for(idea: Idea) -> events_pb2.Event:
+    # The change's own time, so an event and the idea it describes agree.
+    return new_event(
+        tenant_id=idea.tenant_id, idea_id=idea.id, producer=PRODUCER, at=idea.updated_at
+    )
+
+
+def idea_endorsed(idea: Idea, endorsement: MemberEndorsement) -> events_pb2.Event:
+    """`idea` is the idea after the endorsement."""
+    event = _event_for(idea)
+    payload = event.idea_endorsed
+    payload.member.CopyFrom(member_message(endorsement.member))
+    payload.importance = int(endorsement.importance)  # type: ignore[assignment]
+    payload.impact = endorsement.impact
+    payload.commitments.extend(sorted(int(c) for c in endorsement.commitments))  # type: ignore[misc]
+    counted = idea.organization_endorsement(endorsement.member.organization_id)
+    if counted is not None:
+        payload.organization_endorsement.CopyFrom(organization_endorsement_message(counted))
+    payload.idea_version = idea.version
+    return event
+
+
+def endorsement_withdrawn(idea: Idea, member: Member) -> events_pb2.Event:
+    """`idea` is the idea after the withdrawal."""
+    event = _event_for(idea)
+    payload = event.endorsement_withdrawn
+    payload.member.CopyFrom(member_message(member))
+    payload.organization_id = member.organization_id
+    counted = idea.organization_endorsement(member.organization_id)
+    if counted is not None:
+        payload.organization_endorsement.CopyFrom(organization_endorsement_message(counted))
+    payload.idea_version = idea.version
+    return event
+
+
+def ideas_merged(merge: Merge, actor: domain_pb2.Actor) -> events_pb2.Event:
+    """Keyed by the target: the survivor's evidence is what consumers recount."""
+    event = _event_for(merge.target)
+    payload = event.ideas_merged
+    payload.source_idea_id = merge.source.id
+    payload.target_idea_id = merge.target.id
+    payload.target_endorsements.extend(
+        organization_endorsement_message(e) for e in merge.target.organization_endorsements()
+    )
+    payload.carried_members.extend(member_message(m) for m in merge.carried)
+    payload.actor.CopyFrom(actor)
+    payload.idea_version = merge.target.version
     return event

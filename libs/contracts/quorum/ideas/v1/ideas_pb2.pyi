@@ -55,7 +55,11 @@ class Idea(_message.Message):
     merged_into: _builtins.str
     """Set when this idea was merged into another."""
     version: _builtins.int
-    """Optimistic concurrency: increases with every change."""
+    """Optimistic concurrency: increases with every change a caller makes (endorse,
+    withdraw, merge). Stage and status projected from the validation service do
+    not move it, so a background stage change never makes a caller's
+    expected_version stale.
+    """
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -125,6 +129,8 @@ Global___SimilarIdea: _TypeAlias = SimilarIdea  # noqa: Y015
 
 @_typing.final
 class SubmitIdeaRequest(_message.Message):
+    """A new idea, with its submitting member's endorsement."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
@@ -140,15 +146,21 @@ class SubmitIdeaRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     title: _builtins.str
+    """1–200 characters."""
     problem: _builtins.str
+    """1–10,000 characters."""
     product_area: _builtins.str
     source_channel: _domain_pb2.SourceChannel.ValueType
     importance: _domain_pb2.Importance.ValueType
+    """The submitting organization's importance; required."""
     impact: _builtins.str
+    """Optional business-impact statement, at most 2,000 characters."""
     request_id: _builtins.str
     """Optional idempotency key: the same key returns the same idea."""
     @_builtins.property
-    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Lower-cased and de-duplicated; each of a-z, 0-9, '.', '_', '-'."""
+
     @_builtins.property
     def submitted_by(self) -> _domain_pb2.MemberRef: ...
     @_builtins.property
@@ -178,6 +190,8 @@ Global___SubmitIdeaRequest: _TypeAlias = SubmitIdeaRequest  # noqa: Y015
 
 @_typing.final
 class SubmitIdeaResponse(_message.Message):
+    """The recorded idea and the tenant's ideas it may duplicate."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     IDEA_FIELD_NUMBER: _builtins.int
@@ -202,12 +216,15 @@ Global___SubmitIdeaResponse: _TypeAlias = SubmitIdeaResponse  # noqa: Y015
 
 @_typing.final
 class GetIdeaRequest(_message.Message):
+    """Which idea to read."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
     IDEA_ID_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     idea_id: _builtins.str
+    """A UUID."""
     def __init__(
         self,
         *,
@@ -224,6 +241,8 @@ Global___GetIdeaRequest: _TypeAlias = GetIdeaRequest  # noqa: Y015
 
 @_typing.final
 class GetIdeaResponse(_message.Message):
+    """The idea with its counted endorsements."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     IDEA_FIELD_NUMBER: _builtins.int
@@ -241,3 +260,297 @@ class GetIdeaResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetIdeaResponse: _TypeAlias = GetIdeaResponse  # noqa: Y015
+
+@_typing.final
+class ListIdeasRequest(_message.Message):
+    """Filters and a page position; every filter left empty matches everything."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    PRODUCT_AREA_FIELD_NUMBER: _builtins.int
+    TAG_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    stage: _builtins.str
+    """Only ideas in this stage (as projected from the validation service)."""
+    status: _domain_pb2.IdeaStatus.ValueType
+    """Only ideas with this status; UNSPECIFIED matches every status."""
+    product_area: _builtins.str
+    """Only ideas of this product area (exact match)."""
+    tag: _builtins.str
+    """Only ideas carrying this tag (compared lower-cased)."""
+    page_size: _builtins.int
+    """At most this many ideas; 0 means 20, more than 100 means 100."""
+    page_token: _builtins.str
+    """Opaque: the next_page_token of the previous page, with the same filters."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        stage: _builtins.str = ...,
+        status: _domain_pb2.IdeaStatus.ValueType = ...,
+        product_area: _builtins.str = ...,
+        tag: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "product_area", b"product_area", "stage", b"stage", "status", b"status", "tag", b"tag", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIdeasRequest: _TypeAlias = ListIdeasRequest  # noqa: Y015
+
+@_typing.final
+class ListIdeasResponse(_message.Message):
+    """One page of ideas, newest first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEAS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass it as page_token for the next page; empty on the last page."""
+    @_builtins.property
+    def ideas(self) -> _containers.RepeatedCompositeFieldContainer[Global___Idea]: ...
+    def __init__(
+        self,
+        *,
+        ideas: _abc.Iterable[Global___Idea] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ideas", b"ideas", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIdeasResponse: _TypeAlias = ListIdeasResponse  # noqa: Y015
+
+@_typing.final
+class EndorseIdeaRequest(_message.Message):
+    """A member's endorsement of an idea, on behalf of their organization."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_FIELD_NUMBER: _builtins.int
+    IMPORTANCE_FIELD_NUMBER: _builtins.int
+    IMPACT_FIELD_NUMBER: _builtins.int
+    COMMITMENTS_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    idea_id: _builtins.str
+    """A UUID."""
+    importance: _domain_pb2.Importance.ValueType
+    """Required."""
+    impact: _builtins.str
+    """Optional business-impact statement, at most 2,000 characters."""
+    expected_version: _builtins.int
+    """When not 0, the change applies only if the idea is still at this version."""
+    @_builtins.property
+    def member(self) -> _domain_pb2.MemberRef:
+        """The endorsing member; organization_id and member_id are required."""
+
+    @_builtins.property
+    def commitments(self) -> _containers.RepeatedScalarFieldContainer[_domain_pb2.Commitment.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        idea_id: _builtins.str = ...,
+        member: _domain_pb2.MemberRef | None = ...,
+        importance: _domain_pb2.Importance.ValueType = ...,
+        impact: _builtins.str = ...,
+        commitments: _abc.Iterable[_domain_pb2.Commitment.ValueType] | None = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["member", b"member"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commitments", b"commitments", "expected_version", b"expected_version", "idea_id", b"idea_id", "impact", b"impact", "importance", b"importance", "member", b"member", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndorseIdeaRequest: _TypeAlias = EndorseIdeaRequest  # noqa: Y015
+
+@_typing.final
+class EndorseIdeaResponse(_message.Message):
+    """The idea after the endorsement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ENDORSEMENT_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELD_NUMBER: _builtins.int
+    changed: _builtins.bool
+    """False when the member had already endorsed exactly so (nothing changed)."""
+    @_builtins.property
+    def idea(self) -> Global___Idea: ...
+    @_builtins.property
+    def organization_endorsement(self) -> _domain_pb2.OrganizationEndorsement:
+        """The member's organization's counted endorsement after the change."""
+
+    def __init__(
+        self,
+        *,
+        idea: Global___Idea | None = ...,
+        organization_endorsement: _domain_pb2.OrganizationEndorsement | None = ...,
+        changed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["idea", b"idea", "organization_endorsement", b"organization_endorsement"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "idea", b"idea", "organization_endorsement", b"organization_endorsement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndorseIdeaResponse: _TypeAlias = EndorseIdeaResponse  # noqa: Y015
+
+@_typing.final
+class WithdrawEndorsementRequest(_message.Message):
+    """Take back one member's endorsement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    idea_id: _builtins.str
+    """A UUID."""
+    expected_version: _builtins.int
+    """When not 0, the change applies only if the idea is still at this version."""
+    @_builtins.property
+    def member(self) -> _domain_pb2.MemberRef:
+        """The member whose endorsement goes; organization_id and member_id are required."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        idea_id: _builtins.str = ...,
+        member: _domain_pb2.MemberRef | None = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["member", b"member"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "idea_id", b"idea_id", "member", b"member", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WithdrawEndorsementRequest: _TypeAlias = WithdrawEndorsementRequest  # noqa: Y015
+
+@_typing.final
+class WithdrawEndorsementResponse(_message.Message):
+    """The idea after the withdrawal."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ENDORSEMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def idea(self) -> Global___Idea: ...
+    @_builtins.property
+    def organization_endorsement(self) -> _domain_pb2.OrganizationEndorsement:
+        """The organization's counted endorsement after the change; absent when no
+        member of the organization endorses the idea any more.
+        """
+
+    def __init__(
+        self,
+        *,
+        idea: Global___Idea | None = ...,
+        organization_endorsement: _domain_pb2.OrganizationEndorsement | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["idea", b"idea", "organization_endorsement", b"organization_endorsement"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idea", b"idea", "organization_endorsement", b"organization_endorsement"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WithdrawEndorsementResponse: _TypeAlias = WithdrawEndorsementResponse  # noqa: Y015
+
+@_typing.final
+class MergeIdeasRequest(_message.Message):
+    """Merge the source idea into the target idea, which survives."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_IDEA_ID_FIELD_NUMBER: _builtins.int
+    TARGET_IDEA_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    EXPECTED_SOURCE_VERSION_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    source_idea_id: _builtins.str
+    """The duplicate: a UUID; must be OPEN."""
+    target_idea_id: _builtins.str
+    """The survivor: a UUID, not the source; must be OPEN."""
+    expected_version: _builtins.int
+    """When not 0, the merge applies only if the target is still at this version."""
+    expected_source_version: _builtins.int
+    """When not 0, the merge applies only if the source is still at this version."""
+    @_builtins.property
+    def actor(self) -> _domain_pb2.Actor:
+        """Who merges (a product manager); principal_id is required for the record."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        source_idea_id: _builtins.str = ...,
+        target_idea_id: _builtins.str = ...,
+        actor: _domain_pb2.Actor | None = ...,
+        expected_version: _builtins.int = ...,
+        expected_source_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "expected_source_version", b"expected_source_version", "expected_version", b"expected_version", "source_idea_id", b"source_idea_id", "target_idea_id", b"target_idea_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergeIdeasRequest: _TypeAlias = MergeIdeasRequest  # noqa: Y015
+
+@_typing.final
+class MergeIdeasResponse(_message.Message):
+    """Both ideas after the merge."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TARGET_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    CARRIED_MEMBERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def target(self) -> Global___Idea:
+        """The survivor with the carried endorsements."""
+
+    @_builtins.property
+    def source(self) -> Global___Idea:
+        """The duplicate, now MERGED with merged_into set to the target."""
+
+    @_builtins.property
+    def carried_members(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.MemberRef]:
+        """Members whose endorsements moved from the source to the target."""
+
+    def __init__(
+        self,
+        *,
+        target: Global___Idea | None = ...,
+        source: Global___Idea | None = ...,
+        carried_members: _abc.Iterable[_domain_pb2.MemberRef] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "target", b"target"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["carried_members", b"carried_members", "source", b"source", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergeIdeasResponse: _TypeAlias = MergeIdeasResponse  # noqa: Y015

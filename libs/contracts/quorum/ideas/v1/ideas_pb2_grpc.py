@@ -27,6 +27,11 @@ if _version_not_supported:
 
 class IdeasServiceStub:
     """Ideas and the endorsements behind them.
+
+    Errors: bad input → INVALID_ARGUMENT with a google.rpc.BadRequest naming every
+    bad field; an unknown idea (or one of another tenant) → NOT_FOUND; a stale
+    expected_version or a lost race → ABORTED (re-read and retry); an idea that
+    cannot take the change (merged, declined) → FAILED_PRECONDITION.
     """
 
     def __init__(self, channel):
@@ -45,10 +50,35 @@ class IdeasServiceStub:
                 request_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.GetIdeaRequest.SerializeToString,
                 response_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.GetIdeaResponse.FromString,
                 _registered_method=True)
+        self.ListIdeas = channel.unary_unary(
+                '/quorum.ideas.v1.IdeasService/ListIdeas',
+                request_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.ListIdeasRequest.SerializeToString,
+                response_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.ListIdeasResponse.FromString,
+                _registered_method=True)
+        self.EndorseIdea = channel.unary_unary(
+                '/quorum.ideas.v1.IdeasService/EndorseIdea',
+                request_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.EndorseIdeaRequest.SerializeToString,
+                response_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.EndorseIdeaResponse.FromString,
+                _registered_method=True)
+        self.WithdrawEndorsement = channel.unary_unary(
+                '/quorum.ideas.v1.IdeasService/WithdrawEndorsement',
+                request_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.WithdrawEndorsementRequest.SerializeToString,
+                response_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.WithdrawEndorsementResponse.FromString,
+                _registered_method=True)
+        self.MergeIdeas = channel.unary_unary(
+                '/quorum.ideas.v1.IdeasService/MergeIdeas',
+                request_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.MergeIdeasRequest.SerializeToString,
+                response_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.MergeIdeasResponse.FromString,
+                _registered_method=True)
 
 
 class IdeasServiceServicer:
     """Ideas and the endorsements behind them.
+
+    Errors: bad input → INVALID_ARGUMENT with a google.rpc.BadRequest naming every
+    bad field; an unknown idea (or one of another tenant) → NOT_FOUND; a stale
+    expected_version or a lost race → ABORTED (re-read and retry); an idea that
+    cannot take the change (merged, declined) → FAILED_PRECONDITION.
     """
 
     def SubmitIdea(self, request, context):
@@ -60,6 +90,37 @@ class IdeasServiceServicer:
 
     def GetIdea(self, request, context):
         """Returns one idea with its counted endorsements.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListIdeas(self, request, context):
+        """Lists the tenant's ideas, newest first, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndorseIdea(self, request, context):
+        """Records (or changes) a member's endorsement on behalf of their organization.
+        Endorsing again exactly as before changes nothing and publishes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawEndorsement(self, request, context):
+        """Takes back a member's endorsement.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeIdeas(self, request, context):
+        """Folds a duplicate (the source) into the idea that survives (the target):
+        endorsements carry over, one counted per organization, and the source
+        becomes MERGED, pointing at the target.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -78,6 +139,26 @@ def add_IdeasServiceServicer_to_server(servicer, server):
                     request_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.GetIdeaRequest.FromString,
                     response_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.GetIdeaResponse.SerializeToString,
             ),
+            'ListIdeas': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIdeas,
+                    request_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.ListIdeasRequest.FromString,
+                    response_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.ListIdeasResponse.SerializeToString,
+            ),
+            'EndorseIdea': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndorseIdea,
+                    request_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.EndorseIdeaRequest.FromString,
+                    response_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.EndorseIdeaResponse.SerializeToString,
+            ),
+            'WithdrawEndorsement': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawEndorsement,
+                    request_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.WithdrawEndorsementRequest.FromString,
+                    response_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.WithdrawEndorsementResponse.SerializeToString,
+            ),
+            'MergeIdeas': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeIdeas,
+                    request_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.MergeIdeasRequest.FromString,
+                    response_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.MergeIdeasResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'quorum.ideas.v1.IdeasService', rpc_method_handlers)
@@ -88,6 +169,11 @@ def add_IdeasServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class IdeasService:
     """Ideas and the endorsements behind them.
+
+    Errors: bad input → INVALID_ARGUMENT with a google.rpc.BadRequest naming every
+    bad field; an unknown idea (or one of another tenant) → NOT_FOUND; a stale
+    expected_version or a lost race → ABORTED (re-read and retry); an idea that
+    cannot take the change (merged, declined) → FAILED_PRECONDITION.
     """
 
     @staticmethod
@@ -134,6 +220,114 @@ class IdeasService:
             '/quorum.ideas.v1.IdeasService/GetIdea',
             quorum_dot_ideas_dot_v1_dot_ideas__pb2.GetIdeaRequest.SerializeToString,
             quorum_dot_ideas_dot_v1_dot_ideas__pb2.GetIdeaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIdeas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.ideas.v1.IdeasService/ListIdeas',
+            quorum_dot_ideas_dot_v1_dot_ideas__pb2.ListIdeasRequest.SerializeToString,
+            quorum_dot_ideas_dot_v1_dot_ideas__pb2.ListIdeasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndorseIdea(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.ideas.v1.IdeasService/EndorseIdea',
+            quorum_dot_ideas_dot_v1_dot_ideas__pb2.EndorseIdeaRequest.SerializeToString,
+            quorum_dot_ideas_dot_v1_dot_ideas__pb2.EndorseIdeaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawEndorsement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.ideas.v1.IdeasService/WithdrawEndorsement',
+            quorum_dot_ideas_dot_v1_dot_ideas__pb2.WithdrawEndorsementRequest.SerializeToString,
+            quorum_dot_ideas_dot_v1_dot_ideas__pb2.WithdrawEndorsementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeIdeas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.ideas.v1.IdeasService/MergeIdeas',
+            quorum_dot_ideas_dot_v1_dot_ideas__pb2.MergeIdeasRequest.SerializeToString,
+            quorum_dot_ideas_dot_v1_dot_ideas__pb2.MergeIdeasResponse.FromString,
             options,
             channel_credentials,
             insecure,

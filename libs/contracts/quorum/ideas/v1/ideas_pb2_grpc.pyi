@@ -29,7 +29,13 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class IdeasServiceStub:
-    """Ideas and the endorsements behind them."""
+    """Ideas and the endorsements behind them.
+
+    Errors: bad input → INVALID_ARGUMENT with a google.rpc.BadRequest naming every
+    bad field; an unknown idea (or one of another tenant) → NOT_FOUND; a stale
+    expected_version or a lost race → ABORTED (re-read and retry); an idea that
+    cannot take the change (merged, declined) → FAILED_PRECONDITION.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -39,19 +45,57 @@ class IdeasServiceStub:
     """Records a new idea with the submitting organization's endorsement."""
     GetIdea: _grpc.UnaryUnaryMultiCallable[_ideas_pb2.GetIdeaRequest, _ideas_pb2.GetIdeaResponse]
     """Returns one idea with its counted endorsements."""
+    ListIdeas: _grpc.UnaryUnaryMultiCallable[_ideas_pb2.ListIdeasRequest, _ideas_pb2.ListIdeasResponse]
+    """Lists the tenant's ideas, newest first, one page at a time."""
+    EndorseIdea: _grpc.UnaryUnaryMultiCallable[_ideas_pb2.EndorseIdeaRequest, _ideas_pb2.EndorseIdeaResponse]
+    """Records (or changes) a member's endorsement on behalf of their organization.
+    Endorsing again exactly as before changes nothing and publishes nothing.
+    """
+    WithdrawEndorsement: _grpc.UnaryUnaryMultiCallable[_ideas_pb2.WithdrawEndorsementRequest, _ideas_pb2.WithdrawEndorsementResponse]
+    """Takes back a member's endorsement."""
+    MergeIdeas: _grpc.UnaryUnaryMultiCallable[_ideas_pb2.MergeIdeasRequest, _ideas_pb2.MergeIdeasResponse]
+    """Folds a duplicate (the source) into the idea that survives (the target):
+    endorsements carry over, one counted per organization, and the source
+    becomes MERGED, pointing at the target.
+    """
 
 @_typing.type_check_only
 class IdeasServiceAsyncStub(IdeasServiceStub):
-    """Ideas and the endorsements behind them."""
+    """Ideas and the endorsements behind them.
+
+    Errors: bad input → INVALID_ARGUMENT with a google.rpc.BadRequest naming every
+    bad field; an unknown idea (or one of another tenant) → NOT_FOUND; a stale
+    expected_version or a lost race → ABORTED (re-read and retry); an idea that
+    cannot take the change (merged, declined) → FAILED_PRECONDITION.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     SubmitIdea: _aio.UnaryUnaryMultiCallable[_ideas_pb2.SubmitIdeaRequest, _ideas_pb2.SubmitIdeaResponse]  # type: ignore[assignment]
     """Records a new idea with the submitting organization's endorsement."""
     GetIdea: _aio.UnaryUnaryMultiCallable[_ideas_pb2.GetIdeaRequest, _ideas_pb2.GetIdeaResponse]  # type: ignore[assignment]
     """Returns one idea with its counted endorsements."""
+    ListIdeas: _aio.UnaryUnaryMultiCallable[_ideas_pb2.ListIdeasRequest, _ideas_pb2.ListIdeasResponse]  # type: ignore[assignment]
+    """Lists the tenant's ideas, newest first, one page at a time."""
+    EndorseIdea: _aio.UnaryUnaryMultiCallable[_ideas_pb2.EndorseIdeaRequest, _ideas_pb2.EndorseIdeaResponse]  # type: ignore[assignment]
+    """Records (or changes) a member's endorsement on behalf of their organization.
+    Endorsing again exactly as before changes nothing and publishes nothing.
+    """
+    WithdrawEndorsement: _aio.UnaryUnaryMultiCallable[_ideas_pb2.WithdrawEndorsementRequest, _ideas_pb2.WithdrawEndorsementResponse]  # type: ignore[assignment]
+    """Takes back a member's endorsement."""
+    MergeIdeas: _aio.UnaryUnaryMultiCallable[_ideas_pb2.MergeIdeasRequest, _ideas_pb2.MergeIdeasResponse]  # type: ignore[assignment]
+    """Folds a duplicate (the source) into the idea that survives (the target):
+    endorsements carry over, one counted per organization, and the source
+    becomes MERGED, pointing at the target.
+    """
 
 class IdeasServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Ideas and the endorsements behind them."""
+    """Ideas and the endorsements behind them.
+
+    Errors: bad input → INVALID_ARGUMENT with a google.rpc.BadRequest naming every
+    bad field; an unknown idea (or one of another tenant) → NOT_FOUND; a stale
+    expected_version or a lost race → ABORTED (re-read and retry); an idea that
+    cannot take the change (merged, declined) → FAILED_PRECONDITION.
+    """
 
     @_abc_1.abstractmethod
     def SubmitIdea(
@@ -68,5 +112,42 @@ class IdeasServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ideas_pb2.GetIdeaResponse, _abc.Awaitable[_ideas_pb2.GetIdeaResponse]]:
         """Returns one idea with its counted endorsements."""
+
+    @_abc_1.abstractmethod
+    def ListIdeas(
+        self,
+        request: _ideas_pb2.ListIdeasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ideas_pb2.ListIdeasResponse, _abc.Awaitable[_ideas_pb2.ListIdeasResponse]]:
+        """Lists the tenant's ideas, newest first, one page at a time."""
+
+    @_abc_1.abstractmethod
+    def EndorseIdea(
+        self,
+        request: _ideas_pb2.EndorseIdeaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ideas_pb2.EndorseIdeaResponse, _abc.Awaitable[_ideas_pb2.EndorseIdeaResponse]]:
+        """Records (or changes) a member's endorsement on behalf of their organization.
+        Endorsing again exactly as before changes nothing and publishes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def WithdrawEndorsement(
+        self,
+        request: _ideas_pb2.WithdrawEndorsementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ideas_pb2.WithdrawEndorsementResponse, _abc.Awaitable[_ideas_pb2.WithdrawEndorsementResponse]]:
+        """Takes back a member's endorsement."""
+
+    @_abc_1.abstractmethod
+    def MergeIdeas(
+        self,
+        request: _ideas_pb2.MergeIdeasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ideas_pb2.MergeIdeasResponse, _abc.Awaitable[_ideas_pb2.MergeIdeasResponse]]:
+        """Folds a duplicate (the source) into the idea that survives (the target):
+        endorsements carry over, one counted per organization, and the source
+        becomes MERGED, pointing at the target.
+        """
 
 def add_IdeasServiceServicer_to_server(servicer: IdeasServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -78,13 +78,18 @@ async def recorded(service: RunningValidation, collector: Collector, idea_id: st
 async def counted(service: RunningValidation, idea_id: str, organizations: int) -> None:
     """Wait until the ledger has applied that many organizations' endorsements."""
     deadline = time.monotonic() + 30
+    found = 0
     while True:
-        progress = await gates(service).GetIdeaProgress(
-            validation_pb2.GetIdeaProgressRequest(tenant_id=TENANT, idea_id=idea_id)
-        )
-        if progress.organization_count == organizations:
+        try:
+            progress = await gates(service).GetIdeaProgress(
+                validation_pb2.GetIdeaProgressRequest(tenant_id=TENANT, idea_id=idea_id)
+            )
+            found = progress.organization_count
+        except grpc.aio.AioRpcError as error:  # not recorded yet
+            assert error.code() == grpc.StatusCode.NOT_FOUND
+        if found == organizations:
             return
-        assert time.monotonic() < deadline, f"ledger has {progress.organization_count}"
+        assert time.monotonic() < deadline, f"ledger has {found}"
         await asyncio.sleep(0.05)
 
 

@@ -45,6 +45,31 @@ class IdeasServiceStub:
                 request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetIdeaRequest.SerializeToString,
                 response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetIdeaResponse.FromString,
                 _registered_method=True)
+        self.ListIdeas = channel.unary_unary(
+                '/quorum.gateway.v1.IdeasService/ListIdeas',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListIdeasRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListIdeasResponse.FromString,
+                _registered_method=True)
+        self.EndorseIdea = channel.unary_unary(
+                '/quorum.gateway.v1.IdeasService/EndorseIdea',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.EndorseIdeaRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.EndorseIdeaResponse.FromString,
+                _registered_method=True)
+        self.WithdrawEndorsement = channel.unary_unary(
+                '/quorum.gateway.v1.IdeasService/WithdrawEndorsement',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WithdrawEndorsementRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WithdrawEndorsementResponse.FromString,
+                _registered_method=True)
+        self.FindSimilarIdeas = channel.unary_unary(
+                '/quorum.gateway.v1.IdeasService/FindSimilarIdeas',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.FindSimilarIdeasRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.FindSimilarIdeasResponse.FromString,
+                _registered_method=True)
+        self.MergeIdeas = channel.unary_unary(
+                '/quorum.gateway.v1.IdeasService/MergeIdeas',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.MergeIdeasRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.MergeIdeasResponse.FromString,
+                _registered_method=True)
 
 
 class IdeasServiceServicer:
@@ -65,6 +90,41 @@ class IdeasServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListIdeas(self, request, context):
+        """Lists ideas newest first, filtered, one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndorseIdea(self, request, context):
+        """A member endorses an idea for their organization; endorsing again is a no-op.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawEndorsement(self, request, context):
+        """A member takes back their endorsement.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindSimilarIdeas(self, request, context):
+        """Ideas whose text resembles the given one (before submitting a duplicate).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeIdeas(self, request, context):
+        """Merges a duplicate into a surviving idea; endorsements carry over.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdeasServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +137,31 @@ def add_IdeasServiceServicer_to_server(servicer, server):
                     servicer.GetIdea,
                     request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetIdeaRequest.FromString,
                     response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetIdeaResponse.SerializeToString,
+            ),
+            'ListIdeas': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIdeas,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListIdeasRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListIdeasResponse.SerializeToString,
+            ),
+            'EndorseIdea': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndorseIdea,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.EndorseIdeaRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.EndorseIdeaResponse.SerializeToString,
+            ),
+            'WithdrawEndorsement': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawEndorsement,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WithdrawEndorsementRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WithdrawEndorsementResponse.SerializeToString,
+            ),
+            'FindSimilarIdeas': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindSimilarIdeas,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.FindSimilarIdeasRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.FindSimilarIdeasResponse.SerializeToString,
+            ),
+            'MergeIdeas': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeIdeas,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.MergeIdeasRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.MergeIdeasResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +219,1001 @@ class IdeasService:
             '/quorum.gateway.v1.IdeasService/GetIdea',
             quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetIdeaRequest.SerializeToString,
             quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetIdeaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIdeas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.IdeasService/ListIdeas',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListIdeasRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListIdeasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndorseIdea(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.IdeasService/EndorseIdea',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.EndorseIdeaRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.EndorseIdeaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawEndorsement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.IdeasService/WithdrawEndorsement',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.WithdrawEndorsementRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.WithdrawEndorsementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindSimilarIdeas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.IdeasService/FindSimilarIdeas',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.FindSimilarIdeasRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.FindSimilarIdeasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeIdeas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.IdeasService/MergeIdeas',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.MergeIdeasRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.MergeIdeasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class GatesServiceStub:
+    """The gates between stages: reports, advances, declines, council votes.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetGateReport = channel.unary_unary(
+                '/quorum.gateway.v1.GatesService/GetGateReport',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetGateReportRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetGateReportResponse.FromString,
+                _registered_method=True)
+        self.AdvanceStage = channel.unary_unary(
+                '/quorum.gateway.v1.GatesService/AdvanceStage',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.AdvanceStageRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.AdvanceStageResponse.FromString,
+                _registered_method=True)
+        self.DeclineIdea = channel.unary_unary(
+                '/quorum.gateway.v1.GatesService/DeclineIdea',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeclineIdeaRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeclineIdeaResponse.FromString,
+                _registered_method=True)
+        self.CastCouncilVote = channel.unary_unary(
+                '/quorum.gateway.v1.GatesService/CastCouncilVote',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CastCouncilVoteRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CastCouncilVoteResponse.FromString,
+                _registered_method=True)
+
+
+class GatesServiceServicer:
+    """The gates between stages: reports, advances, declines, council votes.
+    """
+
+    def GetGateReport(self, request, context):
+        """The report of the gate into the idea's next stage, evaluated now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdvanceStage(self, request, context):
+        """Moves an idea to its next stage when the gate holds; otherwise
+        FAILED_PRECONDITION with the report (google.rpc.PreconditionFailure and
+        quorum.domain.v1.GateReport in the status details).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeclineIdea(self, request, context):
+        """Declines an idea with a reason; its endorsers are told.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CastCouncilVote(self, request, context):
+        """A council member organization votes on an idea.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_GatesServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetGateReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGateReport,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetGateReportRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetGateReportResponse.SerializeToString,
+            ),
+            'AdvanceStage': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdvanceStage,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.AdvanceStageRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.AdvanceStageResponse.SerializeToString,
+            ),
+            'DeclineIdea': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeclineIdea,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeclineIdeaRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeclineIdeaResponse.SerializeToString,
+            ),
+            'CastCouncilVote': grpc.unary_unary_rpc_method_handler(
+                    servicer.CastCouncilVote,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CastCouncilVoteRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CastCouncilVoteResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'quorum.gateway.v1.GatesService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('quorum.gateway.v1.GatesService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class GatesService:
+    """The gates between stages: reports, advances, declines, council votes.
+    """
+
+    @staticmethod
+    def GetGateReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.GatesService/GetGateReport',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetGateReportRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetGateReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdvanceStage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.GatesService/AdvanceStage',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.AdvanceStageRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.AdvanceStageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeclineIdea(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.GatesService/DeclineIdea',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeclineIdeaRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeclineIdeaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CastCouncilVote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.GatesService/CastCouncilVote',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.CastCouncilVoteRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.CastCouncilVoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class DirectoryServiceStub:
+    """The tenant's customer organizations and councils.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.UpsertOrganization = channel.unary_unary(
+                '/quorum.gateway.v1.DirectoryService/UpsertOrganization',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpsertOrganizationRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpsertOrganizationResponse.FromString,
+                _registered_method=True)
+        self.GetOrganization = channel.unary_unary(
+                '/quorum.gateway.v1.DirectoryService/GetOrganization',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetOrganizationRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetOrganizationResponse.FromString,
+                _registered_method=True)
+        self.ListOrganizations = channel.unary_unary(
+                '/quorum.gateway.v1.DirectoryService/ListOrganizations',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListOrganizationsRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListOrganizationsResponse.FromString,
+                _registered_method=True)
+        self.UpsertCouncil = channel.unary_unary(
+                '/quorum.gateway.v1.DirectoryService/UpsertCouncil',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpsertCouncilRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpsertCouncilResponse.FromString,
+                _registered_method=True)
+        self.ListCouncils = channel.unary_unary(
+                '/quorum.gateway.v1.DirectoryService/ListCouncils',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListCouncilsRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListCouncilsResponse.FromString,
+                _registered_method=True)
+
+
+class DirectoryServiceServicer:
+    """The tenant's customer organizations and councils.
+    """
+
+    def UpsertOrganization(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOrganization(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOrganizations(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpsertCouncil(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCouncils(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_DirectoryServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'UpsertOrganization': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertOrganization,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpsertOrganizationRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpsertOrganizationResponse.SerializeToString,
+            ),
+            'GetOrganization': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrganization,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetOrganizationRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetOrganizationResponse.SerializeToString,
+            ),
+            'ListOrganizations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrganizations,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListOrganizationsRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListOrganizationsResponse.SerializeToString,
+            ),
+            'UpsertCouncil': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertCouncil,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpsertCouncilRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpsertCouncilResponse.SerializeToString,
+            ),
+            'ListCouncils': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCouncils,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListCouncilsRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListCouncilsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'quorum.gateway.v1.DirectoryService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('quorum.gateway.v1.DirectoryService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class DirectoryService:
+    """The tenant's customer organizations and councils.
+    """
+
+    @staticmethod
+    def UpsertOrganization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.DirectoryService/UpsertOrganization',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpsertOrganizationRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpsertOrganizationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrganization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.DirectoryService/GetOrganization',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetOrganizationRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetOrganizationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrganizations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.DirectoryService/ListOrganizations',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListOrganizationsRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListOrganizationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertCouncil(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.DirectoryService/UpsertCouncil',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpsertCouncilRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpsertCouncilResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCouncils(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.DirectoryService/ListCouncils',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListCouncilsRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListCouncilsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class PolicyServiceStub:
+    """The tenant's pipeline and its versioned gate policies.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetPipeline = channel.unary_unary(
+                '/quorum.gateway.v1.PolicyService/GetPipeline',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetPipelineRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetPipelineResponse.FromString,
+                _registered_method=True)
+        self.UpdateGatePolicy = channel.unary_unary(
+                '/quorum.gateway.v1.PolicyService/UpdateGatePolicy',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpdateGatePolicyRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpdateGatePolicyResponse.FromString,
+                _registered_method=True)
+
+
+class PolicyServiceServicer:
+    """The tenant's pipeline and its versioned gate policies.
+    """
+
+    def GetPipeline(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateGatePolicy(self, request, context):
+        """Stores a new version of one stage's policy; open ideas are re-evaluated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PolicyServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetPipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPipeline,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetPipelineRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetPipelineResponse.SerializeToString,
+            ),
+            'UpdateGatePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateGatePolicy,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpdateGatePolicyRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpdateGatePolicyResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'quorum.gateway.v1.PolicyService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('quorum.gateway.v1.PolicyService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PolicyService:
+    """The tenant's pipeline and its versioned gate policies.
+    """
+
+    @staticmethod
+    def GetPipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.PolicyService/GetPipeline',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetPipelineRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetPipelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateGatePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.PolicyService/UpdateGatePolicy',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpdateGatePolicyRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.UpdateGatePolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class AccessServiceStub:
+    """API keys and the principals behind them.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateApiKey = channel.unary_unary(
+                '/quorum.gateway.v1.AccessService/CreateApiKey',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/quorum.gateway.v1.AccessService/ListApiKeys',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/quorum.gateway.v1.AccessService/RevokeApiKey',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyResponse.FromString,
+                _registered_method=True)
+        self.WhoAmI = channel.unary_unary(
+                '/quorum.gateway.v1.AccessService/WhoAmI',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WhoAmIRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WhoAmIResponse.FromString,
+                _registered_method=True)
+
+
+class AccessServiceServicer:
+    """API keys and the principals behind them.
+    """
+
+    def CreateApiKey(self, request, context):
+        """Creates a key; its secret is in the response and never shown again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Revokes a key; calls with it fail from then on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WhoAmI(self, request, context):
+        """The principal the calling key belongs to.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_AccessServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyResponse.SerializeToString,
+            ),
+            'WhoAmI': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhoAmI,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WhoAmIRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WhoAmIResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'quorum.gateway.v1.AccessService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('quorum.gateway.v1.AccessService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class AccessService:
+    """API keys and the principals behind them.
+    """
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.AccessService/CreateApiKey',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.AccessService/ListApiKeys',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.AccessService/RevokeApiKey',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WhoAmI(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.AccessService/WhoAmI',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.WhoAmIRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.WhoAmIResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class EventsServiceStub:
+    """The tenant's events as they happen.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.WatchEvents = channel.unary_stream(
+                '/quorum.gateway.v1.EventsService/WatchEvents',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WatchEventsRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WatchEventsResponse.FromString,
+                _registered_method=True)
+
+
+class EventsServiceServicer:
+    """The tenant's events as they happen.
+    """
+
+    def WatchEvents(self, request, context):
+        """Streams the tenant's events in order, from a cursor: resuming with the last
+        cursor received gives every later event once, with no gap.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_EventsServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'WatchEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEvents,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WatchEventsRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WatchEventsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'quorum.gateway.v1.EventsService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('quorum.gateway.v1.EventsService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class EventsService:
+    """The tenant's events as they happen.
+    """
+
+    @staticmethod
+    def WatchEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/quorum.gateway.v1.EventsService/WatchEvents',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.WatchEventsRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.WatchEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""Python client and CLI for Quorum's public gRPC API."""

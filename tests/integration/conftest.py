@@ -10,11 +10,11 @@ from typing import Any
 
 import grpc
 import pytest
+from conftest import Isolation
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from conftest import Isolation
 from quorum_common.events import Topics
 from quorum_validation.__main__ import serve
 from quorum_validation.settings import ValidationSettings

@@ -10,6 +10,7 @@ import pytest
 from conftest import Isolation
 
 from quorum_devtools import platform
+from support.auth import bootstrap_tenant, channel
 from support.servers import Servers, free_port
 
 
@@ -41,6 +42,13 @@ def running(infra: Servers, isolation: Isolation, tmp_path: Path) -> Iterator[pl
 
 
 @pytest.fixture
-async def gateway(running: platform.Platform) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(running.address("gateway")) as channel:
-        yield channel
+def admin_key(running: platform.Platform) -> str:
+    """The first VENDOR_ADMIN key of a fresh tenant, from the bootstrap command."""
+    return bootstrap_tenant(running.env(), "acme-software")
+
+
+@pytest.fixture
+async def gateway(running: platform.Platform, admin_key: str) -> AsyncIterator[grpc.aio.Channel]:
+    """A channel to the gateway that calls as the tenant's admin."""
+    async with channel(running.address("gateway"), admin_key) as admin:
+        yield admin

@@ -79,6 +79,10 @@ class Unauthenticated(QuorumError):
     pass
 
 
+class ResourceExhausted(QuorumError):
+    """A limit (rate, size) was reached; retrying later may succeed."""
+
+
 class Unavailable(QuorumError):
     """A dependency (another service, MongoDB) cannot be reached right now."""
 

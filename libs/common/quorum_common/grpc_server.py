@@ -25,6 +25,7 @@ _CODES: list[tuple[type[errors.QuorumError], grpc.StatusCode]] = [
     (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (errors.ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
 ]
 
 
@@ -142,8 +143,17 @@ class GrpcServer:
         port: int,
         service_names: Iterable[str],
         interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
+        max_message_bytes: int = 4 * 1024 * 1024,
     ) -> None:
-        self.server = grpc.aio.server(interceptors=[*interceptors, ErrorInterceptor()])
+        # The error mapping is outermost, so errors raised by other interceptors
+        # (authentication, rate limits) become statuses too.
+        self.server = grpc.aio.server(
+            interceptors=[ErrorInterceptor(), *interceptors],
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", 4 * max_message_bytes),
+            ],
+        )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._names = list(service_names)

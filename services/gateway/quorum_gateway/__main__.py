@@ -7,10 +7,26 @@ import contextlib
 import logging
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from quorum_common.consumer import EventConsumer
+from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
+from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.mongo import connect
 from quorum_common.runtime import run_service
-from quorum_gateway.api import GatewayIdeasApi
+from quorum_gateway.api import (
+    AccessApi,
+    DirectoryApi,
+    EventsApi,
+    GatesApi,
+    Gateway,
+    IdeasApi,
+    PolicyApi,
+)
+from quorum_gateway.auth import AuthInterceptor
 from quorum_gateway.backends import Backends
+from quorum_gateway.eventlog import EventLog
+from quorum_gateway.keys import KeyStore
+from quorum_gateway.ratelimit import RateLimiter
 from quorum_gateway.settings import GatewaySettings
 
 log = logging.getLogger("quorum_gateway")
@@ -18,32 +34,78 @@ SERVICES = [s.full_name for s in gateway_pb2.DESCRIPTOR.services_by_name.values(
 
 
 async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
-    backends = Backends(
-        settings.ideas_address,
-        settings.validation_address,
-        settings.gateway_backend_timeout_seconds,
-    )
-    server = GrpcServer(settings.gateway_grpc_host, settings.gateway_grpc_port, SERVICES)
-    gateway_pb2_grpc.add_IdeasServiceServicer_to_server(
-        GatewayIdeasApi(backends, settings.gateway_default_tenant), server.server
-    )
-    await server.start()
-    await server.set_serving(False)
-
-    async def health_changed(serving: bool) -> None:
-        await server.set_serving(serving)
-        log.info(
-            "gateway %s on %s", "serving" if serving else "waiting for backends", server.address
+    topics = Topics(settings.kafka_topic_prefix)
+    client = await connect(settings.mongodb_uri, settings.startup_timeout_seconds)
+    try:
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            [topics.ideas, topics.validation, topics.notifications, topics.dead_letter("gateway")],
+            settings.startup_timeout_seconds,
         )
+        database = client[settings.gateway_mongodb_database]
+        keys = KeyStore(database, settings.gateway_key_cache_seconds)
+        await keys.create_indexes()
+        event_log = EventLog(database)
+        await event_log.create_indexes()
+        broker = make_broker(settings.kafka_bootstrap_servers, "gateway")
+        EventConsumer(
+            name="gateway",
+            broker=broker,
+            client=client,
+            database=database,
+            topics=topics,
+            sources=[topics.ideas, topics.validation, topics.notifications],
+            handle=event_log.append,
+            after_commit=event_log.appended,
+        ).subscribe()
+        await broker.start()
+        backends = Backends(
+            settings.ideas_address,
+            settings.validation_address,
+            settings.gateway_backend_timeout_seconds,
+        )
+        limiter = RateLimiter(
+            settings.gateway_rate_limit_per_second, settings.gateway_rate_limit_burst
+        )
+        server = GrpcServer(
+            settings.gateway_grpc_host,
+            settings.gateway_grpc_port,
+            SERVICES,
+            interceptors=[AuthInterceptor(keys, limiter)],
+            max_message_bytes=settings.gateway_max_message_bytes,
+        )
+        gateway = Gateway(backends)
+        gateway_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(gateway), server.server)
+        gateway_pb2_grpc.add_GatesServiceServicer_to_server(GatesApi(gateway), server.server)
+        gateway_pb2_grpc.add_DirectoryServiceServicer_to_server(
+            DirectoryApi(gateway), server.server
+        )
+        gateway_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyApi(gateway), server.server)
+        gateway_pb2_grpc.add_AccessServiceServicer_to_server(AccessApi(keys), server.server)
+        gateway_pb2_grpc.add_EventsServiceServicer_to_server(EventsApi(event_log), server.server)
+        await server.start()
+        await server.set_serving(False)
 
-    watcher = asyncio.create_task(backends.watch_health(health_changed))
-    await stop.wait()
-    log.info("gateway stopping")
-    watcher.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await watcher
-    await server.stop()
-    await backends.close()
+        async def health_changed(serving: bool) -> None:
+            await server.set_serving(serving)
+            state = "serving" if serving else "waiting for backends"
+            log.info("gateway %s on %s", state, server.address)
+
+        background = [
+            asyncio.create_task(backends.watch_health(health_changed), name="backend-health"),
+            asyncio.create_task(event_log.follow_changes(), name="event-log-changes"),
+        ]
+        await stop.wait()
+        log.info("gateway stopping")
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await server.stop()
+        await broker.stop()
+        await backends.close()
+    finally:
+        await client.close()
 
 
 def main() -> None:

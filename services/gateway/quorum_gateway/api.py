@@ -1,7 +1,14 @@
-"""The public gRPC API: what vendor PDP tools and customers' integrations call."""
+"""The public gRPC API: what vendor PDP tools and customers' integrations call.
+
+Each method takes the caller's principal (set by `auth.AuthInterceptor`), applies the
+acting-for and visibility rules (`principals.py`, `visibility.py`) and calls the
+internal services, naming the principal's tenant in every internal request.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -9,14 +16,22 @@ import grpc
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum.ideas.v1 import ideas_pb2
 from quorum.validation.v1 import validation_pb2
-from quorum_gateway.backends import Backends, relay_error
+from quorum_common.errors import FieldViolation, InvalidArgument, NotFound, Violations
+from quorum_gateway.auth import current_principal
+from quorum_gateway.backends import Backends
+from quorum_gateway.eventlog import EventLog
+from quorum_gateway.keys import KeyStore, key_message
+from quorum_gateway.principals import Principal, Role, acting_member, acting_organization
+from quorum_gateway.visibility import visible_idea, visible_report
 
 Context = grpc.aio.ServicerContext[Any, Any]
-TENANT_METADATA = "x-quorum-tenant"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
 
-def public_idea(idea: ideas_pb2.Idea, stage: str, status: int) -> gateway_pb2.Idea:
-    return gateway_pb2.Idea(
+def public_idea(
+    idea: ideas_pb2.Idea, progress: validation_pb2.GetIdeaProgressResponse | None = None
+) -> gateway_pb2.Idea:
+    shown = gateway_pb2.Idea(
         id=idea.id,
         title=idea.title,
         problem=idea.problem,
@@ -25,49 +40,105 @@ def public_idea(idea: ideas_pb2.Idea, stage: str, status: int) -> gateway_pb2.Id
         source_channel=idea.source_channel,
         submitted_by=idea.submitted_by,
         created_at=idea.created_at,
-        status=status or idea.status,  # type: ignore[arg-type]
-        stage=stage,
+        status=idea.status,
+        stage=idea.stage,
         merged_into=idea.merged_into,
         organization_count=len(idea.endorsements),
         endorsements=list(idea.endorsements),
+        version=idea.version,
     )
+    if progress is not None:
+        # The stage ledger is the source of truth; the idea's own stage is a projection.
+        shown.stage = progress.stage
+        shown.status = progress.status
+        shown.next_stage = progress.next_stage
+        shown.next_gate_holds = progress.next_gate_holds
+        shown.stage_version = progress.version
+    return shown
 
 
-class GatewayIdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
-    def __init__(self, backends: Backends, default_tenant: str) -> None:
-        self._backends = backends
-        self._default_tenant = default_tenant
+class Gateway:
+    """What all public servicers share: backends and the visibility rules."""
 
-    def _tenant(self, context: Context) -> str:
-        # Until API keys bind a principal to its tenant, the caller names it.
-        for key, value in context.invocation_metadata() or ():
-            if key == TENANT_METADATA and isinstance(value, str) and value:
-                return value
-        return self._default_tenant
+    def __init__(self, backends: Backends) -> None:
+        self.backends = backends
+
+    async def visible_organizations(
+        self, principal: Principal, organization_ids: set[str], context: Context
+    ) -> set[str]:
+        """Organizations whose identity this principal may see among the given ones."""
+        own = set(principal.own_organizations())
+        others = sorted(organization_ids - own)
+        if not others:
+            return own
+        found = await self.backends.call(
+            self.backends.directory.ListOrganizations,
+            validation_pb2.ListOrganizationsRequest(
+                tenant_id=principal.tenant_id, organization_ids=others, page_size=500
+            ),
+            context,
+        )
+        return own | {o.organization_id for o in found.organizations if o.peer_visible}
+
+    async def shown_idea(
+        self, principal: Principal, idea: gateway_pb2.Idea, context: Context
+    ) -> gateway_pb2.Idea:
+        if principal.is_vendor:
+            return idea
+        endorsers = {e.organization_id for e in idea.endorsements}
+        endorsers.add(idea.submitted_by.organization_id)
+        visible = await self.visible_organizations(principal, endorsers, context)
+        return visible_idea(idea, visible)
+
+    async def progress(
+        self, principal: Principal, idea_id: str, context: Context
+    ) -> validation_pb2.GetIdeaProgressResponse | None:
+        remaining = context.time_remaining()
+        timeout = (
+            self.backends.timeout if remaining is None else min(self.backends.timeout, remaining)
+        )
+        try:
+            return await self.backends.gates.GetIdeaProgress(
+                validation_pb2.GetIdeaProgressRequest(
+                    tenant_id=principal.tenant_id, idea_id=idea_id
+                ),
+                timeout=max(0.05, timeout),
+            )
+        except grpc.aio.AioRpcError as error:
+            # Not in the ledger yet: the idea exists, its stage is on its way.
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+
+
+class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+        self._backends = gateway.backends
 
     async def SubmitIdea(
         self, request: gateway_pb2.SubmitIdeaRequest, context: Context
     ) -> gateway_pb2.SubmitIdeaResponse:
-        inner = ideas_pb2.SubmitIdeaRequest(
-            tenant_id=self._tenant(context),
-            title=request.title,
-            problem=request.problem,
-            product_area=request.product_area,
-            tags=list(request.tags),
-            source_channel=request.source_channel,
-            submitted_by=request.submitted_by,
-            importance=request.importance,
-            impact=request.impact,
-            commitments=list(request.commitments),
-            request_id=request.request_id,
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.ideas.SubmitIdea,
+            ideas_pb2.SubmitIdeaRequest(
+                tenant_id=principal.tenant_id,
+                title=request.title,
+                problem=request.problem,
+                product_area=request.product_area,
+                tags=list(request.tags),
+                source_channel=request.source_channel,
+                submitted_by=acting_member(principal, request.submitted_by),
+                importance=request.importance,
+                impact=request.impact,
+                commitments=list(request.commitments),
+                request_id=request.request_id,
+            ),
+            context,
         )
-        try:
-            answer = await self._backends.ideas.SubmitIdea(inner, timeout=self._backends.timeout)
-        except grpc.aio.AioRpcError as error:
-            await relay_error(context, error)
-            raise
         return gateway_pb2.SubmitIdeaResponse(
-            idea=public_idea(answer.idea, answer.idea.stage, answer.idea.status),
+            idea=await self._gateway.shown_idea(principal, public_idea(answer.idea), context),
             similar_ideas=[
                 gateway_pb2.SimilarIdea(idea_id=s.idea_id, title=s.title, score=s.score)
                 for s in answer.similar_ideas
@@ -77,25 +148,412 @@ class GatewayIdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
     async def GetIdea(
         self, request: gateway_pb2.GetIdeaRequest, context: Context
     ) -> gateway_pb2.GetIdeaResponse:
-        tenant = self._tenant(context)
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.ideas.GetIdea,
+            ideas_pb2.GetIdeaRequest(tenant_id=principal.tenant_id, idea_id=request.idea_id),
+            context,
+        )
         try:
-            answer = await self._backends.ideas.GetIdea(
-                ideas_pb2.GetIdeaRequest(tenant_id=tenant, idea_id=request.idea_id),
-                timeout=self._backends.timeout,
-            )
+            progress = await self._gateway.progress(principal, answer.idea.id, context)
         except grpc.aio.AioRpcError as error:
+            from quorum_gateway.backends import relay_error
+
             await relay_error(context, error)
             raise
-        stage, status = "", 0
-        try:
-            progress = await self._backends.gates.GetIdeaProgress(
-                validation_pb2.GetIdeaProgressRequest(tenant_id=tenant, idea_id=request.idea_id),
-                timeout=self._backends.timeout,
-            )
-            stage, status = progress.stage, progress.status
-        except grpc.aio.AioRpcError as error:
-            # Not in the ledger yet: the idea exists, its stage is still on its way.
-            if error.code() != grpc.StatusCode.NOT_FOUND:
-                await relay_error(context, error)
-                raise
-        return gateway_pb2.GetIdeaResponse(idea=public_idea(answer.idea, stage, status))
+        idea = public_idea(answer.idea, progress)
+        return gateway_pb2.GetIdeaResponse(
+            idea=await self._gateway.shown_idea(principal, idea, context)
+        )
+
+    async def ListIdeas(
+        self, request: gateway_pb2.ListIdeasRequest, context: Context
+    ) -> gateway_pb2.ListIdeasResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.ideas.ListIdeas,
+            ideas_pb2.ListIdeasRequest(
+                tenant_id=principal.tenant_id,
+                stage=request.stage,
+                status=request.status,
+                product_area=request.product_area,
+                tag=request.tag,
+                page_size=request.page_size,
+                page_token=request.page_token,
+            ),
+            context,
+        )
+        ideas = [public_idea(i) for i in answer.ideas]
+        if not principal.is_vendor:
+            endorsers = {e.organization_id for i in ideas for e in i.endorsements}
+            endorsers |= {i.submitted_by.organization_id for i in ideas}
+            visible = await self._gateway.visible_organizations(principal, endorsers, context)
+            ideas = [visible_idea(i, visible) for i in ideas]
+        return gateway_pb2.ListIdeasResponse(ideas=ideas, next_page_token=answer.next_page_token)
+
+    async def EndorseIdea(
+        self, request: gateway_pb2.EndorseIdeaRequest, context: Context
+    ) -> gateway_pb2.EndorseIdeaResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.ideas.EndorseIdea,
+            ideas_pb2.EndorseIdeaRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                member=acting_member(principal, request.member),
+                importance=request.importance,
+                impact=request.impact,
+                commitments=list(request.commitments),
+                expected_version=request.expected_version,
+            ),
+            context,
+        )
+        idea = await self._gateway.shown_idea(principal, public_idea(answer.idea), context)
+        return gateway_pb2.EndorseIdeaResponse(idea=idea, changed=answer.changed)
+
+    async def WithdrawEndorsement(
+        self, request: gateway_pb2.WithdrawEndorsementRequest, context: Context
+    ) -> gateway_pb2.WithdrawEndorsementResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.ideas.WithdrawEndorsement,
+            ideas_pb2.WithdrawEndorsementRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                member=acting_member(principal, request.member),
+                expected_version=request.expected_version,
+            ),
+            context,
+        )
+        idea = await self._gateway.shown_idea(principal, public_idea(answer.idea), context)
+        return gateway_pb2.WithdrawEndorsementResponse(idea=idea)
+
+    async def FindSimilarIdeas(
+        self, request: gateway_pb2.FindSimilarIdeasRequest, context: Context
+    ) -> gateway_pb2.FindSimilarIdeasResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.ideas.FindSimilarIdeas,
+            ideas_pb2.FindSimilarIdeasRequest(
+                tenant_id=principal.tenant_id,
+                title=request.title,
+                problem=request.problem,
+                limit=request.limit,
+            ),
+            context,
+        )
+        return gateway_pb2.FindSimilarIdeasResponse(
+            similar_ideas=[
+                gateway_pb2.SimilarIdea(idea_id=s.idea_id, title=s.title, score=s.score)
+                for s in answer.similar_ideas
+            ]
+        )
+
+    async def MergeIdeas(
+        self, request: gateway_pb2.MergeIdeasRequest, context: Context
+    ) -> gateway_pb2.MergeIdeasResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.ideas.MergeIdeas,
+            ideas_pb2.MergeIdeasRequest(
+                tenant_id=principal.tenant_id,
+                source_idea_id=request.source_idea_id,
+                target_idea_id=request.target_idea_id,
+                actor=principal.actor(),
+                expected_version=request.expected_version,
+                expected_source_version=request.expected_source_version,
+            ),
+            context,
+        )
+        return gateway_pb2.MergeIdeasResponse(
+            target=public_idea(answer.target), source=public_idea(answer.source)
+        )
+
+
+class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+        self._backends = gateway.backends
+
+    async def GetGateReport(
+        self, request: gateway_pb2.GetGateReportRequest, context: Context
+    ) -> gateway_pb2.GetGateReportResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.gates.GetGateReport,
+            validation_pb2.GetGateReportRequest(
+                tenant_id=principal.tenant_id, idea_id=request.idea_id
+            ),
+            context,
+        )
+        shown = gateway_pb2.GetGateReportResponse(
+            idea_id=answer.idea_id, stage=answer.stage, next_stage=answer.next_stage
+        )
+        if answer.HasField("report"):
+            report = answer.report
+            if not principal.is_vendor:
+                named = {w.organization_id for w in report.weights}
+                named |= {w.customer_id for w in report.weights}
+                visible = await self._gateway.visible_organizations(principal, named, context)
+                report = visible_report(report, visible)
+            shown.report.CopyFrom(report)
+        return shown
+
+    async def AdvanceStage(
+        self, request: gateway_pb2.AdvanceStageRequest, context: Context
+    ) -> gateway_pb2.AdvanceStageResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.gates.AdvanceStage,
+            validation_pb2.AdvanceStageRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                target_stage=request.target_stage,
+                actor=principal.actor(),
+                expected_version=request.expected_version,
+            ),
+            context,
+        )
+        return gateway_pb2.AdvanceStageResponse(
+            idea_id=answer.idea_id,
+            from_stage=answer.from_stage,
+            stage=answer.stage,
+            status=answer.status,
+            report=answer.report,
+            stage_version=answer.version,
+        )
+
+    async def DeclineIdea(
+        self, request: gateway_pb2.DeclineIdeaRequest, context: Context
+    ) -> gateway_pb2.DeclineIdeaResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.gates.DeclineIdea,
+            validation_pb2.DeclineIdeaRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                reason=request.reason,
+                actor=principal.actor(),
+                expected_version=request.expected_version,
+            ),
+            context,
+        )
+        return gateway_pb2.DeclineIdeaResponse(
+            idea_id=answer.idea_id, status=answer.status, stage_version=answer.version
+        )
+
+    async def CastCouncilVote(
+        self, request: gateway_pb2.CastCouncilVoteRequest, context: Context
+    ) -> gateway_pb2.CastCouncilVoteResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.gates.CastCouncilVote,
+            validation_pb2.CastCouncilVoteRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                council_id=request.council_id,
+                organization_id=acting_organization(principal, request.organization_id),
+                approve=request.approve,
+            ),
+            context,
+        )
+        return gateway_pb2.CastCouncilVoteResponse(
+            approvals=answer.approvals, rejections=answer.rejections
+        )
+
+
+class DirectoryApi(gateway_pb2_grpc.DirectoryServiceServicer):
+    def __init__(self, gateway: Gateway) -> None:
+        self._backends = gateway.backends
+
+    async def UpsertOrganization(
+        self, request: gateway_pb2.UpsertOrganizationRequest, context: Context
+    ) -> gateway_pb2.UpsertOrganizationResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.directory.UpsertOrganization,
+            validation_pb2.UpsertOrganizationRequest(
+                tenant_id=principal.tenant_id, organization=request.organization
+            ),
+            context,
+        )
+        return gateway_pb2.UpsertOrganizationResponse(organization=answer.organization)
+
+    async def GetOrganization(
+        self, request: gateway_pb2.GetOrganizationRequest, context: Context
+    ) -> gateway_pb2.GetOrganizationResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.directory.GetOrganization,
+            validation_pb2.GetOrganizationRequest(
+                tenant_id=principal.tenant_id, organization_id=request.organization_id
+            ),
+            context,
+        )
+        return gateway_pb2.GetOrganizationResponse(organization=answer.organization)
+
+    async def ListOrganizations(
+        self, request: gateway_pb2.ListOrganizationsRequest, context: Context
+    ) -> gateway_pb2.ListOrganizationsResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.directory.ListOrganizations,
+            validation_pb2.ListOrganizationsRequest(
+                tenant_id=principal.tenant_id,
+                page_size=request.page_size,
+                page_token=request.page_token,
+            ),
+            context,
+        )
+        return gateway_pb2.ListOrganizationsResponse(
+            organizations=answer.organizations, next_page_token=answer.next_page_token
+        )
+
+    async def UpsertCouncil(
+        self, request: gateway_pb2.UpsertCouncilRequest, context: Context
+    ) -> gateway_pb2.UpsertCouncilResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.directory.UpsertCouncil,
+            validation_pb2.UpsertCouncilRequest(
+                tenant_id=principal.tenant_id, council=request.council
+            ),
+            context,
+        )
+        return gateway_pb2.UpsertCouncilResponse(council=answer.council)
+
+    async def ListCouncils(
+        self, request: gateway_pb2.ListCouncilsRequest, context: Context
+    ) -> gateway_pb2.ListCouncilsResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.directory.ListCouncils,
+            validation_pb2.ListCouncilsRequest(tenant_id=principal.tenant_id),
+            context,
+        )
+        return gateway_pb2.ListCouncilsResponse(councils=answer.councils)
+
+
+class PolicyApi(gateway_pb2_grpc.PolicyServiceServicer):
+    def __init__(self, gateway: Gateway) -> None:
+        self._backends = gateway.backends
+
+    async def GetPipeline(
+        self, request: gateway_pb2.GetPipelineRequest, context: Context
+    ) -> gateway_pb2.GetPipelineResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.policies.GetPipeline,
+            validation_pb2.GetPipelineRequest(tenant_id=principal.tenant_id),
+            context,
+        )
+        return gateway_pb2.GetPipelineResponse(pipeline=answer.pipeline)
+
+    async def UpdateGatePolicy(
+        self, request: gateway_pb2.UpdateGatePolicyRequest, context: Context
+    ) -> gateway_pb2.UpdateGatePolicyResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.policies.UpdateGatePolicy,
+            validation_pb2.UpdateGatePolicyRequest(
+                tenant_id=principal.tenant_id, policy=request.policy
+            ),
+            context,
+        )
+        return gateway_pb2.UpdateGatePolicyResponse(policy=answer.policy)
+
+
+class AccessApi(gateway_pb2_grpc.AccessServiceServicer):
+    def __init__(self, keys: KeyStore) -> None:
+        self._keys = keys
+
+    async def CreateApiKey(
+        self, request: gateway_pb2.CreateApiKeyRequest, context: Context
+    ) -> gateway_pb2.CreateApiKeyResponse:
+        principal = current_principal()
+        violations = Violations()
+        if not _ID.match(request.principal_id):
+            violations.add("principal_id", "must be 1-128 letters, digits or ._:@-")
+        if not request.display_name.strip() or len(request.display_name) > 200:
+            violations.add("display_name", "is required, at most 200 characters")
+        if request.role not in {r.value for r in Role}:
+            violations.add("role", "must be VENDOR_ADMIN, PRODUCT_MANAGER, CUSTOMER or INTEGRATION")
+        role = Role(request.role) if request.role in {r.value for r in Role} else None
+        if role is Role.CUSTOMER:
+            if not _ID.match(request.organization_id):
+                violations.add("organization_id", "is required for a CUSTOMER key")
+            if not _ID.match(request.member_id):
+                violations.add("member_id", "is required for a CUSTOMER key")
+        if role is Role.INTEGRATION:
+            if not request.organization_ids:
+                violations.add("organization_ids", "an INTEGRATION key needs its organizations")
+            for index, org in enumerate(request.organization_ids):
+                if not _ID.match(org):
+                    violations.add(f"organization_ids[{index}]", "is not an organization id")
+        violations.raise_if_any()
+        assert role is not None
+        doc, secret = await self._keys.create(
+            principal.tenant_id,
+            principal_id=request.principal_id,
+            display_name=request.display_name.strip(),
+            role=role,
+            organization_id=request.organization_id if role is Role.CUSTOMER else "",
+            member_id=request.member_id if role is Role.CUSTOMER else "",
+            organization_ids=list(request.organization_ids) if role is Role.INTEGRATION else [],
+            created_by=principal.principal_id,
+        )
+        return gateway_pb2.CreateApiKeyResponse(key=key_message(doc), secret=secret)
+
+    async def ListApiKeys(
+        self, request: gateway_pb2.ListApiKeysRequest, context: Context
+    ) -> gateway_pb2.ListApiKeysResponse:
+        principal = current_principal()
+        keys = await self._keys.list(principal.tenant_id, request.include_revoked)
+        return gateway_pb2.ListApiKeysResponse(keys=keys)
+
+    async def RevokeApiKey(
+        self, request: gateway_pb2.RevokeApiKeyRequest, context: Context
+    ) -> gateway_pb2.RevokeApiKeyResponse:
+        principal = current_principal()
+        if not request.key_id:
+            raise InvalidArgument([FieldViolation("key_id", "is required")])
+        doc = await self._keys.revoke(principal.tenant_id, request.key_id)
+        return gateway_pb2.RevokeApiKeyResponse(key=key_message(doc))
+
+    async def WhoAmI(
+        self, request: gateway_pb2.WhoAmIRequest, context: Context
+    ) -> gateway_pb2.WhoAmIResponse:
+        principal = current_principal()
+        keys = await self._keys.list(principal.tenant_id, include_revoked=False)
+        mine = next((k for k in keys if k.key_id == principal.key_id), None)
+        if mine is None:
+            raise NotFound("this key is gone")
+        return gateway_pb2.WhoAmIResponse(tenant_id=principal.tenant_id, key=mine)
+
+
+class EventsApi(gateway_pb2_grpc.EventsServiceServicer):
+    def __init__(self, log: EventLog) -> None:
+        self._log = log
+
+    async def WatchEvents(
+        self, request: gateway_pb2.WatchEventsRequest, context: Context
+    ) -> AsyncIterator[gateway_pb2.WatchEventsResponse]:
+        principal = current_principal()
+        violations = Violations()
+        after = 0
+        if request.cursor:
+            if not request.cursor.isdigit():
+                violations.add("cursor", "must be a cursor from a previous WatchEvents answer")
+            else:
+                after = int(request.cursor)
+        if len(request.kinds) > 20:
+            violations.add("kinds", "at most 20")
+        violations.raise_if_any()
+        if not request.cursor:
+            after = await self._log.latest(principal.tenant_id)
+        async for seq, raw in self._log.watch(
+            principal.tenant_id, after, request.idea_id, list(request.kinds)
+        ):
+            event = gateway_pb2.WatchEventsResponse(cursor=str(seq))
+            event.event.ParseFromString(raw)
+            yield event

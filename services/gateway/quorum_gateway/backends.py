@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -14,6 +15,7 @@ from quorum.validation.v1 import validation_pb2_grpc
 
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
+Response = TypeVar("Response")
 
 # Codes a backend may answer that mean the same to the gateway's caller.
 _PASSED_THROUGH = {
@@ -36,6 +38,23 @@ class Backends:
         }
         self.ideas = ideas_pb2_grpc.IdeasServiceStub(self._channels["ideas"])
         self.gates = validation_pb2_grpc.GateServiceStub(self._channels["validation"])
+        self.directory = validation_pb2_grpc.DirectoryServiceStub(self._channels["validation"])
+        self.policies = validation_pb2_grpc.PolicyServiceStub(self._channels["validation"])
+
+    async def call(
+        self,
+        method: Callable[..., Awaitable[Response]],
+        request: Any,
+        context: Context,
+    ) -> Response:
+        """Call a backend within the caller's deadline; relay its verdict on failure."""
+        remaining = context.time_remaining()
+        timeout = self.timeout if remaining is None else max(0.05, min(self.timeout, remaining))
+        try:
+            return await method(request, timeout=timeout)
+        except grpc.aio.AioRpcError as error:
+            await relay_error(context, error)
+            raise
 
     async def all_serving(self) -> bool:
         for name, channel in self._channels.items():
@@ -50,7 +69,9 @@ class Backends:
                 return False
         return True
 
-    async def watch_health(self, on_change: Any, period: float = 2.0) -> None:
+    async def watch_health(
+        self, on_change: Callable[[bool], Awaitable[None]], period: float = 2.0
+    ) -> None:
         """Follow the backends' health; the gateway serves only when they all do."""
         current: bool | None = None
         while True:
@@ -75,7 +96,11 @@ async def relay_error(context: Context, error: grpc.aio.AioRpcError) -> None:
             if key == "grpc-status-details-bin"
         ]
         await context.abort(code, error.details() or code.name, trailing_metadata=tuple(details))
+    if code == grpc.StatusCode.CANCELLED:
+        await context.abort(code, "cancelled")
     log.warning("backend call failed: %s %s", code.name, error.details())
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        await context.abort(grpc.StatusCode.UNAVAILABLE, "a backend service did not answer in time")
+        await context.abort(
+            grpc.StatusCode.DEADLINE_EXCEEDED, "a backend service did not answer in time"
+        )
     await context.abort(grpc.StatusCode.UNAVAILABLE, "a backend service is unavailable; retry")

@@ -10,17 +10,29 @@ class GatewaySettings(ServiceSettings):
     gateway_grpc_port: int = Field(
         default=50051, ge=0, le=65535, description="Port of the public API"
     )
+    gateway_mongodb_database: str = Field(
+        default="quorum_gateway",
+        min_length=1,
+        description="The gateway's own database (keys, events)",
+    )
     ideas_address: str = Field(
         default="127.0.0.1:50061", description="The ideas service's gRPC address"
     )
     validation_address: str = Field(
         default="127.0.0.1:50062", description="The validation service's gRPC address"
     )
-    gateway_default_tenant: str = Field(
-        default="default",
-        min_length=1,
-        description="Tenant for calls without x-quorum-tenant metadata (until API keys land)",
-    )
     gateway_backend_timeout_seconds: float = Field(
         default=5.0, gt=0, description="Deadline for each call to a backend service"
+    )
+    gateway_rate_limit_per_second: float = Field(
+        default=100.0, gt=0, description="Calls per second each API key may sustain"
+    )
+    gateway_rate_limit_burst: int = Field(
+        default=200, ge=1, description="Calls an API key may make at once before throttling"
+    )
+    gateway_key_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a verified key is trusted before re-reading it"
+    )
+    gateway_max_message_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request message accepted"
     )

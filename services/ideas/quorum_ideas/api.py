@@ -38,6 +38,7 @@ KNOWN_CHANNELS = {
     if value != domain_pb2.SOURCE_CHANNEL_UNSPECIFIED
 }
 SIMILAR_LIMIT = 5
+SIMILAR_MAX = 20
 SIMILAR_THRESHOLD = 0.3
 SIMILAR_SCAN = 500
 
@@ -202,16 +203,41 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             carried_members=[member_message(m) for m in merged.carried],
         )
 
+    async def FindSimilarIdeas(
+        self, request: ideas_pb2.FindSimilarIdeasRequest, context: Context
+    ) -> ideas_pb2.FindSimilarIdeasResponse:
+        violations = Violations()
+        if not request.tenant_id:
+            violations.add("tenant_id", "is required")
+        if not (request.title.strip() or request.problem.strip()):
+            violations.add("title", "title or problem is required")
+        if len(request.title) > domain.TITLE_MAX:
+            violations.add("title", f"must be at most {domain.TITLE_MAX} characters")
+        if len(request.problem) > domain.PROBLEM_MAX:
+            violations.add("problem", f"must be at most {domain.PROBLEM_MAX} characters")
+        if not 0 <= request.limit <= SIMILAR_MAX:
+            violations.add("limit", f"must be between 0 and {SIMILAR_MAX}")
+        violations.raise_if_any()
+        found = await self._similar_text(
+            request.tenant_id, f"{request.title} {request.problem}", request.limit or SIMILAR_LIMIT
+        )
+        return ideas_pb2.FindSimilarIdeasResponse(similar_ideas=found)
+
     async def _similar(self, idea: domain.Idea) -> list[ideas_pb2.SimilarIdea]:
-        mine = domain.words(f"{idea.title} {idea.problem}")
+        return await self._similar_text(
+            idea.tenant_id, f"{idea.title} {idea.problem}", SIMILAR_LIMIT
+        )
+
+    async def _similar_text(
+        self, tenant_id: str, text: str, limit: int
+    ) -> list[ideas_pb2.SimilarIdea]:
+        mine = domain.words(text)
         scored = []
-        for other_id, title, problem in await self._store.recent_texts(
-            idea.tenant_id, SIMILAR_SCAN
-        ):
+        for other_id, title, problem in await self._store.recent_texts(tenant_id, SIMILAR_SCAN):
             score = domain.similarity(mine, domain.words(f"{title} {problem}"))
             if score >= SIMILAR_THRESHOLD:
                 scored.append(
                     ideas_pb2.SimilarIdea(idea_id=other_id, title=title, score=round(score, 3))
                 )
         scored.sort(key=lambda s: (-s.score, s.idea_id))
-        return scored[:SIMILAR_LIMIT]
+        return scored[:limit]

@@ -45,8 +45,7 @@ class Platform:
         for service in SERVICES:
             upper = service.upper()
             env[f"{upper}_GRPC_PORT"] = str(self.ports[service])
-            if service != "gateway":
-                env[f"{upper}_MONGODB_DATABASE"] = f"{self.database_prefix}{service}"
+            env[f"{upper}_MONGODB_DATABASE"] = f"{self.database_prefix}{service}"
         env["IDEAS_ADDRESS"] = f"127.0.0.1:{self.ports['ideas']}"
         env["VALIDATION_ADDRESS"] = f"127.0.0.1:{self.ports['validation']}"
         env.update(self.extra_env)

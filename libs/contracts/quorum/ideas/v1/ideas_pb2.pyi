@@ -554,3 +554,56 @@ class MergeIdeasResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MergeIdeasResponse: _TypeAlias = MergeIdeasResponse  # noqa: Y015
+
+@_typing.final
+class FindSimilarIdeasRequest(_message.Message):
+    """A text to compare with the tenant's open ideas."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    title: _builtins.str
+    problem: _builtins.str
+    limit: _builtins.int
+    """0 means 5; at most 20."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        problem: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "problem", b"problem", "tenant_id", b"tenant_id", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindSimilarIdeasRequest: _TypeAlias = FindSimilarIdeasRequest  # noqa: Y015
+
+@_typing.final
+class FindSimilarIdeasResponse(_message.Message):
+    """The most similar ideas first."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIMILAR_IDEAS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def similar_ideas(self) -> _containers.RepeatedCompositeFieldContainer[Global___SimilarIdea]: ...
+    def __init__(
+        self,
+        *,
+        similar_ideas: _abc.Iterable[Global___SimilarIdea] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["similar_ideas", b"similar_ideas"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindSimilarIdeasResponse: _TypeAlias = FindSimilarIdeasResponse  # noqa: Y015

@@ -70,6 +70,11 @@ class IdeasServiceStub:
                 request_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.MergeIdeasRequest.SerializeToString,
                 response_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.MergeIdeasResponse.FromString,
                 _registered_method=True)
+        self.FindSimilarIdeas = channel.unary_unary(
+                '/quorum.ideas.v1.IdeasService/FindSimilarIdeas',
+                request_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.FindSimilarIdeasRequest.SerializeToString,
+                response_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.FindSimilarIdeasResponse.FromString,
+                _registered_method=True)
 
 
 class IdeasServiceServicer:
@@ -126,6 +131,13 @@ class IdeasServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindSimilarIdeas(self, request, context):
+        """Open ideas whose text resembles the given title and problem.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdeasServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -158,6 +170,11 @@ def add_IdeasServiceServicer_to_server(servicer, server):
                     servicer.MergeIdeas,
                     request_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.MergeIdeasRequest.FromString,
                     response_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.MergeIdeasResponse.SerializeToString,
+            ),
+            'FindSimilarIdeas': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindSimilarIdeas,
+                    request_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.FindSimilarIdeasRequest.FromString,
+                    response_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.FindSimilarIdeasResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -328,6 +345,33 @@ class IdeasService:
             '/quorum.ideas.v1.IdeasService/MergeIdeas',
             quorum_dot_ideas_dot_v1_dot_ideas__pb2.MergeIdeasRequest.SerializeToString,
             quorum_dot_ideas_dot_v1_dot_ideas__pb2.MergeIdeasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindSimilarIdeas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.ideas.v1.IdeasService/FindSimilarIdeas',
+            quorum_dot_ideas_dot_v1_dot_ideas__pb2.FindSimilarIdeasRequest.SerializeToString,
+            quorum_dot_ideas_dot_v1_dot_ideas__pb2.FindSimilarIdeasResponse.FromString,
             options,
             channel_credentials,
             insecure,

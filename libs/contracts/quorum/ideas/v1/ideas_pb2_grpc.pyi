@@ -58,6 +58,8 @@ class IdeasServiceStub:
     endorsements carry over, one counted per organization, and the source
     becomes MERGED, pointing at the target.
     """
+    FindSimilarIdeas: _grpc.UnaryUnaryMultiCallable[_ideas_pb2.FindSimilarIdeasRequest, _ideas_pb2.FindSimilarIdeasResponse]
+    """Open ideas whose text resembles the given title and problem."""
 
 @_typing.type_check_only
 class IdeasServiceAsyncStub(IdeasServiceStub):
@@ -87,6 +89,8 @@ class IdeasServiceAsyncStub(IdeasServiceStub):
     endorsements carry over, one counted per organization, and the source
     becomes MERGED, pointing at the target.
     """
+    FindSimilarIdeas: _aio.UnaryUnaryMultiCallable[_ideas_pb2.FindSimilarIdeasRequest, _ideas_pb2.FindSimilarIdeasResponse]  # type: ignore[assignment]
+    """Open ideas whose text resembles the given title and problem."""
 
 class IdeasServiceServicer(metaclass=_abc_1.ABCMeta):
     """Ideas and the endorsements behind them.
@@ -149,5 +153,13 @@ class IdeasServiceServicer(metaclass=_abc_1.ABCMeta):
         endorsements carry over, one counted per organization, and the source
         becomes MERGED, pointing at the target.
         """
+
+    @_abc_1.abstractmethod
+    def FindSimilarIdeas(
+        self,
+        request: _ideas_pb2.FindSimilarIdeasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ideas_pb2.FindSimilarIdeasResponse, _abc.Awaitable[_ideas_pb2.FindSimilarIdeasResponse]]:
+        """Open ideas whose text resembles the given title and problem."""
 
 def add_IdeasServiceServicer_to_server(servicer: IdeasServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

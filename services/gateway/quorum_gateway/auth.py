@@ -1,0 +1,82 @@
+"""Authentication, authorization and rate limiting for every public call.
+
+Wraps each RPC handler so the check runs in the handler's own task; the principal
+is then available to the servicer through `current_principal()`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from quorum_common.errors import ResourceExhausted
+from quorum_gateway.keys import KeyStore
+from quorum_gateway.principals import Principal, authorize, bearer
+from quorum_gateway.ratelimit import RateLimiter
+
+# Health checks and reflection answer without a key (probes, grpcurl list).
+OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
+
+
+def current_principal() -> Principal:
+    return _principal.get()
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, keys: KeyStore, limiter: RateLimiter) -> None:
+        self._keys = keys
+        self._limiter = limiter
+
+    async def _admit(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        principal = await self._keys.authenticate(
+            bearer(tuple(context.invocation_metadata() or ()))
+        )
+        authorize(principal, method)
+        if not self._limiter.allow(principal.key_id):
+            wait = self._limiter.retry_after(principal.key_id)
+            raise ResourceExhausted(f"rate limit of this API key reached; retry in {wait:.2f}s")
+        _principal.set(principal)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.startswith(OPEN_PREFIXES):
+            return handler
+        if handler.unary_unary is not None:
+            inner: Any = handler.unary_unary
+
+            async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                await self._admit(method, context)
+                return await inner(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            inner_stream: Any = handler.unary_stream
+
+            async def unary_stream(
+                request: Any, context: grpc.aio.ServicerContext[Any, Any]
+            ) -> Any:
+                await self._admit(method, context)
+                async for item in inner_stream(request, context):
+                    yield item
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler

@@ -15,9 +15,16 @@ from support.servers import Servers, free_port
 
 
 @pytest.fixture
-def running(infra: Servers, isolation: Isolation, tmp_path: Path) -> Iterator[platform.Platform]:
-    """A whole Quorum of its own: own ports, topics and databases; logs in tmp_path."""
+def running(
+    infra: Servers, isolation: Isolation, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[platform.Platform]:
+    """A whole Quorum of its own: own ports, topics and databases; logs in tmp_path.
+
+    `@pytest.mark.platform_env(NAME="value")` adds settings for the services.
+    """
+    marker = request.node.get_closest_marker("platform_env")
     settings = platform.Platform(
+        extra_env=dict(marker.kwargs) if marker else {},
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         mongodb_uri=infra.mongodb_uri,
         ports={service: free_port() for service in platform.SERVICES},

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 
 
-class _Bearer(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+class _Bearer(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
     def __init__(self, secret: str) -> None:
         self._metadata = (("authorization", f"Bearer {secret}"),)
 

@@ -11,11 +11,14 @@ from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import ensure_topics, make_broker
-from quorum_common.mongo import connect
+from quorum_common.mongo import connect, ensure_indexes
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
-from quorum_validation.api import DirectoryApi, GateApi, PolicyApi
+from quorum_validation import peers as peers_module
+from quorum_validation.api import DirectoryApi, GateApi, InsightsApi, PeersApi, PolicyApi
+from quorum_validation.insights import Insights
 from quorum_validation.ledger import Ledger, Reevaluator
+from quorum_validation.peers import Peers
 from quorum_validation.settings import ValidationSettings
 
 log = logging.getLogger("quorum_validation")
@@ -35,6 +38,7 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
         outbox = Outbox(database)
         ledger = Ledger(client, database, outbox, topics.validation)
         await ledger.create_indexes()
+        await ensure_indexes(database, peers_module.INDEXES)
         reevaluator = Reevaluator(ledger, database)
         broker = make_broker(settings.kafka_bootstrap_servers, "validation")
         EventConsumer(
@@ -59,6 +63,13 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
         )
         validation_pb2_grpc.add_PolicyServiceServicer_to_server(
             PolicyApi(ledger, reevaluator), server.server
+        )
+        validation_pb2_grpc.add_InsightsServiceServicer_to_server(
+            InsightsApi(Insights(database, ledger.directory, ledger.policies)), server.server
+        )
+        validation_pb2_grpc.add_PeersServiceServicer_to_server(
+            PeersApi(Peers(ledger, ledger.directory, database, outbox, topics.validation)),
+            server.server,
         )
         await server.start()
         await server.set_serving(True)

@@ -14,14 +14,17 @@ from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_common.errors import FieldViolation, InvalidArgument, Violations
 from quorum_common.events import timestamp
 from quorum_validation.gate import GatePolicy
-from quorum_validation.ledger import Ledger, Reevaluator, progress
+from quorum_validation.insights import Insights, Verdict
+from quorum_validation.ledger import Ledger, Reevaluator, progress, status_number
 from quorum_validation.messages import policy_message, policy_of, report_message
+from quorum_validation.peers import Peers
 
 Context = grpc.aio.ServicerContext[Any, Any]
 ID_MAX = 128
 NAME_MAX = 200
 SEGMENT_MAX = 100
 REASON_MAX = 2_000
+JUSTIFICATION_MIN = 20
 CHARTER_MAX = 5_000
 COUNCIL_MEMBERS_MAX = 500
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
@@ -86,6 +89,8 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
             version=found["version"],
             entered_stage_at=timestamp(found["entered_stage_at"]),
             organization_count=found["organization_count"],
+            overridden=found["overridden"],
+            co_signed_by=found["co_signed_by"],
         )
 
     async def GetGateReport(
@@ -158,15 +163,211 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
         _check_idea(violations, request.idea_id)
         _check_id(violations, "council_id", request.council_id)
         _check_id(violations, "organization_id", request.organization_id)
+        _check_text(violations, "comment", request.comment, REASON_MAX, required=False)
         violations.raise_if_any()
-        approvals, rejections = await self._ledger.cast_vote(
+        stage, approvals, rejections = await self._ledger.cast_vote(
             request.tenant_id,
             request.idea_id,
             request.council_id,
             request.organization_id,
             request.approve,
+            request.comment.strip(),
         )
-        return validation_pb2.CastCouncilVoteResponse(approvals=approvals, rejections=rejections)
+        return validation_pb2.CastCouncilVoteResponse(
+            approvals=approvals, rejections=rejections, stage=stage
+        )
+
+    async def OverrideStage(
+        self, request: validation_pb2.OverrideStageRequest, context: Context
+    ) -> validation_pb2.OverrideStageResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_idea(violations, request.idea_id)
+        if not request.target_stage:
+            violations.add("target_stage", "is required")
+        justification = request.justification.strip()
+        if len(justification) < JUSTIFICATION_MIN:
+            violations.add(
+                "justification", f"must be at least {JUSTIFICATION_MIN} characters: say why"
+            )
+        elif len(justification) > REASON_MAX:
+            violations.add("justification", f"must be at most {REASON_MAX} characters")
+        _check_actor(violations, request.actor)
+        violations.raise_if_any()
+        done = await self._ledger.override(
+            request.tenant_id,
+            request.idea_id,
+            request.target_stage,
+            justification,
+            request.actor,
+            request.expected_version,
+        )
+        return validation_pb2.OverrideStageResponse(
+            idea_id=request.idea_id,
+            from_stage=done.from_stage,
+            stage=done.entry.stage,
+            status=status_number(done.entry.status),  # type: ignore[arg-type]
+            report=report_message(done.report),
+            version=done.entry.version,
+        )
+
+    async def CoSignIdea(
+        self, request: validation_pb2.CoSignIdeaRequest, context: Context
+    ) -> validation_pb2.CoSignIdeaResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_idea(violations, request.idea_id)
+        _check_id(violations, "council_id", request.council_id)
+        _check_actor(violations, request.actor)
+        violations.raise_if_any()
+        signed = await self._ledger.co_sign(
+            request.tenant_id, request.idea_id, request.council_id, request.actor
+        )
+        return validation_pb2.CoSignIdeaResponse(co_signed_by=list(signed))
+
+
+class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
+    def __init__(self, insights: Insights) -> None:
+        self._insights = insights
+
+    async def GetOrganizationScorecard(
+        self, request: validation_pb2.GetOrganizationScorecardRequest, context: Context
+    ) -> validation_pb2.GetOrganizationScorecardResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_id(violations, "organization_id", request.organization_id)
+        violations.raise_if_any()
+        card = await self._insights.organization(request.tenant_id, request.organization_id)
+        return validation_pb2.GetOrganizationScorecardResponse(
+            scorecard=validation_pb2.OrganizationScorecard(
+                organization_id=request.organization_id,
+                submitted=card.submitted,
+                endorsed=card.endorsed,
+                launched=card.launched,
+                declined_with_reason=card.declined_with_reason,
+                median_days_to_decision=card.median_days_to_decision,
+                decisions=card.decisions,
+            )
+        )
+
+    async def GetTenantScorecard(
+        self, request: validation_pb2.GetTenantScorecardRequest, context: Context
+    ) -> validation_pb2.GetTenantScorecardResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        violations.raise_if_any()
+        card = await self._insights.tenant(request.tenant_id)
+        return validation_pb2.GetTenantScorecardResponse(
+            scorecard=validation_pb2.TenantScorecard(
+                overrides=card.overrides,
+                launched=card.launched,
+                launched_without_override=card.launched_without_override,
+                share_launched_without_override=card.share_launched_without_override,
+                single_customer_ideas_stopped=card.single_customer_ideas_stopped,
+            )
+        )
+
+    async def WhatIf(
+        self, request: validation_pb2.WhatIfRequest, context: Context
+    ) -> validation_pb2.WhatIfResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        check_policy(violations, request.draft, prefix="draft")
+        violations.raise_if_any()
+        try:
+            draft = policy_of(request.draft, version=1)
+        except ValueError as error:
+            raise InvalidArgument([FieldViolation("draft", str(error))]) from None
+        found = await self._insights.what_if(request.tenant_id, draft)
+
+        def verdict(v: Verdict) -> validation_pb2.IdeaVerdict:
+            return validation_pb2.IdeaVerdict(
+                idea_id=v.idea_id,
+                holds_now=v.holds_now,
+                holds_with_draft=v.holds_with_draft,
+                summary=v.summary,
+            )
+
+        return validation_pb2.WhatIfResponse(
+            stage=found.stage,
+            would_open=[verdict(v) for v in found.would_open],
+            would_close=[verdict(v) for v in found.would_close],
+            unchanged=found.unchanged,
+            past_advances_refused=[
+                validation_pb2.RefusedAdvance(
+                    idea_id=r.idea_id, decided_at=timestamp(r.decided_at), summary=r.summary
+                )
+                for r in found.refused
+            ],
+            past_advances_checked=found.checked,
+        )
+
+
+class PeersApi(validation_pb2_grpc.PeersServiceServicer):
+    def __init__(self, peers: Peers) -> None:
+        self._peers = peers
+
+    async def ListPeers(
+        self, request: validation_pb2.ListPeersRequest, context: Context
+    ) -> validation_pb2.ListPeersResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_idea(violations, request.idea_id)
+        _check_id(violations, "organization_id", request.organization_id)
+        violations.raise_if_any()
+        found = await self._peers.peers(request.tenant_id, request.idea_id, request.organization_id)
+        return validation_pb2.ListPeersResponse(
+            peers=[
+                validation_pb2.Peer(
+                    organization_id=p.organization_id, name=p.name, segment=p.segment
+                )
+                for p in found
+            ]
+        )
+
+    async def RequestIntroduction(
+        self, request: validation_pb2.RequestIntroductionRequest, context: Context
+    ) -> validation_pb2.RequestIntroductionResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_idea(violations, request.idea_id)
+        _check_id(violations, "requester_organization_id", request.requester_organization_id)
+        _check_id(violations, "requester_member_id", request.requester_member_id)
+        _check_id(violations, "peer_organization_id", request.peer_organization_id)
+        _check_text(violations, "message", request.message, REASON_MAX)
+        violations.raise_if_any()
+        introduction = await self._peers.request(
+            request.tenant_id,
+            request.idea_id,
+            request.requester_organization_id,
+            request.requester_member_id,
+            request.peer_organization_id,
+            request.message.strip(),
+        )
+        return validation_pb2.RequestIntroductionResponse(introduction=introduction)
+
+    async def AnswerIntroduction(
+        self, request: validation_pb2.AnswerIntroductionRequest, context: Context
+    ) -> validation_pb2.AnswerIntroductionResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_idea(violations, request.introduction_id, "introduction_id")
+        _check_id(violations, "organization_id", request.organization_id)
+        violations.raise_if_any()
+        introduction = await self._peers.answer(
+            request.tenant_id, request.introduction_id, request.organization_id, request.accept
+        )
+        return validation_pb2.AnswerIntroductionResponse(introduction=introduction)
+
+    async def ListIntroductions(
+        self, request: validation_pb2.ListIntroductionsRequest, context: Context
+    ) -> validation_pb2.ListIntroductionsResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_id(violations, "organization_id", request.organization_id)
+        violations.raise_if_any()
+        found = await self._peers.list(request.tenant_id, request.organization_id)
+        return validation_pb2.ListIntroductionsResponse(introductions=found)
 
 
 class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
@@ -265,35 +466,37 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         )
 
 
-def check_policy(violations: Violations, message: domain_pb2.GatePolicy) -> None:
+def check_policy(
+    violations: Violations, message: domain_pb2.GatePolicy, prefix: str = "policy"
+) -> None:
     """Every problem with a draft policy, named by field."""
     if not message.stage:
-        violations.add("policy.stage", "is required")
+        violations.add(f"{prefix}.stage", "is required")
     for name in ("min_weight", "max_share"):
         value = getattr(message, name)
         if not math.isfinite(value) or value < 0:
-            violations.add(f"policy.{name}", "must be a finite number ≥ 0")
+            violations.add(f"{prefix}.{name}", "must be a finite number ≥ 0")
     if message.max_share > 1:
-        violations.add("policy.max_share", "must be at most 1 (a share of the weight)")
+        violations.add(f"{prefix}.max_share", "must be at most 1 (a share of the weight)")
     seen = set()
     for index, requirement in enumerate(message.min_commitments):
         if requirement.commitment == domain_pb2.COMMITMENT_UNSPECIFIED or (
             requirement.commitment not in domain_pb2.Commitment.values()
         ):
-            violations.add(f"policy.min_commitments[{index}].commitment", "must be a commitment")
+            violations.add(f"{prefix}.min_commitments[{index}].commitment", "must be a commitment")
         elif requirement.commitment in seen:
-            violations.add(f"policy.min_commitments[{index}].commitment", "appears twice")
+            violations.add(f"{prefix}.min_commitments[{index}].commitment", "appears twice")
         seen.add(requirement.commitment)
         if requirement.count == 0:
-            violations.add(f"policy.min_commitments[{index}].count", "must be at least 1")
+            violations.add(f"{prefix}.min_commitments[{index}].count", "must be at least 1")
     if message.HasField("council_approval"):
         quorum = message.council_approval.quorum
         if not math.isfinite(quorum) or not 0 <= quorum <= 1:
-            violations.add("policy.council_approval.quorum", "must be within (0, 1]")
+            violations.add(f"{prefix}.council_approval.quorum", "must be within (0, 1]")
         if message.council_approval.council_id:
             _check_id(
                 violations,
-                "policy.council_approval.council_id",
+                f"{prefix}.council_approval.council_id",
                 message.council_approval.council_id,
             )
     if message.weighting not in (
@@ -301,12 +504,14 @@ def check_policy(violations: Violations, message: domain_pb2.GatePolicy) -> None
         domain_pb2.WEIGHTING_ARR_LOG,
         domain_pb2.WEIGHTING_ARR_LINEAR,
     ):
-        violations.add("policy.weighting", "must be EQUAL, ARR_LOG or ARR_LINEAR")
+        violations.add(f"{prefix}.weighting", "must be EQUAL, ARR_LOG or ARR_LINEAR")
     if message.HasField("relationship_factors"):
         for name in ("active", "prospect", "churned"):
             value = getattr(message.relationship_factors, name)
             if not math.isfinite(value) or value < 0:
-                violations.add(f"policy.relationship_factors.{name}", "must be a finite number ≥ 0")
+                violations.add(
+                    f"{prefix}.relationship_factors.{name}", "must be a finite number ≥ 0"
+                )
 
 
 class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):

@@ -74,6 +74,15 @@ class DirectoryStore:
         )
         return Directory(organizations, councils)
 
+    async def load_documents(
+        self, tenant_id: str, organization_ids: list[str], session: AsyncClientSession | None = None
+    ) -> list[Document]:
+        """Raw directory entries (including private fields such as the contact)."""
+        cursor = self._organizations.find(
+            {"tenant_id": tenant_id, "organization_id": {"$in": organization_ids}}, session=session
+        )
+        return [doc async for doc in cursor]
+
     async def upsert_organization(
         self, session: AsyncClientSession, tenant_id: str, message: domain_pb2.Organization
     ) -> domain_pb2.Organization:

@@ -125,9 +125,13 @@ class Council:
     council_id: str
     name: str
     member_ids: frozenset[str]
+    # The council's own quorum fraction (its charter); None: the policy's.
+    quorum: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "member_ids", frozenset(self.member_ids))
+        if self.quorum is not None and not 0.0 < self.quorum <= 1.0:
+            raise ValueError(f"council quorum must be within (0, 1], got {self.quorum}")
 
 
 @dataclass(frozen=True)
@@ -687,7 +691,7 @@ def _council_criteria(policy: GatePolicy, evidence: Evidence, outcome: _Outcome)
         approvals = sum(1 for v in member_votes if v)
         rejections = len(member_votes) - approvals
         size = len(council.member_ids)
-        needed = _needed_approvals(requirement.quorum, size)
+        needed = _needed_approvals(council.quorum or requirement.quorum, size)
         met = approvals >= needed and approvals > rejections
         tally = f"{approvals} of {size} approved"
         if rejections:

@@ -32,7 +32,7 @@ from quorum_common.outbox import Outbox
 from quorum_validation import directory as directory_module
 from quorum_validation import lifecycle, policies
 from quorum_validation.directory import Directory, DirectoryStore
-from quorum_validation.gate import Evidence, GateReport, evaluate
+from quorum_validation.gate import Council, Evidence, GateReport, evaluate
 from quorum_validation.lifecycle import GateChange, GateState, IdeaEvidence, Status
 from quorum_validation.messages import (
     endorsement_document,
@@ -72,26 +72,45 @@ class Entry:
     stage: str
     status: Status
     evidence: IdeaEvidence
-    council_votes: dict[str, dict[str, bool]]
+    # Council votes by stage (the gate they are about), council, organization.
+    council_votes: dict[str, dict[str, dict[str, Vote]]]
     gate: GateState | None
     version: int
     entered_stage_at: datetime
     merged_into: str = ""
+    overridden: bool = False
+    co_signed_by: tuple[str, ...] = ()
 
-    def gate_evidence(self, directory: Directory) -> Evidence:
+    def votes_for(self, stage: str) -> dict[str, dict[str, bool]]:
+        return {
+            council: {org: vote.approve for org, vote in votes.items()}
+            for council, votes in self.council_votes.get(stage, {}).items()
+        }
+
+    def gate_evidence(self, directory: Directory, stage: str) -> Evidence:
+        """What the gate into `stage` judges."""
         return Evidence(
             endorsements=self.evidence.counted(),
             sponsor_organization_id=self.evidence.sponsor_organization_id,
             organizations=directory.organizations,
             councils=directory.councils,
-            council_votes=self.council_votes,
+            council_votes=self.votes_for(stage),
         )
 
 
+@dataclass(frozen=True)
+class Vote:
+    approve: bool
+    comment: str
+    at: datetime
+
+
 def _entry(doc: Document) -> Entry:
-    votes: dict[str, dict[str, bool]] = {}
+    votes: dict[str, dict[str, dict[str, Vote]]] = {}
     for vote in doc.get("council_votes", []):
-        votes.setdefault(vote["council_id"], {})[vote["organization_id"]] = vote["approve"]
+        votes.setdefault(vote["stage"], {}).setdefault(vote["council_id"], {})[
+            vote["organization_id"]
+        ] = Vote(vote["approve"], vote.get("comment", ""), vote["at"])
     gate = doc.get("gate")
     return Entry(
         idea_id=doc["_id"],
@@ -108,6 +127,8 @@ def _entry(doc: Document) -> Entry:
         version=doc["version"],
         entered_stage_at=doc["entered_stage_at"],
         merged_into=doc.get("merged_into", ""),
+        overridden=doc.get("overridden", False),
+        co_signed_by=tuple(doc.get("co_signed_by", [])),
     )
 
 
@@ -121,10 +142,20 @@ def _document(entry: Entry) -> Document:
         "endorsements": [endorsement_document(e) for e in entry.evidence.counted()],
         "idea_version": entry.evidence.idea_version,
         "council_votes": [
-            {"council_id": c, "organization_id": o, "approve": a}
-            for c, votes in sorted(entry.council_votes.items())
-            for o, a in sorted(votes.items())
+            {
+                "stage": stage,
+                "council_id": council,
+                "organization_id": org,
+                "approve": vote.approve,
+                "comment": vote.comment,
+                "at": vote.at,
+            }
+            for stage, councils in sorted(entry.council_votes.items())
+            for council, votes in sorted(councils.items())
+            for org, vote in sorted(votes.items())
         ],
+        "overridden": entry.overridden,
+        "co_signed_by": list(entry.co_signed_by),
         "gate": {"stage": entry.gate.stage, "holds": entry.gate.holds} if entry.gate else None,
         "version": entry.version,
         "entered_stage_at": entry.entered_stage_at,
@@ -207,7 +238,9 @@ class Ledger:
             return entry, "", None
         directory = await self.directory.load(tenant_id)
         report = evaluate(
-            pipeline.policy_into(following), entry.gate_evidence(directory), self._clock()
+            pipeline.policy_into(following),
+            entry.gate_evidence(directory, following),
+            self._clock(),
         )
         return entry, following, report
 
@@ -323,7 +356,9 @@ class Ledger:
             return replace(entry, gate=None), []
         directory = await self.directory.load(entry.tenant_id, session)
         report = evaluate(
-            pipeline.policy_into(following), entry.gate_evidence(directory), self._clock()
+            pipeline.policy_into(following),
+            entry.gate_evidence(directory, following),
+            self._clock(),
         )
         change = lifecycle.gate_change(entry.gate, following, report.holds)
         judged = replace(entry, gate=GateState(following, report.holds))
@@ -365,6 +400,7 @@ class Ledger:
         to_stage: str = "",
         report: GateReport | None = None,
         reason: str = "",
+        councils: tuple[Council, ...] = (),
     ) -> None:
         """Keep the decision with the policy version and a frozen snapshot of weights."""
         policy = pipeline.policy_into(to_stage) if pipeline and to_stage else None
@@ -384,6 +420,20 @@ class Ledger:
                 # The evidence as judged, so the verdict can be replayed exactly.
                 "evidence": [endorsement_document(e) for e in entry.evidence.counted()],
                 "sponsor_organization_id": entry.evidence.sponsor_organization_id,
+                "votes": [
+                    {"council_id": c, "organization_id": o, "approve": a}
+                    for c, votes in sorted(entry.votes_for(to_stage).items())
+                    for o, a in sorted(votes.items())
+                ],
+                "councils": [
+                    {
+                        "council_id": c.council_id,
+                        "name": c.name,
+                        "member_organization_ids": sorted(c.member_ids),
+                        "quorum": c.quorum,
+                    }
+                    for c in (councils or ())
+                ],
             },
             session=session,
         )
@@ -416,12 +466,21 @@ class Ledger:
             )
             directory = await self.directory.load(tenant_id, session)
             report = evaluate(
-                pipeline.policy_into(following), entry.gate_evidence(directory), self._clock()
+                pipeline.policy_into(following),
+                entry.gate_evidence(directory, following),
+                self._clock(),
             )
             event = self._event(entry)
             if not report.holds:
                 await self._record_decision(
-                    session, entry, "REJECTED", actor, pipeline, following, report
+                    session,
+                    entry,
+                    "REJECTED",
+                    actor,
+                    pipeline,
+                    following,
+                    report,
+                    councils=directory.councils,
                 )
                 rejected = event.stage_advance_rejected
                 rejected.from_stage, rejected.to_stage = entry.stage, following
@@ -432,7 +491,14 @@ class Ledger:
                 refusal.details.append(report_message(report))
                 return None, refusal
             await self._record_decision(
-                session, entry, "ADVANCED", actor, pipeline, following, report
+                session,
+                entry,
+                "ADVANCED",
+                actor,
+                pipeline,
+                following,
+                report,
+                councils=directory.councils,
             )
             status = lifecycle.status_after_advance(pipeline, following)
             advanced = event.stage_advanced
@@ -478,28 +544,149 @@ class Ledger:
         return saved
 
     async def cast_vote(
-        self, tenant_id: str, idea_id: str, council_id: str, organization_id: str, approve: bool
-    ) -> tuple[int, int]:
-        async def work(session: AsyncClientSession) -> tuple[int, int]:
+        self,
+        tenant_id: str,
+        idea_id: str,
+        council_id: str,
+        organization_id: str,
+        approve: bool,
+        comment: str = "",
+    ) -> tuple[str, int, int]:
+        """A member organization's vote on the idea's next gate; changeable until it moves."""
+
+        async def work(session: AsyncClientSession) -> tuple[str, int, int]:
             entry = await self.entry(tenant_id, idea_id, session)
+            lifecycle.check_open(entry.status, idea_id)
+            pipeline = await self.policies.pipeline(tenant_id, session)
+            stage = pipeline.next_stage(entry.stage)
+            if stage is None:
+                raise FailedPrecondition(f"idea {idea_id} is at the end of the pipeline")
             council = await self.directory.council(tenant_id, council_id, session)
             if organization_id not in council.member_ids:
                 raise FailedPrecondition(
                     f"organization {organization_id} is not a member of council {council_id}"
                 )
-            votes = {c: dict(v) for c, v in entry.council_votes.items()}
-            votes.setdefault(council_id, {})[organization_id] = approve
-            await self._judge_and_save(
-                session, replace(entry, council_votes=votes), entry.version, None
+            votes = {
+                s: {c: dict(v) for c, v in councils.items()}
+                for s, councils in entry.council_votes.items()
+            }
+            votes.setdefault(stage, {}).setdefault(council_id, {})[organization_id] = Vote(
+                approve, comment, self._clock()
             )
-            tally = votes[council_id]
-            approvals = sum(1 for o, a in tally.items() if a and o in council.member_ids)
-            rejections = sum(1 for o, a in tally.items() if not a and o in council.member_ids)
-            return approvals, rejections
+            tally = votes[stage][council_id]
+            approvals = sum(1 for o, v in tally.items() if v.approve and o in council.member_ids)
+            rejections = sum(
+                1 for o, v in tally.items() if not v.approve and o in council.member_ids
+            )
+            event = self._event(entry)
+            cast = event.council_vote_cast
+            cast.council_id, cast.organization_id, cast.stage = council_id, organization_id, stage
+            cast.approve, cast.comment = approve, comment
+            cast.approvals, cast.rejections = approvals, rejections
+            await self._judge_and_save(
+                session, replace(entry, council_votes=votes), entry.version, None, [event]
+            )
+            return stage, approvals, rejections
 
         tally = await in_transaction(self._client, work)
         self._outbox.notify()
         return tally
+
+    async def override(
+        self,
+        tenant_id: str,
+        idea_id: str,
+        target: str,
+        justification: str,
+        actor: domain_pb2.Actor,
+        expected_version: int,
+    ) -> Advanced:
+        """Move past a gate that does not hold: recorded for good, announced to all."""
+
+        async def work(session: AsyncClientSession) -> Advanced:
+            entry = await self.entry(tenant_id, idea_id, session)
+            self._check_version(entry, expected_version)
+            pipeline = await self.policies.pipeline(tenant_id, session)
+            following = lifecycle.check_advance(
+                pipeline, entry.stage, entry.status, target, idea_id
+            )
+            directory = await self.directory.load(tenant_id, session)
+            report = evaluate(
+                pipeline.policy_into(following),
+                entry.gate_evidence(directory, following),
+                self._clock(),
+            )
+            if report.holds:
+                raise FailedPrecondition(
+                    f"the gate into {following} holds; advance the idea instead of overriding"
+                )
+            await self._record_decision(
+                session,
+                entry,
+                "OVERRIDDEN",
+                actor,
+                pipeline,
+                following,
+                report,
+                justification,
+                directory.councils,
+            )
+            status = lifecycle.status_after_advance(pipeline, following)
+            advanced = self._event(entry)
+            moved = advanced.stage_advanced
+            moved.from_stage, moved.to_stage = entry.stage, following
+            moved.report.CopyFrom(report_message(report))
+            moved.actor.CopyFrom(actor)
+            moved.status = status_number(status)  # type: ignore[assignment]
+            moved.override_justification = justification
+            overridden = self._event(entry)
+            audit = overridden.stage_overridden
+            audit.from_stage, audit.to_stage = entry.stage, following
+            audit.report.CopyFrom(report_message(report))
+            audit.justification = justification
+            audit.actor.CopyFrom(actor)
+            audit.status = status_number(status)  # type: ignore[assignment]
+            audit.council_organization_ids.extend(
+                sorted({m for c in directory.councils for m in c.member_ids})
+            )
+            after = replace(
+                entry,
+                stage=following,
+                status=status,
+                gate=None,
+                entered_stage_at=self._clock(),
+                overridden=True,
+            )
+            saved = await self._judge_and_save(
+                session, after, entry.version, None, [advanced, overridden]
+            )
+            return Advanced(saved, entry.stage, report)
+
+        done = await in_transaction(self._client, work)
+        self._outbox.notify()
+        return done
+
+    async def co_sign(
+        self, tenant_id: str, idea_id: str, council_id: str, actor: domain_pb2.Actor
+    ) -> tuple[str, ...]:
+        async def work(session: AsyncClientSession) -> tuple[str, ...]:
+            entry = await self.entry(tenant_id, idea_id, session)
+            council = await self.directory.council(tenant_id, council_id, session)
+            if council_id in entry.co_signed_by:
+                return entry.co_signed_by  # co-signing twice changes nothing
+            event = self._event(entry)
+            event.idea_co_signed.council_id = council_id
+            event.idea_co_signed.council_name = council.name
+            event.idea_co_signed.actor.CopyFrom(actor)
+            signed = tuple(sorted({*entry.co_signed_by, council_id}))
+            await self._judge_and_save(
+                session, replace(entry, co_signed_by=signed), entry.version, None, [event]
+            )
+            return signed
+
+        signed = await in_transaction(self._client, work)
+        self._outbox.notify()
+        return signed
 
     # --- re-evaluation after policy and directory changes -----------------------------
 
@@ -574,4 +761,6 @@ def progress(entry: Entry, pipeline: Pipeline) -> dict[str, Any]:
         "version": entry.version,
         "entered_stage_at": entry.entered_stage_at,
         "organization_count": len(entry.evidence.endorsements),
+        "overridden": entry.overridden,
+        "co_signed_by": list(entry.co_signed_by),
     }

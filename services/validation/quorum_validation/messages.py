@@ -101,6 +101,7 @@ def organization_document(
         "poor_fit": message.poor_fit,
         "parent_id": message.parent_id,
         "peer_visible": message.peer_visible,
+        "contact": message.contact,
         "updated_at": at,
     }
 
@@ -115,6 +116,7 @@ def organization_message(doc: Document) -> domain_pb2.Organization:
         poor_fit=doc["poor_fit"],
         parent_id=doc["parent_id"],
         peer_visible=doc["peer_visible"],
+        contact=doc.get("contact", ""),
         updated_at=timestamp(doc["updated_at"]),
     )
 
@@ -139,6 +141,7 @@ def council_document(tenant_id: str, message: domain_pb2.Council, at: datetime) 
         "name": message.name,
         "charter": message.charter,
         "member_organization_ids": sorted(set(message.member_organization_ids)),
+        "quorum": message.quorum or None,
         "updated_at": at,
     }
 
@@ -149,6 +152,7 @@ def council_message(doc: Document) -> domain_pb2.Council:
         name=doc["name"],
         charter=doc["charter"],
         member_organization_ids=doc["member_organization_ids"],
+        quorum=doc.get("quorum") or 0.0,
     )
 
 
@@ -157,6 +161,7 @@ def council_from(doc: Document) -> Council:
         council_id=doc["council_id"],
         name=doc["name"],
         member_ids=frozenset(doc["member_organization_ids"]),
+        quorum=doc.get("quorum"),
     )
 
 

@@ -423,6 +423,7 @@ class Organization(_message.Message):
     POOR_FIT_FIELD_NUMBER: _builtins.int
     PARENT_ID_FIELD_NUMBER: _builtins.int
     PEER_VISIBLE_FIELD_NUMBER: _builtins.int
+    CONTACT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     organization_id: _builtins.str
     """The tenant's own identifier for the organization (e.g. its CRM account id)."""
@@ -438,6 +439,8 @@ class Organization(_message.Message):
     """Affiliates share a parent; with affiliates_count_once they count as one customer."""
     peer_visible: _builtins.bool
     """Opted in to being shown to peer organizations."""
+    contact: _builtins.str
+    """Who peers reach after an accepted introduction (e-mail); private otherwise."""
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -451,11 +454,12 @@ class Organization(_message.Message):
         poor_fit: _builtins.bool = ...,
         parent_id: _builtins.str = ...,
         peer_visible: _builtins.bool = ...,
+        contact: _builtins.str = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["arr", b"arr", "name", b"name", "organization_id", b"organization_id", "parent_id", b"parent_id", "peer_visible", b"peer_visible", "poor_fit", b"poor_fit", "relationship", b"relationship", "segment", b"segment", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["arr", b"arr", "contact", b"contact", "name", b"name", "organization_id", b"organization_id", "parent_id", b"parent_id", "peer_visible", b"peer_visible", "poor_fit", b"poor_fit", "relationship", b"relationship", "segment", b"segment", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -471,9 +475,12 @@ class Council(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     CHARTER_FIELD_NUMBER: _builtins.int
     MEMBER_ORGANIZATION_IDS_FIELD_NUMBER: _builtins.int
+    QUORUM_FIELD_NUMBER: _builtins.int
     council_id: _builtins.str
     name: _builtins.str
     charter: _builtins.str
+    quorum: _builtins.float
+    """Fraction of members whose approval a gate needs, (0, 1]; 0: the policy's quorum."""
     @_builtins.property
     def member_organization_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -483,10 +490,11 @@ class Council(_message.Message):
         name: _builtins.str = ...,
         charter: _builtins.str = ...,
         member_organization_ids: _abc.Iterable[_builtins.str] | None = ...,
+        quorum: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["charter", b"charter", "council_id", b"council_id", "member_organization_ids", b"member_organization_ids", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["charter", b"charter", "council_id", b"council_id", "member_organization_ids", b"member_organization_ids", "name", b"name", "quorum", b"quorum"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

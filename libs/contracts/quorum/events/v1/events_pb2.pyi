@@ -80,6 +80,11 @@ class Event(_message.Message):
     STAGE_ADVANCED_FIELD_NUMBER: _builtins.int
     STAGE_ADVANCE_REJECTED_FIELD_NUMBER: _builtins.int
     IDEA_DECLINED_FIELD_NUMBER: _builtins.int
+    COUNCIL_VOTE_CAST_FIELD_NUMBER: _builtins.int
+    STAGE_OVERRIDDEN_FIELD_NUMBER: _builtins.int
+    IDEA_CO_SIGNED_FIELD_NUMBER: _builtins.int
+    INTRODUCTION_REQUESTED_FIELD_NUMBER: _builtins.int
+    INTRODUCTION_ANSWERED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def envelope(self) -> Global___Envelope: ...
     @_builtins.property
@@ -100,6 +105,16 @@ class Event(_message.Message):
     def stage_advance_rejected(self) -> Global___StageAdvanceRejected: ...
     @_builtins.property
     def idea_declined(self) -> Global___IdeaDeclined: ...
+    @_builtins.property
+    def council_vote_cast(self) -> Global___CouncilVoteCast: ...
+    @_builtins.property
+    def stage_overridden(self) -> Global___StageOverridden: ...
+    @_builtins.property
+    def idea_co_signed(self) -> Global___IdeaCoSigned: ...
+    @_builtins.property
+    def introduction_requested(self) -> Global___IntroductionRequested: ...
+    @_builtins.property
+    def introduction_answered(self) -> Global___IntroductionAnswered: ...
     def __init__(
         self,
         *,
@@ -113,12 +128,17 @@ class Event(_message.Message):
         stage_advanced: Global___StageAdvanced | None = ...,
         stage_advance_rejected: Global___StageAdvanceRejected | None = ...,
         idea_declined: Global___IdeaDeclined | None = ...,
+        council_vote_cast: Global___CouncilVoteCast | None = ...,
+        stage_overridden: Global___StageOverridden | None = ...,
+        idea_co_signed: Global___IdeaCoSigned | None = ...,
+        introduction_requested: Global___IntroductionRequested | None = ...,
+        introduction_answered: Global___IntroductionAnswered | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["endorsement_withdrawn", b"endorsement_withdrawn", "envelope", b"envelope", "gate_closed", b"gate_closed", "gate_opened", b"gate_opened", "idea_declined", b"idea_declined", "idea_endorsed", b"idea_endorsed", "idea_submitted", b"idea_submitted", "ideas_merged", b"ideas_merged", "payload", b"payload", "stage_advance_rejected", b"stage_advance_rejected", "stage_advanced", b"stage_advanced"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["council_vote_cast", b"council_vote_cast", "endorsement_withdrawn", b"endorsement_withdrawn", "envelope", b"envelope", "gate_closed", b"gate_closed", "gate_opened", b"gate_opened", "idea_co_signed", b"idea_co_signed", "idea_declined", b"idea_declined", "idea_endorsed", b"idea_endorsed", "idea_submitted", b"idea_submitted", "ideas_merged", b"ideas_merged", "introduction_answered", b"introduction_answered", "introduction_requested", b"introduction_requested", "payload", b"payload", "stage_advance_rejected", b"stage_advance_rejected", "stage_advanced", b"stage_advanced", "stage_overridden", b"stage_overridden"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["endorsement_withdrawn", b"endorsement_withdrawn", "envelope", b"envelope", "gate_closed", b"gate_closed", "gate_opened", b"gate_opened", "idea_declined", b"idea_declined", "idea_endorsed", b"idea_endorsed", "idea_submitted", b"idea_submitted", "ideas_merged", b"ideas_merged", "payload", b"payload", "stage_advance_rejected", b"stage_advance_rejected", "stage_advanced", b"stage_advanced"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["council_vote_cast", b"council_vote_cast", "endorsement_withdrawn", b"endorsement_withdrawn", "envelope", b"envelope", "gate_closed", b"gate_closed", "gate_opened", b"gate_opened", "idea_co_signed", b"idea_co_signed", "idea_declined", b"idea_declined", "idea_endorsed", b"idea_endorsed", "idea_submitted", b"idea_submitted", "ideas_merged", b"ideas_merged", "introduction_answered", b"introduction_answered", "introduction_requested", b"introduction_requested", "payload", b"payload", "stage_advance_rejected", b"stage_advance_rejected", "stage_advanced", b"stage_advanced", "stage_overridden", b"stage_overridden"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["idea_submitted", "idea_endorsed", "endorsement_withdrawn", "ideas_merged", "gate_opened", "gate_closed", "stage_advanced", "stage_advance_rejected", "idea_declined"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["idea_submitted", "idea_endorsed", "endorsement_withdrawn", "ideas_merged", "gate_opened", "gate_closed", "stage_advanced", "stage_advance_rejected", "idea_declined", "council_vote_cast", "stage_overridden", "idea_co_signed", "introduction_requested", "introduction_answered"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -450,3 +470,190 @@ class IdeaDeclined(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IdeaDeclined: _TypeAlias = IdeaDeclined  # noqa: Y015
+
+@_typing.final
+class CouncilVoteCast(_message.Message):
+    """A council member organization voted on an idea's next gate (or changed its vote)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNCIL_ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    APPROVE_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    APPROVALS_FIELD_NUMBER: _builtins.int
+    REJECTIONS_FIELD_NUMBER: _builtins.int
+    council_id: _builtins.str
+    organization_id: _builtins.str
+    stage: _builtins.str
+    """The stage the vote is about: the gate into it."""
+    approve: _builtins.bool
+    comment: _builtins.str
+    approvals: _builtins.int
+    """The council's tally for that stage after this vote."""
+    rejections: _builtins.int
+    def __init__(
+        self,
+        *,
+        council_id: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
+        stage: _builtins.str = ...,
+        approve: _builtins.bool = ...,
+        comment: _builtins.str = ...,
+        approvals: _builtins.int = ...,
+        rejections: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approvals", b"approvals", "approve", b"approve", "comment", b"comment", "council_id", b"council_id", "organization_id", b"organization_id", "rejections", b"rejections", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CouncilVoteCast: _TypeAlias = CouncilVoteCast  # noqa: Y015
+
+@_typing.final
+class StageOverridden(_message.Message):
+    """A VENDOR_ADMIN moved an idea past a gate that did not hold. Never silent,
+    never edited: the unmet report and the justification travel with it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_STAGE_FIELD_NUMBER: _builtins.int
+    TO_STAGE_FIELD_NUMBER: _builtins.int
+    REPORT_FIELD_NUMBER: _builtins.int
+    JUSTIFICATION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    COUNCIL_ORGANIZATION_IDS_FIELD_NUMBER: _builtins.int
+    from_stage: _builtins.str
+    to_stage: _builtins.str
+    justification: _builtins.str
+    status: _domain_pb2.IdeaStatus.ValueType
+    @_builtins.property
+    def report(self) -> _domain_pb2.GateReport:
+        """The gate's report at the moment of the override (holds is false)."""
+
+    @_builtins.property
+    def actor(self) -> _domain_pb2.Actor: ...
+    @_builtins.property
+    def council_organization_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Member organizations of the tenant's councils, who are told."""
+
+    def __init__(
+        self,
+        *,
+        from_stage: _builtins.str = ...,
+        to_stage: _builtins.str = ...,
+        report: _domain_pb2.GateReport | None = ...,
+        justification: _builtins.str = ...,
+        actor: _domain_pb2.Actor | None = ...,
+        status: _domain_pb2.IdeaStatus.ValueType = ...,
+        council_organization_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "report", b"report"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "council_organization_ids", b"council_organization_ids", "from_stage", b"from_stage", "justification", b"justification", "report", b"report", "status", b"status", "to_stage", b"to_stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StageOverridden: _TypeAlias = StageOverridden  # noqa: Y015
+
+@_typing.final
+class IdeaCoSigned(_message.Message):
+    """A council backs an idea as a joint campaign of its members."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNCIL_ID_FIELD_NUMBER: _builtins.int
+    COUNCIL_NAME_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    council_id: _builtins.str
+    council_name: _builtins.str
+    @_builtins.property
+    def actor(self) -> _domain_pb2.Actor: ...
+    def __init__(
+        self,
+        *,
+        council_id: _builtins.str = ...,
+        council_name: _builtins.str = ...,
+        actor: _domain_pb2.Actor | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "council_id", b"council_id", "council_name", b"council_name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IdeaCoSigned: _TypeAlias = IdeaCoSigned  # noqa: Y015
+
+@_typing.final
+class IntroductionRequested(_message.Message):
+    """A customer asked an opted-in peer organization for an introduction."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTRODUCTION_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_MEMBER_ID_FIELD_NUMBER: _builtins.int
+    PEER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    introduction_id: _builtins.str
+    requester_organization_id: _builtins.str
+    requester_member_id: _builtins.str
+    peer_organization_id: _builtins.str
+    message: _builtins.str
+    def __init__(
+        self,
+        *,
+        introduction_id: _builtins.str = ...,
+        requester_organization_id: _builtins.str = ...,
+        requester_member_id: _builtins.str = ...,
+        peer_organization_id: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["introduction_id", b"introduction_id", "message", b"message", "peer_organization_id", b"peer_organization_id", "requester_member_id", b"requester_member_id", "requester_organization_id", b"requester_organization_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IntroductionRequested: _TypeAlias = IntroductionRequested  # noqa: Y015
+
+@_typing.final
+class IntroductionAnswered(_message.Message):
+    """The peer accepted or declined; on acceptance both sides get the contacts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTRODUCTION_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    PEER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    ACCEPTED_FIELD_NUMBER: _builtins.int
+    REQUESTER_CONTACT_FIELD_NUMBER: _builtins.int
+    PEER_CONTACT_FIELD_NUMBER: _builtins.int
+    introduction_id: _builtins.str
+    requester_organization_id: _builtins.str
+    peer_organization_id: _builtins.str
+    accepted: _builtins.bool
+    requester_contact: _builtins.str
+    """Set only when accepted."""
+    peer_contact: _builtins.str
+    def __init__(
+        self,
+        *,
+        introduction_id: _builtins.str = ...,
+        requester_organization_id: _builtins.str = ...,
+        peer_organization_id: _builtins.str = ...,
+        accepted: _builtins.bool = ...,
+        requester_contact: _builtins.str = ...,
+        peer_contact: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "introduction_id", b"introduction_id", "peer_contact", b"peer_contact", "peer_organization_id", b"peer_organization_id", "requester_contact", b"requester_contact", "requester_organization_id", b"requester_organization_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IntroductionAnswered: _TypeAlias = IntroductionAnswered  # noqa: Y015

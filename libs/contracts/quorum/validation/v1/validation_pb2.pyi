@@ -10,6 +10,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from quorum.domain.v1 import domain_pb2 as _domain_pb2
 import builtins as _builtins
 import sys
@@ -21,6 +22,25 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _IntroductionStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _IntroductionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IntroductionStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INTRODUCTION_STATUS_UNSPECIFIED: _IntroductionStatus.ValueType  # 0
+    INTRODUCTION_STATUS_PENDING: _IntroductionStatus.ValueType  # 1
+    INTRODUCTION_STATUS_ACCEPTED: _IntroductionStatus.ValueType  # 2
+    INTRODUCTION_STATUS_DECLINED: _IntroductionStatus.ValueType  # 3
+
+class IntroductionStatus(_IntroductionStatus, metaclass=_IntroductionStatusEnumTypeWrapper): ...
+
+INTRODUCTION_STATUS_UNSPECIFIED: IntroductionStatus.ValueType  # 0
+INTRODUCTION_STATUS_PENDING: IntroductionStatus.ValueType  # 1
+INTRODUCTION_STATUS_ACCEPTED: IntroductionStatus.ValueType  # 2
+INTRODUCTION_STATUS_DECLINED: IntroductionStatus.ValueType  # 3
+Global___IntroductionStatus: _TypeAlias = IntroductionStatus  # noqa: Y015
 
 @_typing.final
 class GetIdeaProgressRequest(_message.Message):
@@ -56,6 +76,8 @@ class GetIdeaProgressResponse(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     ENTERED_STAGE_AT_FIELD_NUMBER: _builtins.int
     ORGANIZATION_COUNT_FIELD_NUMBER: _builtins.int
+    OVERRIDDEN_FIELD_NUMBER: _builtins.int
+    CO_SIGNED_BY_FIELD_NUMBER: _builtins.int
     idea_id: _builtins.str
     stage: _builtins.str
     status: _domain_pb2.IdeaStatus.ValueType
@@ -67,8 +89,14 @@ class GetIdeaProgressResponse(_message.Message):
     """Optimistic concurrency for AdvanceStage and DeclineIdea."""
     organization_count: _builtins.int
     """How many distinct organizations endorse it, as the ledger knows."""
+    overridden: _builtins.bool
+    """Set for good once a VENDOR_ADMIN moved it past a gate that did not hold."""
     @_builtins.property
     def entered_stage_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def co_signed_by(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Councils that back the idea."""
+
     def __init__(
         self,
         *,
@@ -80,10 +108,12 @@ class GetIdeaProgressResponse(_message.Message):
         version: _builtins.int = ...,
         entered_stage_at: _timestamp_pb2.Timestamp | None = ...,
         organization_count: _builtins.int = ...,
+        overridden: _builtins.bool = ...,
+        co_signed_by: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["entered_stage_at", b"entered_stage_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entered_stage_at", b"entered_stage_at", "idea_id", b"idea_id", "next_gate_holds", b"next_gate_holds", "next_stage", b"next_stage", "organization_count", b"organization_count", "stage", b"stage", "status", b"status", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["co_signed_by", b"co_signed_by", "entered_stage_at", b"entered_stage_at", "idea_id", b"idea_id", "next_gate_holds", b"next_gate_holds", "next_stage", b"next_stage", "organization_count", b"organization_count", "overridden", b"overridden", "stage", b"stage", "status", b"status", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -277,12 +307,15 @@ class CastCouncilVoteRequest(_message.Message):
     COUNCIL_ID_FIELD_NUMBER: _builtins.int
     ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
     APPROVE_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     idea_id: _builtins.str
     council_id: _builtins.str
     organization_id: _builtins.str
     """The voting member organization of the council."""
     approve: _builtins.bool
+    comment: _builtins.str
+    """Why; at most 2,000 characters."""
     def __init__(
         self,
         *,
@@ -291,10 +324,11 @@ class CastCouncilVoteRequest(_message.Message):
         council_id: _builtins.str = ...,
         organization_id: _builtins.str = ...,
         approve: _builtins.bool = ...,
+        comment: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve", b"approve", "council_id", b"council_id", "idea_id", b"idea_id", "organization_id", b"organization_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve", b"approve", "comment", b"comment", "council_id", b"council_id", "idea_id", b"idea_id", "organization_id", b"organization_id", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -306,21 +340,698 @@ class CastCouncilVoteResponse(_message.Message):
 
     APPROVALS_FIELD_NUMBER: _builtins.int
     REJECTIONS_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
     approvals: _builtins.int
     rejections: _builtins.int
+    stage: _builtins.str
+    """The stage whose gate the vote is about."""
     def __init__(
         self,
         *,
         approvals: _builtins.int = ...,
         rejections: _builtins.int = ...,
+        stage: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approvals", b"approvals", "rejections", b"rejections"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approvals", b"approvals", "rejections", b"rejections", "stage", b"stage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CastCouncilVoteResponse: _TypeAlias = CastCouncilVoteResponse  # noqa: Y015
+
+@_typing.final
+class OverrideStageRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    TARGET_STAGE_FIELD_NUMBER: _builtins.int
+    JUSTIFICATION_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    idea_id: _builtins.str
+    target_stage: _builtins.str
+    """Must be the stage right after the current one."""
+    justification: _builtins.str
+    """Why the gate is overridden; at least 20 characters."""
+    expected_version: _builtins.int
+    @_builtins.property
+    def actor(self) -> _domain_pb2.Actor: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        idea_id: _builtins.str = ...,
+        target_stage: _builtins.str = ...,
+        justification: _builtins.str = ...,
+        actor: _domain_pb2.Actor | None = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "expected_version", b"expected_version", "idea_id", b"idea_id", "justification", b"justification", "target_stage", b"target_stage", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OverrideStageRequest: _TypeAlias = OverrideStageRequest  # noqa: Y015
+
+@_typing.final
+class OverrideStageResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    FROM_STAGE_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REPORT_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    idea_id: _builtins.str
+    from_stage: _builtins.str
+    stage: _builtins.str
+    status: _domain_pb2.IdeaStatus.ValueType
+    version: _builtins.int
+    @_builtins.property
+    def report(self) -> _domain_pb2.GateReport:
+        """The gate's report at the moment of the override."""
+
+    def __init__(
+        self,
+        *,
+        idea_id: _builtins.str = ...,
+        from_stage: _builtins.str = ...,
+        stage: _builtins.str = ...,
+        status: _domain_pb2.IdeaStatus.ValueType = ...,
+        report: _domain_pb2.GateReport | None = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_stage", b"from_stage", "idea_id", b"idea_id", "report", b"report", "stage", b"stage", "status", b"status", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OverrideStageResponse: _TypeAlias = OverrideStageResponse  # noqa: Y015
+
+@_typing.final
+class CoSignIdeaRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    COUNCIL_ID_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    idea_id: _builtins.str
+    council_id: _builtins.str
+    @_builtins.property
+    def actor(self) -> _domain_pb2.Actor: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        idea_id: _builtins.str = ...,
+        council_id: _builtins.str = ...,
+        actor: _domain_pb2.Actor | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "council_id", b"council_id", "idea_id", b"idea_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CoSignIdeaRequest: _TypeAlias = CoSignIdeaRequest  # noqa: Y015
+
+@_typing.final
+class CoSignIdeaResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CO_SIGNED_BY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def co_signed_by(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        co_signed_by: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["co_signed_by", b"co_signed_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CoSignIdeaResponse: _TypeAlias = CoSignIdeaResponse  # noqa: Y015
+
+@_typing.final
+class OrganizationScorecard(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    SUBMITTED_FIELD_NUMBER: _builtins.int
+    ENDORSED_FIELD_NUMBER: _builtins.int
+    LAUNCHED_FIELD_NUMBER: _builtins.int
+    DECLINED_WITH_REASON_FIELD_NUMBER: _builtins.int
+    MEDIAN_DAYS_TO_DECISION_FIELD_NUMBER: _builtins.int
+    DECISIONS_FIELD_NUMBER: _builtins.int
+    organization_id: _builtins.str
+    submitted: _builtins.int
+    endorsed: _builtins.int
+    launched: _builtins.int
+    declined_with_reason: _builtins.int
+    """Endorsed ideas the vendor declined, with a reason."""
+    median_days_to_decision: _builtins.float
+    """Median days from its endorsement to a decision (advance, decline, override)
+    on the ideas it endorsed; 0 with no decision yet.
+    """
+    decisions: _builtins.int
+    def __init__(
+        self,
+        *,
+        organization_id: _builtins.str = ...,
+        submitted: _builtins.int = ...,
+        endorsed: _builtins.int = ...,
+        launched: _builtins.int = ...,
+        declined_with_reason: _builtins.int = ...,
+        median_days_to_decision: _builtins.float = ...,
+        decisions: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decisions", b"decisions", "declined_with_reason", b"declined_with_reason", "endorsed", b"endorsed", "launched", b"launched", "median_days_to_decision", b"median_days_to_decision", "organization_id", b"organization_id", "submitted", b"submitted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OrganizationScorecard: _TypeAlias = OrganizationScorecard  # noqa: Y015
+
+@_typing.final
+class GetOrganizationScorecardRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    organization_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization_id", b"organization_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrganizationScorecardRequest: _TypeAlias = GetOrganizationScorecardRequest  # noqa: Y015
+
+@_typing.final
+class GetOrganizationScorecardResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORECARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def scorecard(self) -> Global___OrganizationScorecard: ...
+    def __init__(
+        self,
+        *,
+        scorecard: Global___OrganizationScorecard | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scorecard", b"scorecard"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["scorecard", b"scorecard"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrganizationScorecardResponse: _TypeAlias = GetOrganizationScorecardResponse  # noqa: Y015
+
+@_typing.final
+class TenantScorecard(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OVERRIDES_FIELD_NUMBER: _builtins.int
+    LAUNCHED_FIELD_NUMBER: _builtins.int
+    LAUNCHED_WITHOUT_OVERRIDE_FIELD_NUMBER: _builtins.int
+    SHARE_LAUNCHED_WITHOUT_OVERRIDE_FIELD_NUMBER: _builtins.int
+    SINGLE_CUSTOMER_IDEAS_STOPPED_FIELD_NUMBER: _builtins.int
+    overrides: _builtins.int
+    launched: _builtins.int
+    launched_without_override: _builtins.int
+    """Launched ideas that passed every gate without an override."""
+    share_launched_without_override: _builtins.float
+    """launched_without_override / launched; 0 when nothing launched."""
+    single_customer_ideas_stopped: _builtins.int
+    """Ideas whose only backing was one organization and that were refused an advance."""
+    def __init__(
+        self,
+        *,
+        overrides: _builtins.int = ...,
+        launched: _builtins.int = ...,
+        launched_without_override: _builtins.int = ...,
+        share_launched_without_override: _builtins.float = ...,
+        single_customer_ideas_stopped: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["launched", b"launched", "launched_without_override", b"launched_without_override", "overrides", b"overrides", "share_launched_without_override", b"share_launched_without_override", "single_customer_ideas_stopped", b"single_customer_ideas_stopped"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TenantScorecard: _TypeAlias = TenantScorecard  # noqa: Y015
+
+@_typing.final
+class GetTenantScorecardRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTenantScorecardRequest: _TypeAlias = GetTenantScorecardRequest  # noqa: Y015
+
+@_typing.final
+class GetTenantScorecardResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORECARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def scorecard(self) -> Global___TenantScorecard: ...
+    def __init__(
+        self,
+        *,
+        scorecard: Global___TenantScorecard | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scorecard", b"scorecard"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["scorecard", b"scorecard"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTenantScorecardResponse: _TypeAlias = GetTenantScorecardResponse  # noqa: Y015
+
+@_typing.final
+class IdeaVerdict(_message.Message):
+    """One idea judged by the current policy and by the draft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    HOLDS_NOW_FIELD_NUMBER: _builtins.int
+    HOLDS_WITH_DRAFT_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    idea_id: _builtins.str
+    holds_now: _builtins.bool
+    holds_with_draft: _builtins.bool
+    summary: _builtins.str
+    """The draft's sentence for this idea."""
+    def __init__(
+        self,
+        *,
+        idea_id: _builtins.str = ...,
+        holds_now: _builtins.bool = ...,
+        holds_with_draft: _builtins.bool = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holds_now", b"holds_now", "holds_with_draft", b"holds_with_draft", "idea_id", b"idea_id", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IdeaVerdict: _TypeAlias = IdeaVerdict  # noqa: Y015
+
+@_typing.final
+class RefusedAdvance(_message.Message):
+    """A past advance the draft would have refused."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    idea_id: _builtins.str
+    summary: _builtins.str
+    @_builtins.property
+    def decided_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        idea_id: _builtins.str = ...,
+        decided_at: _timestamp_pb2.Timestamp | None = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "idea_id", b"idea_id", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefusedAdvance: _TypeAlias = RefusedAdvance  # noqa: Y015
+
+@_typing.final
+class WhatIfRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    DRAFT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def draft(self) -> _domain_pb2.GatePolicy: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        draft: _domain_pb2.GatePolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WhatIfRequest: _TypeAlias = WhatIfRequest  # noqa: Y015
+
+@_typing.final
+class WhatIfResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    WOULD_OPEN_FIELD_NUMBER: _builtins.int
+    WOULD_CLOSE_FIELD_NUMBER: _builtins.int
+    UNCHANGED_FIELD_NUMBER: _builtins.int
+    PAST_ADVANCES_REFUSED_FIELD_NUMBER: _builtins.int
+    PAST_ADVANCES_CHECKED_FIELD_NUMBER: _builtins.int
+    stage: _builtins.str
+    unchanged: _builtins.int
+    past_advances_checked: _builtins.int
+    @_builtins.property
+    def would_open(self) -> _containers.RepeatedCompositeFieldContainer[Global___IdeaVerdict]:
+        """Open ideas whose next gate is the draft's that would open / close."""
+
+    @_builtins.property
+    def would_close(self) -> _containers.RepeatedCompositeFieldContainer[Global___IdeaVerdict]: ...
+    @_builtins.property
+    def past_advances_refused(self) -> _containers.RepeatedCompositeFieldContainer[Global___RefusedAdvance]:
+        """Advances into the draft's stage that it would have refused."""
+
+    def __init__(
+        self,
+        *,
+        stage: _builtins.str = ...,
+        would_open: _abc.Iterable[Global___IdeaVerdict] | None = ...,
+        would_close: _abc.Iterable[Global___IdeaVerdict] | None = ...,
+        unchanged: _builtins.int = ...,
+        past_advances_refused: _abc.Iterable[Global___RefusedAdvance] | None = ...,
+        past_advances_checked: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["past_advances_checked", b"past_advances_checked", "past_advances_refused", b"past_advances_refused", "stage", b"stage", "unchanged", b"unchanged", "would_close", b"would_close", "would_open", b"would_open"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WhatIfResponse: _TypeAlias = WhatIfResponse  # noqa: Y015
+
+@_typing.final
+class Peer(_message.Message):
+    """An organization another customer may ask to be introduced to."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    SEGMENT_FIELD_NUMBER: _builtins.int
+    organization_id: _builtins.str
+    name: _builtins.str
+    segment: _builtins.str
+    def __init__(
+        self,
+        *,
+        organization_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        segment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "organization_id", b"organization_id", "segment", b"segment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Peer: _TypeAlias = Peer  # noqa: Y015
+
+@_typing.final
+class ListPeersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    idea_id: _builtins.str
+    organization_id: _builtins.str
+    """The asking organization (excluded from the answer)."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        idea_id: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idea_id", b"idea_id", "organization_id", b"organization_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPeersRequest: _TypeAlias = ListPeersRequest  # noqa: Y015
+
+@_typing.final
+class ListPeersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PEERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def peers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Peer]: ...
+    def __init__(
+        self,
+        *,
+        peers: _abc.Iterable[Global___Peer] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["peers", b"peers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPeersResponse: _TypeAlias = ListPeersResponse  # noqa: Y015
+
+@_typing.final
+class Introduction(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTRODUCTION_ID_FIELD_NUMBER: _builtins.int
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_MEMBER_ID_FIELD_NUMBER: _builtins.int
+    PEER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REQUESTER_CONTACT_FIELD_NUMBER: _builtins.int
+    PEER_CONTACT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    ANSWERED_AT_FIELD_NUMBER: _builtins.int
+    introduction_id: _builtins.str
+    idea_id: _builtins.str
+    requester_organization_id: _builtins.str
+    requester_member_id: _builtins.str
+    peer_organization_id: _builtins.str
+    message: _builtins.str
+    status: Global___IntroductionStatus.ValueType
+    requester_contact: _builtins.str
+    """Filled only once accepted."""
+    peer_contact: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def answered_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        introduction_id: _builtins.str = ...,
+        idea_id: _builtins.str = ...,
+        requester_organization_id: _builtins.str = ...,
+        requester_member_id: _builtins.str = ...,
+        peer_organization_id: _builtins.str = ...,
+        message: _builtins.str = ...,
+        status: Global___IntroductionStatus.ValueType = ...,
+        requester_contact: _builtins.str = ...,
+        peer_contact: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        answered_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "created_at", b"created_at", "idea_id", b"idea_id", "introduction_id", b"introduction_id", "message", b"message", "peer_contact", b"peer_contact", "peer_organization_id", b"peer_organization_id", "requester_contact", b"requester_contact", "requester_member_id", b"requester_member_id", "requester_organization_id", b"requester_organization_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Introduction: _TypeAlias = Introduction  # noqa: Y015
+
+@_typing.final
+class RequestIntroductionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_MEMBER_ID_FIELD_NUMBER: _builtins.int
+    PEER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    idea_id: _builtins.str
+    requester_organization_id: _builtins.str
+    requester_member_id: _builtins.str
+    peer_organization_id: _builtins.str
+    message: _builtins.str
+    """1 to 2,000 characters."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        idea_id: _builtins.str = ...,
+        requester_organization_id: _builtins.str = ...,
+        requester_member_id: _builtins.str = ...,
+        peer_organization_id: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idea_id", b"idea_id", "message", b"message", "peer_organization_id", b"peer_organization_id", "requester_member_id", b"requester_member_id", "requester_organization_id", b"requester_organization_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestIntroductionRequest: _TypeAlias = RequestIntroductionRequest  # noqa: Y015
+
+@_typing.final
+class RequestIntroductionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTRODUCTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def introduction(self) -> Global___Introduction: ...
+    def __init__(
+        self,
+        *,
+        introduction: Global___Introduction | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["introduction", b"introduction"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["introduction", b"introduction"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestIntroductionResponse: _TypeAlias = RequestIntroductionResponse  # noqa: Y015
+
+@_typing.final
+class AnswerIntroductionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    INTRODUCTION_ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    ACCEPT_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    introduction_id: _builtins.str
+    organization_id: _builtins.str
+    """The answering organization: must be the peer asked."""
+    accept: _builtins.bool
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        introduction_id: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
+        accept: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept", b"accept", "introduction_id", b"introduction_id", "organization_id", b"organization_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerIntroductionRequest: _TypeAlias = AnswerIntroductionRequest  # noqa: Y015
+
+@_typing.final
+class AnswerIntroductionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTRODUCTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def introduction(self) -> Global___Introduction: ...
+    def __init__(
+        self,
+        *,
+        introduction: Global___Introduction | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["introduction", b"introduction"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["introduction", b"introduction"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerIntroductionResponse: _TypeAlias = AnswerIntroductionResponse  # noqa: Y015
+
+@_typing.final
+class ListIntroductionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    organization_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization_id", b"organization_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIntroductionsRequest: _TypeAlias = ListIntroductionsRequest  # noqa: Y015
+
+@_typing.final
+class ListIntroductionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTRODUCTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def introductions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Introduction]: ...
+    def __init__(
+        self,
+        *,
+        introductions: _abc.Iterable[Global___Introduction] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["introductions", b"introductions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIntroductionsResponse: _TypeAlias = ListIntroductionsResponse  # noqa: Y015
 
 @_typing.final
 class UpsertOrganizationRequest(_message.Message):

@@ -47,7 +47,15 @@ class GateServiceStub:
     DeclineIdea: _grpc.UnaryUnaryMultiCallable[_validation_pb2.DeclineIdeaRequest, _validation_pb2.DeclineIdeaResponse]
     """Declines an idea with a reason; its endorsers are told."""
     CastCouncilVote: _grpc.UnaryUnaryMultiCallable[_validation_pb2.CastCouncilVoteRequest, _validation_pb2.CastCouncilVoteResponse]
-    """Records a council member organization's vote on an idea."""
+    """Records a council member organization's vote on the idea's next gate;
+    it may change its vote until the idea advances.
+    """
+    OverrideStage: _grpc.UnaryUnaryMultiCallable[_validation_pb2.OverrideStageRequest, _validation_pb2.OverrideStageResponse]
+    """A VENDOR_ADMIN moves an idea past a gate that does not hold, with a written
+    justification (at least 20 characters). Recorded for good and announced.
+    """
+    CoSignIdea: _grpc.UnaryUnaryMultiCallable[_validation_pb2.CoSignIdeaRequest, _validation_pb2.CoSignIdeaResponse]
+    """A council backs an idea as a joint campaign of its members."""
 
 @_typing.type_check_only
 class GateServiceAsyncStub(GateServiceStub):
@@ -66,7 +74,15 @@ class GateServiceAsyncStub(GateServiceStub):
     DeclineIdea: _aio.UnaryUnaryMultiCallable[_validation_pb2.DeclineIdeaRequest, _validation_pb2.DeclineIdeaResponse]  # type: ignore[assignment]
     """Declines an idea with a reason; its endorsers are told."""
     CastCouncilVote: _aio.UnaryUnaryMultiCallable[_validation_pb2.CastCouncilVoteRequest, _validation_pb2.CastCouncilVoteResponse]  # type: ignore[assignment]
-    """Records a council member organization's vote on an idea."""
+    """Records a council member organization's vote on the idea's next gate;
+    it may change its vote until the idea advances.
+    """
+    OverrideStage: _aio.UnaryUnaryMultiCallable[_validation_pb2.OverrideStageRequest, _validation_pb2.OverrideStageResponse]  # type: ignore[assignment]
+    """A VENDOR_ADMIN moves an idea past a gate that does not hold, with a written
+    justification (at least 20 characters). Recorded for good and announced.
+    """
+    CoSignIdea: _aio.UnaryUnaryMultiCallable[_validation_pb2.CoSignIdeaRequest, _validation_pb2.CoSignIdeaResponse]  # type: ignore[assignment]
+    """A council backs an idea as a joint campaign of its members."""
 
 class GateServiceServicer(metaclass=_abc_1.ABCMeta):
     """Where ideas stand in the tenant's pipeline, and the gates between stages."""
@@ -112,9 +128,148 @@ class GateServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _validation_pb2.CastCouncilVoteRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_validation_pb2.CastCouncilVoteResponse, _abc.Awaitable[_validation_pb2.CastCouncilVoteResponse]]:
-        """Records a council member organization's vote on an idea."""
+        """Records a council member organization's vote on the idea's next gate;
+        it may change its vote until the idea advances.
+        """
+
+    @_abc_1.abstractmethod
+    def OverrideStage(
+        self,
+        request: _validation_pb2.OverrideStageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_validation_pb2.OverrideStageResponse, _abc.Awaitable[_validation_pb2.OverrideStageResponse]]:
+        """A VENDOR_ADMIN moves an idea past a gate that does not hold, with a written
+        justification (at least 20 characters). Recorded for good and announced.
+        """
+
+    @_abc_1.abstractmethod
+    def CoSignIdea(
+        self,
+        request: _validation_pb2.CoSignIdeaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_validation_pb2.CoSignIdeaResponse, _abc.Awaitable[_validation_pb2.CoSignIdeaResponse]]:
+        """A council backs an idea as a joint campaign of its members."""
 
 def add_GateServiceServicer_to_server(servicer: GateServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class InsightsServiceStub:
+    """How well the vendor meets its customers' needs, and how a policy would judge."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> InsightsServiceAsyncStub: ...
+    GetOrganizationScorecard: _grpc.UnaryUnaryMultiCallable[_validation_pb2.GetOrganizationScorecardRequest, _validation_pb2.GetOrganizationScorecardResponse]
+    GetTenantScorecard: _grpc.UnaryUnaryMultiCallable[_validation_pb2.GetTenantScorecardRequest, _validation_pb2.GetTenantScorecardResponse]
+    WhatIf: _grpc.UnaryUnaryMultiCallable[_validation_pb2.WhatIfRequest, _validation_pb2.WhatIfResponse]
+    """Evaluates a draft gate policy against current ideas and past advances,
+    changing nothing.
+    """
+
+@_typing.type_check_only
+class InsightsServiceAsyncStub(InsightsServiceStub):
+    """How well the vendor meets its customers' needs, and how a policy would judge."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetOrganizationScorecard: _aio.UnaryUnaryMultiCallable[_validation_pb2.GetOrganizationScorecardRequest, _validation_pb2.GetOrganizationScorecardResponse]  # type: ignore[assignment]
+    GetTenantScorecard: _aio.UnaryUnaryMultiCallable[_validation_pb2.GetTenantScorecardRequest, _validation_pb2.GetTenantScorecardResponse]  # type: ignore[assignment]
+    WhatIf: _aio.UnaryUnaryMultiCallable[_validation_pb2.WhatIfRequest, _validation_pb2.WhatIfResponse]  # type: ignore[assignment]
+    """Evaluates a draft gate policy against current ideas and past advances,
+    changing nothing.
+    """
+
+class InsightsServiceServicer(metaclass=_abc_1.ABCMeta):
+    """How well the vendor meets its customers' needs, and how a policy would judge."""
+
+    @_abc_1.abstractmethod
+    def GetOrganizationScorecard(
+        self,
+        request: _validation_pb2.GetOrganizationScorecardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_validation_pb2.GetOrganizationScorecardResponse, _abc.Awaitable[_validation_pb2.GetOrganizationScorecardResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetTenantScorecard(
+        self,
+        request: _validation_pb2.GetTenantScorecardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_validation_pb2.GetTenantScorecardResponse, _abc.Awaitable[_validation_pb2.GetTenantScorecardResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def WhatIf(
+        self,
+        request: _validation_pb2.WhatIfRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_validation_pb2.WhatIfResponse, _abc.Awaitable[_validation_pb2.WhatIfResponse]]:
+        """Evaluates a draft gate policy against current ideas and past advances,
+        changing nothing.
+        """
+
+def add_InsightsServiceServicer_to_server(servicer: InsightsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class PeersServiceStub:
+    """Customers finding each other: opted-in peers and introductions."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> PeersServiceAsyncStub: ...
+    ListPeers: _grpc.UnaryUnaryMultiCallable[_validation_pb2.ListPeersRequest, _validation_pb2.ListPeersResponse]
+    """Opted-in organizations that endorse the same idea (never any other)."""
+    RequestIntroduction: _grpc.UnaryUnaryMultiCallable[_validation_pb2.RequestIntroductionRequest, _validation_pb2.RequestIntroductionResponse]
+    AnswerIntroduction: _grpc.UnaryUnaryMultiCallable[_validation_pb2.AnswerIntroductionRequest, _validation_pb2.AnswerIntroductionResponse]
+    """The peer accepts or declines; on acceptance both sides see the contacts."""
+    ListIntroductions: _grpc.UnaryUnaryMultiCallable[_validation_pb2.ListIntroductionsRequest, _validation_pb2.ListIntroductionsResponse]
+    """Introductions an organization asked for or was asked for."""
+
+@_typing.type_check_only
+class PeersServiceAsyncStub(PeersServiceStub):
+    """Customers finding each other: opted-in peers and introductions."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ListPeers: _aio.UnaryUnaryMultiCallable[_validation_pb2.ListPeersRequest, _validation_pb2.ListPeersResponse]  # type: ignore[assignment]
+    """Opted-in organizations that endorse the same idea (never any other)."""
+    RequestIntroduction: _aio.UnaryUnaryMultiCallable[_validation_pb2.RequestIntroductionRequest, _validation_pb2.RequestIntroductionResponse]  # type: ignore[assignment]
+    AnswerIntroduction: _aio.UnaryUnaryMultiCallable[_validation_pb2.AnswerIntroductionRequest, _validation_pb2.AnswerIntroductionResponse]  # type: ignore[assignment]
+    """The peer accepts or declines; on acceptance both sides see the contacts."""
+    ListIntroductions: _aio.UnaryUnaryMultiCallable[_validation_pb2.ListIntroductionsRequest, _validation_pb2.ListIntroductionsResponse]  # type: ignore[assignment]
+    """Introductions an organization asked for or was asked for."""
+
+class PeersServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Customers finding each other: opted-in peers and introductions."""
+
+    @_abc_1.abstractmethod
+    def ListPeers(
+        self,
+        request: _validation_pb2.ListPeersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_validation_pb2.ListPeersResponse, _abc.Awaitable[_validation_pb2.ListPeersResponse]]:
+        """Opted-in organizations that endorse the same idea (never any other)."""
+
+    @_abc_1.abstractmethod
+    def RequestIntroduction(
+        self,
+        request: _validation_pb2.RequestIntroductionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_validation_pb2.RequestIntroductionResponse, _abc.Awaitable[_validation_pb2.RequestIntroductionResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def AnswerIntroduction(
+        self,
+        request: _validation_pb2.AnswerIntroductionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_validation_pb2.AnswerIntroductionResponse, _abc.Awaitable[_validation_pb2.AnswerIntroductionResponse]]:
+        """The peer accepts or declines; on acceptance both sides see the contacts."""
+
+    @_abc_1.abstractmethod
+    def ListIntroductions(
+        self,
+        request: _validation_pb2.ListIntroductionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_validation_pb2.ListIntroductionsResponse, _abc.Awaitable[_validation_pb2.ListIntroductionsResponse]]:
+        """Introductions an organization asked for or was asked for."""
+
+def add_PeersServiceServicer_to_server(servicer: PeersServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class DirectoryServiceStub:
     """The tenant's customer organizations and councils."""

@@ -1,0 +1,208 @@
+"""Peers and introductions: customers finding each other, only with consent.
+
+Only organizations that opted into peer visibility and endorse the same idea are
+ever named; anything else answers exactly as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from quorum.events.v1 import events_pb2
+from quorum.validation.v1 import validation_pb2
+from quorum_common.errors import FailedPrecondition, NotFound
+from quorum_common.events import new_event, now, timestamp
+from quorum_common.mongo import Document
+from quorum_common.outbox import Outbox
+from quorum_validation.directory import DirectoryStore
+from quorum_validation.ledger import Ledger
+
+INTRODUCTIONS = "introductions"
+INDEXES = {
+    INTRODUCTIONS: [
+        IndexModel([("tenant_id", ASCENDING), ("requester_organization_id", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("peer_organization_id", ASCENDING)]),
+    ]
+}
+_STATUS = {
+    "PENDING": validation_pb2.INTRODUCTION_STATUS_PENDING,
+    "ACCEPTED": validation_pb2.INTRODUCTION_STATUS_ACCEPTED,
+    "DECLINED": validation_pb2.INTRODUCTION_STATUS_DECLINED,
+}
+
+
+@dataclass(frozen=True)
+class Peer:
+    organization_id: str
+    name: str
+    segment: str
+
+
+def introduction_message(doc: Document) -> validation_pb2.Introduction:
+    message = validation_pb2.Introduction(
+        introduction_id=doc["_id"],
+        idea_id=doc["idea_id"],
+        requester_organization_id=doc["requester_organization_id"],
+        requester_member_id=doc["requester_member_id"],
+        peer_organization_id=doc["peer_organization_id"],
+        message=doc["message"],
+        status=_STATUS[doc["status"]],
+        created_at=timestamp(doc["created_at"]),
+    )
+    if doc["status"] == "ACCEPTED":
+        message.requester_contact = doc.get("requester_contact", "")
+        message.peer_contact = doc.get("peer_contact", "")
+    if doc.get("answered_at"):
+        message.answered_at.CopyFrom(timestamp(doc["answered_at"]))
+    return message
+
+
+class Peers:
+    def __init__(
+        self,
+        ledger: Ledger,
+        directory: DirectoryStore,
+        database: AsyncDatabase[Document],
+        outbox: Outbox,
+        topic: str,
+    ) -> None:
+        self._ledger = ledger
+        self._directory = directory
+        self._introductions = database[INTRODUCTIONS]
+        self._outbox = outbox
+        self._topic = topic
+
+    async def peers(
+        self,
+        tenant_id: str,
+        idea_id: str,
+        organization_id: str,
+        session: AsyncClientSession | None = None,
+    ) -> list[Peer]:
+        entry = await self._ledger.entry(tenant_id, idea_id, session)
+        endorsers = set(entry.evidence.endorsements)
+        if organization_id not in endorsers:
+            raise FailedPrecondition("only organizations that endorse an idea see its peers")
+        directory = await self._directory.load_documents(tenant_id, sorted(endorsers), session)
+        return sorted(
+            (
+                Peer(doc["organization_id"], doc["name"], doc["segment"])
+                for doc in directory
+                if doc["peer_visible"] and doc["organization_id"] != organization_id
+            ),
+            key=lambda p: p.organization_id,
+        )
+
+    async def request(
+        self,
+        tenant_id: str,
+        idea_id: str,
+        requester_organization_id: str,
+        requester_member_id: str,
+        peer_organization_id: str,
+        message: str,
+    ) -> validation_pb2.Introduction:
+        async def work(session: AsyncClientSession) -> Document:
+            visible = await self.peers(tenant_id, idea_id, requester_organization_id, session)
+            if peer_organization_id not in {p.organization_id for p in visible}:
+                # The same answer whether the organization exists, did not opt in, or
+                # does not endorse the idea: nothing about it leaks.
+                raise NotFound(f"no peer {peer_organization_id} on idea {idea_id}")
+            doc: Document = {
+                "_id": str(uuid.uuid4()),
+                "tenant_id": tenant_id,
+                "idea_id": idea_id,
+                "requester_organization_id": requester_organization_id,
+                "requester_member_id": requester_member_id,
+                "peer_organization_id": peer_organization_id,
+                "message": message,
+                "status": "PENDING",
+                "created_at": now(),
+                "answered_at": None,
+            }
+            await self._introductions.insert_one(doc, session=session)
+            event = self._event(tenant_id, idea_id)
+            asked = event.introduction_requested
+            asked.introduction_id = doc["_id"]
+            asked.requester_organization_id = requester_organization_id
+            asked.requester_member_id = requester_member_id
+            asked.peer_organization_id = peer_organization_id
+            asked.message = message
+            await self._outbox.add(session, self._topic, [event])
+            return doc
+
+        doc = await self._ledger.transaction(work)
+        self._outbox.notify()
+        return introduction_message(doc)
+
+    async def answer(
+        self, tenant_id: str, introduction_id: str, organization_id: str, accept: bool
+    ) -> validation_pb2.Introduction:
+        async def work(session: AsyncClientSession) -> Document:
+            doc = await self._introductions.find_one(
+                {
+                    "_id": introduction_id,
+                    "tenant_id": tenant_id,
+                    "peer_organization_id": organization_id,
+                },
+                session=session,
+            )
+            if doc is None:
+                raise NotFound(f"introduction {introduction_id} not found")
+            if doc["status"] != "PENDING":
+                raise FailedPrecondition(f"introduction {introduction_id} was already answered")
+            update: Document = {
+                "status": "ACCEPTED" if accept else "DECLINED",
+                "answered_at": now(),
+            }
+            if accept:
+                contacts = {
+                    d["organization_id"]: d.get("contact", "")
+                    for d in await self._directory.load_documents(
+                        tenant_id,
+                        [doc["requester_organization_id"], doc["peer_organization_id"]],
+                        session,
+                    )
+                }
+                update["requester_contact"] = contacts.get(doc["requester_organization_id"], "")
+                update["peer_contact"] = contacts.get(doc["peer_organization_id"], "")
+            doc.update(update)
+            await self._introductions.update_one(
+                {"_id": introduction_id}, {"$set": update}, session=session
+            )
+            event = self._event(tenant_id, doc["idea_id"])
+            answered = event.introduction_answered
+            answered.introduction_id = introduction_id
+            answered.requester_organization_id = doc["requester_organization_id"]
+            answered.peer_organization_id = doc["peer_organization_id"]
+            answered.accepted = accept
+            if accept:
+                answered.requester_contact = update["requester_contact"]
+                answered.peer_contact = update["peer_contact"]
+            await self._outbox.add(session, self._topic, [event])
+            return doc
+
+        doc = await self._ledger.transaction(work)
+        self._outbox.notify()
+        return introduction_message(doc)
+
+    async def list(self, tenant_id: str, organization_id: str) -> list[validation_pb2.Introduction]:
+        cursor = self._introductions.find(
+            {
+                "tenant_id": tenant_id,
+                "$or": [
+                    {"requester_organization_id": organization_id},
+                    {"peer_organization_id": organization_id},
+                ],
+            },
+            sort=[("created_at", ASCENDING)],
+        )
+        return [introduction_message(doc) async for doc in cursor]
+
+    def _event(self, tenant_id: str, idea_id: str) -> events_pb2.Event:
+        return new_event(tenant_id=tenant_id, idea_id=idea_id, producer="validation")

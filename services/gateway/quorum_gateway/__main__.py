@@ -20,6 +20,8 @@ from quorum_gateway.api import (
     GatesApi,
     Gateway,
     IdeasApi,
+    InsightsApi,
+    PeersApi,
     PolicyApi,
 )
 from quorum_gateway.auth import AuthInterceptor
@@ -83,6 +85,8 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         gateway_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyApi(gateway), server.server)
         gateway_pb2_grpc.add_AccessServiceServicer_to_server(AccessApi(keys), server.server)
         gateway_pb2_grpc.add_EventsServiceServicer_to_server(EventsApi(event_log), server.server)
+        gateway_pb2_grpc.add_InsightsServiceServicer_to_server(InsightsApi(gateway), server.server)
+        gateway_pb2_grpc.add_PeersServiceServicer_to_server(PeersApi(gateway), server.server)
         await server.start()
         await server.set_serving(False)
 

@@ -16,7 +16,13 @@ import grpc
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum.ideas.v1 import ideas_pb2
 from quorum.validation.v1 import validation_pb2
-from quorum_common.errors import FieldViolation, InvalidArgument, NotFound, Violations
+from quorum_common.errors import (
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Violations,
+)
 from quorum_gateway.auth import current_principal
 from quorum_gateway.backends import Backends
 from quorum_gateway.eventlog import EventLog
@@ -54,6 +60,8 @@ def public_idea(
         shown.next_stage = progress.next_stage
         shown.next_gate_holds = progress.next_gate_holds
         shown.stage_version = progress.version
+        shown.overridden = progress.overridden
+        shown.co_signed_by.extend(progress.co_signed_by)
     return shown
 
 
@@ -354,12 +362,191 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
                 council_id=request.council_id,
                 organization_id=acting_organization(principal, request.organization_id),
                 approve=request.approve,
+                comment=request.comment,
             ),
             context,
         )
         return gateway_pb2.CastCouncilVoteResponse(
-            approvals=answer.approvals, rejections=answer.rejections
+            approvals=answer.approvals, rejections=answer.rejections, stage=answer.stage
         )
+
+    async def OverrideStage(
+        self, request: gateway_pb2.OverrideStageRequest, context: Context
+    ) -> gateway_pb2.OverrideStageResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.gates.OverrideStage,
+            validation_pb2.OverrideStageRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                target_stage=request.target_stage,
+                justification=request.justification,
+                actor=principal.actor(),
+                expected_version=request.expected_version,
+            ),
+            context,
+        )
+        return gateway_pb2.OverrideStageResponse(
+            idea_id=answer.idea_id,
+            from_stage=answer.from_stage,
+            stage=answer.stage,
+            status=answer.status,
+            report=answer.report,
+            stage_version=answer.version,
+        )
+
+    async def CoSignIdea(
+        self, request: gateway_pb2.CoSignIdeaRequest, context: Context
+    ) -> gateway_pb2.CoSignIdeaResponse:
+        principal = current_principal()
+        if principal.role is Role.CUSTOMER:
+            councils = await self._backends.call(
+                self._backends.directory.ListCouncils,
+                validation_pb2.ListCouncilsRequest(tenant_id=principal.tenant_id),
+                context,
+            )
+            council = next(
+                (c for c in councils.councils if c.council_id == request.council_id), None
+            )
+            if council is None or principal.organization_id not in council.member_organization_ids:
+                raise PermissionDenied("only a member of the council may co-sign for it")
+        answer = await self._backends.call(
+            self._backends.gates.CoSignIdea,
+            validation_pb2.CoSignIdeaRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                council_id=request.council_id,
+                actor=principal.actor(),
+            ),
+            context,
+        )
+        return gateway_pb2.CoSignIdeaResponse(co_signed_by=answer.co_signed_by)
+
+
+class InsightsApi(gateway_pb2_grpc.InsightsServiceServicer):
+    def __init__(self, gateway: Gateway) -> None:
+        self._backends = gateway.backends
+
+    async def GetOrganizationScorecard(
+        self, request: gateway_pb2.GetOrganizationScorecardRequest, context: Context
+    ) -> gateway_pb2.GetOrganizationScorecardResponse:
+        principal = current_principal()
+        organization_id = request.organization_id
+        if not principal.is_vendor:
+            if principal.role is Role.CUSTOMER and not organization_id:
+                organization_id = principal.organization_id
+            organization_id = acting_organization(principal, organization_id)
+        answer = await self._backends.call(
+            self._backends.insights.GetOrganizationScorecard,
+            validation_pb2.GetOrganizationScorecardRequest(
+                tenant_id=principal.tenant_id, organization_id=organization_id
+            ),
+            context,
+        )
+        return gateway_pb2.GetOrganizationScorecardResponse(scorecard=answer.scorecard)
+
+    async def GetTenantScorecard(
+        self, request: gateway_pb2.GetTenantScorecardRequest, context: Context
+    ) -> gateway_pb2.GetTenantScorecardResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.insights.GetTenantScorecard,
+            validation_pb2.GetTenantScorecardRequest(tenant_id=principal.tenant_id),
+            context,
+        )
+        return gateway_pb2.GetTenantScorecardResponse(scorecard=answer.scorecard)
+
+    async def WhatIf(
+        self, request: gateway_pb2.WhatIfRequest, context: Context
+    ) -> gateway_pb2.WhatIfResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.insights.WhatIf,
+            validation_pb2.WhatIfRequest(tenant_id=principal.tenant_id, draft=request.draft),
+            context,
+        )
+        return gateway_pb2.WhatIfResponse(
+            stage=answer.stage,
+            would_open=answer.would_open,
+            would_close=answer.would_close,
+            unchanged=answer.unchanged,
+            past_advances_refused=answer.past_advances_refused,
+            past_advances_checked=answer.past_advances_checked,
+        )
+
+
+class PeersApi(gateway_pb2_grpc.PeersServiceServicer):
+    def __init__(self, gateway: Gateway) -> None:
+        self._backends = gateway.backends
+
+    @staticmethod
+    def _organization(principal: Principal, organization_id: str) -> str:
+        if principal.role is Role.CUSTOMER and not organization_id:
+            return principal.organization_id
+        return acting_organization(principal, organization_id)
+
+    async def ListPeers(
+        self, request: gateway_pb2.ListPeersRequest, context: Context
+    ) -> gateway_pb2.ListPeersResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.peers.ListPeers,
+            validation_pb2.ListPeersRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                organization_id=self._organization(principal, request.organization_id),
+            ),
+            context,
+        )
+        return gateway_pb2.ListPeersResponse(peers=answer.peers)
+
+    async def RequestIntroduction(
+        self, request: gateway_pb2.RequestIntroductionRequest, context: Context
+    ) -> gateway_pb2.RequestIntroductionResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.peers.RequestIntroduction,
+            validation_pb2.RequestIntroductionRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                requester_organization_id=principal.organization_id,
+                requester_member_id=principal.member_id,
+                peer_organization_id=request.peer_organization_id,
+                message=request.message,
+            ),
+            context,
+        )
+        return gateway_pb2.RequestIntroductionResponse(introduction=answer.introduction)
+
+    async def AnswerIntroduction(
+        self, request: gateway_pb2.AnswerIntroductionRequest, context: Context
+    ) -> gateway_pb2.AnswerIntroductionResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.peers.AnswerIntroduction,
+            validation_pb2.AnswerIntroductionRequest(
+                tenant_id=principal.tenant_id,
+                introduction_id=request.introduction_id,
+                organization_id=self._organization(principal, request.organization_id),
+                accept=request.accept,
+            ),
+            context,
+        )
+        return gateway_pb2.AnswerIntroductionResponse(introduction=answer.introduction)
+
+    async def ListIntroductions(
+        self, request: gateway_pb2.ListIntroductionsRequest, context: Context
+    ) -> gateway_pb2.ListIntroductionsResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.peers.ListIntroductions,
+            validation_pb2.ListIntroductionsRequest(
+                tenant_id=principal.tenant_id,
+                organization_id=self._organization(principal, request.organization_id),
+            ),
+            context,
+        )
+        return gateway_pb2.ListIntroductionsResponse(introductions=answer.introductions)
 
 
 class DirectoryApi(gateway_pb2_grpc.DirectoryServiceServicer):

@@ -40,6 +40,8 @@ class Backends:
         self.gates = validation_pb2_grpc.GateServiceStub(self._channels["validation"])
         self.directory = validation_pb2_grpc.DirectoryServiceStub(self._channels["validation"])
         self.policies = validation_pb2_grpc.PolicyServiceStub(self._channels["validation"])
+        self.insights = validation_pb2_grpc.InsightsServiceStub(self._channels["validation"])
+        self.peers = validation_pb2_grpc.PeersServiceStub(self._channels["validation"])
 
     async def call(
         self,

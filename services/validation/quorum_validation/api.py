@@ -239,7 +239,7 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
         violations.raise_if_any()
         card = await self._insights.organization(request.tenant_id, request.organization_id)
         return validation_pb2.GetOrganizationScorecardResponse(
-            scorecard=validation_pb2.OrganizationScorecard(
+            scorecard=domain_pb2.OrganizationScorecard(
                 organization_id=request.organization_id,
                 submitted=card.submitted,
                 endorsed=card.endorsed,
@@ -258,7 +258,7 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
         violations.raise_if_any()
         card = await self._insights.tenant(request.tenant_id)
         return validation_pb2.GetTenantScorecardResponse(
-            scorecard=validation_pb2.TenantScorecard(
+            scorecard=domain_pb2.TenantScorecard(
                 overrides=card.overrides,
                 launched=card.launched,
                 launched_without_override=card.launched_without_override,
@@ -280,8 +280,8 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
             raise InvalidArgument([FieldViolation("draft", str(error))]) from None
         found = await self._insights.what_if(request.tenant_id, draft)
 
-        def verdict(v: Verdict) -> validation_pb2.IdeaVerdict:
-            return validation_pb2.IdeaVerdict(
+        def verdict(v: Verdict) -> domain_pb2.IdeaVerdict:
+            return domain_pb2.IdeaVerdict(
                 idea_id=v.idea_id,
                 holds_now=v.holds_now,
                 holds_with_draft=v.holds_with_draft,
@@ -294,7 +294,7 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
             would_close=[verdict(v) for v in found.would_close],
             unchanged=found.unchanged,
             past_advances_refused=[
-                validation_pb2.RefusedAdvance(
+                domain_pb2.RefusedAdvance(
                     idea_id=r.idea_id, decided_at=timestamp(r.decided_at), summary=r.summary
                 )
                 for r in found.refused
@@ -318,9 +318,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
         found = await self._peers.peers(request.tenant_id, request.idea_id, request.organization_id)
         return validation_pb2.ListPeersResponse(
             peers=[
-                validation_pb2.Peer(
-                    organization_id=p.organization_id, name=p.name, segment=p.segment
-                )
+                domain_pb2.Peer(organization_id=p.organization_id, name=p.name, segment=p.segment)
                 for p in found
             ]
         )

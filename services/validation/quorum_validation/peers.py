@@ -13,8 +13,8 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
-from quorum.validation.v1 import validation_pb2
 from quorum_common.errors import FailedPrecondition, NotFound
 from quorum_common.events import new_event, now, timestamp
 from quorum_common.mongo import Document
@@ -30,9 +30,9 @@ INDEXES = {
     ]
 }
 _STATUS = {
-    "PENDING": validation_pb2.INTRODUCTION_STATUS_PENDING,
-    "ACCEPTED": validation_pb2.INTRODUCTION_STATUS_ACCEPTED,
-    "DECLINED": validation_pb2.INTRODUCTION_STATUS_DECLINED,
+    "PENDING": domain_pb2.INTRODUCTION_STATUS_PENDING,
+    "ACCEPTED": domain_pb2.INTRODUCTION_STATUS_ACCEPTED,
+    "DECLINED": domain_pb2.INTRODUCTION_STATUS_DECLINED,
 }
 
 
@@ -43,8 +43,8 @@ class Peer:
     segment: str
 
 
-def introduction_message(doc: Document) -> validation_pb2.Introduction:
-    message = validation_pb2.Introduction(
+def introduction_message(doc: Document) -> domain_pb2.Introduction:
+    message = domain_pb2.Introduction(
         introduction_id=doc["_id"],
         idea_id=doc["idea_id"],
         requester_organization_id=doc["requester_organization_id"],
@@ -106,7 +106,7 @@ class Peers:
         requester_member_id: str,
         peer_organization_id: str,
         message: str,
-    ) -> validation_pb2.Introduction:
+    ) -> domain_pb2.Introduction:
         async def work(session: AsyncClientSession) -> Document:
             visible = await self.peers(tenant_id, idea_id, requester_organization_id, session)
             if peer_organization_id not in {p.organization_id for p in visible}:
@@ -142,7 +142,7 @@ class Peers:
 
     async def answer(
         self, tenant_id: str, introduction_id: str, organization_id: str, accept: bool
-    ) -> validation_pb2.Introduction:
+    ) -> domain_pb2.Introduction:
         async def work(session: AsyncClientSession) -> Document:
             doc = await self._introductions.find_one(
                 {
@@ -191,7 +191,7 @@ class Peers:
         self._outbox.notify()
         return introduction_message(doc)
 
-    async def list(self, tenant_id: str, organization_id: str) -> list[validation_pb2.Introduction]:
+    async def list(self, tenant_id: str, organization_id: str) -> list[domain_pb2.Introduction]:
         cursor = self._introductions.find(
             {
                 "tenant_id": tenant_id,

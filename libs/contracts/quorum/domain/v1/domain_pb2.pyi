@@ -176,6 +176,25 @@ IDEA_STATUS_DECLINED: IdeaStatus.ValueType  # 3
 IDEA_STATUS_LAUNCHED: IdeaStatus.ValueType  # 4
 Global___IdeaStatus: _TypeAlias = IdeaStatus  # noqa: Y015
 
+class _IntroductionStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _IntroductionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IntroductionStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INTRODUCTION_STATUS_UNSPECIFIED: _IntroductionStatus.ValueType  # 0
+    INTRODUCTION_STATUS_PENDING: _IntroductionStatus.ValueType  # 1
+    INTRODUCTION_STATUS_ACCEPTED: _IntroductionStatus.ValueType  # 2
+    INTRODUCTION_STATUS_DECLINED: _IntroductionStatus.ValueType  # 3
+
+class IntroductionStatus(_IntroductionStatus, metaclass=_IntroductionStatusEnumTypeWrapper): ...
+
+INTRODUCTION_STATUS_UNSPECIFIED: IntroductionStatus.ValueType  # 0
+INTRODUCTION_STATUS_PENDING: IntroductionStatus.ValueType  # 1
+INTRODUCTION_STATUS_ACCEPTED: IntroductionStatus.ValueType  # 2
+INTRODUCTION_STATUS_DECLINED: IntroductionStatus.ValueType  # 3
+Global___IntroductionStatus: _TypeAlias = IntroductionStatus  # noqa: Y015
+
 @_typing.final
 class MemberRef(_message.Message):
     """A person at a customer organization."""
@@ -677,3 +696,216 @@ class Pipeline(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Pipeline: _TypeAlias = Pipeline  # noqa: Y015
+
+@_typing.final
+class OrganizationScorecard(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    SUBMITTED_FIELD_NUMBER: _builtins.int
+    ENDORSED_FIELD_NUMBER: _builtins.int
+    LAUNCHED_FIELD_NUMBER: _builtins.int
+    DECLINED_WITH_REASON_FIELD_NUMBER: _builtins.int
+    MEDIAN_DAYS_TO_DECISION_FIELD_NUMBER: _builtins.int
+    DECISIONS_FIELD_NUMBER: _builtins.int
+    organization_id: _builtins.str
+    submitted: _builtins.int
+    endorsed: _builtins.int
+    launched: _builtins.int
+    declined_with_reason: _builtins.int
+    """Endorsed ideas the vendor declined, with a reason."""
+    median_days_to_decision: _builtins.float
+    """Median days from its endorsement to a decision (advance, decline, override)
+    on the ideas it endorsed; 0 with no decision yet.
+    """
+    decisions: _builtins.int
+    def __init__(
+        self,
+        *,
+        organization_id: _builtins.str = ...,
+        submitted: _builtins.int = ...,
+        endorsed: _builtins.int = ...,
+        launched: _builtins.int = ...,
+        declined_with_reason: _builtins.int = ...,
+        median_days_to_decision: _builtins.float = ...,
+        decisions: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decisions", b"decisions", "declined_with_reason", b"declined_with_reason", "endorsed", b"endorsed", "launched", b"launched", "median_days_to_decision", b"median_days_to_decision", "organization_id", b"organization_id", "submitted", b"submitted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OrganizationScorecard: _TypeAlias = OrganizationScorecard  # noqa: Y015
+
+@_typing.final
+class TenantScorecard(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OVERRIDES_FIELD_NUMBER: _builtins.int
+    LAUNCHED_FIELD_NUMBER: _builtins.int
+    LAUNCHED_WITHOUT_OVERRIDE_FIELD_NUMBER: _builtins.int
+    SHARE_LAUNCHED_WITHOUT_OVERRIDE_FIELD_NUMBER: _builtins.int
+    SINGLE_CUSTOMER_IDEAS_STOPPED_FIELD_NUMBER: _builtins.int
+    overrides: _builtins.int
+    launched: _builtins.int
+    launched_without_override: _builtins.int
+    """Launched ideas that passed every gate without an override."""
+    share_launched_without_override: _builtins.float
+    """launched_without_override / launched; 0 when nothing launched."""
+    single_customer_ideas_stopped: _builtins.int
+    """Ideas whose only backing was one organization and that were refused an advance."""
+    def __init__(
+        self,
+        *,
+        overrides: _builtins.int = ...,
+        launched: _builtins.int = ...,
+        launched_without_override: _builtins.int = ...,
+        share_launched_without_override: _builtins.float = ...,
+        single_customer_ideas_stopped: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["launched", b"launched", "launched_without_override", b"launched_without_override", "overrides", b"overrides", "share_launched_without_override", b"share_launched_without_override", "single_customer_ideas_stopped", b"single_customer_ideas_stopped"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TenantScorecard: _TypeAlias = TenantScorecard  # noqa: Y015
+
+@_typing.final
+class IdeaVerdict(_message.Message):
+    """One idea judged by the current policy and by the draft."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    HOLDS_NOW_FIELD_NUMBER: _builtins.int
+    HOLDS_WITH_DRAFT_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    idea_id: _builtins.str
+    holds_now: _builtins.bool
+    holds_with_draft: _builtins.bool
+    summary: _builtins.str
+    """The draft's sentence for this idea."""
+    def __init__(
+        self,
+        *,
+        idea_id: _builtins.str = ...,
+        holds_now: _builtins.bool = ...,
+        holds_with_draft: _builtins.bool = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holds_now", b"holds_now", "holds_with_draft", b"holds_with_draft", "idea_id", b"idea_id", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IdeaVerdict: _TypeAlias = IdeaVerdict  # noqa: Y015
+
+@_typing.final
+class RefusedAdvance(_message.Message):
+    """A past advance the draft would have refused."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    DECIDED_AT_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    idea_id: _builtins.str
+    summary: _builtins.str
+    @_builtins.property
+    def decided_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        idea_id: _builtins.str = ...,
+        decided_at: _timestamp_pb2.Timestamp | None = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "idea_id", b"idea_id", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefusedAdvance: _TypeAlias = RefusedAdvance  # noqa: Y015
+
+@_typing.final
+class Peer(_message.Message):
+    """An organization another customer may ask to be introduced to."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    SEGMENT_FIELD_NUMBER: _builtins.int
+    organization_id: _builtins.str
+    name: _builtins.str
+    segment: _builtins.str
+    def __init__(
+        self,
+        *,
+        organization_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        segment: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "organization_id", b"organization_id", "segment", b"segment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Peer: _TypeAlias = Peer  # noqa: Y015
+
+@_typing.final
+class Introduction(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTRODUCTION_ID_FIELD_NUMBER: _builtins.int
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_MEMBER_ID_FIELD_NUMBER: _builtins.int
+    PEER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REQUESTER_CONTACT_FIELD_NUMBER: _builtins.int
+    PEER_CONTACT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    ANSWERED_AT_FIELD_NUMBER: _builtins.int
+    introduction_id: _builtins.str
+    idea_id: _builtins.str
+    requester_organization_id: _builtins.str
+    requester_member_id: _builtins.str
+    peer_organization_id: _builtins.str
+    message: _builtins.str
+    status: Global___IntroductionStatus.ValueType
+    requester_contact: _builtins.str
+    """Filled only once accepted."""
+    peer_contact: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def answered_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        introduction_id: _builtins.str = ...,
+        idea_id: _builtins.str = ...,
+        requester_organization_id: _builtins.str = ...,
+        requester_member_id: _builtins.str = ...,
+        peer_organization_id: _builtins.str = ...,
+        message: _builtins.str = ...,
+        status: Global___IntroductionStatus.ValueType = ...,
+        requester_contact: _builtins.str = ...,
+        peer_contact: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        answered_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "created_at", b"created_at", "idea_id", b"idea_id", "introduction_id", b"introduction_id", "message", b"message", "peer_contact", b"peer_contact", "peer_organization_id", b"peer_organization_id", "requester_contact", b"requester_contact", "requester_member_id", b"requester_member_id", "requester_organization_id", b"requester_organization_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Introduction: _TypeAlias = Introduction  # noqa: Y015

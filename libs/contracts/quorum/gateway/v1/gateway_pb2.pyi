@@ -81,6 +81,8 @@ class Idea(_message.Message):
     NEXT_STAGE_FIELD_NUMBER: _builtins.int
     NEXT_GATE_HOLDS_FIELD_NUMBER: _builtins.int
     STAGE_VERSION_FIELD_NUMBER: _builtins.int
+    OVERRIDDEN_FIELD_NUMBER: _builtins.int
+    CO_SIGNED_BY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     title: _builtins.str
     problem: _builtins.str
@@ -100,6 +102,8 @@ class Idea(_message.Message):
     """Whether the gate into next_stage held at its last evaluation."""
     stage_version: _builtins.int
     """The stage ledger's version (for expected_version in AdvanceStage, DeclineIdea)."""
+    overridden: _builtins.bool
+    """Set for good once an admin moved it past a gate that did not hold."""
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -108,6 +112,10 @@ class Idea(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def endorsements(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.OrganizationEndorsement]: ...
+    @_builtins.property
+    def co_signed_by(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Councils backing the idea."""
+
     def __init__(
         self,
         *,
@@ -128,10 +136,12 @@ class Idea(_message.Message):
         next_stage: _builtins.str = ...,
         next_gate_holds: _builtins.bool = ...,
         stage_version: _builtins.int = ...,
+        overridden: _builtins.bool = ...,
+        co_signed_by: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "submitted_by", b"submitted_by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "endorsements", b"endorsements", "id", b"id", "merged_into", b"merged_into", "next_gate_holds", b"next_gate_holds", "next_stage", b"next_stage", "organization_count", b"organization_count", "problem", b"problem", "product_area", b"product_area", "source_channel", b"source_channel", "stage", b"stage", "stage_version", b"stage_version", "status", b"status", "submitted_by", b"submitted_by", "tags", b"tags", "title", b"title", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["co_signed_by", b"co_signed_by", "created_at", b"created_at", "endorsements", b"endorsements", "id", b"id", "merged_into", b"merged_into", "next_gate_holds", b"next_gate_holds", "next_stage", b"next_stage", "organization_count", b"organization_count", "overridden", b"overridden", "problem", b"problem", "product_area", b"product_area", "source_channel", b"source_channel", "stage", b"stage", "stage_version", b"stage_version", "status", b"status", "submitted_by", b"submitted_by", "tags", b"tags", "title", b"title", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -714,11 +724,13 @@ class CastCouncilVoteRequest(_message.Message):
     COUNCIL_ID_FIELD_NUMBER: _builtins.int
     ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
     APPROVE_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
     idea_id: _builtins.str
     council_id: _builtins.str
     organization_id: _builtins.str
     """The voting member organization (a CUSTOMER key: its own)."""
     approve: _builtins.bool
+    comment: _builtins.str
     def __init__(
         self,
         *,
@@ -726,10 +738,11 @@ class CastCouncilVoteRequest(_message.Message):
         council_id: _builtins.str = ...,
         organization_id: _builtins.str = ...,
         approve: _builtins.bool = ...,
+        comment: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve", b"approve", "council_id", b"council_id", "idea_id", b"idea_id", "organization_id", b"organization_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approve", b"approve", "comment", b"comment", "council_id", b"council_id", "idea_id", b"idea_id", "organization_id", b"organization_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -741,21 +754,439 @@ class CastCouncilVoteResponse(_message.Message):
 
     APPROVALS_FIELD_NUMBER: _builtins.int
     REJECTIONS_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
     approvals: _builtins.int
     rejections: _builtins.int
+    stage: _builtins.str
+    """The stage whose gate the vote is about."""
     def __init__(
         self,
         *,
         approvals: _builtins.int = ...,
         rejections: _builtins.int = ...,
+        stage: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["approvals", b"approvals", "rejections", b"rejections"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approvals", b"approvals", "rejections", b"rejections", "stage", b"stage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CastCouncilVoteResponse: _TypeAlias = CastCouncilVoteResponse  # noqa: Y015
+
+@_typing.final
+class OverrideStageRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    TARGET_STAGE_FIELD_NUMBER: _builtins.int
+    JUSTIFICATION_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    idea_id: _builtins.str
+    target_stage: _builtins.str
+    justification: _builtins.str
+    """At least 20 characters: why the evidence is not needed this time."""
+    expected_version: _builtins.int
+    def __init__(
+        self,
+        *,
+        idea_id: _builtins.str = ...,
+        target_stage: _builtins.str = ...,
+        justification: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expected_version", b"expected_version", "idea_id", b"idea_id", "justification", b"justification", "target_stage", b"target_stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OverrideStageRequest: _TypeAlias = OverrideStageRequest  # noqa: Y015
+
+@_typing.final
+class OverrideStageResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    FROM_STAGE_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REPORT_FIELD_NUMBER: _builtins.int
+    STAGE_VERSION_FIELD_NUMBER: _builtins.int
+    idea_id: _builtins.str
+    from_stage: _builtins.str
+    stage: _builtins.str
+    status: _domain_pb2.IdeaStatus.ValueType
+    stage_version: _builtins.int
+    @_builtins.property
+    def report(self) -> _domain_pb2.GateReport:
+        """The unmet report at the moment of the override."""
+
+    def __init__(
+        self,
+        *,
+        idea_id: _builtins.str = ...,
+        from_stage: _builtins.str = ...,
+        stage: _builtins.str = ...,
+        status: _domain_pb2.IdeaStatus.ValueType = ...,
+        report: _domain_pb2.GateReport | None = ...,
+        stage_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["report", b"report"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_stage", b"from_stage", "idea_id", b"idea_id", "report", b"report", "stage", b"stage", "stage_version", b"stage_version", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OverrideStageResponse: _TypeAlias = OverrideStageResponse  # noqa: Y015
+
+@_typing.final
+class CoSignIdeaRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    COUNCIL_ID_FIELD_NUMBER: _builtins.int
+    idea_id: _builtins.str
+    council_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        idea_id: _builtins.str = ...,
+        council_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["council_id", b"council_id", "idea_id", b"idea_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CoSignIdeaRequest: _TypeAlias = CoSignIdeaRequest  # noqa: Y015
+
+@_typing.final
+class CoSignIdeaResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CO_SIGNED_BY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def co_signed_by(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        co_signed_by: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["co_signed_by", b"co_signed_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CoSignIdeaResponse: _TypeAlias = CoSignIdeaResponse  # noqa: Y015
+
+@_typing.final
+class GetOrganizationScorecardRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    organization_id: _builtins.str
+    """A CUSTOMER or INTEGRATION key: empty means its own organization."""
+    def __init__(
+        self,
+        *,
+        organization_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization_id", b"organization_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrganizationScorecardRequest: _TypeAlias = GetOrganizationScorecardRequest  # noqa: Y015
+
+@_typing.final
+class GetOrganizationScorecardResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORECARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def scorecard(self) -> _domain_pb2.OrganizationScorecard: ...
+    def __init__(
+        self,
+        *,
+        scorecard: _domain_pb2.OrganizationScorecard | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scorecard", b"scorecard"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["scorecard", b"scorecard"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrganizationScorecardResponse: _TypeAlias = GetOrganizationScorecardResponse  # noqa: Y015
+
+@_typing.final
+class GetTenantScorecardRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTenantScorecardRequest: _TypeAlias = GetTenantScorecardRequest  # noqa: Y015
+
+@_typing.final
+class GetTenantScorecardResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORECARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def scorecard(self) -> _domain_pb2.TenantScorecard: ...
+    def __init__(
+        self,
+        *,
+        scorecard: _domain_pb2.TenantScorecard | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scorecard", b"scorecard"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["scorecard", b"scorecard"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTenantScorecardResponse: _TypeAlias = GetTenantScorecardResponse  # noqa: Y015
+
+@_typing.final
+class WhatIfRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DRAFT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def draft(self) -> _domain_pb2.GatePolicy: ...
+    def __init__(
+        self,
+        *,
+        draft: _domain_pb2.GatePolicy | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draft", b"draft"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WhatIfRequest: _TypeAlias = WhatIfRequest  # noqa: Y015
+
+@_typing.final
+class WhatIfResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    WOULD_OPEN_FIELD_NUMBER: _builtins.int
+    WOULD_CLOSE_FIELD_NUMBER: _builtins.int
+    UNCHANGED_FIELD_NUMBER: _builtins.int
+    PAST_ADVANCES_REFUSED_FIELD_NUMBER: _builtins.int
+    PAST_ADVANCES_CHECKED_FIELD_NUMBER: _builtins.int
+    stage: _builtins.str
+    unchanged: _builtins.int
+    past_advances_checked: _builtins.int
+    @_builtins.property
+    def would_open(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.IdeaVerdict]: ...
+    @_builtins.property
+    def would_close(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.IdeaVerdict]: ...
+    @_builtins.property
+    def past_advances_refused(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.RefusedAdvance]: ...
+    def __init__(
+        self,
+        *,
+        stage: _builtins.str = ...,
+        would_open: _abc.Iterable[_domain_pb2.IdeaVerdict] | None = ...,
+        would_close: _abc.Iterable[_domain_pb2.IdeaVerdict] | None = ...,
+        unchanged: _builtins.int = ...,
+        past_advances_refused: _abc.Iterable[_domain_pb2.RefusedAdvance] | None = ...,
+        past_advances_checked: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["past_advances_checked", b"past_advances_checked", "past_advances_refused", b"past_advances_refused", "stage", b"stage", "unchanged", b"unchanged", "would_close", b"would_close", "would_open", b"would_open"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WhatIfResponse: _TypeAlias = WhatIfResponse  # noqa: Y015
+
+@_typing.final
+class ListPeersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    idea_id: _builtins.str
+    organization_id: _builtins.str
+    """An INTEGRATION key names which of its organizations asks."""
+    def __init__(
+        self,
+        *,
+        idea_id: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idea_id", b"idea_id", "organization_id", b"organization_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPeersRequest: _TypeAlias = ListPeersRequest  # noqa: Y015
+
+@_typing.final
+class ListPeersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PEERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def peers(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.Peer]: ...
+    def __init__(
+        self,
+        *,
+        peers: _abc.Iterable[_domain_pb2.Peer] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["peers", b"peers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPeersResponse: _TypeAlias = ListPeersResponse  # noqa: Y015
+
+@_typing.final
+class RequestIntroductionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    PEER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    idea_id: _builtins.str
+    peer_organization_id: _builtins.str
+    message: _builtins.str
+    def __init__(
+        self,
+        *,
+        idea_id: _builtins.str = ...,
+        peer_organization_id: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idea_id", b"idea_id", "message", b"message", "peer_organization_id", b"peer_organization_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestIntroductionRequest: _TypeAlias = RequestIntroductionRequest  # noqa: Y015
+
+@_typing.final
+class RequestIntroductionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTRODUCTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def introduction(self) -> _domain_pb2.Introduction: ...
+    def __init__(
+        self,
+        *,
+        introduction: _domain_pb2.Introduction | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["introduction", b"introduction"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["introduction", b"introduction"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestIntroductionResponse: _TypeAlias = RequestIntroductionResponse  # noqa: Y015
+
+@_typing.final
+class AnswerIntroductionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTRODUCTION_ID_FIELD_NUMBER: _builtins.int
+    ACCEPT_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    introduction_id: _builtins.str
+    accept: _builtins.bool
+    organization_id: _builtins.str
+    """An INTEGRATION key names which of its organizations answers."""
+    def __init__(
+        self,
+        *,
+        introduction_id: _builtins.str = ...,
+        accept: _builtins.bool = ...,
+        organization_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept", b"accept", "introduction_id", b"introduction_id", "organization_id", b"organization_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerIntroductionRequest: _TypeAlias = AnswerIntroductionRequest  # noqa: Y015
+
+@_typing.final
+class AnswerIntroductionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTRODUCTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def introduction(self) -> _domain_pb2.Introduction: ...
+    def __init__(
+        self,
+        *,
+        introduction: _domain_pb2.Introduction | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["introduction", b"introduction"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["introduction", b"introduction"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerIntroductionResponse: _TypeAlias = AnswerIntroductionResponse  # noqa: Y015
+
+@_typing.final
+class ListIntroductionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    organization_id: _builtins.str
+    """An INTEGRATION key names which of its organizations."""
+    def __init__(
+        self,
+        *,
+        organization_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization_id", b"organization_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIntroductionsRequest: _TypeAlias = ListIntroductionsRequest  # noqa: Y015
+
+@_typing.final
+class ListIntroductionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTRODUCTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def introductions(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.Introduction]: ...
+    def __init__(
+        self,
+        *,
+        introductions: _abc.Iterable[_domain_pb2.Introduction] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["introductions", b"introductions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIntroductionsResponse: _TypeAlias = ListIntroductionsResponse  # noqa: Y015
 
 @_typing.final
 class UpsertOrganizationRequest(_message.Message):

@@ -395,6 +395,16 @@ class GatesServiceStub:
                 request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CastCouncilVoteRequest.SerializeToString,
                 response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CastCouncilVoteResponse.FromString,
                 _registered_method=True)
+        self.OverrideStage = channel.unary_unary(
+                '/quorum.gateway.v1.GatesService/OverrideStage',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.OverrideStageRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.OverrideStageResponse.FromString,
+                _registered_method=True)
+        self.CoSignIdea = channel.unary_unary(
+                '/quorum.gateway.v1.GatesService/CoSignIdea',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CoSignIdeaRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CoSignIdeaResponse.FromString,
+                _registered_method=True)
 
 
 class GatesServiceServicer:
@@ -425,7 +435,23 @@ class GatesServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CastCouncilVote(self, request, context):
-        """A council member organization votes on an idea.
+        """A council member organization votes on the idea's next gate (changeable
+        until the idea advances).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OverrideStage(self, request, context):
+        """VENDOR_ADMIN only: moves an idea past a gate that does not hold, with a
+        justification of at least 20 characters; recorded for good and announced.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CoSignIdea(self, request, context):
+        """A council backs an idea as a joint campaign.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -453,6 +479,16 @@ def add_GatesServiceServicer_to_server(servicer, server):
                     servicer.CastCouncilVote,
                     request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CastCouncilVoteRequest.FromString,
                     response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CastCouncilVoteResponse.SerializeToString,
+            ),
+            'OverrideStage': grpc.unary_unary_rpc_method_handler(
+                    servicer.OverrideStage,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.OverrideStageRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.OverrideStageResponse.SerializeToString,
+            ),
+            'CoSignIdea': grpc.unary_unary_rpc_method_handler(
+                    servicer.CoSignIdea,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CoSignIdeaRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CoSignIdeaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -564,6 +600,427 @@ class GatesService:
             '/quorum.gateway.v1.GatesService/CastCouncilVote',
             quorum_dot_gateway_dot_v1_dot_gateway__pb2.CastCouncilVoteRequest.SerializeToString,
             quorum_dot_gateway_dot_v1_dot_gateway__pb2.CastCouncilVoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OverrideStage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.GatesService/OverrideStage',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.OverrideStageRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.OverrideStageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CoSignIdea(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.GatesService/CoSignIdea',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.CoSignIdeaRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.CoSignIdeaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class InsightsServiceStub:
+    """Scorecards and what-if evaluation of draft policies.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetOrganizationScorecard = channel.unary_unary(
+                '/quorum.gateway.v1.InsightsService/GetOrganizationScorecard',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetOrganizationScorecardRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetOrganizationScorecardResponse.FromString,
+                _registered_method=True)
+        self.GetTenantScorecard = channel.unary_unary(
+                '/quorum.gateway.v1.InsightsService/GetTenantScorecard',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetTenantScorecardRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetTenantScorecardResponse.FromString,
+                _registered_method=True)
+        self.WhatIf = channel.unary_unary(
+                '/quorum.gateway.v1.InsightsService/WhatIf',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WhatIfRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WhatIfResponse.FromString,
+                _registered_method=True)
+
+
+class InsightsServiceServicer:
+    """Scorecards and what-if evaluation of draft policies.
+    """
+
+    def GetOrganizationScorecard(self, request, context):
+        """A customer organization's record with the vendor (a CUSTOMER: its own).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTenantScorecard(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WhatIf(self, request, context):
+        """Judges a draft policy against current ideas and past advances; changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_InsightsServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetOrganizationScorecard': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrganizationScorecard,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetOrganizationScorecardRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetOrganizationScorecardResponse.SerializeToString,
+            ),
+            'GetTenantScorecard': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTenantScorecard,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetTenantScorecardRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetTenantScorecardResponse.SerializeToString,
+            ),
+            'WhatIf': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhatIf,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WhatIfRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.WhatIfResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'quorum.gateway.v1.InsightsService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('quorum.gateway.v1.InsightsService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class InsightsService:
+    """Scorecards and what-if evaluation of draft policies.
+    """
+
+    @staticmethod
+    def GetOrganizationScorecard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.InsightsService/GetOrganizationScorecard',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetOrganizationScorecardRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetOrganizationScorecardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTenantScorecard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.InsightsService/GetTenantScorecard',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetTenantScorecardRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.GetTenantScorecardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WhatIf(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.InsightsService/WhatIf',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.WhatIfRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.WhatIfResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class PeersServiceStub:
+    """Customers finding opted-in peers who back the same idea.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListPeers = channel.unary_unary(
+                '/quorum.gateway.v1.PeersService/ListPeers',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListPeersRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListPeersResponse.FromString,
+                _registered_method=True)
+        self.RequestIntroduction = channel.unary_unary(
+                '/quorum.gateway.v1.PeersService/RequestIntroduction',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.RequestIntroductionRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.RequestIntroductionResponse.FromString,
+                _registered_method=True)
+        self.AnswerIntroduction = channel.unary_unary(
+                '/quorum.gateway.v1.PeersService/AnswerIntroduction',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.AnswerIntroductionRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.AnswerIntroductionResponse.FromString,
+                _registered_method=True)
+        self.ListIntroductions = channel.unary_unary(
+                '/quorum.gateway.v1.PeersService/ListIntroductions',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListIntroductionsRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListIntroductionsResponse.FromString,
+                _registered_method=True)
+
+
+class PeersServiceServicer:
+    """Customers finding opted-in peers who back the same idea.
+    """
+
+    def ListPeers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestIntroduction(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnswerIntroduction(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListIntroductions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_PeersServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListPeers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPeers,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListPeersRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListPeersResponse.SerializeToString,
+            ),
+            'RequestIntroduction': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestIntroduction,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.RequestIntroductionRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.RequestIntroductionResponse.SerializeToString,
+            ),
+            'AnswerIntroduction': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnswerIntroduction,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.AnswerIntroductionRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.AnswerIntroductionResponse.SerializeToString,
+            ),
+            'ListIntroductions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIntroductions,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListIntroductionsRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListIntroductionsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'quorum.gateway.v1.PeersService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('quorum.gateway.v1.PeersService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class PeersService:
+    """Customers finding opted-in peers who back the same idea.
+    """
+
+    @staticmethod
+    def ListPeers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.PeersService/ListPeers',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListPeersRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListPeersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestIntroduction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.PeersService/RequestIntroduction',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.RequestIntroductionRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.RequestIntroductionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnswerIntroduction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.PeersService/AnswerIntroduction',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.AnswerIntroductionRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.AnswerIntroductionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIntroductions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.PeersService/ListIntroductions',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListIntroductionsRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListIntroductionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -149,7 +149,15 @@ class GatesServiceStub:
     DeclineIdea: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.DeclineIdeaRequest, _gateway_pb2.DeclineIdeaResponse]
     """Declines an idea with a reason; its endorsers are told."""
     CastCouncilVote: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.CastCouncilVoteRequest, _gateway_pb2.CastCouncilVoteResponse]
-    """A council member organization votes on an idea."""
+    """A council member organization votes on the idea's next gate (changeable
+    until the idea advances).
+    """
+    OverrideStage: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.OverrideStageRequest, _gateway_pb2.OverrideStageResponse]
+    """VENDOR_ADMIN only: moves an idea past a gate that does not hold, with a
+    justification of at least 20 characters; recorded for good and announced.
+    """
+    CoSignIdea: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.CoSignIdeaRequest, _gateway_pb2.CoSignIdeaResponse]
+    """A council backs an idea as a joint campaign."""
 
 @_typing.type_check_only
 class GatesServiceAsyncStub(GatesServiceStub):
@@ -166,7 +174,15 @@ class GatesServiceAsyncStub(GatesServiceStub):
     DeclineIdea: _aio.UnaryUnaryMultiCallable[_gateway_pb2.DeclineIdeaRequest, _gateway_pb2.DeclineIdeaResponse]  # type: ignore[assignment]
     """Declines an idea with a reason; its endorsers are told."""
     CastCouncilVote: _aio.UnaryUnaryMultiCallable[_gateway_pb2.CastCouncilVoteRequest, _gateway_pb2.CastCouncilVoteResponse]  # type: ignore[assignment]
-    """A council member organization votes on an idea."""
+    """A council member organization votes on the idea's next gate (changeable
+    until the idea advances).
+    """
+    OverrideStage: _aio.UnaryUnaryMultiCallable[_gateway_pb2.OverrideStageRequest, _gateway_pb2.OverrideStageResponse]  # type: ignore[assignment]
+    """VENDOR_ADMIN only: moves an idea past a gate that does not hold, with a
+    justification of at least 20 characters; recorded for good and announced.
+    """
+    CoSignIdea: _aio.UnaryUnaryMultiCallable[_gateway_pb2.CoSignIdeaRequest, _gateway_pb2.CoSignIdeaResponse]  # type: ignore[assignment]
+    """A council backs an idea as a joint campaign."""
 
 class GatesServiceServicer(metaclass=_abc_1.ABCMeta):
     """The gates between stages: reports, advances, declines, council votes."""
@@ -204,9 +220,136 @@ class GatesServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _gateway_pb2.CastCouncilVoteRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.CastCouncilVoteResponse, _abc.Awaitable[_gateway_pb2.CastCouncilVoteResponse]]:
-        """A council member organization votes on an idea."""
+        """A council member organization votes on the idea's next gate (changeable
+        until the idea advances).
+        """
+
+    @_abc_1.abstractmethod
+    def OverrideStage(
+        self,
+        request: _gateway_pb2.OverrideStageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.OverrideStageResponse, _abc.Awaitable[_gateway_pb2.OverrideStageResponse]]:
+        """VENDOR_ADMIN only: moves an idea past a gate that does not hold, with a
+        justification of at least 20 characters; recorded for good and announced.
+        """
+
+    @_abc_1.abstractmethod
+    def CoSignIdea(
+        self,
+        request: _gateway_pb2.CoSignIdeaRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.CoSignIdeaResponse, _abc.Awaitable[_gateway_pb2.CoSignIdeaResponse]]:
+        """A council backs an idea as a joint campaign."""
 
 def add_GatesServiceServicer_to_server(servicer: GatesServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class InsightsServiceStub:
+    """Scorecards and what-if evaluation of draft policies."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> InsightsServiceAsyncStub: ...
+    GetOrganizationScorecard: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetOrganizationScorecardRequest, _gateway_pb2.GetOrganizationScorecardResponse]
+    """A customer organization's record with the vendor (a CUSTOMER: its own)."""
+    GetTenantScorecard: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetTenantScorecardRequest, _gateway_pb2.GetTenantScorecardResponse]
+    WhatIf: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.WhatIfRequest, _gateway_pb2.WhatIfResponse]
+    """Judges a draft policy against current ideas and past advances; changes nothing."""
+
+@_typing.type_check_only
+class InsightsServiceAsyncStub(InsightsServiceStub):
+    """Scorecards and what-if evaluation of draft policies."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetOrganizationScorecard: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetOrganizationScorecardRequest, _gateway_pb2.GetOrganizationScorecardResponse]  # type: ignore[assignment]
+    """A customer organization's record with the vendor (a CUSTOMER: its own)."""
+    GetTenantScorecard: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetTenantScorecardRequest, _gateway_pb2.GetTenantScorecardResponse]  # type: ignore[assignment]
+    WhatIf: _aio.UnaryUnaryMultiCallable[_gateway_pb2.WhatIfRequest, _gateway_pb2.WhatIfResponse]  # type: ignore[assignment]
+    """Judges a draft policy against current ideas and past advances; changes nothing."""
+
+class InsightsServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Scorecards and what-if evaluation of draft policies."""
+
+    @_abc_1.abstractmethod
+    def GetOrganizationScorecard(
+        self,
+        request: _gateway_pb2.GetOrganizationScorecardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.GetOrganizationScorecardResponse, _abc.Awaitable[_gateway_pb2.GetOrganizationScorecardResponse]]:
+        """A customer organization's record with the vendor (a CUSTOMER: its own)."""
+
+    @_abc_1.abstractmethod
+    def GetTenantScorecard(
+        self,
+        request: _gateway_pb2.GetTenantScorecardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.GetTenantScorecardResponse, _abc.Awaitable[_gateway_pb2.GetTenantScorecardResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def WhatIf(
+        self,
+        request: _gateway_pb2.WhatIfRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.WhatIfResponse, _abc.Awaitable[_gateway_pb2.WhatIfResponse]]:
+        """Judges a draft policy against current ideas and past advances; changes nothing."""
+
+def add_InsightsServiceServicer_to_server(servicer: InsightsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class PeersServiceStub:
+    """Customers finding opted-in peers who back the same idea."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> PeersServiceAsyncStub: ...
+    ListPeers: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListPeersRequest, _gateway_pb2.ListPeersResponse]
+    RequestIntroduction: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.RequestIntroductionRequest, _gateway_pb2.RequestIntroductionResponse]
+    AnswerIntroduction: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.AnswerIntroductionRequest, _gateway_pb2.AnswerIntroductionResponse]
+    ListIntroductions: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListIntroductionsRequest, _gateway_pb2.ListIntroductionsResponse]
+
+@_typing.type_check_only
+class PeersServiceAsyncStub(PeersServiceStub):
+    """Customers finding opted-in peers who back the same idea."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ListPeers: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListPeersRequest, _gateway_pb2.ListPeersResponse]  # type: ignore[assignment]
+    RequestIntroduction: _aio.UnaryUnaryMultiCallable[_gateway_pb2.RequestIntroductionRequest, _gateway_pb2.RequestIntroductionResponse]  # type: ignore[assignment]
+    AnswerIntroduction: _aio.UnaryUnaryMultiCallable[_gateway_pb2.AnswerIntroductionRequest, _gateway_pb2.AnswerIntroductionResponse]  # type: ignore[assignment]
+    ListIntroductions: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListIntroductionsRequest, _gateway_pb2.ListIntroductionsResponse]  # type: ignore[assignment]
+
+class PeersServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Customers finding opted-in peers who back the same idea."""
+
+    @_abc_1.abstractmethod
+    def ListPeers(
+        self,
+        request: _gateway_pb2.ListPeersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListPeersResponse, _abc.Awaitable[_gateway_pb2.ListPeersResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RequestIntroduction(
+        self,
+        request: _gateway_pb2.RequestIntroductionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.RequestIntroductionResponse, _abc.Awaitable[_gateway_pb2.RequestIntroductionResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def AnswerIntroduction(
+        self,
+        request: _gateway_pb2.AnswerIntroductionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.AnswerIntroductionResponse, _abc.Awaitable[_gateway_pb2.AnswerIntroductionResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListIntroductions(
+        self,
+        request: _gateway_pb2.ListIntroductionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListIntroductionsResponse, _abc.Awaitable[_gateway_pb2.ListIntroductionsResponse]]: ...
+
+def add_PeersServiceServicer_to_server(servicer: PeersServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class DirectoryServiceStub:
     """The tenant's customer organizations and councils."""

@@ -10,7 +10,6 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from quorum.domain.v1 import domain_pb2 as _domain_pb2
 import builtins as _builtins
 import sys
@@ -22,25 +21,6 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class _IntroductionStatus:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _IntroductionStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IntroductionStatus.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    INTRODUCTION_STATUS_UNSPECIFIED: _IntroductionStatus.ValueType  # 0
-    INTRODUCTION_STATUS_PENDING: _IntroductionStatus.ValueType  # 1
-    INTRODUCTION_STATUS_ACCEPTED: _IntroductionStatus.ValueType  # 2
-    INTRODUCTION_STATUS_DECLINED: _IntroductionStatus.ValueType  # 3
-
-class IntroductionStatus(_IntroductionStatus, metaclass=_IntroductionStatusEnumTypeWrapper): ...
-
-INTRODUCTION_STATUS_UNSPECIFIED: IntroductionStatus.ValueType  # 0
-INTRODUCTION_STATUS_PENDING: IntroductionStatus.ValueType  # 1
-INTRODUCTION_STATUS_ACCEPTED: IntroductionStatus.ValueType  # 2
-INTRODUCTION_STATUS_DECLINED: IntroductionStatus.ValueType  # 3
-Global___IntroductionStatus: _TypeAlias = IntroductionStatus  # noqa: Y015
 
 @_typing.final
 class GetIdeaProgressRequest(_message.Message):
@@ -484,47 +464,6 @@ class CoSignIdeaResponse(_message.Message):
 Global___CoSignIdeaResponse: _TypeAlias = CoSignIdeaResponse  # noqa: Y015
 
 @_typing.final
-class OrganizationScorecard(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
-    SUBMITTED_FIELD_NUMBER: _builtins.int
-    ENDORSED_FIELD_NUMBER: _builtins.int
-    LAUNCHED_FIELD_NUMBER: _builtins.int
-    DECLINED_WITH_REASON_FIELD_NUMBER: _builtins.int
-    MEDIAN_DAYS_TO_DECISION_FIELD_NUMBER: _builtins.int
-    DECISIONS_FIELD_NUMBER: _builtins.int
-    organization_id: _builtins.str
-    submitted: _builtins.int
-    endorsed: _builtins.int
-    launched: _builtins.int
-    declined_with_reason: _builtins.int
-    """Endorsed ideas the vendor declined, with a reason."""
-    median_days_to_decision: _builtins.float
-    """Median days from its endorsement to a decision (advance, decline, override)
-    on the ideas it endorsed; 0 with no decision yet.
-    """
-    decisions: _builtins.int
-    def __init__(
-        self,
-        *,
-        organization_id: _builtins.str = ...,
-        submitted: _builtins.int = ...,
-        endorsed: _builtins.int = ...,
-        launched: _builtins.int = ...,
-        declined_with_reason: _builtins.int = ...,
-        median_days_to_decision: _builtins.float = ...,
-        decisions: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["decisions", b"decisions", "declined_with_reason", b"declined_with_reason", "endorsed", b"endorsed", "launched", b"launched", "median_days_to_decision", b"median_days_to_decision", "organization_id", b"organization_id", "submitted", b"submitted"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___OrganizationScorecard: _TypeAlias = OrganizationScorecard  # noqa: Y015
-
-@_typing.final
 class GetOrganizationScorecardRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -552,11 +491,11 @@ class GetOrganizationScorecardResponse(_message.Message):
 
     SCORECARD_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def scorecard(self) -> Global___OrganizationScorecard: ...
+    def scorecard(self) -> _domain_pb2.OrganizationScorecard: ...
     def __init__(
         self,
         *,
-        scorecard: Global___OrganizationScorecard | None = ...,
+        scorecard: _domain_pb2.OrganizationScorecard | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scorecard", b"scorecard"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -565,40 +504,6 @@ class GetOrganizationScorecardResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetOrganizationScorecardResponse: _TypeAlias = GetOrganizationScorecardResponse  # noqa: Y015
-
-@_typing.final
-class TenantScorecard(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    OVERRIDES_FIELD_NUMBER: _builtins.int
-    LAUNCHED_FIELD_NUMBER: _builtins.int
-    LAUNCHED_WITHOUT_OVERRIDE_FIELD_NUMBER: _builtins.int
-    SHARE_LAUNCHED_WITHOUT_OVERRIDE_FIELD_NUMBER: _builtins.int
-    SINGLE_CUSTOMER_IDEAS_STOPPED_FIELD_NUMBER: _builtins.int
-    overrides: _builtins.int
-    launched: _builtins.int
-    launched_without_override: _builtins.int
-    """Launched ideas that passed every gate without an override."""
-    share_launched_without_override: _builtins.float
-    """launched_without_override / launched; 0 when nothing launched."""
-    single_customer_ideas_stopped: _builtins.int
-    """Ideas whose only backing was one organization and that were refused an advance."""
-    def __init__(
-        self,
-        *,
-        overrides: _builtins.int = ...,
-        launched: _builtins.int = ...,
-        launched_without_override: _builtins.int = ...,
-        share_launched_without_override: _builtins.float = ...,
-        single_customer_ideas_stopped: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["launched", b"launched", "launched_without_override", b"launched_without_override", "overrides", b"overrides", "share_launched_without_override", b"share_launched_without_override", "single_customer_ideas_stopped", b"single_customer_ideas_stopped"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___TenantScorecard: _TypeAlias = TenantScorecard  # noqa: Y015
 
 @_typing.final
 class GetTenantScorecardRequest(_message.Message):
@@ -625,11 +530,11 @@ class GetTenantScorecardResponse(_message.Message):
 
     SCORECARD_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def scorecard(self) -> Global___TenantScorecard: ...
+    def scorecard(self) -> _domain_pb2.TenantScorecard: ...
     def __init__(
         self,
         *,
-        scorecard: Global___TenantScorecard | None = ...,
+        scorecard: _domain_pb2.TenantScorecard | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scorecard", b"scorecard"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -638,65 +543,6 @@ class GetTenantScorecardResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetTenantScorecardResponse: _TypeAlias = GetTenantScorecardResponse  # noqa: Y015
-
-@_typing.final
-class IdeaVerdict(_message.Message):
-    """One idea judged by the current policy and by the draft."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    IDEA_ID_FIELD_NUMBER: _builtins.int
-    HOLDS_NOW_FIELD_NUMBER: _builtins.int
-    HOLDS_WITH_DRAFT_FIELD_NUMBER: _builtins.int
-    SUMMARY_FIELD_NUMBER: _builtins.int
-    idea_id: _builtins.str
-    holds_now: _builtins.bool
-    holds_with_draft: _builtins.bool
-    summary: _builtins.str
-    """The draft's sentence for this idea."""
-    def __init__(
-        self,
-        *,
-        idea_id: _builtins.str = ...,
-        holds_now: _builtins.bool = ...,
-        holds_with_draft: _builtins.bool = ...,
-        summary: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["holds_now", b"holds_now", "holds_with_draft", b"holds_with_draft", "idea_id", b"idea_id", "summary", b"summary"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___IdeaVerdict: _TypeAlias = IdeaVerdict  # noqa: Y015
-
-@_typing.final
-class RefusedAdvance(_message.Message):
-    """A past advance the draft would have refused."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    IDEA_ID_FIELD_NUMBER: _builtins.int
-    DECIDED_AT_FIELD_NUMBER: _builtins.int
-    SUMMARY_FIELD_NUMBER: _builtins.int
-    idea_id: _builtins.str
-    summary: _builtins.str
-    @_builtins.property
-    def decided_at(self) -> _timestamp_pb2.Timestamp: ...
-    def __init__(
-        self,
-        *,
-        idea_id: _builtins.str = ...,
-        decided_at: _timestamp_pb2.Timestamp | None = ...,
-        summary: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["decided_at", b"decided_at", "idea_id", b"idea_id", "summary", b"summary"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___RefusedAdvance: _TypeAlias = RefusedAdvance  # noqa: Y015
 
 @_typing.final
 class WhatIfRequest(_message.Message):
@@ -735,23 +581,23 @@ class WhatIfResponse(_message.Message):
     unchanged: _builtins.int
     past_advances_checked: _builtins.int
     @_builtins.property
-    def would_open(self) -> _containers.RepeatedCompositeFieldContainer[Global___IdeaVerdict]:
+    def would_open(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.IdeaVerdict]:
         """Open ideas whose next gate is the draft's that would open / close."""
 
     @_builtins.property
-    def would_close(self) -> _containers.RepeatedCompositeFieldContainer[Global___IdeaVerdict]: ...
+    def would_close(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.IdeaVerdict]: ...
     @_builtins.property
-    def past_advances_refused(self) -> _containers.RepeatedCompositeFieldContainer[Global___RefusedAdvance]:
+    def past_advances_refused(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.RefusedAdvance]:
         """Advances into the draft's stage that it would have refused."""
 
     def __init__(
         self,
         *,
         stage: _builtins.str = ...,
-        would_open: _abc.Iterable[Global___IdeaVerdict] | None = ...,
-        would_close: _abc.Iterable[Global___IdeaVerdict] | None = ...,
+        would_open: _abc.Iterable[_domain_pb2.IdeaVerdict] | None = ...,
+        would_close: _abc.Iterable[_domain_pb2.IdeaVerdict] | None = ...,
         unchanged: _builtins.int = ...,
-        past_advances_refused: _abc.Iterable[Global___RefusedAdvance] | None = ...,
+        past_advances_refused: _abc.Iterable[_domain_pb2.RefusedAdvance] | None = ...,
         past_advances_checked: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
@@ -761,33 +607,6 @@ class WhatIfResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WhatIfResponse: _TypeAlias = WhatIfResponse  # noqa: Y015
-
-@_typing.final
-class Peer(_message.Message):
-    """An organization another customer may ask to be introduced to."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
-    NAME_FIELD_NUMBER: _builtins.int
-    SEGMENT_FIELD_NUMBER: _builtins.int
-    organization_id: _builtins.str
-    name: _builtins.str
-    segment: _builtins.str
-    def __init__(
-        self,
-        *,
-        organization_id: _builtins.str = ...,
-        name: _builtins.str = ...,
-        segment: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "organization_id", b"organization_id", "segment", b"segment"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Peer: _TypeAlias = Peer  # noqa: Y015
 
 @_typing.final
 class ListPeersRequest(_message.Message):
@@ -821,11 +640,11 @@ class ListPeersResponse(_message.Message):
 
     PEERS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def peers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Peer]: ...
+    def peers(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.Peer]: ...
     def __init__(
         self,
         *,
-        peers: _abc.Iterable[Global___Peer] | None = ...,
+        peers: _abc.Iterable[_domain_pb2.Peer] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -834,58 +653,6 @@ class ListPeersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListPeersResponse: _TypeAlias = ListPeersResponse  # noqa: Y015
-
-@_typing.final
-class Introduction(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    INTRODUCTION_ID_FIELD_NUMBER: _builtins.int
-    IDEA_ID_FIELD_NUMBER: _builtins.int
-    REQUESTER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
-    REQUESTER_MEMBER_ID_FIELD_NUMBER: _builtins.int
-    PEER_ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
-    MESSAGE_FIELD_NUMBER: _builtins.int
-    STATUS_FIELD_NUMBER: _builtins.int
-    REQUESTER_CONTACT_FIELD_NUMBER: _builtins.int
-    PEER_CONTACT_FIELD_NUMBER: _builtins.int
-    CREATED_AT_FIELD_NUMBER: _builtins.int
-    ANSWERED_AT_FIELD_NUMBER: _builtins.int
-    introduction_id: _builtins.str
-    idea_id: _builtins.str
-    requester_organization_id: _builtins.str
-    requester_member_id: _builtins.str
-    peer_organization_id: _builtins.str
-    message: _builtins.str
-    status: Global___IntroductionStatus.ValueType
-    requester_contact: _builtins.str
-    """Filled only once accepted."""
-    peer_contact: _builtins.str
-    @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
-    @_builtins.property
-    def answered_at(self) -> _timestamp_pb2.Timestamp: ...
-    def __init__(
-        self,
-        *,
-        introduction_id: _builtins.str = ...,
-        idea_id: _builtins.str = ...,
-        requester_organization_id: _builtins.str = ...,
-        requester_member_id: _builtins.str = ...,
-        peer_organization_id: _builtins.str = ...,
-        message: _builtins.str = ...,
-        status: Global___IntroductionStatus.ValueType = ...,
-        requester_contact: _builtins.str = ...,
-        peer_contact: _builtins.str = ...,
-        created_at: _timestamp_pb2.Timestamp | None = ...,
-        answered_at: _timestamp_pb2.Timestamp | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "created_at", b"created_at"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered_at", b"answered_at", "created_at", b"created_at", "idea_id", b"idea_id", "introduction_id", b"introduction_id", "message", b"message", "peer_contact", b"peer_contact", "peer_organization_id", b"peer_organization_id", "requester_contact", b"requester_contact", "requester_member_id", b"requester_member_id", "requester_organization_id", b"requester_organization_id", "status", b"status"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Introduction: _TypeAlias = Introduction  # noqa: Y015
 
 @_typing.final
 class RequestIntroductionRequest(_message.Message):
@@ -928,11 +695,11 @@ class RequestIntroductionResponse(_message.Message):
 
     INTRODUCTION_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def introduction(self) -> Global___Introduction: ...
+    def introduction(self) -> _domain_pb2.Introduction: ...
     def __init__(
         self,
         *,
-        introduction: Global___Introduction | None = ...,
+        introduction: _domain_pb2.Introduction | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["introduction", b"introduction"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -977,11 +744,11 @@ class AnswerIntroductionResponse(_message.Message):
 
     INTRODUCTION_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def introduction(self) -> Global___Introduction: ...
+    def introduction(self) -> _domain_pb2.Introduction: ...
     def __init__(
         self,
         *,
-        introduction: Global___Introduction | None = ...,
+        introduction: _domain_pb2.Introduction | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["introduction", b"introduction"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -1019,11 +786,11 @@ class ListIntroductionsResponse(_message.Message):
 
     INTRODUCTIONS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def introductions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Introduction]: ...
+    def introductions(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.Introduction]: ...
     def __init__(
         self,
         *,
-        introductions: _abc.Iterable[Global___Introduction] | None = ...,
+        introductions: _abc.Iterable[_domain_pb2.Introduction] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
         EventsServiceAsyncStub,
         GatesServiceAsyncStub,
         IdeasServiceAsyncStub,
+        InsightsServiceAsyncStub,
+        PeersServiceAsyncStub,
         PolicyServiceAsyncStub,
     )
 
@@ -67,6 +69,14 @@ class Caller:
     @property
     def events(self) -> EventsServiceAsyncStub:
         return gateway_pb2_grpc.EventsServiceStub(self.channel)
+
+    @property
+    def insights(self) -> InsightsServiceAsyncStub:
+        return gateway_pb2_grpc.InsightsServiceStub(self.channel)
+
+    @property
+    def peers(self) -> PeersServiceAsyncStub:
+        return gateway_pb2_grpc.PeersServiceStub(self.channel)
 
 
 @dataclass

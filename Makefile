@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test up down status proto proto-check lint format \
-        unit clean
+        unit demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ lint: install ## ruff, formatting, buf lint and mypy
 format: install ## apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
+
+demo: install ## the newcomer scenario told through the client (starts the platform if needed)
+	$(RUN) python -m quorum_devtools.demo
+
+bench: install ## throughput and latency against baselines measured in the same run
+	$(RUN) python -m quorum_devtools.bench
 
 unit: install ## the fast tests only (no servers)
 	$(RUN) pytest tests/unit -q

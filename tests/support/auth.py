@@ -10,29 +10,37 @@ from typing import Any
 import grpc
 
 
-class _Bearer(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+class _Bearer:
     def __init__(self, secret: str) -> None:
         self._metadata = (("authorization", f"Bearer {secret}"),)
 
-    def _with_key(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    def with_key(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         metadata = grpc.aio.Metadata(*(details.metadata or ()), *self._metadata)
         return grpc.aio.ClientCallDetails(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+
+# grpc.aio files each interceptor under the first call type it implements, so unary
+# and streaming calls need one interceptor object each.
+class _UnaryBearer(_Bearer, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
-        return await continuation(self._with_key(details), request)
+        return await continuation(self.with_key(details), request)
 
+
+class _StreamBearer(_Bearer, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
-        return await continuation(self._with_key(details), request)
+        return await continuation(self.with_key(details), request)
 
 
 def channel(address: str, secret: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(address, interceptors=[_Bearer(secret)])
+    return grpc.aio.insecure_channel(
+        address, interceptors=[_UnaryBearer(secret), _StreamBearer(secret)]
+    )
 
 
 def bootstrap_tenant(env: dict[str, str], tenant_id: str) -> str:

@@ -1,25 +1,82 @@
-"""`python -m quorum_notifications`: closes the loop with endorsers and product teams."""
+"""`python -m quorum_notifications`: closes the loop with endorsers and product teams.
+
+Consumes idea and validation events (recipients projection + fan-out jobs, one
+transaction per event), fans them out to subscriptions, works the delivery queue
+(webhooks, e-mail) and publishes NotificationDelivered / NotificationFailed
+through its outbox.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from datetime import timedelta
 
-from quorum_common.consumer import EventConsumer
+from pymongo.asynchronous.database import AsyncDatabase
+
+from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
+from quorum_common import outbox as outbox_module
+from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import ensure_topics, make_broker
-from quorum_common.mongo import connect
+from quorum_common.mongo import Document, connect, ensure_indexes
+from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
+from quorum_notifications import deliveries as deliveries_module
+from quorum_notifications import recipients as recipients_module
+from quorum_notifications import subscriptions as subscriptions_module
+from quorum_notifications.api import NotificationsApi
+from quorum_notifications.deliveries import DeliveryLog
+from quorum_notifications.dispatcher import Dispatcher, Senders
+from quorum_notifications.domain import RetryPolicy
+from quorum_notifications.fanout import FanOut, Intake
+from quorum_notifications.mail import EmailSender
 from quorum_notifications.recipients import Recipients
 from quorum_notifications.settings import NotificationsSettings
+from quorum_notifications.subscriptions import Subscriptions
+from quorum_notifications.webhooks import WebhookSender
 
 log = logging.getLogger("quorum_notifications")
+SERVICES = [s.full_name for s in notifications_pb2.DESCRIPTOR.services_by_name.values()]
+# Failed deliveries, apart from the consumer's poison events.
+DELIVERY_DEAD_LETTERS = "notifications.deliveries"
+# How long in-flight attempts may finish when the service stops.
+DRAIN_SECONDS = 5.0
+
+
+async def create_indexes(database: AsyncDatabase[Document]) -> None:
+    await ensure_indexes(
+        database,
+        {
+            recipients_module.RECIPIENTS: recipients_module.INDEXES,
+            subscriptions_module.SUBSCRIPTIONS: subscriptions_module.INDEXES,
+            deliveries_module.FANOUT: deliveries_module.FANOUT_INDEXES,
+            deliveries_module.DELIVERIES: deliveries_module.DELIVERY_INDEXES,
+            outbox_module.COLLECTION: outbox_module.INDEXES,
+            PROCESSED: PROCESSED_INDEXES,
+        },
+    )
+
+
+def retry_policy(settings: NotificationsSettings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.notifications_max_attempts,
+        base_seconds=settings.notifications_backoff_base_seconds,
+        max_seconds=settings.notifications_backoff_max_seconds,
+    )
 
 
 async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
     topics = Topics(settings.kafka_topic_prefix)
+    dead_letters = topics.dead_letter(DELIVERY_DEAD_LETTERS)
     client = await connect(settings.mongodb_uri, settings.startup_timeout_seconds)
+    webhooks = WebhookSender(
+        settings.notifications_webhook_timeout_seconds,
+        settings.notifications_webhook_allow_private_networks,
+        settings.notifications_delivery_concurrency,
+    )
     try:
         await ensure_topics(
             settings.kafka_bootstrap_servers,
@@ -28,12 +85,46 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
                 topics.validation,
                 topics.notifications,
                 topics.dead_letter("notifications"),
+                dead_letters,
             ],
             settings.startup_timeout_seconds,
         )
         database = client[settings.notifications_mongodb_database]
+        await create_indexes(database)
+        outbox = Outbox(database)
         recipients = Recipients(database)
-        await recipients.create_indexes()
+        subscriptions = Subscriptions(database)
+        deliveries = DeliveryLog(client, database, outbox, topics.notifications, dead_letters)
+        mail = EmailSender(
+            host=settings.notifications_smtp_host,
+            port=settings.notifications_smtp_port,
+            sender=settings.notifications_smtp_sender,
+            security=settings.notifications_smtp_security,
+            username=settings.notifications_smtp_username,
+            password=settings.notifications_smtp_password.get_secret_value(),
+            timeout_seconds=settings.notifications_smtp_timeout_seconds,
+        )
+        # Past the longest attempt, so a lease only runs out when its worker died.
+        longest = max(
+            settings.notifications_webhook_timeout_seconds,
+            settings.notifications_smtp_timeout_seconds,
+        )
+        dispatcher = Dispatcher(
+            deliveries,
+            subscriptions,
+            Senders(webhooks, mail),
+            retry_policy(settings),
+            concurrency=settings.notifications_delivery_concurrency,
+            per_endpoint=settings.notifications_endpoint_concurrency,
+            lease=timedelta(seconds=longest + 30),
+        )
+        fanout = FanOut(
+            deliveries,
+            recipients,
+            subscriptions,
+            on_planned=dispatcher.notify,
+            patience=timedelta(seconds=settings.notifications_recipients_wait_seconds),
+        )
         broker = make_broker(settings.kafka_bootstrap_servers, "notifications")
         EventConsumer(
             name="notifications",
@@ -42,19 +133,53 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
             database=database,
             topics=topics,
             sources=[topics.ideas, topics.validation],
-            handle=recipients.apply,
+            handle=Intake(recipients, deliveries).apply,
+            after_commit=fanout.notify,
         ).subscribe()
         await broker.start()
-        # Health only until the notifications API lands (subscriptions, delivery log).
-        server = GrpcServer(settings.notifications_grpc_host, settings.notifications_grpc_port, [])
-        await server.start()
-        await server.set_serving(True)
-        log.info("notifications serving on %s", server.address)
-        await stop.wait()
-        log.info("notifications stopping")
-        await server.stop()
-        await broker.stop()
+        await webhooks.start()
+        background = [
+            asyncio.create_task(outbox.run_relay(broker), name="outbox-relay"),
+            asyncio.create_task(fanout.run(), name="fan-out"),
+        ]
+        dispatching = asyncio.create_task(dispatcher.run(), name="dispatcher")
+        try:
+            server = GrpcServer(
+                settings.notifications_grpc_host, settings.notifications_grpc_port, SERVICES
+            )
+            notifications_pb2_grpc.add_NotificationsServiceServicer_to_server(
+                NotificationsApi(
+                    client,
+                    subscriptions,
+                    deliveries,
+                    settings.notifications_webhook_allow_private_networks,
+                ),
+                server.server,
+            )
+            await server.start()
+            await server.set_serving(True)
+            log.info(
+                "notifications serving on %s; e-mail via %s:%d",
+                server.address,
+                settings.notifications_smtp_host,
+                settings.notifications_smtp_port,
+            )
+            await stop.wait()
+            log.info("notifications stopping")
+            await server.stop()
+        finally:
+            dispatching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dispatching
+            await dispatcher.drain(DRAIN_SECONDS)
+            # Entries the relay has not published yet go out after the next start.
+            for task in reversed(background):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await broker.stop()
     finally:
+        await webhooks.close()
         await client.close()
 
 

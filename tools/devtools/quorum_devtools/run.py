@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from quorum_devtools import platform
+from quorum_devtools import platform, sinks
 from quorum_devtools.infra import DEFAULT_DIR, InfraError, LocalInfra
 
-COLORS = {"ideas": "36", "validation": "35", "notifications": "33", "gateway": "32"}
+COLORS = {"ideas": "36", "validation": "35", "notifications": "33", "gateway": "32", "sinks": "34"}
 
 
 def _prefix(service: str) -> str:
@@ -58,10 +58,22 @@ def main() -> int:
     except InfraError as error:
         print(f"run: {error}", file=sys.stderr)
         return 1
+    # Local receivers for notifications (e-mail, webhooks), printing what they get.
+    receivers = sinks.BackgroundSinks(
+        sinks.SMTP_PORT,
+        sinks.WEBHOOK_PORT,
+        sinks.WEBHOOK_SECRET,
+        lambda line: print(_prefix("sinks") + line, flush=True),
+    )
+    if not receivers.start():
+        print(f"run: notification sinks not started: {receivers.error}", file=sys.stderr)
     settings = platform.Platform(
         infra.bootstrap_servers,
         infra.mongodb_uri,
-        extra_env={"LOG_FORMAT": os.environ.get("LOG_FORMAT", "text")},
+        extra_env={
+            "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+            **sinks.service_env(receivers.smtp_port),
+        },
     )
     stopping = False
 
@@ -113,7 +125,8 @@ def main() -> int:
                     f"\nQuorum is up. Gateway: {gateway} (gRPC, plaintext)\n"
                     f"  grpcurl -plaintext {gateway} list\n"
                     f"  infra: Kafka {infra.bootstrap_servers}, MongoDB {infra.mongodb_uri}\n"
-                    "Press Ctrl-C to stop.\n",
+                    + sinks.announcement(receivers, settings.address("notifications"))
+                    + "Press Ctrl-C to stop.\n",
                     flush=True,
                 )
     finally:
@@ -121,6 +134,7 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         platform.stop(processes)
         pump(0.1)
+        receivers.stop()
         if started_infra:
             print(f"stopping {', '.join(started_infra)} ...", flush=True)
             infra.down(only=started_infra)

@@ -195,6 +195,80 @@ INTRODUCTION_STATUS_ACCEPTED: IntroductionStatus.ValueType  # 2
 INTRODUCTION_STATUS_DECLINED: IntroductionStatus.ValueType  # 3
 Global___IntroductionStatus: _TypeAlias = IntroductionStatus  # noqa: Y015
 
+class _NotificationKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _NotificationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NotificationKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    NOTIFICATION_KIND_UNSPECIFIED: _NotificationKind.ValueType  # 0
+    NOTIFICATION_KIND_STAGE_ADVANCED: _NotificationKind.ValueType  # 1
+    """An idea moved to its next stage (not its entry into the first stage).
+    Told to every endorsing member and the submitter.
+    """
+    NOTIFICATION_KIND_IDEA_DECLINED: _NotificationKind.ValueType  # 2
+    """A product manager declined an idea. Told to its endorsers and submitter."""
+    NOTIFICATION_KIND_IDEA_LAUNCHED: _NotificationKind.ValueType  # 3
+    """An idea reached the end of the pipeline (its last advance is told as this
+    kind only). Told to its endorsers and submitter.
+    """
+    NOTIFICATION_KIND_GATE_OPENED: _NotificationKind.ValueType  # 4
+    """The gate into an idea's next stage now holds. Told to the product team."""
+
+class NotificationKind(_NotificationKind, metaclass=_NotificationKindEnumTypeWrapper):
+    """What a notification is about (the SPEC's "Notifications" table)."""
+
+NOTIFICATION_KIND_UNSPECIFIED: NotificationKind.ValueType  # 0
+NOTIFICATION_KIND_STAGE_ADVANCED: NotificationKind.ValueType  # 1
+"""An idea moved to its next stage (not its entry into the first stage).
+Told to every endorsing member and the submitter.
+"""
+NOTIFICATION_KIND_IDEA_DECLINED: NotificationKind.ValueType  # 2
+"""A product manager declined an idea. Told to its endorsers and submitter."""
+NOTIFICATION_KIND_IDEA_LAUNCHED: NotificationKind.ValueType  # 3
+"""An idea reached the end of the pipeline (its last advance is told as this
+kind only). Told to its endorsers and submitter.
+"""
+NOTIFICATION_KIND_GATE_OPENED: NotificationKind.ValueType  # 4
+"""The gate into an idea's next stage now holds. Told to the product team."""
+Global___NotificationKind: _TypeAlias = NotificationKind  # noqa: Y015
+
+class _Team:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TeamEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Team.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TEAM_UNSPECIFIED: _Team.ValueType  # 0
+    TEAM_PRODUCT: _Team.ValueType  # 1
+    """The vendor's product managers: told when a gate opens."""
+
+class Team(_Team, metaclass=_TeamEnumTypeWrapper):
+    """A group of the tenant's own people."""
+
+TEAM_UNSPECIFIED: Team.ValueType  # 0
+TEAM_PRODUCT: Team.ValueType  # 1
+"""The vendor's product managers: told when a gate opens."""
+Global___Team: _TypeAlias = Team  # noqa: Y015
+
+class _Channel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Channel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHANNEL_UNSPECIFIED: _Channel.ValueType  # 0
+    CHANNEL_WEBHOOK: _Channel.ValueType  # 1
+    CHANNEL_EMAIL: _Channel.ValueType  # 2
+
+class Channel(_Channel, metaclass=_ChannelEnumTypeWrapper):
+    """How a delivery travels."""
+
+CHANNEL_UNSPECIFIED: Channel.ValueType  # 0
+CHANNEL_WEBHOOK: Channel.ValueType  # 1
+CHANNEL_EMAIL: Channel.ValueType  # 2
+Global___Channel: _TypeAlias = Channel  # noqa: Y015
+
 @_typing.final
 class MemberRef(_message.Message):
     """A person at a customer organization."""
@@ -909,3 +983,36 @@ class Introduction(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Introduction: _TypeAlias = Introduction  # noqa: Y015
+
+@_typing.final
+class Subscriber(_message.Message):
+    """Who is told: a member (a person at a customer organization), a whole
+    organization (told whatever any of its members is told, once per event), or a
+    team of the tenant.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    TEAM_FIELD_NUMBER: _builtins.int
+    organization_id: _builtins.str
+    team: Global___Team.ValueType
+    @_builtins.property
+    def member(self) -> Global___MemberRef: ...
+    def __init__(
+        self,
+        *,
+        member: Global___MemberRef | None = ...,
+        organization_id: _builtins.str = ...,
+        team: Global___Team.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["member", b"member", "organization_id", b"organization_id", "team", b"team", "who", b"who"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["member", b"member", "organization_id", b"organization_id", "team", b"team", "who", b"who"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_who: _TypeAlias = _typing.Literal["member", "organization_id", "team"]  # noqa: Y015
+    _WhichOneofArgType_who: _TypeAlias = _typing.Literal["who", b"who"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_who) -> _WhichOneofReturnType_who | None: ...
+
+Global___Subscriber: _TypeAlias = Subscriber  # noqa: Y015

@@ -85,6 +85,8 @@ class Event(_message.Message):
     IDEA_CO_SIGNED_FIELD_NUMBER: _builtins.int
     INTRODUCTION_REQUESTED_FIELD_NUMBER: _builtins.int
     INTRODUCTION_ANSWERED_FIELD_NUMBER: _builtins.int
+    NOTIFICATION_DELIVERED_FIELD_NUMBER: _builtins.int
+    NOTIFICATION_FAILED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def envelope(self) -> Global___Envelope: ...
     @_builtins.property
@@ -115,6 +117,10 @@ class Event(_message.Message):
     def introduction_requested(self) -> Global___IntroductionRequested: ...
     @_builtins.property
     def introduction_answered(self) -> Global___IntroductionAnswered: ...
+    @_builtins.property
+    def notification_delivered(self) -> Global___NotificationDelivered: ...
+    @_builtins.property
+    def notification_failed(self) -> Global___NotificationFailed: ...
     def __init__(
         self,
         *,
@@ -133,12 +139,14 @@ class Event(_message.Message):
         idea_co_signed: Global___IdeaCoSigned | None = ...,
         introduction_requested: Global___IntroductionRequested | None = ...,
         introduction_answered: Global___IntroductionAnswered | None = ...,
+        notification_delivered: Global___NotificationDelivered | None = ...,
+        notification_failed: Global___NotificationFailed | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["council_vote_cast", b"council_vote_cast", "endorsement_withdrawn", b"endorsement_withdrawn", "envelope", b"envelope", "gate_closed", b"gate_closed", "gate_opened", b"gate_opened", "idea_co_signed", b"idea_co_signed", "idea_declined", b"idea_declined", "idea_endorsed", b"idea_endorsed", "idea_submitted", b"idea_submitted", "ideas_merged", b"ideas_merged", "introduction_answered", b"introduction_answered", "introduction_requested", b"introduction_requested", "payload", b"payload", "stage_advance_rejected", b"stage_advance_rejected", "stage_advanced", b"stage_advanced", "stage_overridden", b"stage_overridden"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["council_vote_cast", b"council_vote_cast", "endorsement_withdrawn", b"endorsement_withdrawn", "envelope", b"envelope", "gate_closed", b"gate_closed", "gate_opened", b"gate_opened", "idea_co_signed", b"idea_co_signed", "idea_declined", b"idea_declined", "idea_endorsed", b"idea_endorsed", "idea_submitted", b"idea_submitted", "ideas_merged", b"ideas_merged", "introduction_answered", b"introduction_answered", "introduction_requested", b"introduction_requested", "notification_delivered", b"notification_delivered", "notification_failed", b"notification_failed", "payload", b"payload", "stage_advance_rejected", b"stage_advance_rejected", "stage_advanced", b"stage_advanced", "stage_overridden", b"stage_overridden"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["council_vote_cast", b"council_vote_cast", "endorsement_withdrawn", b"endorsement_withdrawn", "envelope", b"envelope", "gate_closed", b"gate_closed", "gate_opened", b"gate_opened", "idea_co_signed", b"idea_co_signed", "idea_declined", b"idea_declined", "idea_endorsed", b"idea_endorsed", "idea_submitted", b"idea_submitted", "ideas_merged", b"ideas_merged", "introduction_answered", b"introduction_answered", "introduction_requested", b"introduction_requested", "payload", b"payload", "stage_advance_rejected", b"stage_advance_rejected", "stage_advanced", b"stage_advanced", "stage_overridden", b"stage_overridden"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["council_vote_cast", b"council_vote_cast", "endorsement_withdrawn", b"endorsement_withdrawn", "envelope", b"envelope", "gate_closed", b"gate_closed", "gate_opened", b"gate_opened", "idea_co_signed", b"idea_co_signed", "idea_declined", b"idea_declined", "idea_endorsed", b"idea_endorsed", "idea_submitted", b"idea_submitted", "ideas_merged", b"ideas_merged", "introduction_answered", b"introduction_answered", "introduction_requested", b"introduction_requested", "notification_delivered", b"notification_delivered", "notification_failed", b"notification_failed", "payload", b"payload", "stage_advance_rejected", b"stage_advance_rejected", "stage_advanced", b"stage_advanced", "stage_overridden", b"stage_overridden"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["idea_submitted", "idea_endorsed", "endorsement_withdrawn", "ideas_merged", "gate_opened", "gate_closed", "stage_advanced", "stage_advance_rejected", "idea_declined", "council_vote_cast", "stage_overridden", "idea_co_signed", "introduction_requested", "introduction_answered"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["idea_submitted", "idea_endorsed", "endorsement_withdrawn", "ideas_merged", "gate_opened", "gate_closed", "stage_advanced", "stage_advance_rejected", "idea_declined", "council_vote_cast", "stage_overridden", "idea_co_signed", "introduction_requested", "introduction_answered", "notification_delivered", "notification_failed"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -657,3 +665,101 @@ class IntroductionAnswered(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IntroductionAnswered: _TypeAlias = IntroductionAnswered  # noqa: Y015
+
+@_typing.final
+class NotificationDelivered(_message.Message):
+    """A delivery succeeded."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELIVERY_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SOURCE_EVENT_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    RESPONSE_CODE_FIELD_NUMBER: _builtins.int
+    delivery_id: _builtins.str
+    subscription_id: _builtins.str
+    channel: _domain_pb2.Channel.ValueType
+    kind: _domain_pb2.NotificationKind.ValueType
+    source_event_id: _builtins.str
+    """The event the notification told about."""
+    attempts: _builtins.int
+    response_code: _builtins.int
+    @_builtins.property
+    def recipient(self) -> _domain_pb2.Subscriber: ...
+    def __init__(
+        self,
+        *,
+        delivery_id: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+        recipient: _domain_pb2.Subscriber | None = ...,
+        channel: _domain_pb2.Channel.ValueType = ...,
+        kind: _domain_pb2.NotificationKind.ValueType = ...,
+        source_event_id: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        response_code: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recipient", b"recipient"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "channel", b"channel", "delivery_id", b"delivery_id", "kind", b"kind", "recipient", b"recipient", "response_code", b"response_code", "source_event_id", b"source_event_id", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NotificationDelivered: _TypeAlias = NotificationDelivered  # noqa: Y015
+
+@_typing.final
+class NotificationFailed(_message.Message):
+    """A delivery was given up and dead-lettered."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELIVERY_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    SOURCE_EVENT_ID_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    RESPONSE_CODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    ENDPOINT_FIELD_NUMBER: _builtins.int
+    delivery_id: _builtins.str
+    subscription_id: _builtins.str
+    channel: _domain_pb2.Channel.ValueType
+    kind: _domain_pb2.NotificationKind.ValueType
+    source_event_id: _builtins.str
+    attempts: _builtins.int
+    response_code: _builtins.int
+    """The last attempt's response code (0: none) and error."""
+    error: _builtins.str
+    endpoint: _builtins.str
+    """Where it was going, without secrets (a webhook URL's path or query can hold a
+    token): the webhook's origin, e.g. "https://hooks.example.com", or
+    "email:<domain>". The delivery log has the full target.
+    """
+    @_builtins.property
+    def recipient(self) -> _domain_pb2.Subscriber: ...
+    def __init__(
+        self,
+        *,
+        delivery_id: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+        recipient: _domain_pb2.Subscriber | None = ...,
+        channel: _domain_pb2.Channel.ValueType = ...,
+        kind: _domain_pb2.NotificationKind.ValueType = ...,
+        source_event_id: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        response_code: _builtins.int = ...,
+        error: _builtins.str = ...,
+        endpoint: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recipient", b"recipient"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "channel", b"channel", "delivery_id", b"delivery_id", "endpoint", b"endpoint", "error", b"error", "kind", b"kind", "recipient", b"recipient", "response_code", b"response_code", "source_event_id", b"source_event_id", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NotificationFailed: _TypeAlias = NotificationFailed  # noqa: Y015

@@ -24,60 +24,45 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from quorum.domain.v1 import domain_pb2 as quorum_dot_domain_dot_v1_dot_domain__pb2
-from quorum.events.v1 import events_pb2 as quorum_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+quorum/notifications/v1/notifications.proto\x12\x17quorum.notifications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dquorum/domain/v1/domain.proto\x1a\x1dquorum/events/v1/events.proto\"\x8c\x01\n\nSubscriber\x12-\n\x06member\x18\x01 \x01(\x0b\x32\x1b.quorum.domain.v1.MemberRefH\x00\x12\x19\n\x0forganization_id\x18\x02 \x01(\tH\x00\x12-\n\x04team\x18\x03 \x01(\x0e\x32\x1d.quorum.notifications.v1.TeamH\x00\x42\x05\n\x03who\"-\n\x0eWebhookChannel\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x1f\n\x0c\x45mailChannel\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\xde\x02\n\x0cSubscription\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x37\n\nsubscriber\x18\x02 \x01(\x0b\x32#.quorum.notifications.v1.Subscriber\x12:\n\x07webhook\x18\x03 \x01(\x0b\x32\'.quorum.notifications.v1.WebhookChannelH\x00\x12\x36\n\x05\x65mail\x18\x04 \x01(\x0b\x32%.quorum.notifications.v1.EmailChannelH\x00\x12\x38\n\x05kinds\x18\x05 \x03(\x0e\x32).quorum.notifications.v1.NotificationKind\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\t\n\x07\x63hannel\"\xc8\x01\n\x0f\x44\x65liveryAttempt\x12\x0e\n\x06number\x18\x01 \x01(\r\x12\x30\n\x0c\x61ttempted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x07outcome\x18\x03 \x01(\x0e\x32\'.quorum.notifications.v1.AttemptOutcome\x12\x15\n\rresponse_code\x18\x04 \x01(\r\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x06 \x01(\r\"\x9b\x04\n\x08\x44\x65livery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x36\n\trecipient\x18\x03 \x01(\x0b\x32#.quorum.notifications.v1.Subscriber\x12\x31\n\x07\x63hannel\x18\x04 \x01(\x0e\x32 .quorum.notifications.v1.Channel\x12\x0e\n\x06target\x18\x05 \x01(\t\x12\x37\n\x04kind\x18\x06 \x01(\x0e\x32).quorum.notifications.v1.NotificationKind\x12\x10\n\x08\x65vent_id\x18\x07 \x01(\t\x12\x0f\n\x07idea_id\x18\x08 \x01(\t\x12\x37\n\x06status\x18\t \x01(\x0e\x32\'.quorum.notifications.v1.DeliveryStatus\x12:\n\x08\x61ttempts\x18\n \x03(\x0b\x32(.quorum.notifications.v1.DeliveryAttempt\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fnext_attempt_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"k\n\x19\x43reateSubscriptionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12;\n\x0csubscription\x18\x02 \x01(\x0b\x32%.quorum.notifications.v1.Subscription\"Y\n\x1a\x43reateSubscriptionResponse\x12;\n\x0csubscription\x18\x01 \x01(\x0b\x32%.quorum.notifications.v1.Subscription\"\x8d\x01\n\x18ListSubscriptionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x37\n\nsubscriber\x18\x02 \x01(\x0b\x32#.quorum.notifications.v1.Subscriber\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"r\n\x19ListSubscriptionsResponse\x12<\n\rsubscriptions\x18\x01 \x03(\x0b\x32%.quorum.notifications.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"G\n\x19\x44\x65leteSubscriptionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\":\n\x1a\x44\x65leteSubscriptionResponse\x12\x1c\n\x14\x63\x61ncelled_deliveries\x18\x01 \x01(\r\"\xb7\x02\n\x15ListDeliveriesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x0f\n\x07idea_id\x18\x03 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\x12\x37\n\x06status\x18\x05 \x01(\x0e\x32\'.quorum.notifications.v1.DeliveryStatus\x12\x37\n\x04kind\x18\x06 \x01(\x0e\x32).quorum.notifications.v1.NotificationKind\x12\x36\n\trecipient\x18\x07 \x01(\x0b\x32#.quorum.notifications.v1.Subscriber\x12\x11\n\tpage_size\x18\x08 \x01(\r\x12\x12\n\npage_token\x18\t \x01(\t\"h\n\x16ListDeliveriesResponse\x12\x35\n\ndeliveries\x18\x01 \x03(\x0b\x32!.quorum.notifications.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xea\x01\n\x11NotificationEvent\x12,\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x1a.quorum.events.v1.Envelope\x12P\n\x16notification_delivered\x18( \x01(\x0b\x32..quorum.notifications.v1.NotificationDeliveredH\x00\x12J\n\x13notification_failed\x18) \x01(\x0b\x32+.quorum.notifications.v1.NotificationFailedH\x00\x42\t\n\x07payload\"\xab\x02\n\x15NotificationDelivered\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x36\n\trecipient\x18\x03 \x01(\x0b\x32#.quorum.notifications.v1.Subscriber\x12\x31\n\x07\x63hannel\x18\x04 \x01(\x0e\x32 .quorum.notifications.v1.Channel\x12\x37\n\x04kind\x18\x05 \x01(\x0e\x32).quorum.notifications.v1.NotificationKind\x12\x17\n\x0fsource_event_id\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\r\x12\x15\n\rresponse_code\x18\x08 \x01(\r\"\xc7\x02\n\x12NotificationFailed\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x36\n\trecipient\x18\x03 \x01(\x0b\x32#.quorum.notifications.v1.Subscriber\x12\x31\n\x07\x63hannel\x18\x04 \x01(\x0e\x32 .quorum.notifications.v1.Channel\x12\x37\n\x04kind\x18\x05 \x01(\x0e\x32).quorum.notifications.v1.NotificationKind\x12\x17\n\x0fsource_event_id\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\r\x12\x15\n\rresponse_code\x18\x08 \x01(\r\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x0e\n\x06target\x18\n \x01(\t*\xc8\x01\n\x10NotificationKind\x12!\n\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12$\n NOTIFICATION_KIND_STAGE_ADVANCED\x10\x01\x12#\n\x1fNOTIFICATION_KIND_IDEA_DECLINED\x10\x02\x12#\n\x1fNOTIFICATION_KIND_IDEA_LAUNCHED\x10\x03\x12!\n\x1dNOTIFICATION_KIND_GATE_OPENED\x10\x04*.\n\x04Team\x12\x14\n\x10TEAM_UNSPECIFIED\x10\x00\x12\x10\n\x0cTEAM_PRODUCT\x10\x01*J\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43HANNEL_WEBHOOK\x10\x01\x12\x11\n\rCHANNEL_EMAIL\x10\x02*\xa8\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x12\x1d\n\x19\x44\x45LIVERY_STATUS_CANCELLED\x10\x04*\xa8\x01\n\x0e\x41ttemptOutcome\x12\x1f\n\x1b\x41TTEMPT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41TTEMPT_OUTCOME_SUCCEEDED\x10\x01\x12\x1a\n\x16\x41TTEMPT_OUTCOME_FAILED\x10\x02\x12\x1d\n\x19\x41TTEMPT_OUTCOME_TIMED_OUT\x10\x03\x12\x1b\n\x17\x41TTEMPT_OUTCOME_REFUSED\x10\x04\x32\x83\x04\n\x14NotificationsService\x12}\n\x12\x43reateSubscription\x12\x32.quorum.notifications.v1.CreateSubscriptionRequest\x1a\x33.quorum.notifications.v1.CreateSubscriptionResponse\x12z\n\x11ListSubscriptions\x12\x31.quorum.notifications.v1.ListSubscriptionsRequest\x1a\x32.quorum.notifications.v1.ListSubscriptionsResponse\x12}\n\x12\x44\x65leteSubscription\x12\x32.quorum.notifications.v1.DeleteSubscriptionRequest\x1a\x33.quorum.notifications.v1.DeleteSubscriptionResponse\x12q\n\x0eListDeliveries\x12..quorum.notifications.v1.ListDeliveriesRequest\x1a/.quorum.notifications.v1.ListDeliveriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+quorum/notifications/v1/notifications.proto\x12\x17quorum.notifications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dquorum/domain/v1/domain.proto\"-\n\x0eWebhookChannel\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x1f\n\x0c\x45mailChannel\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\xd0\x02\n\x0cSubscription\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x30\n\nsubscriber\x18\x02 \x01(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12:\n\x07webhook\x18\x03 \x01(\x0b\x32\'.quorum.notifications.v1.WebhookChannelH\x00\x12\x36\n\x05\x65mail\x18\x04 \x01(\x0b\x32%.quorum.notifications.v1.EmailChannelH\x00\x12\x31\n\x05kinds\x18\x05 \x03(\x0e\x32\".quorum.domain.v1.NotificationKind\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\t\n\x07\x63hannel\"\xc8\x01\n\x0f\x44\x65liveryAttempt\x12\x0e\n\x06number\x18\x01 \x01(\r\x12\x30\n\x0c\x61ttempted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x07outcome\x18\x03 \x01(\x0e\x32\'.quorum.notifications.v1.AttemptOutcome\x12\x15\n\rresponse_code\x18\x04 \x01(\r\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x06 \x01(\r\"\x86\x04\n\x08\x44\x65livery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12/\n\trecipient\x18\x03 \x01(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12*\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x19.quorum.domain.v1.Channel\x12\x0e\n\x06target\x18\x05 \x01(\t\x12\x30\n\x04kind\x18\x06 \x01(\x0e\x32\".quorum.domain.v1.NotificationKind\x12\x10\n\x08\x65vent_id\x18\x07 \x01(\t\x12\x0f\n\x07idea_id\x18\x08 \x01(\t\x12\x37\n\x06status\x18\t \x01(\x0e\x32\'.quorum.notifications.v1.DeliveryStatus\x12:\n\x08\x61ttempts\x18\n \x03(\x0b\x32(.quorum.notifications.v1.DeliveryAttempt\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fnext_attempt_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"k\n\x19\x43reateSubscriptionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12;\n\x0csubscription\x18\x02 \x01(\x0b\x32%.quorum.notifications.v1.Subscription\"Y\n\x1a\x43reateSubscriptionResponse\x12;\n\x0csubscription\x18\x01 \x01(\x0b\x32%.quorum.notifications.v1.Subscription\"\x86\x01\n\x18ListSubscriptionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x30\n\nsubscriber\x18\x02 \x01(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"r\n\x19ListSubscriptionsResponse\x12<\n\rsubscriptions\x18\x01 \x03(\x0b\x32%.quorum.notifications.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"G\n\x19\x44\x65leteSubscriptionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\":\n\x1a\x44\x65leteSubscriptionResponse\x12\x1c\n\x14\x63\x61ncelled_deliveries\x18\x01 \x01(\r\"\xa9\x02\n\x15ListDeliveriesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x0f\n\x07idea_id\x18\x03 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\x12\x37\n\x06status\x18\x05 \x01(\x0e\x32\'.quorum.notifications.v1.DeliveryStatus\x12\x30\n\x04kind\x18\x06 \x01(\x0e\x32\".quorum.domain.v1.NotificationKind\x12/\n\trecipient\x18\x07 \x01(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12\x11\n\tpage_size\x18\x08 \x01(\r\x12\x12\n\npage_token\x18\t \x01(\t\"h\n\x16ListDeliveriesResponse\x12\x35\n\ndeliveries\x18\x01 \x03(\x0b\x32!.quorum.notifications.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xa8\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x12\x1d\n\x19\x44\x45LIVERY_STATUS_CANCELLED\x10\x04*\xa8\x01\n\x0e\x41ttemptOutcome\x12\x1f\n\x1b\x41TTEMPT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41TTEMPT_OUTCOME_SUCCEEDED\x10\x01\x12\x1a\n\x16\x41TTEMPT_OUTCOME_FAILED\x10\x02\x12\x1d\n\x19\x41TTEMPT_OUTCOME_TIMED_OUT\x10\x03\x12\x1b\n\x17\x41TTEMPT_OUTCOME_REFUSED\x10\x04\x32\x83\x04\n\x14NotificationsService\x12}\n\x12\x43reateSubscription\x12\x32.quorum.notifications.v1.CreateSubscriptionRequest\x1a\x33.quorum.notifications.v1.CreateSubscriptionResponse\x12z\n\x11ListSubscriptions\x12\x31.quorum.notifications.v1.ListSubscriptionsRequest\x1a\x32.quorum.notifications.v1.ListSubscriptionsResponse\x12}\n\x12\x44\x65leteSubscription\x12\x32.quorum.notifications.v1.DeleteSubscriptionRequest\x1a\x33.quorum.notifications.v1.DeleteSubscriptionResponse\x12q\n\x0eListDeliveries\x12..quorum.notifications.v1.ListDeliveriesRequest\x1a/.quorum.notifications.v1.ListDeliveriesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quorum.notifications.v1.notifications_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTIFICATIONKIND']._serialized_start=3371
-  _globals['_NOTIFICATIONKIND']._serialized_end=3571
-  _globals['_TEAM']._serialized_start=3573
-  _globals['_TEAM']._serialized_end=3619
-  _globals['_CHANNEL']._serialized_start=3621
-  _globals['_CHANNEL']._serialized_end=3695
-  _globals['_DELIVERYSTATUS']._serialized_start=3698
-  _globals['_DELIVERYSTATUS']._serialized_end=3866
-  _globals['_ATTEMPTOUTCOME']._serialized_start=3869
-  _globals['_ATTEMPTOUTCOME']._serialized_end=4037
-  _globals['_SUBSCRIBER']._serialized_start=168
-  _globals['_SUBSCRIBER']._serialized_end=308
-  _globals['_WEBHOOKCHANNEL']._serialized_start=310
-  _globals['_WEBHOOKCHANNEL']._serialized_end=355
-  _globals['_EMAILCHANNEL']._serialized_start=357
-  _globals['_EMAILCHANNEL']._serialized_end=388
-  _globals['_SUBSCRIPTION']._serialized_start=391
-  _globals['_SUBSCRIPTION']._serialized_end=741
-  _globals['_DELIVERYATTEMPT']._serialized_start=744
-  _globals['_DELIVERYATTEMPT']._serialized_end=944
-  _globals['_DELIVERY']._serialized_start=947
-  _globals['_DELIVERY']._serialized_end=1486
-  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=1488
-  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=1595
-  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_start=1597
-  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_end=1686
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=1689
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=1830
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=1832
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=1946
-  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_start=1948
-  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_end=2019
-  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_start=2021
-  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_end=2079
-  _globals['_LISTDELIVERIESREQUEST']._serialized_start=2082
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=2393
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=2395
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=2499
-  _globals['_NOTIFICATIONEVENT']._serialized_start=2502
-  _globals['_NOTIFICATIONEVENT']._serialized_end=2736
-  _globals['_NOTIFICATIONDELIVERED']._serialized_start=2739
-  _globals['_NOTIFICATIONDELIVERED']._serialized_end=3038
-  _globals['_NOTIFICATIONFAILED']._serialized_start=3041
-  _globals['_NOTIFICATIONFAILED']._serialized_end=3368
-  _globals['_NOTIFICATIONSSERVICE']._serialized_start=4040
-  _globals['_NOTIFICATIONSSERVICE']._serialized_end=4555
+  _globals['_DELIVERYSTATUS']._serialized_start=2272
+  _globals['_DELIVERYSTATUS']._serialized_end=2440
+  _globals['_ATTEMPTOUTCOME']._serialized_start=2443
+  _globals['_ATTEMPTOUTCOME']._serialized_end=2611
+  _globals['_WEBHOOKCHANNEL']._serialized_start=136
+  _globals['_WEBHOOKCHANNEL']._serialized_end=181
+  _globals['_EMAILCHANNEL']._serialized_start=183
+  _globals['_EMAILCHANNEL']._serialized_end=214
+  _globals['_SUBSCRIPTION']._serialized_start=217
+  _globals['_SUBSCRIPTION']._serialized_end=553
+  _globals['_DELIVERYATTEMPT']._serialized_start=556
+  _globals['_DELIVERYATTEMPT']._serialized_end=756
+  _globals['_DELIVERY']._serialized_start=759
+  _globals['_DELIVERY']._serialized_end=1277
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=1279
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=1386
+  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_start=1388
+  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_end=1477
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=1480
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=1614
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=1616
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=1730
+  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_start=1732
+  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_end=1803
+  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_start=1805
+  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_end=1863
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=1866
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=2163
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=2165
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=2269
+  _globals['_NOTIFICATIONSSERVICE']._serialized_start=2614
+  _globals['_NOTIFICATIONSSERVICE']._serialized_end=3129
 # @@protoc_insertion_point(module_scope)

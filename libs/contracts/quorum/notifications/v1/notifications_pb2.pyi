@@ -3,8 +3,8 @@
 isort:skip_file
 The notifications service: who wants to hear about what (subscriptions), and
 the log of every delivery attempt. Its internal API is called by the gateway
-only; every request names its tenant. It also defines the events the service
-publishes on quorum.notifications.v1.
+only; every request names its tenant. Its events (NotificationDelivered,
+NotificationFailed) are in quorum.events.v1 like every other service's.
 """
 
 from collections import abc as _abc
@@ -14,7 +14,6 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from quorum.domain.v1 import domain_pb2 as _domain_pb2
-from quorum.events.v1 import events_pb2 as _events_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -25,80 +24,6 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class _NotificationKind:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _NotificationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_NotificationKind.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    NOTIFICATION_KIND_UNSPECIFIED: _NotificationKind.ValueType  # 0
-    NOTIFICATION_KIND_STAGE_ADVANCED: _NotificationKind.ValueType  # 1
-    """An idea moved to its next stage (not its entry into the first stage).
-    Told to every endorsing member and the submitter.
-    """
-    NOTIFICATION_KIND_IDEA_DECLINED: _NotificationKind.ValueType  # 2
-    """A product manager declined an idea. Told to its endorsers and submitter."""
-    NOTIFICATION_KIND_IDEA_LAUNCHED: _NotificationKind.ValueType  # 3
-    """An idea reached the end of the pipeline (its last advance is told as this
-    kind only). Told to its endorsers and submitter.
-    """
-    NOTIFICATION_KIND_GATE_OPENED: _NotificationKind.ValueType  # 4
-    """The gate into an idea's next stage now holds. Told to the product team."""
-
-class NotificationKind(_NotificationKind, metaclass=_NotificationKindEnumTypeWrapper):
-    """What a notification is about (the SPEC's "Notifications" table)."""
-
-NOTIFICATION_KIND_UNSPECIFIED: NotificationKind.ValueType  # 0
-NOTIFICATION_KIND_STAGE_ADVANCED: NotificationKind.ValueType  # 1
-"""An idea moved to its next stage (not its entry into the first stage).
-Told to every endorsing member and the submitter.
-"""
-NOTIFICATION_KIND_IDEA_DECLINED: NotificationKind.ValueType  # 2
-"""A product manager declined an idea. Told to its endorsers and submitter."""
-NOTIFICATION_KIND_IDEA_LAUNCHED: NotificationKind.ValueType  # 3
-"""An idea reached the end of the pipeline (its last advance is told as this
-kind only). Told to its endorsers and submitter.
-"""
-NOTIFICATION_KIND_GATE_OPENED: NotificationKind.ValueType  # 4
-"""The gate into an idea's next stage now holds. Told to the product team."""
-Global___NotificationKind: _TypeAlias = NotificationKind  # noqa: Y015
-
-class _Team:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _TeamEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Team.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    TEAM_UNSPECIFIED: _Team.ValueType  # 0
-    TEAM_PRODUCT: _Team.ValueType  # 1
-    """The vendor's product managers: told when a gate opens."""
-
-class Team(_Team, metaclass=_TeamEnumTypeWrapper):
-    """A group of the tenant's own people."""
-
-TEAM_UNSPECIFIED: Team.ValueType  # 0
-TEAM_PRODUCT: Team.ValueType  # 1
-"""The vendor's product managers: told when a gate opens."""
-Global___Team: _TypeAlias = Team  # noqa: Y015
-
-class _Channel:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _ChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Channel.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    CHANNEL_UNSPECIFIED: _Channel.ValueType  # 0
-    CHANNEL_WEBHOOK: _Channel.ValueType  # 1
-    CHANNEL_EMAIL: _Channel.ValueType  # 2
-
-class Channel(_Channel, metaclass=_ChannelEnumTypeWrapper):
-    """How a delivery travels."""
-
-CHANNEL_UNSPECIFIED: Channel.ValueType  # 0
-CHANNEL_WEBHOOK: Channel.ValueType  # 1
-CHANNEL_EMAIL: Channel.ValueType  # 2
-Global___Channel: _TypeAlias = Channel  # noqa: Y015
 
 class _DeliveryStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -161,39 +86,6 @@ ATTEMPT_OUTCOME_TIMED_OUT: AttemptOutcome.ValueType  # 3
 ATTEMPT_OUTCOME_REFUSED: AttemptOutcome.ValueType  # 4
 """Not sent: the address is one Quorum never calls (link-local, metadata, ...)."""
 Global___AttemptOutcome: _TypeAlias = AttemptOutcome  # noqa: Y015
-
-@_typing.final
-class Subscriber(_message.Message):
-    """Who is told: a member (a person at a customer organization), a whole
-    organization (told whatever any of its members is told, once per event), or a
-    team of the tenant.
-    """
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    MEMBER_FIELD_NUMBER: _builtins.int
-    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
-    TEAM_FIELD_NUMBER: _builtins.int
-    organization_id: _builtins.str
-    team: Global___Team.ValueType
-    @_builtins.property
-    def member(self) -> _domain_pb2.MemberRef: ...
-    def __init__(
-        self,
-        *,
-        member: _domain_pb2.MemberRef | None = ...,
-        organization_id: _builtins.str = ...,
-        team: Global___Team.ValueType = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["member", b"member", "organization_id", b"organization_id", "team", b"team", "who", b"who"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["member", b"member", "organization_id", b"organization_id", "team", b"team", "who", b"who"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_who: _TypeAlias = _typing.Literal["member", "organization_id", "team"]  # noqa: Y015
-    _WhichOneofArgType_who: _TypeAlias = _typing.Literal["who", b"who"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType_who) -> _WhichOneofReturnType_who | None: ...
-
-Global___Subscriber: _TypeAlias = Subscriber  # noqa: Y015
 
 @_typing.final
 class WebhookChannel(_message.Message):
@@ -260,13 +152,13 @@ class Subscription(_message.Message):
     description: _builtins.str
     """Free text for people, e.g. "Bakery Co's Slack bridge"; at most 200 characters."""
     @_builtins.property
-    def subscriber(self) -> Global___Subscriber: ...
+    def subscriber(self) -> _domain_pb2.Subscriber: ...
     @_builtins.property
     def webhook(self) -> Global___WebhookChannel: ...
     @_builtins.property
     def email(self) -> Global___EmailChannel: ...
     @_builtins.property
-    def kinds(self) -> _containers.RepeatedScalarFieldContainer[Global___NotificationKind.ValueType]:
+    def kinds(self) -> _containers.RepeatedScalarFieldContainer[_domain_pb2.NotificationKind.ValueType]:
         """The kinds wanted; empty means every kind."""
 
     @_builtins.property
@@ -275,10 +167,10 @@ class Subscription(_message.Message):
         self,
         *,
         subscription_id: _builtins.str = ...,
-        subscriber: Global___Subscriber | None = ...,
+        subscriber: _domain_pb2.Subscriber | None = ...,
         webhook: Global___WebhookChannel | None = ...,
         email: Global___EmailChannel | None = ...,
-        kinds: _abc.Iterable[Global___NotificationKind.ValueType] | None = ...,
+        kinds: _abc.Iterable[_domain_pb2.NotificationKind.ValueType] | None = ...,
         description: _builtins.str = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
@@ -354,16 +246,18 @@ class Delivery(_message.Message):
     attempt, different for every recipient and endpoint.
     """
     subscription_id: _builtins.str
-    channel: Global___Channel.ValueType
+    channel: _domain_pb2.Channel.ValueType
     target: _builtins.str
-    """The webhook URL or the e-mail address."""
-    kind: Global___NotificationKind.ValueType
+    """The webhook URL or the e-mail address. A URL can hold a token: show it only
+    to whoever manages the subscription.
+    """
+    kind: _domain_pb2.NotificationKind.ValueType
     event_id: _builtins.str
     """The event the notification tells about (e.g. the StageAdvanced event)."""
     idea_id: _builtins.str
     status: Global___DeliveryStatus.ValueType
     @_builtins.property
-    def recipient(self) -> Global___Subscriber: ...
+    def recipient(self) -> _domain_pb2.Subscriber: ...
     @_builtins.property
     def attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeliveryAttempt]: ...
     @_builtins.property
@@ -381,10 +275,10 @@ class Delivery(_message.Message):
         *,
         delivery_id: _builtins.str = ...,
         subscription_id: _builtins.str = ...,
-        recipient: Global___Subscriber | None = ...,
-        channel: Global___Channel.ValueType = ...,
+        recipient: _domain_pb2.Subscriber | None = ...,
+        channel: _domain_pb2.Channel.ValueType = ...,
         target: _builtins.str = ...,
-        kind: Global___NotificationKind.ValueType = ...,
+        kind: _domain_pb2.NotificationKind.ValueType = ...,
         event_id: _builtins.str = ...,
         idea_id: _builtins.str = ...,
         status: Global___DeliveryStatus.ValueType = ...,
@@ -462,14 +356,14 @@ class ListSubscriptionsRequest(_message.Message):
     page_token: _builtins.str
     """From a previous response; empty for the first page."""
     @_builtins.property
-    def subscriber(self) -> Global___Subscriber:
+    def subscriber(self) -> _domain_pb2.Subscriber:
         """Only this subscriber's subscriptions, when set."""
 
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
-        subscriber: Global___Subscriber | None = ...,
+        subscriber: _domain_pb2.Subscriber | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
     ) -> None: ...
@@ -569,12 +463,12 @@ class ListDeliveriesRequest(_message.Message):
     event_id: _builtins.str
     """The event the notifications tell about."""
     status: Global___DeliveryStatus.ValueType
-    kind: Global___NotificationKind.ValueType
+    kind: _domain_pb2.NotificationKind.ValueType
     page_size: _builtins.int
     """1..500; 0 means 100."""
     page_token: _builtins.str
     @_builtins.property
-    def recipient(self) -> Global___Subscriber: ...
+    def recipient(self) -> _domain_pb2.Subscriber: ...
     def __init__(
         self,
         *,
@@ -583,8 +477,8 @@ class ListDeliveriesRequest(_message.Message):
         idea_id: _builtins.str = ...,
         event_id: _builtins.str = ...,
         status: Global___DeliveryStatus.ValueType = ...,
-        kind: Global___NotificationKind.ValueType = ...,
-        recipient: Global___Subscriber | None = ...,
+        kind: _domain_pb2.NotificationKind.ValueType = ...,
+        recipient: _domain_pb2.Subscriber | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
     ) -> None: ...
@@ -618,134 +512,3 @@ class ListDeliveriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDeliveriesResponse: _TypeAlias = ListDeliveriesResponse  # noqa: Y015
-
-@_typing.final
-class NotificationEvent(_message.Message):
-    """The one message type on quorum.notifications.v1 (and on the delivery
-    dead-letter topic quorum.notifications.deliveries.dlq.v1), with the standard
-    envelope. The payload field numbers do not collide with quorum.events.v1.Event's,
-    so these payloads can later move into Event without changing the bytes.
-    """
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ENVELOPE_FIELD_NUMBER: _builtins.int
-    NOTIFICATION_DELIVERED_FIELD_NUMBER: _builtins.int
-    NOTIFICATION_FAILED_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def envelope(self) -> _events_pb2.Envelope: ...
-    @_builtins.property
-    def notification_delivered(self) -> Global___NotificationDelivered: ...
-    @_builtins.property
-    def notification_failed(self) -> Global___NotificationFailed: ...
-    def __init__(
-        self,
-        *,
-        envelope: _events_pb2.Envelope | None = ...,
-        notification_delivered: Global___NotificationDelivered | None = ...,
-        notification_failed: Global___NotificationFailed | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["envelope", b"envelope", "notification_delivered", b"notification_delivered", "notification_failed", b"notification_failed", "payload", b"payload"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["envelope", b"envelope", "notification_delivered", b"notification_delivered", "notification_failed", b"notification_failed", "payload", b"payload"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["notification_delivered", "notification_failed"]  # noqa: Y015
-    _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
-    def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
-
-Global___NotificationEvent: _TypeAlias = NotificationEvent  # noqa: Y015
-
-@_typing.final
-class NotificationDelivered(_message.Message):
-    """A delivery succeeded."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    DELIVERY_ID_FIELD_NUMBER: _builtins.int
-    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
-    RECIPIENT_FIELD_NUMBER: _builtins.int
-    CHANNEL_FIELD_NUMBER: _builtins.int
-    KIND_FIELD_NUMBER: _builtins.int
-    SOURCE_EVENT_ID_FIELD_NUMBER: _builtins.int
-    ATTEMPTS_FIELD_NUMBER: _builtins.int
-    RESPONSE_CODE_FIELD_NUMBER: _builtins.int
-    delivery_id: _builtins.str
-    subscription_id: _builtins.str
-    channel: Global___Channel.ValueType
-    kind: Global___NotificationKind.ValueType
-    source_event_id: _builtins.str
-    """The event the notification told about."""
-    attempts: _builtins.int
-    response_code: _builtins.int
-    @_builtins.property
-    def recipient(self) -> Global___Subscriber: ...
-    def __init__(
-        self,
-        *,
-        delivery_id: _builtins.str = ...,
-        subscription_id: _builtins.str = ...,
-        recipient: Global___Subscriber | None = ...,
-        channel: Global___Channel.ValueType = ...,
-        kind: Global___NotificationKind.ValueType = ...,
-        source_event_id: _builtins.str = ...,
-        attempts: _builtins.int = ...,
-        response_code: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["recipient", b"recipient"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "channel", b"channel", "delivery_id", b"delivery_id", "kind", b"kind", "recipient", b"recipient", "response_code", b"response_code", "source_event_id", b"source_event_id", "subscription_id", b"subscription_id"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___NotificationDelivered: _TypeAlias = NotificationDelivered  # noqa: Y015
-
-@_typing.final
-class NotificationFailed(_message.Message):
-    """A delivery was given up and dead-lettered."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    DELIVERY_ID_FIELD_NUMBER: _builtins.int
-    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
-    RECIPIENT_FIELD_NUMBER: _builtins.int
-    CHANNEL_FIELD_NUMBER: _builtins.int
-    KIND_FIELD_NUMBER: _builtins.int
-    SOURCE_EVENT_ID_FIELD_NUMBER: _builtins.int
-    ATTEMPTS_FIELD_NUMBER: _builtins.int
-    RESPONSE_CODE_FIELD_NUMBER: _builtins.int
-    ERROR_FIELD_NUMBER: _builtins.int
-    TARGET_FIELD_NUMBER: _builtins.int
-    delivery_id: _builtins.str
-    subscription_id: _builtins.str
-    channel: Global___Channel.ValueType
-    kind: Global___NotificationKind.ValueType
-    source_event_id: _builtins.str
-    attempts: _builtins.int
-    response_code: _builtins.int
-    """The last attempt's response code (0: none) and error."""
-    error: _builtins.str
-    target: _builtins.str
-    """Where it was going: the webhook URL or the e-mail address."""
-    @_builtins.property
-    def recipient(self) -> Global___Subscriber: ...
-    def __init__(
-        self,
-        *,
-        delivery_id: _builtins.str = ...,
-        subscription_id: _builtins.str = ...,
-        recipient: Global___Subscriber | None = ...,
-        channel: Global___Channel.ValueType = ...,
-        kind: Global___NotificationKind.ValueType = ...,
-        source_event_id: _builtins.str = ...,
-        attempts: _builtins.int = ...,
-        response_code: _builtins.int = ...,
-        error: _builtins.str = ...,
-        target: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["recipient", b"recipient"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "channel", b"channel", "delivery_id", b"delivery_id", "error", b"error", "kind", b"kind", "recipient", b"recipient", "response_code", b"response_code", "source_event_id", b"source_event_id", "subscription_id", b"subscription_id", "target", b"target"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___NotificationFailed: _TypeAlias = NotificationFailed  # noqa: Y015

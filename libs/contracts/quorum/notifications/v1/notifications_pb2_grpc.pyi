@@ -3,8 +3,8 @@
 isort:skip_file
 The notifications service: who wants to hear about what (subscriptions), and
 the log of every delivery attempt. Its internal API is called by the gateway
-only; every request names its tenant. It also defines the events the service
-publishes on quorum.notifications.v1.
+only; every request names its tenant. Its events (NotificationDelivered,
+NotificationFailed) are in quorum.events.v1 like every other service's.
 """
 
 from collections import abc as _abc

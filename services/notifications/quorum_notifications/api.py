@@ -1,0 +1,240 @@
+"""The notifications service's internal gRPC API (only the gateway calls it)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from typing import Any
+
+import grpc
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from quorum.domain.v1 import domain_pb2
+from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
+from quorum_common.errors import NotFound, Violations
+from quorum_common.events import now
+from quorum_common.mongo import Document, in_transaction
+from quorum_notifications import paging
+from quorum_notifications.deliveries import DeliveryLog, Filters
+from quorum_notifications.domain import Channel, Recipient
+from quorum_notifications.messages import (
+    delivery_message,
+    kind_of,
+    recipient_document,
+    recipient_from,
+    status_of,
+    subscription_message,
+)
+from quorum_notifications.subscriptions import Subscriptions
+from quorum_notifications.webhooks import check_resolves
+
+Context = grpc.aio.ServicerContext[Any, Any]
+ID_MAX = 128
+DESCRIPTION_MAX = 200
+ADDRESS_MAX = 254
+SECRET_MIN, SECRET_MAX = 16, 256
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
+# Deliberately loose (mailbox syntax is vast); the SMTP server has the last word.
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+# Every defined value but UNSPECIFIED.
+_KNOWN_KINDS = {n for n in domain_pb2.NotificationKind.values() if n != 0}
+_KNOWN_TEAMS = {n for n in domain_pb2.Team.values() if n != 0}
+_KNOWN_STATUSES = {n for n in notifications_pb2.DeliveryStatus.values() if n != 0}
+
+
+def _check_tenant(violations: Violations, tenant_id: str) -> None:
+    if not tenant_id:
+        violations.add("tenant_id", "is required")
+
+
+def _check_id(violations: Violations, field: str, value: str) -> None:
+    if not value:
+        violations.add(field, "is required")
+    elif len(value) > ID_MAX or not _ID.match(value):
+        violations.add(field, f"must be 1-{ID_MAX} letters, digits or ._:@- (no spaces)")
+
+
+def _check_uuid(violations: Violations, field: str, value: str, required: bool = True) -> None:
+    if not value and not required:
+        return
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        violations.add(field, "must be a UUID")
+
+
+def _check_subscriber(
+    violations: Violations, field: str, subscriber: domain_pb2.Subscriber
+) -> None:
+    which = subscriber.WhichOneof("who")
+    if which is None:
+        violations.add(field, "must name a member, an organization or a team")
+    elif which == "member":
+        _check_id(violations, f"{field}.member.organization_id", subscriber.member.organization_id)
+        _check_id(violations, f"{field}.member.member_id", subscriber.member.member_id)
+    elif which == "organization_id":
+        _check_id(violations, f"{field}.organization_id", subscriber.organization_id)
+    elif subscriber.team not in _KNOWN_TEAMS:
+        violations.add(f"{field}.team", "must be a team, e.g. TEAM_PRODUCT")
+
+
+def _check_email(violations: Violations, field: str, address: str) -> None:
+    if not address:
+        violations.add(field, "is required")
+    elif len(address) > ADDRESS_MAX or not _ADDRESS.match(address):
+        violations.add(field, "must be an e-mail address like name@example.com")
+
+
+def _page_size(violations: Violations, size: int) -> int:
+    if size > paging.PAGE_SIZE_MAX:
+        violations.add("page_size", f"must be at most {paging.PAGE_SIZE_MAX}")
+    return size or paging.PAGE_SIZE_DEFAULT
+
+
+class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
+    def __init__(
+        self,
+        client: AsyncMongoClient[Document],
+        subscriptions: Subscriptions,
+        deliveries: DeliveryLog,
+        allow_private_networks: bool,
+    ) -> None:
+        self._client = client
+        self._subscriptions = subscriptions
+        self._deliveries = deliveries
+        self._allow_private = allow_private_networks
+
+    async def CreateSubscription(
+        self, request: notifications_pb2.CreateSubscriptionRequest, context: Context
+    ) -> notifications_pb2.CreateSubscriptionResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        wanted = request.subscription
+        if not request.HasField("subscription"):
+            violations.add("subscription", "is required")
+        _check_subscriber(violations, "subscription.subscriber", wanted.subscriber)
+        channel = wanted.WhichOneof("channel")
+        if channel is None:
+            violations.add("subscription", "must have a webhook or an email channel")
+        elif channel == "webhook":
+            problem = await check_resolves(wanted.webhook.url, self._allow_private)
+            if problem is not None:
+                violations.add("subscription.webhook.url", problem)
+            secret = wanted.webhook.secret
+            if secret and not (SECRET_MIN <= len(secret) <= SECRET_MAX and secret.isprintable()):
+                violations.add(
+                    "subscription.webhook.secret",
+                    f"must be {SECRET_MIN}-{SECRET_MAX} printable characters (or empty: "
+                    "one is generated)",
+                )
+        else:
+            _check_email(violations, "subscription.email.address", wanted.email.address)
+        for index, number in enumerate(wanted.kinds):
+            if number not in _KNOWN_KINDS:
+                violations.add(f"subscription.kinds[{index}]", "must be a notification kind")
+        if len(wanted.description) > DESCRIPTION_MAX:
+            violations.add(
+                "subscription.description", f"must be at most {DESCRIPTION_MAX} characters"
+            )
+        violations.raise_if_any()
+
+        subscriber = recipient_from(wanted.subscriber)
+        doc: Document = {
+            "_id": str(uuid.uuid4()),
+            "tenant_id": request.tenant_id,
+            "subscriber": recipient_document(subscriber),
+            "subscriber_key": subscriber.key,
+            "kinds": sorted({kind_of(n).value for n in wanted.kinds}),
+            "description": wanted.description.strip(),
+            "created_at": now(),
+        }
+        if channel == "webhook":
+            doc["channel"] = Channel.WEBHOOK.value
+            doc["target"] = wanted.webhook.url
+            doc["secret"] = wanted.webhook.secret or f"whsec_{secrets.token_urlsafe(32)}"
+        else:
+            doc["channel"] = Channel.EMAIL.value
+            doc["target"] = wanted.email.address.strip()
+        await self._subscriptions.add(doc)
+        return notifications_pb2.CreateSubscriptionResponse(
+            subscription=subscription_message(doc, with_secret=True)
+        )
+
+    async def ListSubscriptions(
+        self, request: notifications_pb2.ListSubscriptionsRequest, context: Context
+    ) -> notifications_pb2.ListSubscriptionsResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        key = None
+        if request.HasField("subscriber"):
+            _check_subscriber(violations, "subscriber", request.subscriber)
+        size = _page_size(violations, request.page_size)
+        violations.raise_if_any()
+        if request.HasField("subscriber"):
+            key = recipient_from(request.subscriber).key
+        docs, last = await self._subscriptions.page(
+            request.tenant_id, key, size, paging.decode(request.page_token)
+        )
+        return notifications_pb2.ListSubscriptionsResponse(
+            subscriptions=[subscription_message(d) for d in docs],
+            next_page_token=paging.encode(last),
+        )
+
+    async def DeleteSubscription(
+        self, request: notifications_pb2.DeleteSubscriptionRequest, context: Context
+    ) -> notifications_pb2.DeleteSubscriptionResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_uuid(violations, "subscription_id", request.subscription_id)
+        violations.raise_if_any()
+
+        async def work(session: AsyncClientSession) -> int | None:
+            removed = await self._subscriptions.remove(
+                session, request.tenant_id, request.subscription_id
+            )
+            if not removed:
+                return None
+            return await self._deliveries.cancel_subscription(
+                session, request.tenant_id, request.subscription_id, now()
+            )
+
+        cancelled = await in_transaction(self._client, work)
+        if cancelled is None:
+            raise NotFound(f"subscription {request.subscription_id} not found")
+        return notifications_pb2.DeleteSubscriptionResponse(cancelled_deliveries=cancelled)
+
+    async def ListDeliveries(
+        self, request: notifications_pb2.ListDeliveriesRequest, context: Context
+    ) -> notifications_pb2.ListDeliveriesResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_uuid(violations, "subscription_id", request.subscription_id, required=False)
+        _check_uuid(violations, "idea_id", request.idea_id, required=False)
+        _check_uuid(violations, "event_id", request.event_id, required=False)
+        if request.status and request.status not in _KNOWN_STATUSES:
+            violations.add("status", "must be a delivery status")
+        if request.kind and request.kind not in _KNOWN_KINDS:
+            violations.add("kind", "must be a notification kind")
+        if request.HasField("recipient"):
+            _check_subscriber(violations, "recipient", request.recipient)
+        size = _page_size(violations, request.page_size)
+        violations.raise_if_any()
+        recipient: Recipient | None = (
+            recipient_from(request.recipient) if request.HasField("recipient") else None
+        )
+        filters = Filters(
+            subscription_id=request.subscription_id,
+            idea_id=request.idea_id,
+            event_id=request.event_id,
+            status=status_of(request.status) if request.status else None,
+            kind=kind_of(request.kind) if request.kind else None,
+            recipient_key=recipient.key if recipient is not None else "",
+        )
+        docs, last = await self._deliveries.page(
+            request.tenant_id, filters, size, paging.decode(request.page_token)
+        )
+        return notifications_pb2.ListDeliveriesResponse(
+            deliveries=[delivery_message(d) for d in docs], next_page_token=paging.encode(last)
+        )

@@ -21,6 +21,7 @@ from quorum_gateway.api import (
     Gateway,
     IdeasApi,
     InsightsApi,
+    NotificationsApi,
     PeersApi,
     PolicyApi,
 )
@@ -64,6 +65,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         backends = Backends(
             settings.ideas_address,
             settings.validation_address,
+            settings.notifications_address,
             settings.gateway_backend_timeout_seconds,
         )
         limiter = RateLimiter(
@@ -87,6 +89,9 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         gateway_pb2_grpc.add_EventsServiceServicer_to_server(EventsApi(event_log), server.server)
         gateway_pb2_grpc.add_InsightsServiceServicer_to_server(InsightsApi(gateway), server.server)
         gateway_pb2_grpc.add_PeersServiceServicer_to_server(PeersApi(gateway), server.server)
+        gateway_pb2_grpc.add_NotificationsServiceServicer_to_server(
+            NotificationsApi(gateway), server.server
+        )
         await server.start()
         await server.set_serving(False)
 

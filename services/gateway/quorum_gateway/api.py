@@ -13,8 +13,10 @@ from typing import Any
 
 import grpc
 
+from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum.ideas.v1 import ideas_pb2
+from quorum.notifications.v1 import notifications_pb2
 from quorum.validation.v1 import validation_pb2
 from quorum_common.errors import (
     FieldViolation,
@@ -27,7 +29,13 @@ from quorum_gateway.auth import current_principal
 from quorum_gateway.backends import Backends
 from quorum_gateway.eventlog import EventLog
 from quorum_gateway.keys import KeyStore, key_message
-from quorum_gateway.principals import Principal, Role, acting_member, acting_organization
+from quorum_gateway.principals import (
+    Principal,
+    Role,
+    acting_member,
+    acting_organization,
+    own_subscriber,
+)
 from quorum_gateway.visibility import visible_idea, visible_report
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -744,3 +752,93 @@ class EventsApi(gateway_pb2_grpc.EventsServiceServicer):
             event = gateway_pb2.WatchEventsResponse(cursor=str(seq))
             event.event.ParseFromString(raw)
             yield event
+
+
+class NotificationsApi(gateway_pb2_grpc.NotificationsServiceServicer):
+    def __init__(self, gateway: Gateway) -> None:
+        self._backends = gateway.backends
+
+    async def CreateSubscription(
+        self, request: gateway_pb2.CreateSubscriptionRequest, context: Context
+    ) -> gateway_pb2.CreateSubscriptionResponse:
+        principal = current_principal()
+        subscription = notifications_pb2.Subscription()
+        subscription.CopyFrom(request.subscription)
+        subscription.subscriber.CopyFrom(own_subscriber(principal, subscription.subscriber))
+        answer = await self._backends.call(
+            self._backends.notifications.CreateSubscription,
+            notifications_pb2.CreateSubscriptionRequest(
+                tenant_id=principal.tenant_id, subscription=subscription
+            ),
+            context,
+        )
+        return gateway_pb2.CreateSubscriptionResponse(subscription=answer.subscription)
+
+    async def ListSubscriptions(
+        self, request: gateway_pb2.ListSubscriptionsRequest, context: Context
+    ) -> gateway_pb2.ListSubscriptionsResponse:
+        principal = current_principal()
+        inner = notifications_pb2.ListSubscriptionsRequest(
+            tenant_id=principal.tenant_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        if request.HasField("subscriber") or not principal.is_vendor:
+            inner.subscriber.CopyFrom(own_subscriber(principal, request.subscriber))
+        answer = await self._backends.call(
+            self._backends.notifications.ListSubscriptions, inner, context
+        )
+        return gateway_pb2.ListSubscriptionsResponse(
+            subscriptions=answer.subscriptions, next_page_token=answer.next_page_token
+        )
+
+    async def DeleteSubscription(
+        self, request: gateway_pb2.DeleteSubscriptionRequest, context: Context
+    ) -> gateway_pb2.DeleteSubscriptionResponse:
+        principal = current_principal()
+        if not principal.is_vendor:
+            # A customer may delete only a subscription it could have listed.
+            mine = await self._backends.call(
+                self._backends.notifications.ListSubscriptions,
+                notifications_pb2.ListSubscriptionsRequest(
+                    tenant_id=principal.tenant_id,
+                    subscriber=own_subscriber(principal, domain_pb2.Subscriber()),
+                    page_size=500,
+                ),
+                context,
+            )
+            if request.subscription_id not in {s.subscription_id for s in mine.subscriptions}:
+                raise NotFound(f"subscription {request.subscription_id} not found")
+        answer = await self._backends.call(
+            self._backends.notifications.DeleteSubscription,
+            notifications_pb2.DeleteSubscriptionRequest(
+                tenant_id=principal.tenant_id, subscription_id=request.subscription_id
+            ),
+            context,
+        )
+        return gateway_pb2.DeleteSubscriptionResponse(
+            cancelled_deliveries=answer.cancelled_deliveries
+        )
+
+    async def ListDeliveries(
+        self, request: gateway_pb2.ListDeliveriesRequest, context: Context
+    ) -> gateway_pb2.ListDeliveriesResponse:
+        principal = current_principal()
+        inner = notifications_pb2.ListDeliveriesRequest(
+            tenant_id=principal.tenant_id,
+            subscription_id=request.subscription_id,
+            idea_id=request.idea_id,
+            event_id=request.event_id,
+            status=request.status,
+            kind=request.kind,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        if request.HasField("recipient") or not principal.is_vendor:
+            inner.recipient.CopyFrom(own_subscriber(principal, request.recipient))
+        answer = await self._backends.call(
+            self._backends.notifications.ListDeliveries, inner, context
+        )
+        return gateway_pb2.ListDeliveriesResponse(
+            deliveries=answer.deliveries, next_page_token=answer.next_page_token
+        )

@@ -11,6 +11,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from quorum.ideas.v1 import ideas_pb2_grpc
+from quorum.notifications.v1 import notifications_pb2_grpc
 from quorum.validation.v1 import validation_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -30,11 +31,18 @@ _PASSED_THROUGH = {
 
 
 class Backends:
-    def __init__(self, ideas_address: str, validation_address: str, timeout: float) -> None:
+    def __init__(
+        self,
+        ideas_address: str,
+        validation_address: str,
+        notifications_address: str,
+        timeout: float,
+    ) -> None:
         self.timeout = timeout
         self._channels = {
             "ideas": grpc.aio.insecure_channel(ideas_address),
             "validation": grpc.aio.insecure_channel(validation_address),
+            "notifications": grpc.aio.insecure_channel(notifications_address),
         }
         self.ideas = ideas_pb2_grpc.IdeasServiceStub(self._channels["ideas"])
         self.gates = validation_pb2_grpc.GateServiceStub(self._channels["validation"])
@@ -42,6 +50,9 @@ class Backends:
         self.policies = validation_pb2_grpc.PolicyServiceStub(self._channels["validation"])
         self.insights = validation_pb2_grpc.InsightsServiceStub(self._channels["validation"])
         self.peers = validation_pb2_grpc.PeersServiceStub(self._channels["validation"])
+        self.notifications = notifications_pb2_grpc.NotificationsServiceStub(
+            self._channels["notifications"]
+        )
 
     async def call(
         self,

@@ -65,6 +65,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "AccessService/RevokeApiKey": ADMIN,
     "AccessService/WhoAmI": EVERYONE,
     "EventsService/WatchEvents": VENDOR,
+    "NotificationsService/CreateSubscription": EVERYONE,
+    "NotificationsService/ListSubscriptions": EVERYONE,
+    "NotificationsService/DeleteSubscription": EVERYONE,
+    "NotificationsService/ListDeliveries": EVERYONE,
 }
 
 
@@ -141,6 +145,27 @@ def acting_organization(principal: Principal, organization_id: str) -> str:
             f"this INTEGRATION key may not act for organization {organization_id!r}"
         )
     return organization_id
+
+
+def own_subscriber(
+    principal: Principal, subscriber: domain_pb2.Subscriber
+) -> domain_pb2.Subscriber:
+    """Customers and integrations subscribe only their own members or organizations."""
+    if principal.is_vendor:
+        return subscriber
+    who = subscriber.WhichOneof("who")
+    if principal.role is Role.CUSTOMER and who is None:
+        return domain_pb2.Subscriber(
+            member=domain_pb2.MemberRef(
+                organization_id=principal.organization_id, member_id=principal.member_id
+            )
+        )
+    if who == "member":
+        return domain_pb2.Subscriber(member=acting_member(principal, subscriber.member))
+    if who == "organization_id":
+        acting_organization(principal, subscriber.organization_id)
+        return subscriber
+    raise PermissionDenied("only vendor keys manage team subscriptions")
 
 
 # --- keys ------------------------------------------------------------------------

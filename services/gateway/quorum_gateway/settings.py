@@ -21,6 +21,9 @@ class GatewaySettings(ServiceSettings):
     validation_address: str = Field(
         default="127.0.0.1:50062", description="The validation service's gRPC address"
     )
+    notifications_address: str = Field(
+        default="127.0.0.1:50063", description="The notifications service's gRPC address"
+    )
     gateway_backend_timeout_seconds: float = Field(
         default=5.0, gt=0, description="Deadline for each call to a backend service"
     )

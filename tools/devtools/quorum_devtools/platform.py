@@ -48,6 +48,7 @@ class Platform:
             env[f"{upper}_MONGODB_DATABASE"] = f"{self.database_prefix}{service}"
         env["IDEAS_ADDRESS"] = f"127.0.0.1:{self.ports['ideas']}"
         env["VALIDATION_ADDRESS"] = f"127.0.0.1:{self.ports['validation']}"
+        env["NOTIFICATIONS_ADDRESS"] = f"127.0.0.1:{self.ports['notifications']}"
         env.update(self.extra_env)
         return env
 

@@ -1605,6 +1605,214 @@ class AccessService:
             _registered_method=True)
 
 
+class NotificationsServiceStub:
+    """Who is told about what, and the log of every delivery attempt.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateSubscription = channel.unary_unary(
+                '/quorum.gateway.v1.NotificationsService/CreateSubscription',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateSubscriptionRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ListSubscriptions = channel.unary_unary(
+                '/quorum.gateway.v1.NotificationsService/ListSubscriptions',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListSubscriptionsRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListSubscriptionsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSubscription = channel.unary_unary(
+                '/quorum.gateway.v1.NotificationsService/DeleteSubscription',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeleteSubscriptionRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeleteSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ListDeliveries = channel.unary_unary(
+                '/quorum.gateway.v1.NotificationsService/ListDeliveries',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListDeliveriesRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListDeliveriesResponse.FromString,
+                _registered_method=True)
+
+
+class NotificationsServiceServicer:
+    """Who is told about what, and the log of every delivery attempt.
+    """
+
+    def CreateSubscription(self, request, context):
+        """Subscribes a member, an organization or a team to kinds of notification on a
+        webhook (signed JSON) or an e-mail address. A CUSTOMER subscribes only itself
+        or its organization. The webhook secret is returned only here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSubscriptions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSubscription(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeliveries(self, request, context):
+        """Every delivery with every attempt (a CUSTOMER: its own).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_NotificationsServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSubscription,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateSubscriptionRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateSubscriptionResponse.SerializeToString,
+            ),
+            'ListSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSubscriptions,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListSubscriptionsRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListSubscriptionsResponse.SerializeToString,
+            ),
+            'DeleteSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSubscription,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeleteSubscriptionRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeleteSubscriptionResponse.SerializeToString,
+            ),
+            'ListDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeliveries,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListDeliveriesRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListDeliveriesResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'quorum.gateway.v1.NotificationsService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('quorum.gateway.v1.NotificationsService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class NotificationsService:
+    """Who is told about what, and the log of every delivery attempt.
+    """
+
+    @staticmethod
+    def CreateSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.NotificationsService/CreateSubscription',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateSubscriptionRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.NotificationsService/ListSubscriptions',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListSubscriptionsRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListSubscriptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.NotificationsService/DeleteSubscription',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeleteSubscriptionRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeleteSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.NotificationsService/ListDeliveries',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListDeliveriesRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class EventsServiceStub:
     """The tenant's events as they happen.
     """

@@ -519,6 +519,76 @@ class AccessServiceServicer(metaclass=_abc_1.ABCMeta):
 
 def add_AccessServiceServicer_to_server(servicer: AccessServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
+class NotificationsServiceStub:
+    """Who is told about what, and the log of every delivery attempt."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> NotificationsServiceAsyncStub: ...
+    CreateSubscription: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.CreateSubscriptionRequest, _gateway_pb2.CreateSubscriptionResponse]
+    """Subscribes a member, an organization or a team to kinds of notification on a
+    webhook (signed JSON) or an e-mail address. A CUSTOMER subscribes only itself
+    or its organization. The webhook secret is returned only here.
+    """
+    ListSubscriptions: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListSubscriptionsRequest, _gateway_pb2.ListSubscriptionsResponse]
+    DeleteSubscription: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.DeleteSubscriptionRequest, _gateway_pb2.DeleteSubscriptionResponse]
+    ListDeliveries: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListDeliveriesRequest, _gateway_pb2.ListDeliveriesResponse]
+    """Every delivery with every attempt (a CUSTOMER: its own)."""
+
+@_typing.type_check_only
+class NotificationsServiceAsyncStub(NotificationsServiceStub):
+    """Who is told about what, and the log of every delivery attempt."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateSubscription: _aio.UnaryUnaryMultiCallable[_gateway_pb2.CreateSubscriptionRequest, _gateway_pb2.CreateSubscriptionResponse]  # type: ignore[assignment]
+    """Subscribes a member, an organization or a team to kinds of notification on a
+    webhook (signed JSON) or an e-mail address. A CUSTOMER subscribes only itself
+    or its organization. The webhook secret is returned only here.
+    """
+    ListSubscriptions: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListSubscriptionsRequest, _gateway_pb2.ListSubscriptionsResponse]  # type: ignore[assignment]
+    DeleteSubscription: _aio.UnaryUnaryMultiCallable[_gateway_pb2.DeleteSubscriptionRequest, _gateway_pb2.DeleteSubscriptionResponse]  # type: ignore[assignment]
+    ListDeliveries: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListDeliveriesRequest, _gateway_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
+    """Every delivery with every attempt (a CUSTOMER: its own)."""
+
+class NotificationsServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Who is told about what, and the log of every delivery attempt."""
+
+    @_abc_1.abstractmethod
+    def CreateSubscription(
+        self,
+        request: _gateway_pb2.CreateSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.CreateSubscriptionResponse, _abc.Awaitable[_gateway_pb2.CreateSubscriptionResponse]]:
+        """Subscribes a member, an organization or a team to kinds of notification on a
+        webhook (signed JSON) or an e-mail address. A CUSTOMER subscribes only itself
+        or its organization. The webhook secret is returned only here.
+        """
+
+    @_abc_1.abstractmethod
+    def ListSubscriptions(
+        self,
+        request: _gateway_pb2.ListSubscriptionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListSubscriptionsResponse, _abc.Awaitable[_gateway_pb2.ListSubscriptionsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteSubscription(
+        self,
+        request: _gateway_pb2.DeleteSubscriptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.DeleteSubscriptionResponse, _abc.Awaitable[_gateway_pb2.DeleteSubscriptionResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListDeliveries(
+        self,
+        request: _gateway_pb2.ListDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListDeliveriesResponse, _abc.Awaitable[_gateway_pb2.ListDeliveriesResponse]]:
+        """Every delivery with every attempt (a CUSTOMER: its own)."""
+
+def add_NotificationsServiceServicer_to_server(servicer: NotificationsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
 class EventsServiceStub:
     """The tenant's events as they happen."""
 

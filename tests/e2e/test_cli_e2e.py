@@ -122,6 +122,18 @@ def test_a_pdp_tool_session_through_the_cli(running: platform.Platform, admin_ke
     assert "IDEATION" in ok(cli(running, admin_key, "ideas", "get", idea_id)).stdout
     assert "DISCOVERY" in ok(cli(running, admin_key, "policies", "show")).stdout
 
+    draft = ok(
+        cli(running, admin_key, "policies", "set", "DISCOVERY", "--max-share", "1", "--what-if")
+    ).stdout
+    assert "The draft gate into DISCOVERY" in draft
+    with Client(running.address("gateway"), admin_key) as client:
+        discovery = [p for p in client.get_pipeline().policies if p.stage == "DISCOVERY"]
+    assert [p.version for p in discovery] == [1]  # --what-if stored nothing
+    assert (
+        "Single-customer ideas stopped"
+        in ok(cli(running, admin_key, "scorecards", "tenant")).stdout
+    )
+
     watched = ok(
         cli(
             running,

@@ -6,6 +6,9 @@ that can never be applied (undecodable, failing validation) is published to the
 consumer's dead-letter topic with the reason, and the stream moves on. Any other
 failure (MongoDB unreachable, ...) is retried with backoff; the offset is committed
 only after the effect is, so a crash loses nothing.
+
+Each record is processed in a "process <topic>" span whose parent is the producer's
+context from the record's headers (see outbox.py), and timed per subscription.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from aiokafka import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
@@ -24,6 +28,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from quorum.events.v1 import events_pb2
+from quorum_common import observability
 from quorum_common.events import PoisonEvent, Topics, decode, event_type, now
 from quorum_common.mongo import in_transaction
 
@@ -66,6 +71,9 @@ class EventConsumer:
         self._client = client
         self._processed = database[PROCESSED]
         self._dead_letter_topic = topics.dead_letter(name)
+        # The prefix isolates consumer groups as it isolates topics: copies of the
+        # platform sharing a broker (tests, benchmarks) must never share a group.
+        self._group_id = f"{topics.prefix}quorum-{name}"
         self._sources = sources
         self._handle = handle
         self._after_commit = after_commit
@@ -80,7 +88,7 @@ class EventConsumer:
         """Register with the broker; call before the broker starts."""
         subscriber = self._broker.subscriber(
             *self._sources,
-            group_id=f"quorum-{self.name}",
+            group_id=self._group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             # Protobuf bytes as they are: faststream would otherwise try JSON on
@@ -90,19 +98,42 @@ class EventConsumer:
         subscriber(self.on_message)
 
     async def on_message(self, body: bytes, message: KafkaMessage) -> None:
+        record = message.raw_message
+        topic = str(getattr(record, "topic", "?"))
+        partition = int(getattr(record, "partition", -1))
+        offset = int(getattr(record, "offset", -1))
+        with observability.processing(
+            group=f"quorum-{self.name}",
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            headers=message.headers,
+        ) as processing:
+            processing.outcome = await self._process(message, processing)
+        self._observe_lag(message, topic, partition, offset)
+
+    async def _process(self, message: KafkaMessage, processing: observability.Processing) -> str:
+        """Apply, skip or dead-letter one record; the outcome names which."""
         raw = message.body
         try:
             event = decode(raw)
         except PoisonEvent as poison:
             await self._dead_letter(message, str(poison))
-            return
+            return "dead_lettered"
+        processing.span.set_attributes(
+            {
+                "messaging.message.id": event.envelope.event_id,
+                "quorum.event.type": event_type(event),
+                "quorum.tenant.id": event.envelope.tenant_id,
+            }
+        )
         try:
             applied = await in_transaction(self._client, lambda s: self._apply(s, event))
         except DuplicateKeyError:
             applied = False  # a concurrent delivery recorded it first
         except PoisonEvent as poison:
             await self._dead_letter(message, str(poison))
-            return
+            return "dead_lettered"
         except Exception as error:
             # Transient (or a bug): back off, then let the broker redeliver it.
             await self._back_off(event.envelope.event_id, error)
@@ -116,6 +147,22 @@ class EventConsumer:
             event_type(event),
             event.envelope.event_id,
         )
+        return "applied" if applied else "duplicate"
+
+    def _observe_lag(self, message: KafkaMessage, topic: str, partition: int, offset: int) -> None:
+        # The consumer already knows each partition's high watermark from its last
+        # fetch, so lag costs no request; a consumer without one reports nothing.
+        highwater = getattr(message.consumer, "highwater", None)
+        if highwater is None or offset < 0:
+            return
+        try:
+            end = highwater(TopicPartition(topic, partition))
+        except Exception:
+            return
+        if isinstance(end, int):
+            observability.record_consumer_lag(
+                f"quorum-{self.name}", topic, partition, end - offset - 1
+            )
 
     async def _apply(self, session: AsyncClientSession, event: events_pb2.Event) -> bool:
         event_id = event.envelope.event_id
@@ -159,6 +206,8 @@ class EventConsumer:
                 "quorum-dlq-origin": f"{origin[0]}/{origin[1]}@{offset}",
             }
         )
+        # Whoever inspects the dead letter lands on this failed processing span.
+        headers.update(observability.current_trace_context())
         log.error("%s dead-lettered %s/%s@%s: %s", self.name, *origin, offset, reason)
         # Confirmed before the offset is committed: the poison is kept, not lost.
         await self._broker.publish(

@@ -13,12 +13,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from quorum_common.errors import StartupError
-from quorum_common.observability import configure_logging, configure_tracing
+from quorum_common.observability import configure_logging, configure_telemetry
 from quorum_common.settings import ServiceSettings, die, load_settings
 
 log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def run_service(
@@ -32,17 +33,42 @@ def run_service(
         die(f"{name}: {error}")
         return
     configure_logging(name, settings.log_level, settings.log_format)
-    configure_tracing(name, settings.otel_exporter_otlp_endpoint)
+    try:
+        # Only the standard OTEL_* variables, read by OpenTelemetry's own rules.
+        telemetry = configure_telemetry(name)
+    except StartupError as error:
+        die(f"{name}: {error}")
+        return
+    log.info("%s telemetry: %s", name, telemetry.plan.describe())
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+
+        def request_stop() -> None:
+            if stop.is_set():
+                return
+            stop.set()
+            # A service still starting (waiting for the broker, say) is not yet
+            # waiting for `stop`: give a clean shutdown some time, then cut it short.
+            if task is not None:
+                loop.call_later(SHUTDOWN_GRACE_SECONDS, task.cancel)
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        await serve(settings, stop)
+            loop.add_signal_handler(signum, request_stop)
+        try:
+            await serve(settings, stop)
+        except asyncio.CancelledError:
+            if not stop.is_set():
+                raise
+            log.warning("%s stopped before it had finished starting", name)
 
     try:
         asyncio.run(main())
     except StartupError as error:
         die(f"{name}: {error}")
+    finally:
+        # Export what is still buffered (the last spans, a final metric reading).
+        telemetry.shutdown()
     log.info("%s stopped", name)

@@ -2,8 +2,8 @@
 
 Steps: generated contracts current, buf lint, ruff, mypy, then pytest against a
 real broker and MongoDB. When KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI are set they
-are used as they are; otherwise the local servers are started (unless already
-running, e.g. by `make run`) and whatever this run started is stopped at the end.
+are used as they are; otherwise local servers are started for this run alone (a
+scratch folder, free ports) and stopped at the end.
 The exit code is non-zero when any step failed; every step runs regardless, so one
 run reports every problem.
 """
@@ -11,14 +11,22 @@ run reports every problem.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from quorum_devtools.infra import ROOT, InfraError, LocalInfra
 
 BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _step(
@@ -41,7 +49,10 @@ def main() -> int:
     ]
     env = dict(os.environ)
     started: list[str] = []
-    infra = LocalInfra()
+    # A broker and MongoDB of the test run's own, on free ports, so `make test` never
+    # disturbs (or depends on) a `make run` going on at the same time.
+    scratch = tempfile.TemporaryDirectory(prefix="quorum-check-")
+    infra = LocalInfra(Path(scratch.name), _free_port(), _free_port())
     if not (env.get("KAFKA_BOOTSTRAP_SERVERS") and env.get("MONGODB_URI")):
         print("\n=== infra: local Kafka and MongoDB", flush=True)
         try:
@@ -51,10 +62,7 @@ def main() -> int:
             results.append(("infra", False, 0.0))
         else:
             env.update(infra.env())
-            print(
-                f"using {infra.bootstrap_servers} and {infra.mongodb_uri}"
-                f" (started: {', '.join(started) or 'none, already running'})"
-            )
+            print(f"using {infra.bootstrap_servers} and {infra.mongodb_uri} (for this run only)")
     try:
         if all(name != "infra" for name, _, _ in results):
             results.append(_step("pytest", [sys.executable, "-m", "pytest", *sys.argv[1:]], env))
@@ -62,6 +70,7 @@ def main() -> int:
         if started:
             print(f"\n=== stopping {', '.join(started)}", flush=True)
             infra.down(only=started)
+        scratch.cleanup()
     print("\n=== summary")
     for name, ok, seconds in results:
         print(f"  {'ok  ' if ok else 'FAIL'} {name:12} {seconds:6.1f}s")

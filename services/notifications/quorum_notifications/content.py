@@ -86,6 +86,27 @@ def email(document: dict[str, Any], kind: Kind) -> tuple[str, str]:
             f'The idea "{title}" that {whose} was declined in {data["stage"]}.',
             f"Reason: {data['reason']}",
         ]
+    elif kind is Kind.STAGE_OVERRIDDEN:
+        subject = f'"{title}" was moved to {data["to_stage"]} by an override'
+        lines = [
+            f'{data["by"]} moved the idea "{title}" from {data["from_stage"]} to '
+            f"{data['to_stage']} although its gate did not hold ({_one_line(data['summary'])}).",
+            f"Justification: {data['justification']}",
+        ]
+    elif kind is Kind.INTRODUCTION_REQUESTED:
+        subject = f"{data['requester_organization_id']} asks to be introduced"
+        lines = [
+            f'{data["requester_organization_id"]}, which also backs "{title}", asks for an '
+            "introduction. Accept or decline it in Quorum "
+            f"(introduction {data['introduction_id']}).",
+            f"Their message: {data['message']}",
+        ]
+    elif kind is Kind.INTRODUCTION_ANSWERED:
+        answer = "accepted" if data["accepted"] else "declined"
+        subject = f"{data['peer_organization_id']} {answer} your introduction"
+        lines = [f'{data["peer_organization_id"]} {answer} the introduction about "{title}".']
+        if data["accepted"] and data.get("peer_contact"):
+            lines.append(f"Contact: {data['peer_contact']}")
     else:
         subject = f'The gate into {data["stage"]} holds for "{title}"'
         lines = [

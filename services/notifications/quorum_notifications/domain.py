@@ -28,6 +28,9 @@ class Kind(StrEnum):
     IDEA_DECLINED = "IDEA_DECLINED"
     IDEA_LAUNCHED = "IDEA_LAUNCHED"
     GATE_OPENED = "GATE_OPENED"
+    STAGE_OVERRIDDEN = "STAGE_OVERRIDDEN"
+    INTRODUCTION_REQUESTED = "INTRODUCTION_REQUESTED"
+    INTRODUCTION_ANSWERED = "INTRODUCTION_ANSWERED"
 
     @property
     def webhook_type(self) -> str:
@@ -40,11 +43,15 @@ _WEBHOOK_TYPES = {
     Kind.IDEA_DECLINED: "idea.declined",
     Kind.IDEA_LAUNCHED: "idea.launched",
     Kind.GATE_OPENED: "gate.opened",
+    Kind.STAGE_OVERRIDDEN: "gate.overridden",
+    Kind.INTRODUCTION_REQUESTED: "peer.introduction_requested",
+    Kind.INTRODUCTION_ANSWERED: "peer.introduction_answered",
 }
 
 
 class Team(StrEnum):
     PRODUCT = "PRODUCT"
+    ADMINS = "ADMINS"
 
 
 class Channel(StrEnum):
@@ -101,6 +108,10 @@ class Who(Enum):
 
     ENDORSERS_AND_SUBMITTER = "endorsers_and_submitter"
     PRODUCT_TEAM = "product_team"
+    # An override: the councils' member organizations, the admins, and the endorsers.
+    COUNCILS_ADMINS_AND_ENDORSERS = "councils_admins_and_endorsers"
+    # Organizations named by the event itself (a peer, a requester).
+    ADDRESSED = "addressed"
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,8 @@ class Notification:
     # know them before the endorsers can be chosen (idea and validation events
     # arrive on different topics, so one can overtake the other).
     organizations: frozenset[str] = frozenset()
+    # Organizations told as a whole because the event names them (not endorsers).
+    addressed: frozenset[str] = frozenset()
 
 
 def _stage_advanced(event: events_pb2.Event) -> tuple[Kind, dict[str, Any]] | None:
@@ -144,6 +157,7 @@ def notification_of(event: events_pb2.Event) -> Notification | None:
     payload = event.WhichOneof("payload")
     who = Who.ENDORSERS_AND_SUBMITTER
     organizations: frozenset[str] = frozenset()
+    addressed: frozenset[str] = frozenset()
     if payload == "stage_advanced":
         found = _stage_advanced(event)
         if found is None:
@@ -153,6 +167,36 @@ def notification_of(event: events_pb2.Event) -> Notification | None:
     elif payload == "idea_declined":
         declined = event.idea_declined
         kind, data = Kind.IDEA_DECLINED, {"stage": declined.stage, "reason": declined.reason}
+    elif payload == "stage_overridden":
+        overridden = event.stage_overridden
+        kind, who = Kind.STAGE_OVERRIDDEN, Who.COUNCILS_ADMINS_AND_ENDORSERS
+        data = {
+            "from_stage": overridden.from_stage,
+            "to_stage": overridden.to_stage,
+            "justification": overridden.justification,
+            "by": overridden.actor.display_name or overridden.actor.principal_id,
+            "summary": overridden.report.summary,
+        }
+        addressed = frozenset(overridden.council_organization_ids)
+    elif payload == "introduction_requested":
+        asked = event.introduction_requested
+        kind, who = Kind.INTRODUCTION_REQUESTED, Who.ADDRESSED
+        data = {
+            "introduction_id": asked.introduction_id,
+            "requester_organization_id": asked.requester_organization_id,
+            "message": asked.message,
+        }
+        addressed = frozenset({asked.peer_organization_id})
+    elif payload == "introduction_answered":
+        answered = event.introduction_answered
+        kind, who = Kind.INTRODUCTION_ANSWERED, Who.ADDRESSED
+        data = {
+            "introduction_id": answered.introduction_id,
+            "peer_organization_id": answered.peer_organization_id,
+            "accepted": answered.accepted,
+            "peer_contact": answered.peer_contact if answered.accepted else "",
+        }
+        addressed = frozenset({answered.requester_organization_id})
     elif payload == "gate_opened":
         opened = event.gate_opened
         kind, who = Kind.GATE_OPENED, Who.PRODUCT_TEAM
@@ -173,6 +217,7 @@ def notification_of(event: events_pb2.Event) -> Notification | None:
         occurred_at=from_timestamp(envelope.occurred_at),
         data=data,
         organizations=organizations,
+        addressed=addressed,
     )
 
 
@@ -213,10 +258,19 @@ class Audience:
 def audience(notification: Notification, idea: IdeaPeople | None) -> Audience:
     if notification.who is Who.PRODUCT_TEAM:
         return Audience(teams=frozenset({Team.PRODUCT}))
+    if notification.who is Who.ADDRESSED:
+        return Audience(organizations=notification.addressed)
     people = idea or IdeaPeople()
     members = set(people.members)
     if people.submitter is not None:
         members.add(people.submitter)  # told even after withdrawing their endorsement
+    if notification.who is Who.COUNCILS_ADMINS_AND_ENDORSERS:
+        # An override is never silent: the councils and the admins hear of it too.
+        return Audience(
+            members=frozenset(members),
+            organizations=notification.addressed,
+            teams=frozenset({Team.ADMINS}),
+        )
     return Audience(members=frozenset(members))
 
 

@@ -214,6 +214,14 @@ class _NotificationKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Noti
     """
     NOTIFICATION_KIND_GATE_OPENED: _NotificationKind.ValueType  # 4
     """The gate into an idea's next stage now holds. Told to the product team."""
+    NOTIFICATION_KIND_STAGE_OVERRIDDEN: _NotificationKind.ValueType  # 5
+    """An admin moved an idea past a gate that did not hold. Told to the councils'
+    member organizations, the tenant's admins and the idea's endorsers.
+    """
+    NOTIFICATION_KIND_INTRODUCTION_REQUESTED: _NotificationKind.ValueType  # 6
+    """A customer asked an opted-in peer for an introduction. Told to the peer."""
+    NOTIFICATION_KIND_INTRODUCTION_ANSWERED: _NotificationKind.ValueType  # 7
+    """The peer accepted (with both contacts) or declined. Told to the requester."""
 
 class NotificationKind(_NotificationKind, metaclass=_NotificationKindEnumTypeWrapper):
     """What a notification is about (the SPEC's "Notifications" table)."""
@@ -231,6 +239,14 @@ kind only). Told to its endorsers and submitter.
 """
 NOTIFICATION_KIND_GATE_OPENED: NotificationKind.ValueType  # 4
 """The gate into an idea's next stage now holds. Told to the product team."""
+NOTIFICATION_KIND_STAGE_OVERRIDDEN: NotificationKind.ValueType  # 5
+"""An admin moved an idea past a gate that did not hold. Told to the councils'
+member organizations, the tenant's admins and the idea's endorsers.
+"""
+NOTIFICATION_KIND_INTRODUCTION_REQUESTED: NotificationKind.ValueType  # 6
+"""A customer asked an opted-in peer for an introduction. Told to the peer."""
+NOTIFICATION_KIND_INTRODUCTION_ANSWERED: NotificationKind.ValueType  # 7
+"""The peer accepted (with both contacts) or declined. Told to the requester."""
 Global___NotificationKind: _TypeAlias = NotificationKind  # noqa: Y015
 
 class _Team:
@@ -242,6 +258,8 @@ class _TeamEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Team.ValueType],
     TEAM_UNSPECIFIED: _Team.ValueType  # 0
     TEAM_PRODUCT: _Team.ValueType  # 1
     """The vendor's product managers: told when a gate opens."""
+    TEAM_ADMINS: _Team.ValueType  # 2
+    """The tenant's Quorum administrators: told of every override."""
 
 class Team(_Team, metaclass=_TeamEnumTypeWrapper):
     """A group of the tenant's own people."""
@@ -249,6 +267,8 @@ class Team(_Team, metaclass=_TeamEnumTypeWrapper):
 TEAM_UNSPECIFIED: Team.ValueType  # 0
 TEAM_PRODUCT: Team.ValueType  # 1
 """The vendor's product managers: told when a gate opens."""
+TEAM_ADMINS: Team.ValueType  # 2
+"""The tenant's Quorum administrators: told of every override."""
 Global___Team: _TypeAlias = Team  # noqa: Y015
 
 class _Channel:

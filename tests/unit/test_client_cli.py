@@ -25,6 +25,7 @@ from typer.testing import CliRunner, Result
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
 from quorum.gateway.v1 import gateway_pb2
+from quorum.notifications.v1 import notifications_pb2
 from quorum_client import Client
 from quorum_client.cli import app
 
@@ -994,6 +995,10 @@ def _calls(client: Client) -> dict[str, Callable[[], object]]:
         "RevokeApiKey": lambda: client.revoke_api_key("k"),
         "WhoAmI": lambda: client.who_am_i(),
         "WatchEvents": lambda: list(client.watch_events(cursor="0")),
+        "CreateSubscription": lambda: client.create_subscription(notifications_pb2.Subscription()),
+        "ListSubscriptions": lambda: client.list_subscriptions(),
+        "DeleteSubscription": lambda: client.delete_subscription("s"),
+        "ListDeliveries": lambda: client.list_deliveries(idea_id=IDEA_ID),
     }
 
 

@@ -23,6 +23,7 @@ from grpc_status import rpc_status
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from quorum.notifications.v1 import notifications_pb2
 
 __all__ = [
     "ADDRESS_ENV",
@@ -41,6 +42,7 @@ DEFAULT_TIMEOUT = 10.0
 ADDRESS_ENV = "QUORUM_ADDRESS"
 API_KEY_ENV = "QUORUM_API_KEY"
 
+UNSPECIFIED_STATUS = notifications_pb2.DELIVERY_STATUS_UNSPECIFIED
 _Request = TypeVar("_Request")
 _Response = TypeVar("_Response")
 
@@ -241,6 +243,7 @@ class Client:
         self._policies = gateway_pb2_grpc.PolicyServiceStub(channel)
         self._access = gateway_pb2_grpc.AccessServiceStub(channel)
         self._events = gateway_pb2_grpc.EventsServiceStub(channel)
+        self._notifications = gateway_pb2_grpc.NotificationsServiceStub(channel)
 
     @classmethod
     def from_env(cls, timeout: float = DEFAULT_TIMEOUT) -> Client:
@@ -681,6 +684,55 @@ class Client:
 
     def who_am_i(self) -> gateway_pb2.WhoAmIResponse:
         return self._call(self._access.WhoAmI, gateway_pb2.WhoAmIRequest())
+
+    # --- notifications -----------------------------------------------------------
+
+    def create_subscription(
+        self, subscription: notifications_pb2.Subscription
+    ) -> notifications_pb2.Subscription:
+        """Subscribe; a webhook's generated secret is in the answer, and only there."""
+        return self._call(
+            self._notifications.CreateSubscription,
+            gateway_pb2.CreateSubscriptionRequest(subscription=subscription),
+        ).subscription
+
+    def list_subscriptions(
+        self,
+        subscriber: domain_pb2.Subscriber | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> gateway_pb2.ListSubscriptionsResponse:
+        request = gateway_pb2.ListSubscriptionsRequest(page_size=page_size, page_token=page_token)
+        if subscriber is not None:
+            request.subscriber.CopyFrom(subscriber)
+        return self._call(self._notifications.ListSubscriptions, request)
+
+    def delete_subscription(self, subscription_id: str) -> int:
+        """Ends a subscription; returns how many pending deliveries were cancelled."""
+        return self._call(
+            self._notifications.DeleteSubscription,
+            gateway_pb2.DeleteSubscriptionRequest(subscription_id=subscription_id),
+        ).cancelled_deliveries
+
+    def list_deliveries(
+        self,
+        *,
+        idea_id: str = "",
+        subscription_id: str = "",
+        status: notifications_pb2.DeliveryStatus.ValueType = UNSPECIFIED_STATUS,
+        page_size: int = 0,
+        page_token: str = "",
+    ) -> gateway_pb2.ListDeliveriesResponse:
+        return self._call(
+            self._notifications.ListDeliveries,
+            gateway_pb2.ListDeliveriesRequest(
+                idea_id=idea_id,
+                subscription_id=subscription_id,
+                status=status,
+                page_size=page_size,
+                page_token=page_token,
+            ),
+        )
 
     # --- events ------------------------------------------------------------------
 

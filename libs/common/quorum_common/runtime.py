@@ -39,7 +39,8 @@ def run_service(
     except StartupError as error:
         die(f"{name}: {error}")
         return
-    log.info("%s telemetry: %s", name, telemetry.plan.describe())
+    # DEBUG: a service that fails to start must say one line, naming the setting.
+    log.debug("%s telemetry: %s", name, telemetry.plan.describe())
 
     async def main() -> None:
         stop = asyncio.Event()

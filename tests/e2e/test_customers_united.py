@@ -60,7 +60,11 @@ async def test_a_council_vote_flips_the_gate_and_a_changed_vote_flips_it_back(
     async def holds(expected: bool) -> bool:
         return (await idea_state(tenant, idea.id)).next_gate_holds is expected
 
-    await until(lambda: holds(False), "the idea recorded, gate closed")
+    async def recorded() -> bool:
+        return (await idea_state(tenant, idea.id)).stage == "IDEATION"
+
+    await until(recorded, "the idea recorded")
+    assert await holds(False)
     first = await tenant.customers["bakery"].gates.CastCouncilVote(
         gateway_pb2.CastCouncilVoteRequest(
             idea_id=idea.id, council_id="retail-council", approve=True

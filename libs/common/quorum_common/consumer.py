@@ -103,7 +103,7 @@ class EventConsumer:
         partition = int(getattr(record, "partition", -1))
         offset = int(getattr(record, "offset", -1))
         with observability.processing(
-            group=f"quorum-{self.name}",
+            group=self._group_id,
             topic=topic,
             partition=partition,
             offset=offset,
@@ -160,9 +160,7 @@ class EventConsumer:
         except Exception:
             return
         if isinstance(end, int):
-            observability.record_consumer_lag(
-                f"quorum-{self.name}", topic, partition, end - offset - 1
-            )
+            observability.record_consumer_lag(self._group_id, topic, partition, end - offset - 1)
 
     async def _apply(self, session: AsyncClientSession, event: events_pb2.Event) -> bool:
         event_id = event.envelope.event_id

@@ -8,6 +8,10 @@ event id, so nothing is lost and nothing counts twice.
 
 The relay is woken right after a commit (`Outbox.notify`), so latency is a publish,
 not a polling interval; a slow sweep picks up entries written by a process that died.
+
+Each entry keeps the W3C trace context of the span that wrote it (the request or the
+consumed event); the relay publishes it in the record's headers under a "send" span,
+so the consumer's work joins the trace of whatever caused the event.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from quorum.events.v1 import events_pb2
-from quorum_common.events import headers, now
+from quorum_common import observability
+from quorum_common.events import EVENT_TYPE_HEADER, headers, now
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,8 @@ class Outbox:
         """Record events to publish, inside the caller's transaction."""
         if not events:
             return
+        # Captured now, inside the caller's span; the relay runs in another task.
+        trace_context = observability.current_trace_context()
         await self._entries.insert_many(
             [
                 {
@@ -73,6 +80,7 @@ class Outbox:
                     "key": event.envelope.idea_id or event.envelope.tenant_id,
                     "value": event.SerializeToString(),
                     "headers": headers(event),
+                    "trace": trace_context,
                     "created_at": now(),
                     "published": False,
                 }
@@ -89,18 +97,25 @@ class Outbox:
         self, broker: KafkaBroker, sweep_seconds: float = 1.0, batch: int = 500
     ) -> None:
         """Publish pending entries forever; cancel the task to stop it."""
-        while True:
-            try:
-                published = await self._relay_once(broker, batch)
-            except (PyMongoError, KafkaError, OSError) as error:
-                log.warning("outbox relay failed, will retry: %s", error)
-                published = 0
-                await asyncio.sleep(sweep_seconds)
-            if published >= batch:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=sweep_seconds)
+        # The backlog gauge counts while this relay runs, on its event loop.
+        stop_observing = observability.observe_outbox_backlog(
+            self._entries.database.name, self.pending_count
+        )
+        try:
+            while True:
+                try:
+                    published = await self._relay_once(broker, batch)
+                except (PyMongoError, KafkaError, OSError) as error:
+                    log.warning("outbox relay failed, will retry: %s", error)
+                    published = 0
+                    await asyncio.sleep(sweep_seconds)
+                if published >= batch:
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=sweep_seconds)
+        finally:
+            stop_observing()
 
     async def _relay_once(self, broker: KafkaBroker, batch: int) -> int:
         pending = await self._entries.find(
@@ -110,17 +125,35 @@ class Outbox:
             return 0
         # Pipelined: send all, then wait. The idempotent producer keeps per-partition
         # order across in-flight requests, so one idea's events stay ordered.
-        futures = [
-            await broker.publish(
-                entry["value"],
-                topic=entry["topic"],
-                key=entry["key"].encode(),
-                headers=entry["headers"],
-                no_confirm=True,
-            )
-            for entry in pending
-        ]
-        await asyncio.gather(*futures)
+        spans = []
+        try:
+            futures = []
+            for entry in pending:
+                span, trace_headers = observability.start_send_span(
+                    entry["topic"],
+                    entry.get("trace") or {},
+                    key=entry["key"],
+                    event_id=entry["_id"],
+                    event_type=entry["headers"].get(EVENT_TYPE_HEADER, ""),
+                )
+                spans.append(span)
+                futures.append(
+                    await broker.publish(
+                        entry["value"],
+                        topic=entry["topic"],
+                        key=entry["key"].encode(),
+                        headers={**entry["headers"], **trace_headers},
+                        no_confirm=True,
+                    )
+                )
+            await asyncio.gather(*futures)
+        except BaseException as error:
+            for span in spans:
+                observability.end_with_error(span, error)
+            raise
+        # A send span lasts until the broker acknowledged the whole batch.
+        for span in spans:
+            span.end()
         await self._entries.update_many(
             {"_id": {"$in": [entry["_id"] for entry in pending]}},
             {"$set": {"published": True, "published_at": now()}},

@@ -2,6 +2,7 @@
 
 Each service subclasses `ServiceSettings` with its own prefixed fields. A bad value
 stops the process with one line naming the variable (see `load_settings`).
+Telemetry is not here: the standard OTEL_* variables configure it (observability.py).
 """
 
 from __future__ import annotations
@@ -32,9 +33,6 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: Literal["json", "text"] = Field(
         default="json", description="json (one object per line) or text (for a terminal)"
-    )
-    otel_exporter_otlp_endpoint: str = Field(
-        default="", description="OTLP/gRPC endpoint for traces; empty disables export"
     )
     startup_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long to wait for Kafka and MongoDB at start"

@@ -1,0 +1,377 @@
+"""The measurements that need the running platform: throughput, latency, gateway overhead.
+
+Every idea the measurements use is prepared first and the bench waits until the
+pipeline has drained (`Probe.wait_quiet`), so a measurement never pays for the
+preparation of the one before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from quorum.gateway.v1 import gateway_pb2
+from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
+from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
+from quorum_devtools import platform
+from quorum_devtools.bench_platform import (
+    BenchError,
+    Caller,
+    Probe,
+    Processes,
+    Tenant,
+    cpu_seconds,
+    start_echo,
+)
+from quorum_devtools.bench_stats import latency_summary, median_of
+
+PREPARE_CONCURRENCY = 16
+
+
+async def prepare_ideas(tenant: Tenant, count: int, endorsements: int, first: int) -> list[str]:
+    """`count` ideas, each submitted by organization k and endorsed by k+1 .. k+endorsements.
+
+    Consecutive organizations are in different segments, so the idea prepared with k,
+    k+1 needs exactly one more organization (k+2) to open its DISCOVERY gate.
+    """
+    ideas: list[str] = [""] * count
+    gate = asyncio.Semaphore(PREPARE_CONCURRENCY)
+
+    async def one(index: int) -> None:
+        number = first + index
+        caller = tenant.callers[index % len(tenant.callers)]
+        async with gate:
+            idea_id = await tenant.submit(caller, number, number)
+            for offset in range(1, endorsements + 1):
+                await tenant.endorse(caller, idea_id, number + offset)
+        ideas[index] = idea_id
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return ideas
+
+
+@dataclass
+class Loads:
+    """What the platform measurements need from the run."""
+
+    tenant: Tenant
+    probe: Probe
+    settings: platform.Platform
+    processes: Processes
+    drain_timeout: float
+    # The broker's and MongoDB's processes, when known, for CPU accounting.
+    infra_pids: dict[str, int] = field(default_factory=dict)
+    ideas_made: int = 0
+    # Ideas kept across repetitions: submitting is the most expensive call there is
+    # (it scans recent ideas for duplicates), so the bench submits as little as it can.
+    _throughput_ideas: list[str] = field(default_factory=list)
+    _throughput_first: int = 0
+    # Latency ideas and, for each, the organization whose endorsement opens its gate.
+    _pool: dict[str, int] = field(default_factory=dict)
+
+    async def prepare(self, count: int, endorsements: int) -> list[str]:
+        ideas = await prepare_ideas(self.tenant, count, endorsements, self.ideas_made)
+        self.ideas_made += count
+        await self.probe.wait_quiet()
+        return ideas
+
+    def _service_cpu(self) -> dict[str, float]:
+        pids = {s: p.pid for s, p in self.processes.services.items()} | self.infra_pids
+        used = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        return {name: v for name, v in used.items() if v is not None}
+
+    def cpu_totals(self) -> dict[str, float]:
+        """CPU seconds each service (and the echo server) used since it started."""
+        pids = {s: p.pid for s, p in self.processes.services.items()}
+        pids |= {f"other-{p.pid}": p.pid for p in self.processes.others}
+        used = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        return {name: round(v, 1) for name, v in used.items() if v is not None}
+
+    async def idle_cpu(self, seconds: float) -> dict[str, Any]:
+        """Share of one core each process uses while nobody calls the platform."""
+        await self.probe.wait_quiet()
+        before = self._service_cpu()
+        await asyncio.sleep(seconds)
+        used = cpu_used(before, self._service_cpu())
+        return {
+            "seconds": seconds,
+            "percent_of_one_core": {name: round(v / seconds * 100, 1) for name, v in used.items()},
+        }
+
+    # ------------------------------------------------------------------ throughput
+
+    async def throughput_once(
+        self, clients: int, seconds: float, ideas_per_client: int
+    ) -> dict[str, Any]:
+        """Closed loop: `clients` endorse back to back for `seconds`; timed until validated.
+
+        Each client endorses only its own ideas, so clients never contend for one
+        document: what is measured is the pipeline, not write conflicts.
+        """
+        if len(self._throughput_ideas) < clients * ideas_per_client:
+            self._throughput_first = self.ideas_made
+            self._throughput_ideas = await self.prepare(clients * ideas_per_client, 0)
+        ideas, first = self._throughput_ideas, self._throughput_first
+        await self.probe.wait_quiet()
+        before = await self.probe.processed("validation")
+        cpu_before = self._service_cpu()
+        accepted = 0
+        rpc: list[float] = []
+        failed: dict[str, int] = {}
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def client(number: int) -> None:
+            nonlocal accepted
+            caller = self.tenant.callers[number % len(self.tenant.callers)]
+            offset = number * ideas_per_client
+            own = ideas[offset : offset + ideas_per_client]
+            sent = 0
+            while time.perf_counter() < deadline:
+                idea_index = sent % ideas_per_client
+                # Each idea's endorsers are the organizations after its submitter's, in
+                # turn, so its gate opens on the second one, as a popular idea's would.
+                organization = first + offset + idea_index + 1 + sent // ideas_per_client
+                began = time.perf_counter()
+                try:
+                    if await self.tenant.endorse(caller, own[idea_index], organization):
+                        accepted += 1
+                    rpc.append(time.perf_counter() - began)
+                except grpc.aio.AioRpcError as error:
+                    # An overloaded platform answers some calls with errors; they are
+                    # counted, not fatal (a timed-out call may still have committed).
+                    failed[error.code().name] = failed.get(error.code().name, 0) + 1
+                sent += 1
+
+        await asyncio.gather(*(client(n) for n in range(clients)))
+        sending_ended = time.perf_counter()
+        backlog = before + accepted - await self.probe.processed("validation")
+        finished, reached = await self.probe.wait_validation(before + accepted, self.drain_timeout)
+        cpu_after = self._service_cpu()
+        elapsed = finished - started
+        validated = reached - before
+        return {
+            "clients": clients,
+            "endorsements": accepted,
+            "validated": validated,
+            "complete": validated >= accepted,
+            "seconds": elapsed,
+            "per_second": min(validated, accepted) / elapsed,
+            "accepted_per_second": accepted / (sending_ended - started),
+            "backlog_when_sending_ended": backlog,
+            "endorse_rpc": latency_summary(rpc),
+            "errors": failed,
+            "cpu_seconds": cpu_used(cpu_before, cpu_after),
+        }
+
+    # ------------------------------------------------------------------ latency
+
+    async def latency_pool(self, count: int) -> list[str]:
+        """`count` ideas one endorsement away from an open DISCOVERY gate.
+
+        An idea prepared as number n was submitted by organization n and endorsed by
+        n+1 (another segment); organization n+2 opens its gate. After a measurement
+        the bench withdraws that endorsement (the gate closes) and the idea is ready
+        again, so repetitions cost a withdrawal per idea instead of a submission.
+        """
+        missing = count - len(self._pool)
+        if missing > 0:
+            first = self.ideas_made
+            made = await self.prepare(missing, 1)
+            self._pool.update({idea: first + n + 2 for n, idea in enumerate(made)})
+        return list(self._pool)[:count]
+
+    async def latency_once(self, offered: float, seconds: float) -> dict[str, Any]:
+        """Open loop at `offered` endorsements/s, each opening a gate; RPC return → event."""
+        count = max(1, math.ceil(offered * seconds))
+        ideas = await self.latency_pool(count + 1)
+        await self.probe.wait_quiet()
+        members = {idea: self.tenant.next_member(self._pool[idea]) for idea in ideas}
+        watcher = self.tenant.callers[0]
+        stream = watcher.events.WatchEvents(
+            gateway_pb2.WatchEventsRequest(kinds=["GateOpened"]), metadata=watcher.metadata
+        )
+        arrivals: dict[str, float] = {}
+        arrived = asyncio.Event()
+
+        async def read() -> None:
+            with contextlib.suppress(grpc.aio.AioRpcError, asyncio.CancelledError):
+                async for answer in stream:
+                    arrivals.setdefault(answer.event.envelope.idea_id, time.perf_counter())
+                    arrived.set()
+
+        async def until_arrived(wanted: set[str], within: float) -> None:
+            deadline = time.perf_counter() + within
+            while not wanted <= arrivals.keys() and time.perf_counter() < deadline:
+                if reader.done():
+                    raise BenchError("the WatchEvents stream ended")
+                arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(arrived.wait(), 0.5)
+
+        reader = asyncio.create_task(read(), name="watch-events")
+        returned: dict[str, float] = {}
+        failed: dict[str, int] = {}
+        try:
+            # The first idea proves the stream is live before the clock starts.
+            await self.tenant.endorse(watcher, ideas[0], 0, members[ideas[0]])
+            await until_arrived({ideas[0]}, 30.0)
+            if ideas[0] not in arrivals:
+                raise BenchError("WatchEvents never delivered the warm-up GateOpened")
+
+            async def one(index: int) -> None:
+                caller = self.tenant.callers[index % len(self.tenant.callers)]
+                try:
+                    await self.tenant.endorse(caller, ideas[index], 0, members[ideas[index]])
+                except grpc.aio.AioRpcError as error:
+                    failed[error.code().name] = failed.get(error.code().name, 0) + 1
+                    return
+                returned[ideas[index]] = time.perf_counter()
+
+            tasks = []
+            begin = time.perf_counter()
+            for index in range(1, count + 1):
+                delay = begin + (index - 1) / offered - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(index)))
+            last_send = time.perf_counter()
+            await asyncio.gather(*tasks)
+            await until_arrived(set(returned), self.drain_timeout)
+        finally:
+            stream.cancel()
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        await self._rearm(ideas, members)
+        latencies = [arrivals[i] - t for i, t in returned.items() if i in arrivals]
+        return {
+            "offered_per_second": offered,
+            "achieved_per_second": (count - 1) / (last_send - begin) if count > 1 else offered,
+            "sent": count,
+            "errors": failed,
+            # Returned without error, yet no GateOpened within the drain timeout.
+            "missing": len(returned) - len(latencies),
+            **latency_summary(latencies),
+        }
+
+    async def _rearm(self, ideas: list[str], members: dict[str, Any]) -> None:
+        """Withdraw the gate-opening endorsements so the pool's gates are closed again."""
+        gate = asyncio.Semaphore(PREPARE_CONCURRENCY)
+
+        async def one(index: int, idea: str) -> None:
+            async with gate:
+                caller = self.tenant.callers[index % len(self.tenant.callers)]
+                try:
+                    await self.tenant.withdraw(caller, idea, members[idea])
+                except grpc.aio.AioRpcError:
+                    # Its state is unknown now (e.g. its endorsement timed out): retire it.
+                    self._pool.pop(idea, None)
+
+        await asyncio.gather(*(one(i, idea) for i, idea in enumerate(ideas)))
+        await self.probe.wait_quiet()
+
+    # ------------------------------------------------------------------ gateway
+
+    async def gateway_overhead(
+        self, idea_id: str, concurrency: int, seconds: float, repetitions: int, workdir: Path
+    ) -> dict[str, Any]:
+        """GetIdea through the gateway vs the same answer from a bare grpc.aio server."""
+        caller = self.tenant.callers[0]
+        request = gateway_pb2.GetIdeaRequest(idea_id=idea_id)
+        answer = await caller.ideas.GetIdea(request, metadata=caller.metadata)
+        response_file = workdir / "echo-response.bin"
+        response_file.write_bytes(answer.SerializeToString())
+        echo_address = await asyncio.to_thread(start_echo, response_file, self.processes)
+        echo = Caller.open(echo_address, "not-checked")
+        ideas = grpc.aio.insecure_channel(self.settings.address("ideas"))
+        validation = grpc.aio.insecure_channel(self.settings.address("validation"))
+        tenant_id = self.tenant.tenant_id
+        ideas_stub = ideas_pb2_grpc.IdeasServiceStub(ideas)
+        gates_stub = validation_pb2_grpc.GateServiceStub(validation)
+        targets: dict[str, Callable[[], Awaitable[Any]]] = {
+            "bare_server": lambda: echo.ideas.GetIdea(request, metadata=echo.metadata),
+            "gateway": lambda: caller.ideas.GetIdea(request, metadata=caller.metadata),
+            # The two internal calls the gateway makes for one GetIdea, measured alone.
+            "ideas_direct": lambda: ideas_stub.GetIdea(
+                ideas_pb2.GetIdeaRequest(tenant_id=tenant_id, idea_id=idea_id)
+            ),
+            "validation_direct": lambda: gates_stub.GetIdeaProgress(
+                validation_pb2.GetIdeaProgressRequest(tenant_id=tenant_id, idea_id=idea_id)
+            ),
+        }
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+        try:
+            for _ in range(repetitions):
+                # Interleaved, so a noisy neighbour hits both sides alike.
+                for name, call in targets.items():
+                    runs[name].append(await closed_loop(call, concurrency, seconds))
+        finally:
+            for channel in (echo.channel, ideas, validation):
+                await channel.close()
+        result: dict[str, Any] = {
+            "concurrency": concurrency,
+            "payload_bytes": len(answer.SerializeToString()),
+        }
+        for name, repetitions_of in runs.items():
+            result[name] = {
+                "per_second": median_of(repetitions_of, "per_second"),
+                "p50_ms": median_of(repetitions_of, "p50_ms"),
+                "p99_ms": median_of(repetitions_of, "p99_ms"),
+                "repetitions": repetitions_of,
+            }
+        result["ratio"] = result["gateway"]["per_second"] / result["bare_server"]["per_second"]
+        return result
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {s: round(after[s] - before[s], 2) for s in before if s in after}
+
+
+async def closed_loop(
+    call: Callable[[], Awaitable[Any]], concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """`concurrency` workers calling back to back; a short warm-up is not counted."""
+    warm_until = time.perf_counter() + min(0.5, seconds / 4)
+    while time.perf_counter() < warm_until:
+        await call()
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    failed: dict[str, int] = {}
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            began = time.perf_counter()
+            try:
+                await call()
+            except grpc.aio.AioRpcError as error:
+                failed[error.code().name] = failed.get(error.code().name, 0) + 1
+                continue
+            latencies.append(time.perf_counter() - began)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {"per_second": len(latencies) / elapsed, "errors": failed, **latency_summary(latencies)}
+
+
+def summarize_latency(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "offered_per_second": runs[0]["offered_per_second"],
+        "achieved_per_second": median_of(runs, "achieved_per_second"),
+        "p50_ms": median_of(runs, "p50_ms"),
+        "p95_ms": median_of(runs, "p95_ms"),
+        "p99_ms": median_of(runs, "p99_ms"),
+        "missing": sum(int(r["missing"]) for r in runs),
+        "errors": sum(sum(r["errors"].values()) for r in runs),
+        "repetitions": list(runs),
+    }

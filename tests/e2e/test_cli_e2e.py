@@ -190,3 +190,7 @@ def test_the_demo_tells_the_newcomer_story(running: platform.Platform) -> None:
     assert "DISCOVERY → DESIGN: allowed" in story
     assert "Who is told" in story
     assert "$100M lesson" in story
+    assert "Council criterion:" in story
+    assert "met. The BUILD gate" in story
+    assert "although min_customers" in story  # the override, with what did not hold
+    assert "1 override(s)" in story

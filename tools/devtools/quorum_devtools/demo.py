@@ -516,6 +516,47 @@ def the_lesson(story: Narrator, cast: Cast, blocked_id: str, modest_id: str) -> 
     )
 
 
+def the_council_votes(story: Narrator, cast: Cast, modest_id: str) -> None:
+    story.step("The Customer Advisory Board votes on the modest idea's BUILD gate")
+    votes = [("ana", True, "Our stores need it"), ("ben", True, "Clinics too"),
+             ("chen", True, "Yes"), ("dora", False, "Not this year")]  # fmt: skip
+    for member_id, approve, comment in votes:
+        tally = cast.customers[member_id].cast_council_vote(
+            modest_id, COUNCIL.council_id, approve=approve, comment=comment
+        )
+        story.say(
+            f"{member_id} {'approves' if approve else 'rejects'} ({comment!r}): "
+            f"{tally.approvals} for, {tally.rejections} against the gate into {tally.stage}"
+        )
+    report = cast.pm.get_gate_report(modest_id).report
+    council = next(c for c in report.criteria if c.name == "council_approval")
+    if not council.met:
+        raise DemoError(f"the council's approval should hold: {council.detail}")
+    story.say(
+        f"Council criterion: {council.detail} — met. The BUILD gate as a whole: {report.summary}"
+    )
+
+
+def an_override_is_never_silent(story: Narrator, cast: Cast, blocked_id: str) -> None:
+    story.step("An admin overrides MegaCorp's gate — on the record")
+    justification = "The regulator's deadline of March forces this before more evidence."
+    done = cast.admin.override_stage(blocked_id, "DISCOVERY", justification)
+    unmet = ", ".join(c.name for c in done.report.criteria if not c.met)
+    story.say(
+        f"Moved {done.from_stage} → {done.stage} although {unmet} did not hold. "
+        f"Justification: {justification!r}"
+    )
+    idea = cast.pm.get_idea(blocked_id)
+    if not idea.overridden:
+        raise DemoError("the overridden idea should carry its mark")
+    card = cast.pm.get_tenant_scorecard()
+    story.say(
+        f"The idea carries the 'overridden' mark for good; the tenant's scorecard counts "
+        f"{card.overrides} override(s); the council's members, the admins and MegaCorp's "
+        "members are notified (StageOverridden)."
+    )
+
+
 def tell(address: str, key: str, key_source: str, console: Console) -> None:
     story = Narrator(console)
     with ExitStack() as stack:
@@ -542,6 +583,8 @@ def tell(address: str, key: str, key_source: str, console: Console) -> None:
         modest_id = modest_idea_passes(story, cast)
         who_was_told(story, cast, blocked_id, modest_id)
         the_lesson(story, cast, blocked_id, modest_id)
+        the_council_votes(story, cast, modest_id)
+        an_override_is_never_silent(story, cast, blocked_id)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test up down status proto proto-check lint format \
-        unit demo bench clean
+        unit demo bench images manifests clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,14 @@ demo: install ## the newcomer scenario told through the client (starts the platf
 
 bench: install ## throughput and latency against baselines measured in the same run
 	$(RUN) python -m quorum_devtools.bench
+
+TAG ?= dev
+images: ## build the four service images (TAG=dev; needs a Docker engine)
+	for s in gateway ideas validation notifications; do \
+	  docker build --build-arg SERVICE=$$s -t quorum-$$s:$(TAG) . || exit 1; done
+
+manifests: install ## render and validate the Kubernetes manifests (needs kubectl, no cluster)
+	$(RUN) pytest tests/deploy -q
 
 unit: install ## the fast tests only (no servers)
 	$(RUN) pytest tests/unit -q

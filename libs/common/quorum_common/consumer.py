@@ -130,7 +130,7 @@ class EventConsumer:
         try:
             applied = await in_transaction(self._client, lambda s: self._apply(s, event))
         except DuplicateKeyError:
-            applied = False  # a concurrent delivery recorded it first
+            applied = False  # processed before, or a concurrent delivery got there first
         except PoisonEvent as poison:
             await self._dead_letter(message, str(poison))
             return "dead_lettered"
@@ -163,19 +163,19 @@ class EventConsumer:
             observability.record_consumer_lag(self._group_id, topic, partition, end - offset - 1)
 
     async def _apply(self, session: AsyncClientSession, event: events_pb2.Event) -> bool:
-        event_id = event.envelope.event_id
-        if await self._processed.find_one({"_id": event_id}, session=session) is not None:
-            return False
-        await self._handle(session, event)
+        # The mark goes in first: for an event seen before, its unique _id fails the
+        # insert (DuplicateKeyError, handled by the caller as a duplicate) and the
+        # transaction aborts with nothing done, which spares every event a lookup.
         await self._processed.insert_one(
             {
-                "_id": event_id,
+                "_id": event.envelope.event_id,
                 "tenant_id": event.envelope.tenant_id,
                 "type": event_type(event),
                 "processed_at": now(),
             },
             session=session,
         )
+        await self._handle(session, event)
         return True
 
     async def _back_off(self, event_id: str, error: Exception) -> None:

@@ -26,6 +26,13 @@ class ServiceSettings(BaseSettings):
     kafka_topic_prefix: str = Field(
         default="", description="Prepended to every topic name (isolates tests and tenants)"
     )
+    kafka_empty_fetch_pause_ms: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="Pause after a fetch that found nothing; only for brokers that do not "
+        "long-poll (the local noida-db); 0 on Kafka",
+    )
     mongodb_uri: str = Field(
         default="mongodb://127.0.0.1:27027/?replicaSet=rs0",
         description="MongoDB replica set URI (transactions need a replica set)",

@@ -50,7 +50,9 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         await keys.create_indexes()
         event_log = EventLog(database)
         await event_log.create_indexes()
-        broker = make_broker(settings.kafka_bootstrap_servers, "gateway")
+        broker = make_broker(
+            settings.kafka_bootstrap_servers, "gateway", settings.kafka_empty_fetch_pause_ms
+        )
         EventConsumer(
             name="gateway",
             broker=broker,

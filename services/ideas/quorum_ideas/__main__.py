@@ -36,7 +36,9 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
         outbox = Outbox(database)
         store = IdeaStore(client, database, outbox, topics.ideas)
         await store.create_indexes()
-        broker = make_broker(settings.kafka_bootstrap_servers, "ideas")
+        broker = make_broker(
+            settings.kafka_bootstrap_servers, "ideas", settings.kafka_empty_fetch_pause_ms
+        )
         # Stage and status for ListIdeas and GetIdea, projected from the ledger's events.
         EventConsumer(
             name=CONSUMER,

@@ -125,7 +125,9 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
             on_planned=dispatcher.notify,
             patience=timedelta(seconds=settings.notifications_recipients_wait_seconds),
         )
-        broker = make_broker(settings.kafka_bootstrap_servers, "notifications")
+        broker = make_broker(
+            settings.kafka_bootstrap_servers, "notifications", settings.kafka_empty_fetch_pause_ms
+        )
         EventConsumer(
             name="notifications",
             broker=broker,

@@ -40,7 +40,9 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
         await ledger.create_indexes()
         await ensure_indexes(database, peers_module.INDEXES)
         reevaluator = Reevaluator(ledger, database)
-        broker = make_broker(settings.kafka_bootstrap_servers, "validation")
+        broker = make_broker(
+            settings.kafka_bootstrap_servers, "validation", settings.kafka_empty_fetch_pause_ms
+        )
         EventConsumer(
             name="validation",
             broker=broker,

@@ -7,11 +7,13 @@ argument, so the same events replayed later give the same report (SPEC, "Gate po
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
+from functools import cached_property
 from types import MappingProxyType
+from typing import ClassVar
 
 __all__ = [
     "DEFAULT_RELATIONSHIP_FACTORS",
@@ -296,15 +298,43 @@ class OrganizationWeight:
     sponsor: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class GateReport:
+    """The verdict of one evaluation, why, and how each endorsing organization counted.
+
+    `weights` is built on first read, from the evaluation's own inputs: the verdict does
+    not need it, it costs several times more than the verdict for an idea with thousands of
+    endorsements, and the verdict is recomputed on every event touching the idea while the
+    snapshot is only read when a verdict is shown or stored. Equality, hashing and repr
+    treat `weights` as the ordinary field it used to be, in its old place.
+    """
+
     stage: str
     policy_version: int
     holds: bool
     criteria: tuple[CriterionResult, ...]
     summary: str
-    weights: tuple[OrganizationWeight, ...]
     evaluated_at: datetime
+    # What `weights` is built from (with evaluated_at as `now`). All three are immutable,
+    # so building it later gives exactly what building it during evaluate would have.
+    _policy: GatePolicy = field(repr=False)
+    _evidence: Evidence = field(repr=False)
+
+    # The fields as callers know them, in their order, for __eq__, __hash__ and __repr__.
+    _SHOWN: ClassVar[tuple[str, ...]] = (
+        "stage",
+        "policy_version",
+        "holds",
+        "criteria",
+        "summary",
+        "weights",
+        "evaluated_at",
+    )
+
+    @cached_property
+    def weights(self) -> tuple[OrganizationWeight, ...]:
+        """Eligible organizations first, heaviest first, then by id."""
+        return _organization_weights(self._policy, self._evidence, self.evaluated_at)
 
     @property
     def unmet(self) -> tuple[CriterionResult, ...]:
@@ -314,17 +344,52 @@ class GateReport:
     def total_weight(self) -> float:
         return math.fsum(w.weight for w in self.weights if w.eligible)
 
+    def _shown(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._SHOWN)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, GateReport) and other.__class__ is self.__class__:
+            return self._shown() == other._shown()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._shown())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._SHOWN)
+        return f"{self.__class__.__qualname__}({shown})"
+
 
 # --------------------------------------------------------------------------- weights
 
 
-def revenue_factor(weighting: Weighting, arr: int) -> float:
-    if weighting is Weighting.EQUAL:
-        return 1.0
-    if weighting is Weighting.ARR_LOG:
-        return 1.0 + math.log10(1.0 + arr / _ARR_UNIT)
+def _flat_revenue(arr: int) -> float:
+    return 1.0
+
+
+def _log_revenue(arr: int) -> float:
+    return 1.0 + math.log10(1.0 + arr / _ARR_UNIT)
+
+
+def _linear_revenue(arr: int) -> float:
     # The floor keeps a zero-revenue prospect from being weightless under linear weighting.
-    return max(arr / _ARR_UNIT, 0.1)
+    # Spelled out rather than max(factor, 0.1), which costs a call per organization; it
+    # picks the same value in every case (NaN included: max keeps its first argument).
+    factor = arr / _ARR_UNIT
+    return 0.1 if factor < 0.1 else factor
+
+
+def _revenue_function(weighting: Weighting) -> Callable[[int], float]:
+    """The revenue term of `weighting`, picked once per evaluation rather than per organization."""
+    if weighting is Weighting.EQUAL:
+        return _flat_revenue
+    if weighting is Weighting.ARR_LOG:
+        return _log_revenue
+    return _linear_revenue
+
+
+def revenue_factor(weighting: Weighting, arr: int) -> float:
+    return _revenue_function(weighting)(arr)
 
 
 def organization_weight(policy: GatePolicy, organization: Organization, importance: int) -> float:
@@ -358,23 +423,16 @@ def customer_id_of(organization_id: str, organizations: Mapping[str, Organizatio
 # --------------------------------------------------------------------------- evaluation
 
 
-@dataclass(frozen=True)
-class _Customer:
-    customer_id: str
-    name: str  # heaviest member's name: that is who the anti-dominance clause is about
-    segment: str
-    relationship: Relationship
-    weight: float
-    commitments: frozenset[Commitment]
-
-
-def _merge_endorsements(endorsements: Iterable[Endorsement]) -> list[Endorsement]:
-    """One endorsement per organization, sorted by id.
+def _merge_endorsements(endorsements: tuple[Endorsement, ...]) -> dict[str, Endorsement]:
+    """One endorsement per organization, by organization id.
 
     Upstream already aggregates, but if it ever does not, merge the way the SPEC counts
     members (highest importance, all commitments, latest date) rather than depend on order.
     """
-    merged: dict[str, Endorsement] = {}
+    merged = {e.organization_id: e for e in endorsements}
+    if len(merged) == len(endorsements):
+        return merged  # the norm: nothing to merge, so no Endorsement to rebuild
+    merged = {}
     for e in endorsements:
         prior = merged.get(e.organization_id)
         if prior is not None:
@@ -385,7 +443,7 @@ def _merge_endorsements(endorsements: Iterable[Endorsement]) -> list[Endorsement
                 max(prior.endorsed_at, e.endorsed_at),
             )
         merged[e.organization_id] = e
-    return [merged[k] for k in sorted(merged)]
+    return merged
 
 
 def _exclusion(
@@ -398,6 +456,142 @@ def _exclusion(
     if policy.max_age_days and endorsement.endorsed_at < now - timedelta(days=policy.max_age_days):
         return ExclusionReason.STALE
     return None
+
+
+def _customer_of(
+    policy: GatePolicy, organization_id: str, directory: Mapping[str, Organization]
+) -> str:
+    if policy.affiliates_count_once:
+        return customer_id_of(organization_id, directory)
+    return organization_id
+
+
+def _organization_weights(
+    policy: GatePolicy, evidence: Evidence, now: datetime
+) -> tuple[OrganizationWeight, ...]:
+    """The per-organization snapshot of a report (GateReport.weights), built on demand.
+
+    The plain statement of the rules: which endorsement counts, for which customer, with
+    what weight. `_fold_customers` applies the same rules in a faster form; the two must
+    agree (tests/unit/test_gate_speed_shape.py checks that they do).
+    """
+    directory = evidence.organizations
+    sponsor_id = evidence.sponsor_organization_id
+    merged = _merge_endorsements(evidence.endorsements)
+
+    # Weights before shares, which need the total.
+    rows: list[tuple[Endorsement, Organization | None, ExclusionReason | None, float]] = []
+    for oid in sorted(merged):
+        endorsement = merged[oid]
+        org = directory.get(oid)
+        reason = _exclusion(policy, org, endorsement, now)
+        weight = 0.0
+        if org is not None and reason is None:
+            weight = organization_weight(policy, org, endorsement.importance)
+        rows.append((endorsement, org, reason, weight))
+
+    # fsum is exact, hence independent of summation order: needed for replayable verdicts.
+    total = math.fsum(w for _, _, reason, w in rows if reason is None)
+
+    weights = [
+        OrganizationWeight(
+            organization_id=endorsement.organization_id,
+            organization_name=org.name if org else "",
+            customer_id=_customer_of(policy, endorsement.organization_id, directory),
+            segment=org.segment if org else "",
+            relationship=org.relationship if org else None,
+            arr=org.arr if org else 0,
+            importance=endorsement.importance,
+            weight=weight,
+            share=weight / total if total > 0 else 0.0,
+            eligible=reason is None,
+            excluded_reason=reason,
+            sponsor=endorsement.organization_id == sponsor_id,
+        )
+        for endorsement, org, reason, weight in rows
+    ]
+    weights.sort(key=lambda w: (not w.eligible, -w.weight, w.organization_id))
+    return tuple(weights)
+
+
+@dataclass
+class _Customers:
+    """The eligible endorsements folded into customers, each column keyed by customer id.
+
+    Columns rather than an object per customer: an idea can have thousands of customers.
+    """
+
+    weight: dict[str, float] = field(default_factory=dict)  # exact sum over its members
+    # Its heaviest member, whose name, segment and relationship stand for the customer:
+    # that is who the anti-dominance clause is about.
+    heaviest: dict[str, Organization] = field(default_factory=dict)
+    commitments: dict[str, frozenset[Commitment]] = field(default_factory=dict)
+
+
+def _fold_customers(
+    policy: GatePolicy, evidence: Evidence, now: datetime
+) -> tuple[_Customers, float]:
+    """The customers that count, and the total weight of the eligible endorsements.
+
+    This is the verdict's hot path, run for every event touching an idea, hence a single
+    pass with the policy's lookups hoisted and no object per endorsement. It applies the
+    rules of the snapshot (`_exclusion`, `organization_weight`, `customer_id_of`) and must
+    agree with `_organization_weights` on which organizations count, for which customer,
+    with which weight.
+    """
+    directory = evidence.organizations
+    factors = dict(policy.relationship_factors)
+    revenue = _revenue_function(policy.weighting)
+    affiliates_count_once = policy.affiliates_count_once
+    max_age_days = policy.max_age_days
+    stale_before: datetime | None = None
+
+    customers = _Customers()
+    weight_of, heaviest_of, commitments_of = (
+        customers.weight,
+        customers.heaviest,
+        customers.commitments,
+    )
+    eligible_weights: list[float] = []
+    # (weight, organization) of every member of a customer that has several (affiliates).
+    groups: dict[str, list[tuple[float, Organization]]] = {}
+    for endorsement in _merge_endorsements(evidence.endorsements).values():
+        oid = endorsement.organization_id
+        org = directory.get(oid)
+        # The rules of _exclusion, inlined.
+        if org is None or org.poor_fit:
+            continue
+        if max_age_days:
+            if stale_before is None:
+                # Not before the loop: for an absurd max age this overflows, and like
+                # _exclusion it must do so only once an endorsement gets this far.
+                stale_before = now - timedelta(days=max_age_days)
+            if endorsement.endorsed_at < stale_before:
+                continue
+        # organization_weight; an IntEnum times a float is the same float as int() times it.
+        weight = endorsement.importance * factors[org.relationship] * revenue(org.arr)
+        eligible_weights.append(weight)
+
+        # customer_id_of, skipped for the usual organization without a parent: its own.
+        cid = oid
+        if affiliates_count_once and org.parent_id is not None:
+            cid = customer_id_of(oid, directory)
+        if cid not in weight_of:
+            weight_of[cid] = weight
+            heaviest_of[cid] = org
+            commitments_of[cid] = endorsement.commitments
+            continue
+        group = groups.get(cid)
+        if group is None:
+            group = groups[cid] = [(weight_of[cid], heaviest_of[cid])]
+        group.append((weight, org))
+        commitments_of[cid] = commitments_of[cid] | endorsement.commitments
+
+    for cid, group in groups.items():
+        weight_of[cid] = math.fsum(w for w, _ in group)
+        heaviest_of[cid] = min(group, key=lambda m: (-m[0], m[1].organization_id))[1]
+    # fsum is exact, hence independent of summation order: needed for replayable verdicts.
+    return customers, math.fsum(eligible_weights)
 
 
 def _plural(count: int, noun: str) -> str:
@@ -434,69 +628,14 @@ class _Outcome:
 
 def evaluate(policy: GatePolicy, evidence: Evidence, now: datetime) -> GateReport:
     """Evaluate `policy` against `evidence` as of `now`; order of endorsements is irrelevant."""
-    directory = evidence.organizations
+    customers, total = _fold_customers(policy, evidence, now)
     sponsor_id = evidence.sponsor_organization_id
-
-    def customer_of(organization_id: str) -> str:
-        if policy.affiliates_count_once:
-            return customer_id_of(organization_id, directory)
-        return organization_id
-
-    # Per-organization snapshot (weights before shares, which need the total).
-    rows: list[tuple[Endorsement, Organization | None, ExclusionReason | None, float]] = []
-    for endorsement in _merge_endorsements(evidence.endorsements):
-        org = directory.get(endorsement.organization_id)
-        reason = _exclusion(policy, org, endorsement, now)
-        weight = 0.0
-        if org is not None and reason is None:
-            weight = organization_weight(policy, org, endorsement.importance)
-        rows.append((endorsement, org, reason, weight))
-
-    # fsum is exact, hence independent of summation order: needed for replayable verdicts.
-    total = math.fsum(w for _, _, reason, w in rows if reason is None)
-
-    weights: list[OrganizationWeight] = []
-    members: dict[str, list[tuple[Organization, Endorsement, float]]] = {}
-    for endorsement, org, reason, weight in rows:
-        oid = endorsement.organization_id
-        cid = customer_of(oid)
-        if org is not None and reason is None:
-            members.setdefault(cid, []).append((org, endorsement, weight))
-        weights.append(
-            OrganizationWeight(
-                organization_id=oid,
-                organization_name=org.name if org else "",
-                customer_id=cid,
-                segment=org.segment if org else "",
-                relationship=org.relationship if org else None,
-                arr=org.arr if org else 0,
-                importance=endorsement.importance,
-                weight=weight,
-                share=weight / total if total > 0 else 0.0,
-                eligible=reason is None,
-                excluded_reason=reason,
-                sponsor=oid == sponsor_id,
-            )
-        )
-    weights.sort(key=lambda w: (not w.eligible, -w.weight, w.organization_id))
-
-    customers: list[_Customer] = []
-    for cid in sorted(members):
-        group = members[cid]
-        heaviest, _, _ = min(group, key=lambda m: (-m[2], m[0].organization_id))
-        customers.append(
-            _Customer(
-                customer_id=cid,
-                name=heaviest.name,
-                segment=heaviest.segment,
-                relationship=heaviest.relationship,
-                weight=math.fsum(w for _, _, w in group),
-                commitments=frozenset().union(*(e.commitments for _, e, _ in group)),
-            )
-        )
+    sponsor_customer = (
+        _customer_of(policy, sponsor_id, evidence.organizations) if sponsor_id else None
+    )
 
     outcome = _Outcome()
-    _count_criteria(policy, customers, customer_of(sponsor_id) if sponsor_id else None, outcome)
+    _count_criteria(policy, customers, sponsor_customer, outcome)
     _weight_criteria(policy, customers, total, outcome)
     _commitment_criteria(policy, customers, outcome)
     _council_criteria(policy, evidence, outcome)
@@ -511,14 +650,15 @@ def evaluate(policy: GatePolicy, evidence: Evidence, now: datetime) -> GateRepor
         holds=holds,
         criteria=tuple(outcome.criteria),
         summary=summary,
-        weights=tuple(weights),
         evaluated_at=now,
+        _policy=policy,
+        _evidence=evidence,
     )
 
 
 def _count_criteria(
     policy: GatePolicy,
-    customers: list[_Customer],
+    customers: _Customers,
     sponsor_customer: str | None,
     outcome: _Outcome,
 ) -> None:
@@ -527,14 +667,11 @@ def _count_criteria(
     results: list[CriterionResult] = []
 
     if policy.min_customers:
-        counted = list(customers)
+        actual = len(customers.weight)
         note = ""
-        if policy.sponsor_excluded and sponsor_customer is not None:
-            before = len(counted)
-            counted = [c for c in counted if c.customer_id != sponsor_customer]
-            if len(counted) != before:
-                note = " (the sponsor does not count)"
-        actual = len(counted)
+        if policy.sponsor_excluded and sponsor_customer in customers.weight:
+            actual -= 1
+            note = " (the sponsor does not count)"
         met = actual >= policy.min_customers
         missing_customers = 0 if met else policy.min_customers - actual
         results.append(
@@ -548,7 +685,7 @@ def _count_criteria(
         )
 
     if policy.min_segments:
-        segments = sorted({c.segment for c in customers})
+        segments = sorted({o.segment for o in customers.heaviest.values()})
         actual = len(segments)
         met = actual >= policy.min_segments
         missing_segments = 0 if met else policy.min_segments - actual
@@ -576,7 +713,9 @@ def _count_criteria(
             clause = None  # the combined clause is said once, by the first unmet criterion
 
     if policy.min_active:
-        actual = sum(1 for c in customers if c.relationship is Relationship.ACTIVE)
+        actual = sum(
+            1 for o in customers.heaviest.values() if o.relationship is Relationship.ACTIVE
+        )
         met = actual >= policy.min_active
         outcome.add(
             CriterionResult(
@@ -591,7 +730,7 @@ def _count_criteria(
 
 
 def _weight_criteria(
-    policy: GatePolicy, customers: list[_Customer], total: float, outcome: _Outcome
+    policy: GatePolicy, customers: _Customers, total: float, outcome: _Outcome
 ) -> None:
     if policy.min_weight:
         met = total >= policy.min_weight - _EPSILON
@@ -623,8 +762,11 @@ def _weight_criteria(
                 f"no endorsement carries weight, so the {cap} cap cannot be checked",
             )
             return
-        dominant = min(customers, key=lambda c: (-c.weight, c.customer_id))
-        share = dominant.weight / total
+        # The heaviest customer, the smallest id among equals.
+        top = max(customers.weight.values())
+        dominant = min(cid for cid, weight in customers.weight.items() if weight == top)
+        name = customers.heaviest[dominant].name
+        share = customers.weight[dominant] / total
         met = share <= policy.max_share + _EPSILON
         outcome.add(
             CriterionResult(
@@ -632,18 +774,18 @@ def _weight_criteria(
                 required=policy.max_share,
                 actual=share,
                 met=met,
-                subject=dominant.customer_id,
-                detail=f"{dominant.name} holds {_percent(share)} of the weight (cap {cap})",
+                subject=dominant,
+                detail=f"{name} holds {_percent(share)} of the weight (cap {cap})",
             ),
-            f"{dominant.name} holds {_percent(share)} of the weight, over the {cap} cap",
+            f"{name} holds {_percent(share)} of the weight, over the {cap} cap",
         )
 
 
-def _commitment_criteria(policy: GatePolicy, customers: list[_Customer], outcome: _Outcome) -> None:
+def _commitment_criteria(policy: GatePolicy, customers: _Customers, outcome: _Outcome) -> None:
     for commitment, required in policy.min_commitments:
         if not required:
             continue
-        actual = sum(1 for c in customers if commitment in c.commitments)
+        actual = sum(1 for c in customers.commitments.values() if commitment in c)
         noun = f"more {commitment.value} commitment"
         outcome.add(
             CriterionResult(

@@ -87,6 +87,13 @@ class Entry:
             for council, votes in self.council_votes.get(stage, {}).items()
         }
 
+    def organization_ids(self) -> set[str]:
+        """The organizations a gate over this idea looks up: endorsers and sponsor."""
+        ids = set(self.evidence.endorsements)
+        if self.evidence.sponsor_organization_id:
+            ids.add(self.evidence.sponsor_organization_id)
+        return ids
+
     def gate_evidence(self, directory: Directory, stage: str) -> Evidence:
         """What the gate into `stage` judges."""
         return Evidence(
@@ -236,7 +243,7 @@ class Ledger:
         following = pipeline.next_stage(entry.stage) or ""
         if not following:
             return entry, "", None
-        directory = await self.directory.load(tenant_id)
+        directory = await self.directory.load_for(tenant_id, entry.organization_ids())
         report = evaluate(
             pipeline.policy_into(following),
             entry.gate_evidence(directory, following),
@@ -354,7 +361,9 @@ class Ledger:
         following = pipeline.next_stage(entry.stage)
         if following is None:
             return replace(entry, gate=None), []
-        directory = await self.directory.load(entry.tenant_id, session)
+        directory = await self.directory.load_for(
+            entry.tenant_id, entry.organization_ids(), session
+        )
         report = evaluate(
             pipeline.policy_into(following),
             entry.gate_evidence(directory, following),
@@ -464,7 +473,7 @@ class Ledger:
             following = lifecycle.check_advance(
                 pipeline, entry.stage, entry.status, target, idea_id
             )
-            directory = await self.directory.load(tenant_id, session)
+            directory = await self.directory.load_for(tenant_id, entry.organization_ids(), session)
             report = evaluate(
                 pipeline.policy_into(following),
                 entry.gate_evidence(directory, following),
@@ -610,7 +619,7 @@ class Ledger:
             following = lifecycle.check_advance(
                 pipeline, entry.stage, entry.status, target, idea_id
             )
-            directory = await self.directory.load(tenant_id, session)
+            directory = await self.directory.load_for(tenant_id, entry.organization_ids(), session)
             report = evaluate(
                 pipeline.policy_into(following),
                 entry.gate_evidence(directory, following),

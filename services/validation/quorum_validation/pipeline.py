@@ -6,6 +6,7 @@ invariants a pipeline must keep are checked here, once, at construction.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -114,6 +115,9 @@ def _default_policy(
     )
 
 
+# Cached: every consumed event of a tenant without its own pipeline asks for it, and
+# a Pipeline is immutable, so one shared instance is safe.
+@functools.cache
 def default_pipeline(has_council: bool = True) -> Pipeline:
     """The SPEC's default pipeline.
 

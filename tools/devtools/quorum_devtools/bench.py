@@ -47,11 +47,11 @@ from typing import Any
 
 from pymongo import MongoClient
 
+from quorum_common.kafka import pause_after_empty_fetches
 from quorum_devtools import platform
 from quorum_devtools.bench_baseline import run_baseline
 from quorum_devtools.bench_gate import gate_scaling
 from quorum_devtools.bench_load import Loads, summarize_latency
-from quorum_devtools.bench_longpoll import sitecustomize_folder
 from quorum_devtools.bench_platform import (
     BenchError,
     Probe,
@@ -72,7 +72,7 @@ from quorum_devtools.bench_stats import (
     peak_rss_mb,
     rss_mb,
 )
-from quorum_devtools.infra import InfraError, LocalInfra
+from quorum_devtools.infra import EMPTY_FETCH_PAUSE_MS, InfraError, LocalInfra
 
 SECTIONS = ("baseline", "pipeline", "latency", "gateway", "gate_scaling", "memory")
 PLATFORM_SECTIONS = {"pipeline", "latency", "gateway", "memory"}
@@ -94,6 +94,8 @@ class Config:
     ideas_per_client: int
     latency_loads: tuple[float, ...]
     latency_seconds: float
+    # A light load runs longer than latency_seconds, so its percentiles rest on this many.
+    latency_min_samples: int
     gateway_concurrency: int
     gateway_seconds: float
     gate_sizes: tuple[int, ...]
@@ -110,8 +112,9 @@ FULL = Config(
     clients=32,
     pipeline_seconds=10.0,
     ideas_per_client=4,
-    latency_loads=(25.0, 50.0, 100.0, 200.0),
+    latency_loads=(5.0, 25.0, 50.0, 100.0, 200.0),
     latency_seconds=3.0,
+    latency_min_samples=40,
     gateway_concurrency=32,
     gateway_seconds=4.0,
     gate_sizes=(10, 100, 1_000, 10_000),
@@ -130,6 +133,7 @@ SMOKE = Config(
     ideas_per_client=2,
     latency_loads=(10.0, 20.0),
     latency_seconds=0.5,
+    latency_min_samples=1,
     gateway_concurrency=4,
     gateway_seconds=0.4,
     gate_sizes=(10, 100, 1_000, 10_000),
@@ -207,19 +211,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="an extra setting for the services, for what-if runs (e.g. OTEL_SDK_DISABLED=true)",
     )
-    parser.add_argument(
-        "--emulate-long-poll",
-        type=float,
-        default=0.0,
-        metavar="MS",
-        help="what-if: the services' consumers wait MS ms after an empty fetch, as they "
-        "would on Kafka, which long-polls (noida-db does not); see bench_longpoll.py",
-    )
     args = parser.parse_args(argv)
-    if args.emulate_long_poll:
-        folder = sitecustomize_folder(args.out / "longpoll", args.emulate_long_poll / 1000)
-        path = os.environ.get("PYTHONPATH")
-        args.service_env.append(f"PYTHONPATH={folder.resolve()}{os.pathsep + path if path else ''}")
     if any("=" not in item for item in args.service_env):
         parser.error("--service-env takes NAME=VALUE")
     args.environment = dict(item.split("=", 1) for item in args.service_env)
@@ -362,16 +354,24 @@ async def measure_platform(
             # The whole pool at once: one wait for the pipeline instead of one per load.
             say("preparing ideas for the latency runs ...")
             await loads.latency_pool(
-                math.ceil(max(config.latency_loads) * config.latency_seconds) + 1
+                max(
+                    math.ceil(max(config.latency_loads) * config.latency_seconds),
+                    config.latency_min_samples,
+                )
+                + 1
             )
             by_load: dict[float, list[dict[str, Any]]] = {load: [] for load in config.latency_loads}
             for repetition in range(config.repetitions):
                 # Loads interleaved, so slow minutes of the machine spread over all of them.
                 for load in config.latency_loads:
                     say(f"latency at {load:g}/s {repetition + 1}/{config.repetitions} ...")
-                    by_load[load].append(await loads.latency_once(load, config.latency_seconds))
+                    count = max(
+                        math.ceil(load * config.latency_seconds), config.latency_min_samples
+                    )
+                    by_load[load].append(await loads.latency_once(load, count))
             results["latency"] = {
                 "seconds_per_load": config.latency_seconds,
+                "min_samples_per_load": config.latency_min_samples,
                 "loads": {f"{load:g}": summarize_latency(runs) for load, runs in by_load.items()},
             }
             write_results(out, results)
@@ -443,6 +443,15 @@ async def measure(
             write_results(out, results)
         if "baseline" in sections:
             say("baseline (aiokafka + MongoDB upsert) ...")
+            # The baseline's consumer pauses after an empty fetch exactly as the
+            # services' consumers do on this broker (KAFKA_EMPTY_FETCH_PAUSE_MS).
+            pause = int(
+                environment.get("KAFKA_EMPTY_FETCH_PAUSE_MS")
+                or os.environ.get("KAFKA_EMPTY_FETCH_PAUSE_MS")
+                or EMPTY_FETCH_PAUSE_MS
+            )
+            pause_after_empty_fetches(pause / 1000)
+            results["meta"]["empty_fetch_pause_ms"] = pause
             results["baseline"] = await run_baseline(
                 bootstrap_servers=servers.kafka_bootstrap_servers,
                 mongodb_uri=servers.mongodb_uri,

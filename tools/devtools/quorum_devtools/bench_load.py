@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -189,9 +188,12 @@ class Loads:
             self._pool.update({idea: first + n + 2 for n, idea in enumerate(made)})
         return list(self._pool)[:count]
 
-    async def latency_once(self, offered: float, seconds: float) -> dict[str, Any]:
-        """Open loop at `offered` endorsements/s, each opening a gate; RPC return → event."""
-        count = max(1, math.ceil(offered * seconds))
+    async def latency_once(self, offered: float, count: int) -> dict[str, Any]:
+        """Open loop: `count` endorsements at `offered` per second, each opening a gate.
+
+        Each latency runs from the Endorse RPC's return to the GateOpened event for
+        that idea on a WatchEvents stream opened beforehand.
+        """
         ideas = await self.latency_pool(count + 1)
         await self.probe.wait_quiet()
         members = {idea: self.tenant.next_member(self._pool[idea]) for idea in ideas}

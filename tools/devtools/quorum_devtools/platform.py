@@ -18,6 +18,8 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from quorum_devtools.infra import EMPTY_FETCH_PAUSE_MS
+
 # Start order: backends before the gateway that watches them.
 SERVICES = ("ideas", "validation", "notifications", "gateway")
 DEFAULT_PORTS = {"gateway": 50051, "ideas": 50061, "validation": 50062, "notifications": 50063}
@@ -42,6 +44,7 @@ class Platform:
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,
             "PYTHONUNBUFFERED": "1",
         }
+        env.setdefault("KAFKA_EMPTY_FETCH_PAUSE_MS", str(EMPTY_FETCH_PAUSE_MS))
         for service in SERVICES:
             upper = service.upper()
             env[f"{upper}_GRPC_PORT"] = str(self.ports[service])

@@ -128,6 +128,7 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
         broker = make_broker(
             settings.kafka_bootstrap_servers, "notifications", settings.kafka_empty_fetch_pause_ms
         )
+        intake = Intake(recipients, deliveries, on_job=fanout.notify)
         EventConsumer(
             name="notifications",
             broker=broker,
@@ -135,8 +136,8 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
             database=database,
             topics=topics,
             sources=[topics.ideas, topics.validation],
-            handle=Intake(recipients, deliveries).apply,
-            after_commit=fanout.notify,
+            handle=intake.apply,
+            after_commit=intake.committed,
         ).subscribe()
         await broker.start()
         await webhooks.start()

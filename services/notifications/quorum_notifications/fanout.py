@@ -49,15 +49,34 @@ IDLE_SECONDS = 1.0
 class Intake:
     """The event consumer's handler (inside its transaction)."""
 
-    def __init__(self, recipients: Recipients, deliveries: DeliveryLog) -> None:
+    def __init__(
+        self,
+        recipients: Recipients,
+        deliveries: DeliveryLog,
+        on_job: Callable[[], None] = lambda: None,
+    ) -> None:
         self._recipients = recipients
         self._deliveries = deliveries
+        self._on_job = on_job
+        self._job_added = False
 
     async def apply(self, session: AsyncClientSession, event: events_pb2.Event) -> None:
         await self._recipients.apply(session, event)
         notification = notification_of(event)
         if notification is not None:
             await self._deliveries.add_job(session, event, notification, now())
+            self._job_added = True
+
+    def committed(self) -> None:
+        """After the consumer's commit: wake the fan-out only if there is a job for it.
+
+        Most events (endorsements) only update the recipients; waking the fan-out for
+        each cost two MongoDB queries per event for nothing (docs/benchmarks.md). A job
+        waiting for recipients is re-checked on its own schedule (RECHECK).
+        """
+        if self._job_added:
+            self._job_added = False
+            self._on_job()
 
 
 def delivery_document(

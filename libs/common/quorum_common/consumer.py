@@ -7,6 +7,12 @@ consumer's dead-letter topic with the reason, and the stream moves on. Any other
 failure (MongoDB unreachable, ...) is retried with backoff; the offset is committed
 only after the effect is, so a crash loses nothing.
 
+Records the broker hands over together (up to MAX_BATCH, never waiting for more) are
+applied in one transaction, with one processed mark per event: same guarantees, the
+transaction's cost shared. Whenever a batch cannot go through whole — a poison record,
+a concurrent duplicate, any failure — nothing of it is kept and its records go one by
+one, each in its own transaction, which is where dead-lettering and backoff live.
+
 Each record is processed in a "process <topic>" span whose parent is the producer's
 context from the record's headers (see outbox.py), and timed per subscription.
 """
@@ -16,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -48,8 +56,42 @@ PROCESSED_INDEXES = [
 Handler = Callable[[AsyncClientSession, events_pb2.Event], Awaitable[None]]
 
 
-async def _raw_body(message: KafkaMessage) -> bytes:
-    return bytes(message.body)
+# Records taken from the broker at once and applied in one transaction. A batch is what
+# the consumer has already fetched, so it never waits to fill one: under no load it is a
+# single record, under load the per-transaction cost is shared (docs/benchmarks.md).
+MAX_BATCH = 100
+# How long one poll waits for records. faststream sleeps as long again after a poll that
+# found none, so this bounds the delay a record arriving into a quiet consumer sees.
+POLL_MS = 10
+
+
+@dataclass(frozen=True)
+class Record:
+    """One consumed Kafka record, as this module needs it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+
+    @classmethod
+    def of(cls, record: Any) -> Record:
+        return cls(
+            topic=str(record.topic),
+            partition=int(record.partition),
+            offset=int(record.offset),
+            key=record.key,
+            value=bytes(record.value or b""),
+            headers={k: v.decode(errors="replace") for k, v in record.headers or ()},
+        )
+
+
+async def _no_decoding(message: KafkaMessage) -> None:
+    # The records are read raw from message.raw_message: faststream would otherwise try
+    # JSON on records without a content type, and a poison record must reach us raw.
+    return None
 
 
 class EventConsumer:
@@ -65,6 +107,7 @@ class EventConsumer:
         handle: Handler,
         after_commit: Callable[[], None] | None = None,
         max_backoff_seconds: float = 30.0,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self.name = name
         self._broker = broker
@@ -78,6 +121,7 @@ class EventConsumer:
         self._handle = handle
         self._after_commit = after_commit
         self._max_backoff = max_backoff_seconds
+        self._max_batch = max_batch
         self._failures: dict[str, int] = {}
 
     @property
@@ -90,49 +134,107 @@ class EventConsumer:
             *self._sources,
             group_id=self._group_id,
             auto_offset_reset="earliest",
+            # On an exception every partition of the batch is rewound to its first
+            # record of the batch; what was applied is skipped on redelivery.
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            # Protobuf bytes as they are: faststream would otherwise try JSON on
-            # records without a content type, and a poison record must reach us raw.
-            decoder=_raw_body,
+            batch=True,
+            max_records=self._max_batch,
+            batch_timeout_ms=POLL_MS,
+            decoder=_no_decoding,
         )
-        subscriber(self.on_message)
+        subscriber(self.on_batch)
 
-    async def on_message(self, body: bytes, message: KafkaMessage) -> None:
-        record = message.raw_message
-        topic = str(getattr(record, "topic", "?"))
-        partition = int(getattr(record, "partition", -1))
-        offset = int(getattr(record, "offset", -1))
-        with observability.processing(
-            group=self._group_id,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            headers=message.headers,
-        ) as processing:
-            processing.outcome = await self._process(message, processing)
-        self._observe_lag(message, topic, partition, offset)
+    async def on_batch(self, _: Any, message: KafkaMessage) -> None:
+        raw = message.raw_message
+        records = [Record.of(r) for r in (raw if isinstance(raw, tuple) else (raw,))]
+        if not await self._apply_batch(records):
+            # Something in the batch needs the careful path: a poison record, a
+            # duplicate delivered concurrently, a failure. One transaction each, exactly
+            # as before batching; applied records are skipped as duplicates.
+            for record in records:
+                await self.on_record(record)
+        for record in records:
+            self._observe_lag(message.consumer, record)
 
-    async def _process(self, message: KafkaMessage, processing: observability.Processing) -> str:
-        """Apply, skip or dead-letter one record; the outcome names which."""
-        raw = message.body
-        try:
-            event = decode(raw)
-        except PoisonEvent as poison:
-            await self._dead_letter(message, str(poison))
-            return "dead_lettered"
-        processing.span.set_attributes(
-            {
-                "messaging.message.id": event.envelope.event_id,
-                "quorum.event.type": event_type(event),
-                "quorum.tenant.id": event.envelope.tenant_id,
+    async def _apply_batch(self, records: list[Record]) -> bool:
+        """Apply the whole batch in one transaction; False if it must go record by record.
+
+        Each record gets its CONSUMER span around its own handler call, inside the
+        shared transaction (so the events it causes join its trace).
+        """
+        if len(records) < 2:
+            return False
+        events: list[tuple[Record, events_pb2.Event]] = []
+        for record in records:
+            try:
+                events.append((record, decode(record.value)))
+            except PoisonEvent:
+                return False
+        ids = [event.envelope.event_id for _, event in events]
+        if len(set(ids)) != len(ids):
+            return False
+
+        async def work(session: AsyncClientSession) -> list[str]:
+            seen = {
+                doc["_id"]
+                async for doc in self._processed.find(
+                    {"_id": {"$in": ids}}, projection={"_id": 1}, session=session
+                )
             }
+            fresh = [(r, e) for r, e in events if e.envelope.event_id not in seen]
+            if fresh:
+                await self._processed.insert_many(
+                    [_processed_mark(event) for _, event in fresh], session=session
+                )
+            outcomes = []
+            for record, event in events:
+                with self._processing(record) as processing:
+                    _describe(processing, event)
+                    if event.envelope.event_id in seen:
+                        processing.outcome = "duplicate"
+                    else:
+                        await self._handle(session, event)
+                        processing.outcome = "applied"
+                    outcomes.append(processing.outcome)
+            return outcomes
+
+        try:
+            outcomes = await in_transaction(self._client, work)
+        except Exception as error:
+            log.debug("%s applies a batch of %d one by one: %r", self.name, len(records), error)
+            return False
+        if "applied" in outcomes and self._after_commit is not None:
+            self._after_commit()
+        return True
+
+    def _processing(self, record: Record) -> AbstractContextManager[observability.Processing]:
+        return observability.processing(
+            group=self._group_id,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            headers=record.headers,
         )
+
+    async def on_record(self, record: Record) -> None:
+        """Apply, skip or dead-letter one record in its own transaction."""
+        with self._processing(record) as processing:
+            processing.outcome = await self._process(record, processing)
+
+    async def _process(self, record: Record, processing: observability.Processing) -> str:
+        """Apply, skip or dead-letter one record; the outcome names which."""
+        try:
+            event = decode(record.value)
+        except PoisonEvent as poison:
+            await self._dead_letter(record, str(poison))
+            return "dead_lettered"
+        _describe(processing, event)
         try:
             applied = await in_transaction(self._client, lambda s: self._apply(s, event))
         except DuplicateKeyError:
             applied = False  # processed before, or a concurrent delivery got there first
         except PoisonEvent as poison:
-            await self._dead_letter(message, str(poison))
+            await self._dead_letter(record, str(poison))
             return "dead_lettered"
         except Exception as error:
             # Transient (or a bug): back off, then let the broker redeliver it.
@@ -149,32 +251,26 @@ class EventConsumer:
         )
         return "applied" if applied else "duplicate"
 
-    def _observe_lag(self, message: KafkaMessage, topic: str, partition: int, offset: int) -> None:
+    def _observe_lag(self, consumer: Any, record: Record) -> None:
         # The consumer already knows each partition's high watermark from its last
         # fetch, so lag costs no request; a consumer without one reports nothing.
-        highwater = getattr(message.consumer, "highwater", None)
-        if highwater is None or offset < 0:
+        highwater = getattr(consumer, "highwater", None)
+        if highwater is None or record.offset < 0:
             return
         try:
-            end = highwater(TopicPartition(topic, partition))
+            end = highwater(TopicPartition(record.topic, record.partition))
         except Exception:
             return
         if isinstance(end, int):
-            observability.record_consumer_lag(self._group_id, topic, partition, end - offset - 1)
+            observability.record_consumer_lag(
+                self._group_id, record.topic, record.partition, end - record.offset - 1
+            )
 
     async def _apply(self, session: AsyncClientSession, event: events_pb2.Event) -> bool:
         # The mark goes in first: for an event seen before, its unique _id fails the
         # insert (DuplicateKeyError, handled by the caller as a duplicate) and the
         # transaction aborts with nothing done, which spares every event a lookup.
-        await self._processed.insert_one(
-            {
-                "_id": event.envelope.event_id,
-                "tenant_id": event.envelope.tenant_id,
-                "type": event_type(event),
-                "processed_at": now(),
-            },
-            session=session,
-        )
+        await self._processed.insert_one(_processed_mark(event), session=session)
         await self._handle(session, event)
         return True
 
@@ -192,25 +288,45 @@ class EventConsumer:
         )
         await asyncio.sleep(delay)
 
-    async def _dead_letter(self, message: KafkaMessage, reason: str) -> None:
-        record = message.raw_message
-        origin = getattr(record, "topic", "?"), getattr(record, "partition", -1)
-        offset = getattr(record, "offset", -1)
-        headers = {key: str(value) for key, value in message.headers.items()}
+    async def _dead_letter(self, record: Record, reason: str) -> None:
+        headers = dict(record.headers)
         headers.update(
             {
                 "quorum-dlq-reason": reason,
                 "quorum-dlq-consumer": self.name,
-                "quorum-dlq-origin": f"{origin[0]}/{origin[1]}@{offset}",
+                "quorum-dlq-origin": f"{record.topic}/{record.partition}@{record.offset}",
             }
         )
         # Whoever inspects the dead letter lands on this failed processing span.
         headers.update(observability.current_trace_context())
-        log.error("%s dead-lettered %s/%s@%s: %s", self.name, *origin, offset, reason)
+        log.error(
+            "%s dead-lettered %s/%s@%s: %s",
+            self.name,
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+        )
         # Confirmed before the offset is committed: the poison is kept, not lost.
         await self._broker.publish(
-            message.body,
-            topic=self._dead_letter_topic,
-            key=getattr(record, "key", None),
-            headers=headers,
+            record.value, topic=self._dead_letter_topic, key=record.key, headers=headers
         )
+
+
+def _processed_mark(event: events_pb2.Event) -> dict[str, Any]:
+    return {
+        "_id": event.envelope.event_id,
+        "tenant_id": event.envelope.tenant_id,
+        "type": event_type(event),
+        "processed_at": now(),
+    }
+
+
+def _describe(processing: observability.Processing, event: events_pb2.Event) -> None:
+    processing.span.set_attributes(
+        {
+            "messaging.message.id": event.envelope.event_id,
+            "quorum.event.type": event_type(event),
+            "quorum.tenant.id": event.envelope.tenant_id,
+        }
+    )

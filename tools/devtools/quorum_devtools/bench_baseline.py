@@ -3,7 +3,8 @@
 One aiokafka producer (idempotent, acks=all, linger 2 ms: the services' producer
 settings) sends IdeaEndorsed events of the size the ideas service publishes, keyed by
 idea id, to a three-partition topic; one consumer in this process parses each event
-and does one MongoDB upsert per message, one at a time. No transaction, no outbox, no gRPC: the floor the pipeline is compared with.
+and does one MongoDB upsert per message, one at a time. No transaction, no outbox, no
+gRPC: the floor the pipeline is compared with.
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ class EventConsumer:
         if len(set(ids)) != len(ids):
             return False
 
-        async def work(session: AsyncClientSession) -> list[str]:
+        async def work(session: AsyncClientSession) -> bool:
             seen = {
                 doc["_id"]
                 async for doc in self._processed.find(
@@ -186,7 +186,6 @@ class EventConsumer:
                 await self._processed.insert_many(
                     [_processed_mark(event) for _, event in fresh], session=session
                 )
-            outcomes = []
             for record, event in events:
                 with self._processing(record) as processing:
                     _describe(processing, event)
@@ -195,15 +194,14 @@ class EventConsumer:
                     else:
                         await self._handle(session, event)
                         processing.outcome = "applied"
-                    outcomes.append(processing.outcome)
-            return outcomes
+            return bool(fresh)
 
         try:
-            outcomes = await in_transaction(self._client, work)
+            applied = await in_transaction(self._client, work)
         except Exception as error:
             log.debug("%s applies a batch of %d one by one: %r", self.name, len(records), error)
             return False
-        if "applied" in outcomes and self._after_commit is not None:
+        if applied and self._after_commit is not None:
             self._after_commit()
         return True
 
@@ -230,7 +228,8 @@ class EventConsumer:
             return "dead_lettered"
         _describe(processing, event)
         try:
-            applied = await in_transaction(self._client, lambda s: self._apply(s, event))
+            await in_transaction(self._client, lambda s: self._apply(s, event))
+            applied = True
         except DuplicateKeyError:
             applied = False  # processed before, or a concurrent delivery got there first
         except PoisonEvent as poison:
@@ -266,13 +265,12 @@ class EventConsumer:
                 self._group_id, record.topic, record.partition, end - record.offset - 1
             )
 
-    async def _apply(self, session: AsyncClientSession, event: events_pb2.Event) -> bool:
+    async def _apply(self, session: AsyncClientSession, event: events_pb2.Event) -> None:
         # The mark goes in first: for an event seen before, its unique _id fails the
         # insert (DuplicateKeyError, handled by the caller as a duplicate) and the
         # transaction aborts with nothing done, which spares every event a lookup.
         await self._processed.insert_one(_processed_mark(event), session=session)
         await self._handle(session, event)
-        return True
 
     async def _back_off(self, event_id: str, error: Exception) -> None:
         attempts = self._failures.get(event_id, 0) + 1

@@ -243,13 +243,24 @@ class Ledger:
         following = pipeline.next_stage(entry.stage) or ""
         if not following:
             return entry, "", None
-        directory = await self.directory.load_for(tenant_id, entry.organization_ids())
-        report = evaluate(
-            pipeline.policy_into(following),
-            entry.gate_evidence(directory, following),
-            self._clock(),
-        )
+        _, report = await self._evaluate(entry, pipeline, following)
         return entry, following, report
+
+    async def _evaluate(
+        self,
+        entry: Entry,
+        pipeline: Pipeline,
+        stage: str,
+        session: AsyncClientSession | None = None,
+    ) -> tuple[Directory, GateReport]:
+        """The gate into `stage` over the entry's evidence as of now, and what it read."""
+        directory = await self.directory.load_for(
+            entry.tenant_id, entry.organization_ids(), session
+        )
+        report = evaluate(
+            pipeline.policy_into(stage), entry.gate_evidence(directory, stage), self._clock()
+        )
+        return directory, report
 
     # --- consuming idea events ------------------------------------------------------
 
@@ -361,14 +372,7 @@ class Ledger:
         following = pipeline.next_stage(entry.stage)
         if following is None:
             return replace(entry, gate=None), []
-        directory = await self.directory.load_for(
-            entry.tenant_id, entry.organization_ids(), session
-        )
-        report = evaluate(
-            pipeline.policy_into(following),
-            entry.gate_evidence(directory, following),
-            self._clock(),
-        )
+        _, report = await self._evaluate(entry, pipeline, following, session)
         change = lifecycle.gate_change(entry.gate, following, report.holds)
         judged = replace(entry, gate=GateState(following, report.holds))
         if change is None:
@@ -473,12 +477,7 @@ class Ledger:
             following = lifecycle.check_advance(
                 pipeline, entry.stage, entry.status, target, idea_id
             )
-            directory = await self.directory.load_for(tenant_id, entry.organization_ids(), session)
-            report = evaluate(
-                pipeline.policy_into(following),
-                entry.gate_evidence(directory, following),
-                self._clock(),
-            )
+            directory, report = await self._evaluate(entry, pipeline, following, session)
             event = self._event(entry)
             if not report.holds:
                 await self._record_decision(
@@ -619,12 +618,7 @@ class Ledger:
             following = lifecycle.check_advance(
                 pipeline, entry.stage, entry.status, target, idea_id
             )
-            directory = await self.directory.load_for(tenant_id, entry.organization_ids(), session)
-            report = evaluate(
-                pipeline.policy_into(following),
-                entry.gate_evidence(directory, following),
-                self._clock(),
-            )
+            directory, report = await self._evaluate(entry, pipeline, following, session)
             if report.holds:
                 raise FailedPrecondition(
                     f"the gate into {following} holds; advance the idea instead of overriding"

@@ -9,15 +9,11 @@ from dataclasses import dataclass
 import pytest
 from pymongo import AsyncMongoClient
 
-from quorum_common.kafka import pause_after_empty_fetches
-from quorum_devtools.infra import EMPTY_FETCH_PAUSE_MS
 from support.servers import Servers, servers
 
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Servers]:
-    # The tests' own consumers and in-process services, as the platform's processes do.
-    pause_after_empty_fetches(EMPTY_FETCH_PAUSE_MS / 1000)
     with servers() as found:
         yield found
 

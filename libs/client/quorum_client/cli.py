@@ -39,6 +39,9 @@ from quorum_client.client import (
     QuorumError,
 )
 
+# `ideas get` lists this many endorsing organizations; the rest are counted.
+ENDORSEMENTS_SHOWN = 20
+
 app = typer.Typer(
     name="quorum",
     help="Quorum's public API: ideas, validation gates, directory, policies, keys, events.",
@@ -401,7 +404,8 @@ def ideas_get(ctx: typer.Context, idea: IdeaArg) -> None:
     """Show an idea: its stage, next gate, evidence and endorsements."""
     with calling(ctx) as client:
         found = client.get_idea(idea)
-    emit(ctx, found, render.idea_details(found))
+        backing = client.list_endorsements(found.id, page_size=ENDORSEMENTS_SHOWN)
+    emit(ctx, found, render.idea_details(found, backing))
 
 
 @ideas_app.command("list")

@@ -322,6 +322,17 @@ class Client:
     def get_idea(self, idea_id: str) -> gateway_pb2.Idea:
         return self._call(self._ideas.GetIdea, gateway_pb2.GetIdeaRequest(idea_id=idea_id)).idea
 
+    def list_endorsements(
+        self, idea_id: str, *, page_size: int = 0, page_token: str = ""
+    ) -> gateway_pb2.ListEndorsementsResponse:
+        """One page of the organizations behind an idea (a customer: only visible ones)."""
+        return self._call(
+            self._ideas.ListEndorsements,
+            gateway_pb2.ListEndorsementsRequest(
+                idea_id=idea_id, page_size=page_size, page_token=page_token
+            ),
+        )
+
     def list_ideas(
         self,
         *,

@@ -115,7 +115,10 @@ def next_gate(idea: gateway_pb2.Idea) -> str:
     return f"{idea.next_stage}: {'holds' if idea.next_gate_holds else 'does not hold'}"
 
 
-def idea_details(idea: gateway_pb2.Idea) -> RenderableType:
+def idea_details(
+    idea: gateway_pb2.Idea, backing: gateway_pb2.ListEndorsementsResponse | None = None
+) -> RenderableType:
+    """The idea's fields; with `backing`, a first page of the organizations behind it."""
     rows: list[tuple[str, str | Text]] = [
         ("Idea", idea.id),
         ("Title", idea.title),
@@ -137,18 +140,21 @@ def idea_details(idea: gateway_pb2.Idea) -> RenderableType:
         rows.append(("Overridden", "yes: an admin moved it past a gate that did not hold"))
     rows.append(("Problem", idea.problem))
     parts: list[RenderableType] = [_fields(rows)]
-    if idea.endorsements:
-        parts.append(endorsements_table(idea))
+    if backing is not None and backing.endorsements:
+        parts.append(endorsements_table(backing))
     return Group(*parts)
 
 
-def endorsements_table(idea: gateway_pb2.Idea) -> Table:
-    hidden = idea.organization_count - len(idea.endorsements)
-    title = "Endorsements" + (f" (and {hidden} not visible to this key)" if hidden > 0 else "")
+def endorsements_table(backing: gateway_pb2.ListEndorsementsResponse) -> Table:
+    """One page of endorsements; the title says how many more there are or are hidden."""
+    others = backing.organization_count - len(backing.endorsements)
+    title = "Endorsements"
+    if others > 0:
+        title += f" (and {others} more not shown)"
     table = _table(title)
     for column in ("Organization", "Importance", "Commitments", "Members", "Endorsed at"):
         table.add_column(column)
-    for e in idea.endorsements:
+    for e in backing.endorsements:
         table.add_row(
             Text(e.organization_id),
             importance(e.importance),

@@ -1,44 +1,59 @@
-"""Idempotent event consumption with a dead-letter topic.
+"""Idempotent, set-based event consumption with a dead-letter topic.
 
-Each consumed event is applied in one MongoDB transaction together with a record
-of its event id (unique `_id`), so a redelivered event changes nothing. An event
-that can never be applied (undecodable, failing validation) is published to the
-consumer's dead-letter topic with the reason, and the stream moves on. Any other
-failure (MongoDB unreachable, ...) is retried with backoff; the offset is committed
-only after the effect is, so a crash loses nothing.
+The records fetched together (up to MAX_BATCH, never waiting to fill a batch) are
+applied in one MongoDB transaction: one query for the processed marks already there,
+one insert of the new marks, and one call of the service's handler with every fresh
+event, so a handler can read and write per collection rather than per event. A
+redelivered event is found among the marks and skipped. The Kafka offsets are
+committed only after the transaction, so a crash loses nothing.
 
-Records the broker hands over together (up to MAX_BATCH, never waiting for more) are
-applied in one transaction, with one processed mark per event: same guarantees, the
-transaction's cost shared. Whenever a batch cannot go through whole — a poison record,
-a concurrent duplicate, any failure — nothing of it is kept and its records go one by
-one, each in its own transaction, which is where dead-lettering and backoff live.
+Whenever a batch cannot go through whole — a handler's PoisonEvent, a concurrent
+duplicate, any failure — nothing of it is kept and its events go one by one, each in
+its own transaction: a poison event goes to the consumer's dead-letter topic with the
+reason and the stream moves on; any other failure is retried with backoff from the
+record that failed. An undecodable record is dead-lettered before the batch.
 
-Each record is processed in a "process <topic>" span whose parent is the producer's
-context from the record's headers (see outbox.py), and timed per subscription.
+Events a handler does not take (`kinds`) are passed over without a transaction.
+
+Each applied record gets its own "process <topic>" span whose parent is the producer's
+context from the record's headers (see outbox.py); the events a handler publishes for it
+continue that span (`Consumed.trace`). The batch's database work runs inside the first
+record's span.
+
+The loop is aiokafka's public consumer API. On a broker that answers an empty fetch at
+once instead of holding it (the local noida-db), an idle consumer would fetch in a tight
+loop; with `idle_pause_max_ms` set it pauses its partitions after a poll that found
+nothing, for a tenth of the time it has been idle (at least 1 ms, at most the maximum),
+and not at all while records flow: a record arriving after a quiet spell waits at most
+about a tenth of the spell longer. On Kafka (which holds an empty fetch until a record
+arrives or fetch.max.wait.ms passes) it stays 0.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from aiokafka import TopicPartition
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.structs import OffsetAndMetadata
+from faststream.kafka import KafkaBroker
+from opentelemetry import trace
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from quorum.events.v1 import events_pb2
 from quorum_common import observability
 from quorum_common.events import PoisonEvent, Topics, decode, event_type, now
-from quorum_common.mongo import in_transaction
+from quorum_common.mongo import Document
+from quorum_common.unit_of_work import Unit, commit
 
 log = logging.getLogger(__name__)
 
@@ -52,46 +67,40 @@ PROCESSED_INDEXES = [
     )
 ]
 
-# Applies one event inside the transaction; raises PoisonEvent if it never can.
-Handler = Callable[[AsyncClientSession, events_pb2.Event], Awaitable[None]]
-
-
-# Records taken from the broker at once and applied in one transaction. A batch is what
-# the consumer has already fetched, so it never waits to fill one: under no load it is a
-# single record, under load the per-transaction cost is shared (docs/benchmarks.md).
-MAX_BATCH = 100
-# How long one poll waits for records. faststream sleeps as long again after a poll that
-# found none, so this bounds the delay a record arriving into a quiet consumer sees.
-POLL_MS = 10
+MAX_BATCH = 200
+# How long one poll waits for records when the broker holds empty fetches (Kafka).
+LONG_POLL_MS = 500
+# With idle pauses (a broker that answers empty fetches at once), how long a poll waits
+# after a pause: a fetch round trip or two on this host.
+SHORT_POLL_MS = 1
+FIRST_IDLE_PAUSE_S = 0.001
+IDLE_PAUSE_SHARE = 0.1
 
 
 @dataclass(frozen=True)
-class Record:
-    """One consumed Kafka record, as this module needs it."""
+class Consumed:
+    """One fresh event handed to a handler, and the trace context the events it causes continue."""
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: dict[str, str]
-
-    @classmethod
-    def of(cls, record: Any) -> Record:
-        return cls(
-            topic=str(record.topic),
-            partition=int(record.partition),
-            offset=int(record.offset),
-            key=record.key,
-            value=bytes(record.value or b""),
-            headers={k: v.decode(errors="replace") for k, v in record.headers or ()},
-        )
+    event: events_pb2.Event
+    trace: dict[str, str] = field(default_factory=dict)
 
 
-async def _no_decoding(message: KafkaMessage) -> None:
-    # The records are read raw from message.raw_message: faststream would otherwise try
-    # JSON on records without a content type, and a poison record must reach us raw.
-    return None
+# Applies fresh events in order inside one transaction; raises PoisonEvent for one that
+# can never apply (the batch then goes one by one and that event is dead-lettered).
+Handler = Callable[[Unit, Sequence[Consumed]], Awaitable[None]]
+
+
+@dataclass
+class _Item:
+    """A decoded record on its way through one batch."""
+
+    record: Any
+    event: events_pb2.Event
+    processing: observability.Processing | None = None
+
+    @property
+    def event_id(self) -> str:
+        return self.event.envelope.event_id
 
 
 class EventConsumer:
@@ -99,17 +108,22 @@ class EventConsumer:
         self,
         *,
         name: str,
+        bootstrap_servers: str,
         broker: KafkaBroker,
-        client: AsyncMongoClient[dict[str, Any]],
-        database: AsyncDatabase[dict[str, Any]],
+        client: AsyncMongoClient[Document],
+        database: AsyncDatabase[Document],
         topics: Topics,
         sources: list[str],
         handle: Handler,
+        kinds: Collection[str] | None = None,
+        outbox: Any = None,
         after_commit: Callable[[], None] | None = None,
+        idle_pause_max_ms: int = 0,
         max_backoff_seconds: float = 30.0,
         max_batch: int = MAX_BATCH,
     ) -> None:
         self.name = name
+        self._bootstrap_servers = bootstrap_servers
         self._broker = broker
         self._client = client
         self._processed = database[PROCESSED]
@@ -119,158 +133,235 @@ class EventConsumer:
         self._group_id = f"{topics.prefix}quorum-{name}"
         self._sources = sources
         self._handle = handle
+        self._kinds = frozenset(kinds) if kinds is not None else None
+        self._outbox = outbox
         self._after_commit = after_commit
+        self._idle_pause_max = idle_pause_max_ms / 1000
         self._max_backoff = max_backoff_seconds
         self._max_batch = max_batch
         self._failures: dict[str, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def dead_letter_topic(self) -> str:
         return self._dead_letter_topic
 
-    def subscribe(self) -> None:
-        """Register with the broker; call before the broker starts."""
-        subscriber = self._broker.subscriber(
+    @property
+    def group_id(self) -> str:
+        return self._group_id
+
+    async def start(self) -> None:
+        """Join the consumer group and consume in a task of its own until `stop`."""
+        self._consumer = AIOKafkaConsumer(
             *self._sources,
+            bootstrap_servers=self._bootstrap_servers.split(","),
+            client_id=f"quorum-{self.name}",
             group_id=self._group_id,
             auto_offset_reset="earliest",
-            # On an exception every partition of the batch is rewound to its first
-            # record of the batch; what was applied is skipped on redelivery.
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=self._max_batch,
-            batch_timeout_ms=POLL_MS,
-            decoder=_no_decoding,
+            enable_auto_commit=False,
+            max_poll_records=self._max_batch,
         )
-        subscriber(self.on_batch)
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
 
-    async def on_batch(self, _: Any, message: KafkaMessage) -> None:
-        raw = message.raw_message
-        records = [Record.of(r) for r in (raw if isinstance(raw, tuple) else (raw,))]
-        if not await self._apply_batch(records):
-            # Something in the batch needs the careful path: a poison record, a
-            # duplicate delivered concurrently, a failure. One transaction each, exactly
-            # as before batching; applied records are skipped as duplicates.
-            for record in records:
-                await self.on_record(record)
-        for record in records:
-            self._observe_lag(message.consumer, record)
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
 
-    async def _apply_batch(self, records: list[Record]) -> bool:
-        """Apply the whole batch in one transaction; False if it must go record by record.
+    async def _run(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        pausing = self._idle_pause_max > 0
+        poll_ms = SHORT_POLL_MS if pausing else LONG_POLL_MS
+        idle_since: float | None = None
+        while True:
+            try:
+                fetched = await consumer.getmany(timeout_ms=poll_ms, max_records=self._max_batch)
+            except KafkaError as error:
+                log.warning("%s could not fetch, will retry: %r", self.name, error)
+                await asyncio.sleep(1.0)
+                continue
+            if not fetched:
+                if pausing:
+                    now_s = time.monotonic()
+                    idle_since = idle_since or now_s
+                    # A tenth of the quiet spell so far: a record arriving after it waits
+                    # at most about a tenth as long again, and never more than the maximum.
+                    pause = min(
+                        self._idle_pause_max,
+                        max(FIRST_IDLE_PAUSE_S, IDLE_PAUSE_SHARE * (now_s - idle_since)),
+                    )
+                    await self._pause(consumer, pause)
+                continue
+            idle_since = None
+            records = [record for batch in fetched.values() for record in batch]
+            try:
+                await self.on_records(records)
+            except Exception:
+                # Backed off already: fetch the unapplied records again. What was applied
+                # before the failure is skipped as a duplicate.
+                for partition, batch in fetched.items():
+                    consumer.seek(partition, batch[0].offset)
+                continue
+            await self._commit(consumer, fetched)
 
-        Each record gets its CONSUMER span around its own handler call, inside the
-        shared transaction (so the events it causes join its trace).
-        """
-        if len(records) < 2:
-            return False
-        events: list[tuple[Record, events_pb2.Event]] = []
+    async def _pause(self, consumer: AIOKafkaConsumer, seconds: float) -> None:
+        # Paused partitions are not fetched: the fetcher waits without cost.
+        assigned = list(consumer.assignment())
+        consumer.pause(*assigned)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            consumer.resume(*[p for p in assigned if p in consumer.assignment()])
+
+    async def _commit(
+        self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]
+    ) -> None:
+        offsets = {tp: OffsetAndMetadata(batch[-1].offset + 1, "") for tp, batch in fetched.items()}
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as error:
+            # A rebalance took the partitions: their new owner gets the records again
+            # and skips what was applied.
+            log.info("%s could not commit offsets (%r); they will be redelivered", self.name, error)
+        for tp, batch in fetched.items():
+            end = consumer.highwater(tp)
+            if isinstance(end, int):
+                observability.record_consumer_lag(
+                    self._group_id, tp.topic, tp.partition, end - batch[-1].offset - 1
+                )
+
+    # ------------------------------------------------------------------ processing
+
+    async def on_records(self, records: Sequence[Any]) -> None:
+        """Apply, skip or dead-letter records fetched together (aiokafka ConsumerRecords)."""
+        items: list[_Item] = []
+        ids: set[str] = set()
         for record in records:
             try:
-                events.append((record, decode(record.value)))
-            except PoisonEvent:
-                return False
-        ids = [event.envelope.event_id for _, event in events]
-        if len(set(ids)) != len(ids):
-            return False
+                event = decode(bytes(record.value or b""))
+            except PoisonEvent as poison:
+                await self._dead_letter(record, str(poison))
+                continue
+            if self._kinds is not None and event_type(event) not in self._kinds:
+                continue  # not this consumer's business: nothing to record
+            if event.envelope.event_id in ids:
+                continue  # the same event twice in one fetch: the first one counts
+            ids.add(event.envelope.event_id)
+            items.append(_Item(record, event))
+        if not items:
+            return
+        if len(items) > 1:
+            try:
+                await self._apply(items)
+                return
+            except Exception as error:
+                log.debug("%s applies %d events one by one: %r", self.name, len(items), error)
+        for item in items:
+            await self._apply_alone(item)
 
-        async def work(session: AsyncClientSession) -> bool:
-            seen = {
-                doc["_id"]
-                async for doc in self._processed.find(
-                    {"_id": {"$in": ids}}, projection={"_id": 1}, session=session
-                )
-            }
-            fresh = [(r, e) for r, e in events if e.envelope.event_id not in seen]
-            if fresh:
-                await self._processed.insert_many(
-                    [_processed_mark(event) for _, event in fresh], session=session
-                )
-            for record, event in events:
-                with self._processing(record) as processing:
-                    _describe(processing, event)
-                    if event.envelope.event_id in seen:
-                        processing.outcome = "duplicate"
-                    else:
-                        await self._handle(session, event)
-                        processing.outcome = "applied"
-            return bool(fresh)
-
-        try:
-            applied = await in_transaction(self._client, work)
-        except Exception as error:
-            log.debug("%s applies a batch of %d one by one: %r", self.name, len(records), error)
-            return False
-        if applied and self._after_commit is not None:
-            self._after_commit()
-        return True
-
-    def _processing(self, record: Record) -> AbstractContextManager[observability.Processing]:
-        return observability.processing(
+    def _start_processing(self, item: _Item) -> observability.Processing:
+        record = item.record
+        processing = observability.start_processing(
             group=self._group_id,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            headers=record.headers,
+            topic=str(record.topic),
+            partition=int(record.partition),
+            offset=int(record.offset),
+            headers={k: v.decode(errors="replace") for k, v in record.headers or ()},
         )
+        processing.describe(
+            event_id=item.event_id,
+            event_type=event_type(item.event),
+            tenant_id=item.event.envelope.tenant_id,
+        )
+        return processing
 
-    async def on_record(self, record: Record) -> None:
-        """Apply, skip or dead-letter one record in its own transaction."""
-        with self._processing(record) as processing:
-            processing.outcome = await self._process(record, processing)
-
-    async def _process(self, record: Record, processing: observability.Processing) -> str:
-        """Apply, skip or dead-letter one record; the outcome names which."""
+    async def _apply(self, items: list[_Item]) -> None:
+        """All items in one transaction, or an exception and nothing kept."""
+        for item in items:
+            item.processing = self._start_processing(item)
+        first = items[0].processing
+        assert first is not None
         try:
-            event = decode(record.value)
-        except PoisonEvent as poison:
-            await self._dead_letter(record, str(poison))
-            return "dead_lettered"
-        _describe(processing, event)
-        try:
-            await in_transaction(self._client, lambda s: self._apply(s, event))
-            applied = True
-        except DuplicateKeyError:
-            applied = False  # processed before, or a concurrent delivery got there first
-        except PoisonEvent as poison:
-            await self._dead_letter(record, str(poison))
-            return "dead_lettered"
-        except Exception as error:
-            # Transient (or a bug): back off, then let the broker redeliver it.
-            await self._back_off(event.envelope.event_id, error)
+            with trace.use_span(first.span, end_on_exit=False):
+                seen = await commit(
+                    self._client, self._outbox, lambda unit: self._work(unit, items)
+                )
+        except BaseException as error:
+            for item in items:
+                assert item.processing is not None
+                item.processing.end("failed", error, record_error=False)
             raise
-        self._failures.pop(event.envelope.event_id, None)
+        self._finish(items, seen)
+
+    async def _work(self, unit: Unit, items: list[_Item]) -> set[str]:
+        ids = [item.event_id for item in items]
+        seen = {
+            doc["_id"]
+            async for doc in self._processed.find(
+                {"_id": {"$in": ids}}, projection={"_id": 1}, session=unit.session
+            )
+        }
+        fresh = [item for item in items if item.event_id not in seen]
+        if fresh:
+            await self._processed.insert_many(
+                [_processed_mark(item.event) for item in fresh], session=unit.session
+            )
+            await self._handle(
+                unit,
+                [
+                    Consumed(item.event, item.processing.context if item.processing else {})
+                    for item in fresh
+                ],
+            )
+        return seen
+
+    def _finish(self, items: list[_Item], seen: set[str]) -> None:
+        applied = False
+        for item in items:
+            assert item.processing is not None
+            duplicate = item.event_id in seen
+            applied = applied or not duplicate
+            item.processing.end("duplicate" if duplicate else "applied")
+            self._failures.pop(item.event_id, None)
         if applied and self._after_commit is not None:
             self._after_commit()
-        log.debug(
-            "%s %s %s",
-            "applied" if applied else "skipped duplicate",
-            event_type(event),
-            event.envelope.event_id,
-        )
-        return "applied" if applied else "duplicate"
 
-    def _observe_lag(self, consumer: Any, record: Record) -> None:
-        # The consumer already knows each partition's high watermark from its last
-        # fetch, so lag costs no request; a consumer without one reports nothing.
-        highwater = getattr(consumer, "highwater", None)
-        if highwater is None or record.offset < 0:
-            return
+    async def _apply_alone(self, item: _Item) -> None:
+        """One event in its own transaction: applied, duplicate, dead-lettered or raised."""
+        processing = item.processing = self._start_processing(item)
         try:
-            end = highwater(TopicPartition(record.topic, record.partition))
-        except Exception:
+            with trace.use_span(processing.span, end_on_exit=False):
+                await commit(self._client, self._outbox, lambda unit: self._work_alone(unit, item))
+        except DuplicateKeyError:
+            # Processed before, or a concurrent delivery got there first.
+            self._finish([item], {item.event_id})
             return
-        if isinstance(end, int):
-            observability.record_consumer_lag(
-                self._group_id, record.topic, record.partition, end - record.offset - 1
-            )
+        except PoisonEvent as poison:
+            with trace.use_span(processing.span, end_on_exit=False):
+                await self._dead_letter(item.record, str(poison))
+            processing.end("dead_lettered")
+            return
+        except Exception as error:
+            processing.end("failed", error)
+            # Transient (or a bug): back off, then the loop fetches it again.
+            await self._back_off(item.event_id, error)
+            raise
+        self._finish([item], set())
 
-    async def _apply(self, session: AsyncClientSession, event: events_pb2.Event) -> None:
+    async def _work_alone(self, unit: Unit, item: _Item) -> None:
         # The mark goes in first: for an event seen before, its unique _id fails the
-        # insert (DuplicateKeyError, handled by the caller as a duplicate) and the
-        # transaction aborts with nothing done, which spares every event a lookup.
-        await self._processed.insert_one(_processed_mark(event), session=session)
-        await self._handle(session, event)
+        # insert and the transaction aborts with nothing done.
+        await self._processed.insert_one(_processed_mark(item.event), session=unit.session)
+        assert item.processing is not None
+        await self._handle(unit, [Consumed(item.event, item.processing.context)])
 
     async def _back_off(self, event_id: str, error: Exception) -> None:
         attempts = self._failures.get(event_id, 0) + 1
@@ -286,11 +377,11 @@ class EventConsumer:
         )
         await asyncio.sleep(delay)
 
-    async def _dead_letter(self, record: Record, reason: str) -> None:
-        headers = dict(record.headers)
+    async def _dead_letter(self, record: Any, reason: str) -> None:
+        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
         headers.update(
             {
-                "quorum-dlq-reason": reason,
+                "quorum-dlq-reason": reason[:1000],
                 "quorum-dlq-consumer": self.name,
                 "quorum-dlq-origin": f"{record.topic}/{record.partition}@{record.offset}",
             }
@@ -307,11 +398,14 @@ class EventConsumer:
         )
         # Confirmed before the offset is committed: the poison is kept, not lost.
         await self._broker.publish(
-            record.value, topic=self._dead_letter_topic, key=record.key, headers=headers
+            bytes(record.value or b""),
+            topic=self._dead_letter_topic,
+            key=record.key,
+            headers=headers,
         )
 
 
-def _processed_mark(event: events_pb2.Event) -> dict[str, Any]:
+def _processed_mark(event: events_pb2.Event) -> Document:
     return {
         "_id": event.envelope.event_id,
         "tenant_id": event.envelope.tenant_id,
@@ -320,11 +414,16 @@ def _processed_mark(event: events_pb2.Event) -> dict[str, Any]:
     }
 
 
-def _describe(processing: observability.Processing, event: events_pb2.Event) -> None:
-    processing.span.set_attributes(
-        {
-            "messaging.message.id": event.envelope.event_id,
-            "quorum.event.type": event_type(event),
-            "quorum.tenant.id": event.envelope.tenant_id,
-        }
-    )
+def one_by_one(
+    apply: Callable[[Any, events_pb2.Event], Awaitable[None]],
+) -> Handler:
+    """A handler that applies each event with `apply(session, event)`, in order.
+
+    For handlers whose work is small or rare enough not to need set-based code.
+    """
+
+    async def handle(unit: Unit, consumed: Sequence[Consumed]) -> None:
+        for item in consumed:
+            await apply(unit.session, item.event)
+
+    return handle

@@ -26,11 +26,9 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
-    Iterator,
     Mapping,
     Sequence,
 )
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -532,30 +530,60 @@ def end_with_error(span: Span, error: BaseException) -> None:
 
 @dataclass
 class Processing:
-    """What a consumer reports about one record; `outcome` is set by the handler."""
+    """The CONSUMER span of one record, child of the producer's context in its headers.
+
+    `context` carries this span for the events the record causes; `end` records
+    messaging.process.duration with the outcome.
+    """
 
     span: Span
-    outcome: str = "failed"
+    context: dict[str, str]
+    group: str
+    topic: str
+    started: float
+
+    def describe(self, *, event_id: str, event_type: str, tenant_id: str) -> None:
+        self.span.set_attributes(
+            {
+                "messaging.message.id": event_id,
+                "quorum.event.type": event_type,
+                "quorum.tenant.id": tenant_id,
+            }
+        )
+
+    def end(
+        self, outcome: str, error: BaseException | None = None, record_error: bool = True
+    ) -> None:
+        self.span.set_attribute("quorum.outcome", outcome)
+        attributes = {
+            "messaging.system": "kafka",
+            "messaging.consumer.group.name": self.group,
+            "messaging.destination.name": self.topic,
+            "quorum.outcome": outcome,
+        }
+        if error is not None:
+            attributes["error.type"] = type(error).__name__
+            if record_error:
+                self.span.record_exception(error)
+            self.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        self.span.end()
+        _process_duration.record(time.perf_counter() - self.started, attributes)
 
 
-@contextmanager
-def processing(
+def start_processing(
     *,
     group: str,
     topic: str,
     partition: int,
     offset: int,
     headers: Mapping[str, str],
-) -> Iterator[Processing]:
-    """The CONSUMER span of one record, child of the producer's context in its headers.
-
-    Records messaging.process.duration with the outcome when the block ends; an
-    exception leaving the block marks the span as failed.
-    """
+) -> Processing:
+    """Start the CONSUMER span of one record; the caller ends it (`Processing.end`)."""
     started = time.perf_counter()
-    with _tracer.start_as_current_span(
+    parent = propagate.extract(headers)
+    span = _tracer.start_span(
         f"process {topic}",
-        context=propagate.extract(headers),
+        context=parent,
         kind=SpanKind.CONSUMER,
         attributes={
             "messaging.system": "kafka",
@@ -566,26 +594,11 @@ def processing(
             "messaging.destination.partition.id": str(partition),
             "messaging.kafka.offset": offset,
         },
-    ) as span:
-        state = Processing(span)
-        error_type = ""
-        try:
-            yield state
-        except BaseException as error:
-            state.outcome = "failed"
-            error_type = type(error).__name__
-            raise
-        finally:
-            span.set_attribute("quorum.outcome", state.outcome)
-            attributes = {
-                "messaging.system": "kafka",
-                "messaging.consumer.group.name": group,
-                "messaging.destination.name": topic,
-                "quorum.outcome": state.outcome,
-            }
-            if error_type:
-                attributes["error.type"] = error_type
-            _process_duration.record(time.perf_counter() - started, attributes)
+    )
+    context: dict[str, str] = {}
+    if span.get_span_context().is_valid:
+        propagate.inject(context, context=trace.set_span_in_context(span, parent))
+    return Processing(span, context, group, topic, started)
 
 
 def record_consumer_lag(group: str, topic: str, partition: int, lag: int) -> None:

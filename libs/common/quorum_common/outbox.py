@@ -1,15 +1,16 @@
 """Transactional outbox: events are written with the state change, then relayed.
 
-A service adds the events it owes to the `outbox` collection inside the same MongoDB
-transaction as its state change (`Outbox.add`). The relay publishes pending entries
-to Kafka in order (idempotent producer, acks=all) and marks them published. A crash
-between publishing and marking publishes an entry twice; consumers deduplicate by
-event id, so nothing is lost and nothing counts twice.
+A service owes its events in the same MongoDB transaction as its state change
+(`unit_of_work.commit` → `Outbox.insert`). Once that transaction has committed, its
+rows are handed to the relay in memory (`Outbox.committed`), which publishes them in
+order in batches (idempotent producer, acks=all) and then deletes them with one
+command. Nothing is read back on the way: the relay publishes what the transaction
+wrote. A crash between the commit and the publish leaves the rows in the collection;
+a sweep every second publishes rows no relay of this process knows (a process that
+died, a relay that failed). A crash between publishing and deleting publishes a row
+twice; consumers deduplicate by event id, so nothing is lost and nothing counts twice.
 
-The relay is woken right after a commit (`Outbox.notify`), so latency is a publish,
-not a polling interval; a slow sweep picks up entries written by a process that died.
-
-Each entry keeps the W3C trace context of the span that wrote it (the request or the
+Each row keeps the W3C trace context of the span that wrote it (the request or the
 consumed event); the relay publishes it in the record's headers under a "send" span,
 so the consumer's work joins the trace of whatever caused the event.
 """
@@ -20,129 +21,188 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any
 
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from quorum.events.v1 import events_pb2
 from quorum_common import observability
 from quorum_common.events import EVENT_TYPE_HEADER, headers, now
+from quorum_common.mongo import Document
 
 log = logging.getLogger(__name__)
 
 COLLECTION = "outbox"
-INDEXES = [
-    IndexModel([("published", ASCENDING), ("seq", ASCENDING)], name="pending_in_order"),
-    # Published entries are kept a week for forensics, then expire.
-    IndexModel(
-        [("published_at", ASCENDING)],
-        name="expire_published",
-        expireAfterSeconds=int(timedelta(days=7).total_seconds()),
-    ),
-]
+INDEXES = [IndexModel([("seq", ASCENDING)], name="in_order")]
+# Indexes of the layout before rows were deleted once published (kept a week then).
+_OLD_INDEXES = ("pending_in_order", "expire_published")
+# The sweep leaves rows younger than this to the relay that wrote them: between a commit
+# and its hand-over the row is already visible, and publishing it twice costs consumers.
+SWEEP_GRACE = timedelta(seconds=2)
+BATCH = 500
 
 
 class Outbox:
-    def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, database: AsyncDatabase[Document], topic: str) -> None:
         self._entries = database[COLLECTION]
+        self.topic = topic
+        self._ready: deque[Document] = deque()
+        # Ids handed over in memory and not yet deleted: the sweep leaves them alone.
+        self._known: set[str] = set()
         self._wake = asyncio.Event()
+        self._sweep_now = True  # the first round looks for what a previous process left
         self._last_seq = 0
+
+    async def prepare(self) -> None:
+        """Bring the collection to this layout (idempotent; run at start)."""
+        indexes = await self._entries.index_information()
+        for name in _OLD_INDEXES:
+            if name in indexes:
+                with contextlib.suppress(OperationFailure):
+                    await self._entries.drop_index(name)
+        # Rows the old layout kept after publishing them.
+        await self._entries.delete_many({"published": True})
 
     def _next_seq(self) -> int:
         # Microseconds since the epoch, strictly increasing within this process.
-        # One idea's changes are serialized by its version check, so their entries
-        # get increasing sequence numbers (across processes up to clock skew, which
-        # a shared host does not have). A global counter document would make every
+        # One idea's changes are serialized by its version check, so their rows get
+        # increasing sequence numbers (across processes up to clock skew, which a
+        # shared host does not have). A global counter document would make every
         # transaction in the service conflict with every other.
         self._last_seq = max(self._last_seq + 1, time.time_ns() // 1000)
         return self._last_seq
 
+    def rows(
+        self, events: Iterable[events_pb2.Event], trace: Mapping[str, str] | None = None
+    ) -> list[Document]:
+        """The rows for these events, to insert inside the caller's transaction."""
+        # Captured now, inside the caller's span; the relay runs in another task.
+        context = dict(trace) if trace is not None else observability.current_trace_context()
+        created = now()
+        return [
+            {
+                "_id": event.envelope.event_id,
+                "seq": self._next_seq(),
+                "topic": self.topic,
+                "key": event.envelope.idea_id or event.envelope.tenant_id,
+                "value": event.SerializeToString(),
+                "headers": headers(event),
+                "trace": context,
+                "created_at": created,
+            }
+            for event in events
+        ]
+
+    async def insert(self, session: AsyncClientSession, rows: list[Document]) -> None:
+        await self._entries.insert_many(rows, session=session)
+
+    def committed(self, rows: list[Document]) -> None:
+        """Hand over the rows of a transaction that has committed."""
+        self._ready.extend(rows)
+        self._known.update(row["_id"] for row in rows)
+        self._wake.set()
+
     async def add(
         self, session: AsyncClientSession, topic: str, events: list[events_pb2.Event]
     ) -> None:
-        """Record events to publish, inside the caller's transaction."""
+        """Owe events inside the caller's transaction; call `notify()` after its commit.
+
+        The relay finds these with a sweep; `unit_of_work.commit` hands them over in
+        memory instead.
+        """
         if not events:
             return
-        # Captured now, inside the caller's span; the relay runs in another task.
-        trace_context = observability.current_trace_context()
-        await self._entries.insert_many(
-            [
-                {
-                    "_id": event.envelope.event_id,
-                    "seq": self._next_seq(),
-                    "topic": topic,
-                    "key": event.envelope.idea_id or event.envelope.tenant_id,
-                    "value": event.SerializeToString(),
-                    "headers": headers(event),
-                    "trace": trace_context,
-                    "created_at": now(),
-                    "published": False,
-                }
-                for event in events
-            ],
-            session=session,
-        )
+        rows = self.rows(events)
+        for row in rows:
+            row["topic"] = topic
+        await self.insert(session, rows)
 
     def notify(self) -> None:
-        """Tell the relay that a transaction with outbox entries has committed."""
+        """A transaction that used `add` has committed: sweep for its rows now."""
+        self._sweep_now = True
         self._wake.set()
 
-    async def run_relay(
-        self, broker: KafkaBroker, sweep_seconds: float = 1.0, batch: int = 500
-    ) -> None:
-        """Publish pending entries forever; cancel the task to stop it."""
+    async def run_relay(self, broker: KafkaBroker, sweep_seconds: float = 1.0) -> None:
+        """Publish owed rows forever; cancel the task to stop it."""
         # The backlog gauge counts while this relay runs, on its event loop.
         stop_observing = observability.observe_outbox_backlog(
             self._entries.database.name, self.pending_count
         )
+        last_sweep = time.monotonic()
         try:
             while True:
+                self._wake.clear()
+                sweep = self._sweep_now or time.monotonic() - last_sweep >= sweep_seconds
                 try:
-                    published = await self._relay_once(broker, batch)
+                    if sweep:
+                        notified, self._sweep_now = self._sweep_now, False
+                        last_sweep = time.monotonic()
+                        await self._sweep(broker, all_rows=notified)
+                    while self._ready:
+                        await self._publish_ready(broker)
                 except (PyMongoError, KafkaError, OSError) as error:
                     log.warning("outbox relay failed, will retry: %s", error)
-                    published = 0
                     await asyncio.sleep(sweep_seconds)
-                if published >= batch:
                     continue
-                self._wake.clear()
+                if self._ready or self._sweep_now:
+                    continue
+                timeout = max(0.0, sweep_seconds - (time.monotonic() - last_sweep))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=sweep_seconds)
+                    await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         finally:
             stop_observing()
 
-    async def _relay_once(self, broker: KafkaBroker, batch: int) -> int:
-        pending = await self._entries.find(
-            {"published": False}, sort=[("seq", ASCENDING)], limit=batch
-        ).to_list()
-        if not pending:
-            return 0
+    async def _publish_ready(self, broker: KafkaBroker) -> None:
+        batch = [self._ready[i] for i in range(min(BATCH, len(self._ready)))]
+        await self._publish(broker, batch)
+        for _ in batch:
+            self._ready.popleft()
+        self._known.difference_update(row["_id"] for row in batch)
+
+    async def _sweep(self, broker: KafkaBroker, all_rows: bool) -> None:
+        """Publish rows in the collection that no relay of this process holds."""
+        query: Document = {}
+        if not all_rows:
+            query["created_at"] = {"$lt": now() - SWEEP_GRACE}
+        while True:
+            found = await self._entries.find(
+                query, sort=[("seq", ASCENDING)], limit=BATCH
+            ).to_list()
+            orphans = [row for row in found if row["_id"] not in self._known]
+            if orphans:
+                await self._publish(broker, orphans)
+            if len(found) < BATCH:
+                return
+            query["seq"] = {"$gt": found[-1]["seq"]}
+
+    async def _publish(self, broker: KafkaBroker, rows: list[Document]) -> None:
         # Pipelined: send all, then wait. The idempotent producer keeps per-partition
         # order across in-flight requests, so one idea's events stay ordered.
         spans = []
         try:
             futures = []
-            for entry in pending:
+            for row in rows:
                 span, trace_headers = observability.start_send_span(
-                    entry["topic"],
-                    entry.get("trace") or {},
-                    key=entry["key"],
-                    event_id=entry["_id"],
-                    event_type=entry["headers"].get(EVENT_TYPE_HEADER, ""),
+                    row["topic"],
+                    row.get("trace") or {},
+                    key=row["key"],
+                    event_id=row["_id"],
+                    event_type=row["headers"].get(EVENT_TYPE_HEADER, ""),
                 )
                 spans.append(span)
                 futures.append(
                     await broker.publish(
-                        entry["value"],
-                        topic=entry["topic"],
-                        key=entry["key"].encode(),
-                        headers={**entry["headers"], **trace_headers},
+                        row["value"],
+                        topic=row["topic"],
+                        key=row["key"].encode(),
+                        headers={**row["headers"], **trace_headers},
                         no_confirm=True,
                     )
                 )
@@ -154,11 +214,7 @@ class Outbox:
         # A send span lasts until the broker acknowledged the whole batch.
         for span in spans:
             span.end()
-        await self._entries.update_many(
-            {"_id": {"$in": [entry["_id"] for entry in pending]}},
-            {"$set": {"published": True, "published_at": now()}},
-        )
-        return len(pending)
+        await self._entries.delete_many({"_id": {"$in": [row["_id"] for row in rows]}})
 
     async def pending_count(self) -> int:
-        return await self._entries.count_documents({"published": False})
+        return await self._entries.count_documents({})

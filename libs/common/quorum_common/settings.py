@@ -26,12 +26,12 @@ class ServiceSettings(BaseSettings):
     kafka_topic_prefix: str = Field(
         default="", description="Prepended to every topic name (isolates tests and tenants)"
     )
-    kafka_empty_fetch_pause_ms: int = Field(
+    kafka_idle_pause_max_ms: int = Field(
         default=0,
         ge=0,
         le=1000,
-        description="Pause after a fetch that found nothing; only for brokers that do not "
-        "long-poll (the local noida-db); 0 on Kafka",
+        description="Longest pause of an idle consumer (1 ms after an empty poll, doubling); "
+        "only for brokers that answer empty fetches at once (the local noida-db); 0 on Kafka",
     )
     mongodb_uri: str = Field(
         default="mongodb://127.0.0.1:27027/?replicaSet=rs0",

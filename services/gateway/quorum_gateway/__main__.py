@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from quorum_common.consumer import EventConsumer
+from quorum_common.consumer import EventConsumer, one_by_one
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import ensure_topics, make_broker
@@ -19,7 +19,6 @@ from quorum_gateway.api import (
     EventsApi,
     GatesApi,
     Gateway,
-    IdeasApi,
     InsightsApi,
     NotificationsApi,
     PeersApi,
@@ -28,6 +27,7 @@ from quorum_gateway.api import (
 from quorum_gateway.auth import AuthInterceptor
 from quorum_gateway.backends import Backends
 from quorum_gateway.eventlog import EventLog
+from quorum_gateway.ideas_api import IdeasApi
 from quorum_gateway.keys import KeyStore
 from quorum_gateway.ratelimit import RateLimiter
 from quorum_gateway.settings import GatewaySettings
@@ -50,20 +50,21 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         await keys.create_indexes()
         event_log = EventLog(database)
         await event_log.create_indexes()
-        broker = make_broker(
-            settings.kafka_bootstrap_servers, "gateway", settings.kafka_empty_fetch_pause_ms
-        )
-        EventConsumer(
+        broker = make_broker(settings.kafka_bootstrap_servers, "gateway")
+        await broker.start()
+        consumer = EventConsumer(
             name="gateway",
+            bootstrap_servers=settings.kafka_bootstrap_servers,
             broker=broker,
             client=client,
             database=database,
             topics=topics,
             sources=[topics.ideas, topics.validation, topics.notifications],
-            handle=event_log.append,
+            handle=one_by_one(event_log.append),
             after_commit=event_log.appended,
-        ).subscribe()
-        await broker.start()
+            idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+        )
+        await consumer.start()
         backends = Backends(
             settings.ideas_address,
             settings.validation_address,
@@ -113,6 +114,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await server.stop()
+        await consumer.stop()
         await broker.stop()
         await backends.close()
     finally:

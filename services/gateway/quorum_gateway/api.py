@@ -7,8 +7,6 @@ internal services, naming the principal's tenant in every internal request.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,7 +15,6 @@ import grpc
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from quorum.ideas.v1 import ideas_pb2
 from quorum.notifications.v1 import notifications_pb2
 from quorum.validation.v1 import validation_pb2
 from quorum_common.errors import (
@@ -34,45 +31,13 @@ from quorum_gateway.keys import KeyStore, key_message
 from quorum_gateway.principals import (
     Principal,
     Role,
-    acting_member,
     acting_organization,
     own_subscriber,
 )
-from quorum_gateway.visibility import visible_idea, visible_report
+from quorum_gateway.visibility import visible_report
 
 Context = grpc.aio.ServicerContext[Any, Any]
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
-
-
-def public_idea(
-    idea: ideas_pb2.Idea, progress: validation_pb2.GetIdeaProgressResponse | None = None
-) -> gateway_pb2.Idea:
-    shown = gateway_pb2.Idea(
-        id=idea.id,
-        title=idea.title,
-        problem=idea.problem,
-        product_area=idea.product_area,
-        tags=list(idea.tags),
-        source_channel=idea.source_channel,
-        submitted_by=idea.submitted_by,
-        created_at=idea.created_at,
-        status=idea.status,
-        stage=idea.stage,
-        merged_into=idea.merged_into,
-        organization_count=len(idea.endorsements),
-        endorsements=list(idea.endorsements),
-        version=idea.version,
-    )
-    if progress is not None:
-        # The stage ledger is the source of truth; the idea's own stage is a projection.
-        shown.stage = progress.stage
-        shown.status = progress.status
-        shown.next_stage = progress.next_stage
-        shown.next_gate_holds = progress.next_gate_holds
-        shown.stage_version = progress.version
-        shown.overridden = progress.overridden
-        shown.co_signed_by.extend(progress.co_signed_by)
-    return shown
 
 
 class Gateway:
@@ -98,16 +63,6 @@ class Gateway:
         )
         return own | {o.organization_id for o in found.organizations if o.peer_visible}
 
-    async def shown_idea(
-        self, principal: Principal, idea: gateway_pb2.Idea, context: Context
-    ) -> gateway_pb2.Idea:
-        if principal.is_vendor:
-            return idea
-        endorsers = {e.organization_id for e in idea.endorsements}
-        endorsers.add(idea.submitted_by.organization_id)
-        visible = await self.visible_organizations(principal, endorsers, context)
-        return visible_idea(idea, visible)
-
     async def progress(
         self, principal: Principal, idea_id: str, context: Context
     ) -> validation_pb2.GetIdeaProgressResponse | None:
@@ -127,176 +82,6 @@ class Gateway:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
-
-
-class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
-    def __init__(self, gateway: Gateway) -> None:
-        self._gateway = gateway
-        self._backends = gateway.backends
-
-    async def SubmitIdea(
-        self, request: gateway_pb2.SubmitIdeaRequest, context: Context
-    ) -> gateway_pb2.SubmitIdeaResponse:
-        principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.ideas.SubmitIdea,
-            ideas_pb2.SubmitIdeaRequest(
-                tenant_id=principal.tenant_id,
-                title=request.title,
-                problem=request.problem,
-                product_area=request.product_area,
-                tags=list(request.tags),
-                source_channel=request.source_channel,
-                submitted_by=acting_member(principal, request.submitted_by),
-                importance=request.importance,
-                impact=request.impact,
-                commitments=list(request.commitments),
-                request_id=request.request_id,
-            ),
-            context,
-        )
-        return gateway_pb2.SubmitIdeaResponse(
-            idea=await self._gateway.shown_idea(principal, public_idea(answer.idea), context),
-            similar_ideas=[
-                gateway_pb2.SimilarIdea(idea_id=s.idea_id, title=s.title, score=s.score)
-                for s in answer.similar_ideas
-            ],
-        )
-
-    async def GetIdea(
-        self, request: gateway_pb2.GetIdeaRequest, context: Context
-    ) -> gateway_pb2.GetIdeaResponse:
-        principal = current_principal()
-        # Both backends at once: the answer takes the slower of the two reads, not their
-        # sum. The progress is only used once the idea is known to be the caller's.
-        progress_call = asyncio.ensure_future(
-            self._gateway.progress(principal, request.idea_id, context)
-        )
-        try:
-            answer = await self._backends.call(
-                self._backends.ideas.GetIdea,
-                ideas_pb2.GetIdeaRequest(tenant_id=principal.tenant_id, idea_id=request.idea_id),
-                context,
-            )
-        except BaseException:
-            progress_call.cancel()
-            with contextlib.suppress(BaseException):
-                await progress_call
-            raise
-        try:
-            progress = await progress_call
-        except grpc.aio.AioRpcError as error:
-            from quorum_gateway.backends import relay_error
-
-            await relay_error(context, error)
-            raise
-        idea = public_idea(answer.idea, progress)
-        return gateway_pb2.GetIdeaResponse(
-            idea=await self._gateway.shown_idea(principal, idea, context)
-        )
-
-    async def ListIdeas(
-        self, request: gateway_pb2.ListIdeasRequest, context: Context
-    ) -> gateway_pb2.ListIdeasResponse:
-        principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.ideas.ListIdeas,
-            ideas_pb2.ListIdeasRequest(
-                tenant_id=principal.tenant_id,
-                stage=request.stage,
-                status=request.status,
-                product_area=request.product_area,
-                tag=request.tag,
-                page_size=request.page_size,
-                page_token=request.page_token,
-            ),
-            context,
-        )
-        ideas = [public_idea(i) for i in answer.ideas]
-        if not principal.is_vendor:
-            endorsers = {e.organization_id for i in ideas for e in i.endorsements}
-            endorsers |= {i.submitted_by.organization_id for i in ideas}
-            visible = await self._gateway.visible_organizations(principal, endorsers, context)
-            ideas = [visible_idea(i, visible) for i in ideas]
-        return gateway_pb2.ListIdeasResponse(ideas=ideas, next_page_token=answer.next_page_token)
-
-    async def EndorseIdea(
-        self, request: gateway_pb2.EndorseIdeaRequest, context: Context
-    ) -> gateway_pb2.EndorseIdeaResponse:
-        principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.ideas.EndorseIdea,
-            ideas_pb2.EndorseIdeaRequest(
-                tenant_id=principal.tenant_id,
-                idea_id=request.idea_id,
-                member=acting_member(principal, request.member),
-                importance=request.importance,
-                impact=request.impact,
-                commitments=list(request.commitments),
-                expected_version=request.expected_version,
-            ),
-            context,
-        )
-        idea = await self._gateway.shown_idea(principal, public_idea(answer.idea), context)
-        return gateway_pb2.EndorseIdeaResponse(idea=idea, changed=answer.changed)
-
-    async def WithdrawEndorsement(
-        self, request: gateway_pb2.WithdrawEndorsementRequest, context: Context
-    ) -> gateway_pb2.WithdrawEndorsementResponse:
-        principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.ideas.WithdrawEndorsement,
-            ideas_pb2.WithdrawEndorsementRequest(
-                tenant_id=principal.tenant_id,
-                idea_id=request.idea_id,
-                member=acting_member(principal, request.member),
-                expected_version=request.expected_version,
-            ),
-            context,
-        )
-        idea = await self._gateway.shown_idea(principal, public_idea(answer.idea), context)
-        return gateway_pb2.WithdrawEndorsementResponse(idea=idea)
-
-    async def FindSimilarIdeas(
-        self, request: gateway_pb2.FindSimilarIdeasRequest, context: Context
-    ) -> gateway_pb2.FindSimilarIdeasResponse:
-        principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.ideas.FindSimilarIdeas,
-            ideas_pb2.FindSimilarIdeasRequest(
-                tenant_id=principal.tenant_id,
-                title=request.title,
-                problem=request.problem,
-                limit=request.limit,
-            ),
-            context,
-        )
-        return gateway_pb2.FindSimilarIdeasResponse(
-            similar_ideas=[
-                gateway_pb2.SimilarIdea(idea_id=s.idea_id, title=s.title, score=s.score)
-                for s in answer.similar_ideas
-            ]
-        )
-
-    async def MergeIdeas(
-        self, request: gateway_pb2.MergeIdeasRequest, context: Context
-    ) -> gateway_pb2.MergeIdeasResponse:
-        principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.ideas.MergeIdeas,
-            ideas_pb2.MergeIdeasRequest(
-                tenant_id=principal.tenant_id,
-                source_idea_id=request.source_idea_id,
-                target_idea_id=request.target_idea_id,
-                actor=principal.actor(),
-                expected_version=request.expected_version,
-                expected_source_version=request.expected_source_version,
-            ),
-            context,
-        )
-        return gateway_pb2.MergeIdeasResponse(
-            target=public_idea(answer.target), source=public_idea(answer.source)
-        )
 
 
 class GatesApi(gateway_pb2_grpc.GatesServiceServicer):

@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "IdeasService/EndorseIdea": EVERYONE,
     "IdeasService/WithdrawEndorsement": EVERYONE,
     "IdeasService/FindSimilarIdeas": EVERYONE,
+    "IdeasService/ListEndorsements": EVERYONE,
     "IdeasService/MergeIdeas": VENDOR,
     "GatesService/GetGateReport": EVERYONE,
     "GatesService/AdvanceStage": VENDOR,

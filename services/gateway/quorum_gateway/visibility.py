@@ -16,12 +16,12 @@ HIDDEN = "another customer"
 
 
 def visible_idea(idea: gateway_pb2.Idea, visible: Set[str]) -> gateway_pb2.Idea:
+    """The idea without its submitter unless the submitter's organization is visible."""
+    if idea.submitted_by.organization_id in visible:
+        return idea
     shown = gateway_pb2.Idea()
     shown.CopyFrom(idea)
-    del shown.endorsements[:]
-    shown.endorsements.extend(e for e in idea.endorsements if e.organization_id in visible)
-    if idea.submitted_by.organization_id not in visible:
-        shown.ClearField("submitted_by")
+    shown.ClearField("submitted_by")
     return shown
 
 

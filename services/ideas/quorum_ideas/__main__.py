@@ -16,7 +16,7 @@ from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
 from quorum_ideas.api import IdeasApi
 from quorum_ideas.settings import IdeasSettings
-from quorum_ideas.store import IdeaStore
+from quorum_ideas.store import PROJECTED, IdeaStore
 
 log = logging.getLogger("quorum_ideas")
 SERVICE = ideas_pb2.DESCRIPTOR.services_by_name["IdeasService"].full_name
@@ -33,23 +33,25 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
             settings.startup_timeout_seconds,
         )
         database = client[settings.ideas_mongodb_database]
-        outbox = Outbox(database)
-        store = IdeaStore(client, database, outbox, topics.ideas)
-        await store.create_indexes()
-        broker = make_broker(
-            settings.kafka_bootstrap_servers, "ideas", settings.kafka_empty_fetch_pause_ms
-        )
+        outbox = Outbox(database, topics.ideas)
+        store = IdeaStore(client, database, outbox)
+        await store.prepare()
+        broker = make_broker(settings.kafka_bootstrap_servers, "ideas")
+        await broker.start()
         # Stage and status for ListIdeas and GetIdea, projected from the ledger's events.
-        EventConsumer(
+        consumer = EventConsumer(
             name=CONSUMER,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
             broker=broker,
             client=client,
             database=database,
             topics=topics,
             sources=[topics.validation],
             handle=store.project,
-        ).subscribe()
-        await broker.start()
+            kinds=PROJECTED,
+            idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+        )
+        await consumer.start()
         relay = asyncio.create_task(outbox.run_relay(broker), name="outbox-relay")
         server = GrpcServer(settings.ideas_grpc_host, settings.ideas_grpc_port, [SERVICE])
         ideas_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(store), server.server)
@@ -59,6 +61,7 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
         await stop.wait()
         log.info("ideas stopping")
         await server.stop()
+        await consumer.stop()
         relay.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await relay

@@ -1,6 +1,6 @@
 """The ideas service's internal gRPC API (only the gateway calls it).
 
-Each method checks its request with the pure rules in `domain.py` (every bad field
+Each method checks its request with the pure checks in `requests.py` (every bad field
 at once), lets the store apply the rules' decision in one transaction with the
 events it owes, and translates the result. Domain errors become gRPC statuses in
 the shared interceptor.
@@ -9,7 +9,6 @@ the shared interceptor.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import grpc
@@ -17,19 +16,14 @@ import grpc
 from quorum.domain.v1 import domain_pb2
 from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum_common.errors import Violations
-from quorum_common.events import now
-from quorum_ideas import domain
+from quorum_ideas import domain, listing, requests, similar
 from quorum_ideas.messages import (
-    endorsement_withdrawn,
-    idea_endorsed,
     idea_message,
-    idea_submitted,
-    ideas_merged,
     member_from,
     member_message,
     organization_endorsement_message,
 )
-from quorum_ideas.store import Change, IdeaStore
+from quorum_ideas.store import IdeaStore, moment
 
 Context = grpc.aio.ServicerContext[Any, Any]
 KNOWN_CHANNELS = {
@@ -43,12 +37,6 @@ SIMILAR_THRESHOLD = 0.3
 SIMILAR_SCAN = 500
 
 
-def _moment() -> datetime:
-    # Mongo keeps milliseconds; trimming here makes an answer equal a later read.
-    at = now()
-    return at.replace(microsecond=at.microsecond // 1000 * 1000)
-
-
 class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
     def __init__(self, store: IdeaStore) -> None:
         self._store = store
@@ -57,9 +45,9 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
         self, request: ideas_pb2.SubmitIdeaRequest, context: Context
     ) -> ideas_pb2.SubmitIdeaResponse:
         violations = Violations()
-        tenant_id = domain.check_tenant(violations, request.tenant_id)
+        tenant_id = requests.check_tenant(violations, request.tenant_id)
         violations.raise_if_any()
-        submission = domain.check_submission(
+        submission = requests.check_submission(
             title=request.title,
             problem=request.problem,
             product_area=request.product_area,
@@ -71,20 +59,22 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             impact=request.impact,
             commitments=list(request.commitments),
         )
-        idea = domain.new_idea(str(uuid.uuid4()), tenant_id, submission, _moment())
-        similar = await self._similar(idea)
-        stored = await self._store.insert(idea, [idea_submitted(idea)], request.request_id)
+        idea = domain.new_idea(str(uuid.uuid4()), tenant_id, submission, moment())
+        alike = await self._similar(idea)
+        stored = await self._store.submit(
+            idea, domain.submitter_endorsement(idea, submission), request.request_id
+        )
         return ideas_pb2.SubmitIdeaResponse(
             idea=idea_message(stored),
-            similar_ideas=[s for s in similar if s.idea_id != stored.id],
+            similar_ideas=[s for s in alike if s.idea_id != stored.id],
         )
 
     async def GetIdea(
         self, request: ideas_pb2.GetIdeaRequest, context: Context
     ) -> ideas_pb2.GetIdeaResponse:
         violations = Violations()
-        tenant_id = domain.check_tenant(violations, request.tenant_id)
-        idea_id = domain.check_idea_id(violations, "idea_id", request.idea_id)
+        tenant_id = requests.check_tenant(violations, request.tenant_id)
+        idea_id = requests.check_idea_id(violations, "idea_id", request.idea_id)
         violations.raise_if_any()
         idea = await self._store.get(tenant_id, idea_id)
         return ideas_pb2.GetIdeaResponse(idea=idea_message(idea))
@@ -92,7 +82,7 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
     async def ListIdeas(
         self, request: ideas_pb2.ListIdeasRequest, context: Context
     ) -> ideas_pb2.ListIdeasResponse:
-        listing = domain.check_list(
+        chosen = listing.check_list(
             tenant_id=request.tenant_id,
             stage=request.stage,
             status=request.status,
@@ -101,10 +91,10 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             page_size=request.page_size,
             page_token=request.page_token,
         )
-        ideas, next_position = await self._store.page(listing)
+        ideas, next_position = await self._store.page(chosen)
         token = ""
         if next_position is not None:
-            token = domain.encode_page_token(listing.tenant_id, listing.filter, next_position)
+            token = listing.encode_page_token(chosen.tenant_id, chosen.filter, next_position)
         return ideas_pb2.ListIdeasResponse(
             ideas=[idea_message(idea) for idea in ideas], next_page_token=token
         )
@@ -112,7 +102,7 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
     async def EndorseIdea(
         self, request: ideas_pb2.EndorseIdeaRequest, context: Context
     ) -> ideas_pb2.EndorseIdeaResponse:
-        checked = domain.check_endorse(
+        checked = requests.check_endorse(
             tenant_id=request.tenant_id,
             idea_id=request.idea_id,
             member=member_from(request.member),
@@ -121,56 +111,37 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             commitments=list(request.commitments),
             expected_version=request.expected_version,
         )
-
-        def decide(ideas: list[domain.Idea]) -> Change[tuple[domain.Idea, bool]]:
-            (idea,) = ideas
-            endorsement = checked.endorsement.at(_moment())
-            endorsed = domain.endorse(idea, endorsement, checked.expected_version)
-            if endorsed is None:
-                return Change(result=(idea, False))
-            return Change(
-                result=(endorsed, True),
-                save=[endorsed],
-                events=[idea_endorsed(endorsed, endorsement)],
+        endorsed = await self._store.endorse(checked)
+        answer = ideas_pb2.EndorseIdeaResponse(
+            idea=idea_message(endorsed.idea), changed=endorsed.changed
+        )
+        if endorsed.counted is not None:
+            answer.organization_endorsement.CopyFrom(
+                organization_endorsement_message(endorsed.counted)
             )
-
-        idea, changed = await self._store.change(checked.tenant_id, [checked.idea_id], decide)
-        answer = ideas_pb2.EndorseIdeaResponse(idea=idea_message(idea), changed=changed)
-        counted = idea.organization_endorsement(checked.endorsement.member.organization_id)
-        if counted is not None:
-            answer.organization_endorsement.CopyFrom(organization_endorsement_message(counted))
         return answer
 
     async def WithdrawEndorsement(
         self, request: ideas_pb2.WithdrawEndorsementRequest, context: Context
     ) -> ideas_pb2.WithdrawEndorsementResponse:
-        checked = domain.check_withdraw(
+        checked = requests.check_withdraw(
             tenant_id=request.tenant_id,
             idea_id=request.idea_id,
             member=member_from(request.member),
             expected_version=request.expected_version,
         )
-
-        def decide(ideas: list[domain.Idea]) -> Change[domain.Idea]:
-            (idea,) = ideas
-            withdrawn = domain.withdraw(idea, checked.member, _moment(), checked.expected_version)
-            return Change(
-                result=withdrawn,
-                save=[withdrawn],
-                events=[endorsement_withdrawn(withdrawn, checked.member)],
+        withdrew = await self._store.withdraw(checked)
+        answer = ideas_pb2.WithdrawEndorsementResponse(idea=idea_message(withdrew.idea))
+        if withdrew.counted is not None:
+            answer.organization_endorsement.CopyFrom(
+                organization_endorsement_message(withdrew.counted)
             )
-
-        idea = await self._store.change(checked.tenant_id, [checked.idea_id], decide)
-        answer = ideas_pb2.WithdrawEndorsementResponse(idea=idea_message(idea))
-        counted = idea.organization_endorsement(checked.member.organization_id)
-        if counted is not None:
-            answer.organization_endorsement.CopyFrom(organization_endorsement_message(counted))
         return answer
 
     async def MergeIdeas(
         self, request: ideas_pb2.MergeIdeasRequest, context: Context
     ) -> ideas_pb2.MergeIdeasResponse:
-        checked = domain.check_merge(
+        checked = requests.check_merge(
             tenant_id=request.tenant_id,
             source_idea_id=request.source_idea_id,
             target_idea_id=request.target_idea_id,
@@ -178,29 +149,30 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             expected_source_version=request.expected_source_version,
             expected_target_version=request.expected_version,
         )
-
-        def decide(ideas: list[domain.Idea]) -> Change[domain.Merge]:
-            source, target = ideas
-            merged = domain.merge(
-                source,
-                target,
-                _moment(),
-                checked.expected_source_version,
-                checked.expected_target_version,
-            )
-            return Change(
-                result=merged,
-                save=[merged.source, merged.target],
-                events=[ideas_merged(merged, request.actor)],
-            )
-
-        merged = await self._store.change(
-            checked.tenant_id, [checked.source_idea_id, checked.target_idea_id], decide
-        )
+        merged = await self._store.merge(checked, request.actor)
         return ideas_pb2.MergeIdeasResponse(
             target=idea_message(merged.target),
             source=idea_message(merged.source),
             carried_members=[member_message(m) for m in merged.carried],
+        )
+
+    async def ListEndorsements(
+        self, request: ideas_pb2.ListEndorsementsRequest, context: Context
+    ) -> ideas_pb2.ListEndorsementsResponse:
+        checked = listing.check_endorsements_request(
+            tenant_id=request.tenant_id,
+            idea_id=request.idea_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        page, after, organizations = await self._store.endorsements(checked)
+        token = ""
+        if after:
+            token = listing.encode_endorsements_token(checked.tenant_id, checked.idea_id, after)
+        return ideas_pb2.ListEndorsementsResponse(
+            endorsements=[organization_endorsement_message(e) for e in page],
+            next_page_token=token,
+            organization_count=organizations,
         )
 
     async def FindSimilarIdeas(
@@ -211,10 +183,10 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             violations.add("tenant_id", "is required")
         if not (request.title.strip() or request.problem.strip()):
             violations.add("title", "title or problem is required")
-        if len(request.title) > domain.TITLE_MAX:
-            violations.add("title", f"must be at most {domain.TITLE_MAX} characters")
-        if len(request.problem) > domain.PROBLEM_MAX:
-            violations.add("problem", f"must be at most {domain.PROBLEM_MAX} characters")
+        if len(request.title) > requests.TITLE_MAX:
+            violations.add("title", f"must be at most {requests.TITLE_MAX} characters")
+        if len(request.problem) > requests.PROBLEM_MAX:
+            violations.add("problem", f"must be at most {requests.PROBLEM_MAX} characters")
         if not 0 <= request.limit <= SIMILAR_MAX:
             violations.add("limit", f"must be between 0 and {SIMILAR_MAX}")
         violations.raise_if_any()
@@ -231,10 +203,10 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
     async def _similar_text(
         self, tenant_id: str, text: str, limit: int
     ) -> list[ideas_pb2.SimilarIdea]:
-        mine = domain.words(text)
+        mine = similar.words(text)
         scored = []
         for other_id, title, problem in await self._store.recent_texts(tenant_id, SIMILAR_SCAN):
-            score = domain.similarity(mine, domain.words(f"{title} {problem}"))
+            score = similar.similarity(mine, similar.words(f"{title} {problem}"))
             if score >= SIMILAR_THRESHOLD:
                 scored.append(
                     ideas_pb2.SimilarIdea(idea_id=other_id, title=title, score=round(score, 3))

@@ -1,132 +1,75 @@
-"""MongoDB persistence for ideas; every change commits with the event it owes.
+"""MongoDB persistence for ideas: reads, the write paths, the stage projection.
 
-Optimistic versioning: every change a caller makes reads the ideas, decides with
-the pure rules in `domain.py`, and writes each changed idea with the filter
-{_id, version: <the version read>} in the same transaction as its events. Inside
-the snapshot transaction a concurrent writer surfaces as a write conflict, which
-the driver retries from the read, so the rules always decide on the latest state;
-the version filter is the backstop that turns any lost race into Conflict
-(ABORTED) instead of a silent overwrite.
+Writes go through `writes.py` (submissions, endorsements and withdrawals in groups;
+merges alone); every change commits with the events it owes (`unit_of_work`). Reads
+never touch more than they answer: an idea is one small document, and its
+endorsements are read a page at a time.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
-from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
-from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES
+from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, Consumed
 from quorum_common.errors import Conflict, NotFound
-from quorum_common.events import PoisonEvent, event_type
-from quorum_common.mongo import Document, ensure_indexes, in_transaction
+from quorum_common.events import PoisonEvent, event_type, now
+from quorum_common.group_commit import GroupCommit
+from quorum_common.mongo import Document, ensure_indexes
+from quorum_common.outbox import COLLECTION as OUTBOX
 from quorum_common.outbox import INDEXES as OUTBOX_INDEXES
 from quorum_common.outbox import Outbox
-from quorum_ideas.domain import (
-    Commitment,
-    Idea,
-    Importance,
-    ListRequest,
-    Member,
-    MemberEndorsement,
-    PagePosition,
-    Status,
-    projected_status,
+from quorum_common.unit_of_work import Unit, commit
+from quorum_ideas import domain, requests
+from quorum_ideas.documents import (
+    ENDORSEMENTS,
+    IDEAS,
+    ORGANIZATION_ENDORSEMENTS,
+    REQUESTS,
+    backings_of,
+    endorsement_of,
+    idea_of,
+    idea_prefix,
+    organization_endorsement_of,
+    organization_key,
+    under,
+)
+from quorum_ideas.domain import Idea, OrganizationBacking, OrganizationEndorsement, Status
+from quorum_ideas.listing import EndorsementsRequest, ListRequest, PagePosition
+from quorum_ideas.messages import ideas_merged
+from quorum_ideas.migration import migrate_embedded_endorsements
+from quorum_ideas.writes import (
+    Endorse,
+    Endorsed,
+    Submit,
+    Withdraw,
+    Withdrew,
+    Work,
+    Writes,
+    backing_writes,
 )
 
 log = logging.getLogger(__name__)
 
-IDEAS = "ideas"
-REQUESTS = "requests"
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
-T = TypeVar("T")
-# What a change may rewrite; stage belongs to the projection, the rest is immutable.
-_CHANGEABLE = ("endorsements", "updated_at", "version", "status", "merged_into")
+# A merge reads the target's records of the source's organizations this many at a time.
+_MERGE_READ = 500
+# The validation events the projection takes; the others are not its business.
+PROJECTED = ("StageAdvanced", "IdeaDeclined")
 
 
-@dataclass(frozen=True)
-class Change(Generic[T]):
-    """What a decision on freshly read ideas amounts to: the answer, and what to write."""
-
-    result: T
-    save: Sequence[Idea] = field(default_factory=tuple)
-    events: Sequence[events_pb2.Event] = field(default_factory=tuple)
-
-
-def _member_doc(member: Member) -> Document:
-    return {
-        "organization_id": member.organization_id,
-        "member_id": member.member_id,
-        "job_function": member.job_function,
-    }
-
-
-def _member(doc: Document) -> Member:
-    return Member(doc["organization_id"], doc["member_id"], doc.get("job_function", 0))
-
-
-def to_document(idea: Idea) -> Document:
-    return {
-        "_id": idea.id,
-        "tenant_id": idea.tenant_id,
-        "title": idea.title,
-        "problem": idea.problem,
-        "product_area": idea.product_area,
-        "tags": list(idea.tags),
-        "source_channel": idea.source_channel,
-        "submitted_by": _member_doc(idea.submitted_by),
-        "created_at": idea.created_at,
-        "updated_at": idea.updated_at,
-        "status": int(idea.status),
-        "stage": idea.stage,
-        "merged_into": idea.merged_into,
-        "version": idea.version,
-        "endorsements": [
-            {
-                "member": _member_doc(e.member),
-                "importance": int(e.importance),
-                "impact": e.impact,
-                "commitments": sorted(int(c) for c in e.commitments),
-                "endorsed_at": e.endorsed_at,
-            }
-            for e in idea.endorsements
-        ],
-    }
-
-
-def from_document(doc: Document) -> Idea:
-    return Idea(
-        id=doc["_id"],
-        tenant_id=doc["tenant_id"],
-        title=doc["title"],
-        problem=doc["problem"],
-        product_area=doc["product_area"],
-        tags=tuple(doc["tags"]),
-        source_channel=doc["source_channel"],
-        submitted_by=_member(doc["submitted_by"]),
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
-        status=Status(doc["status"]),
-        stage=doc.get("stage", ""),
-        merged_into=doc.get("merged_into", ""),
-        version=doc["version"],
-        endorsements=tuple(
-            MemberEndorsement(
-                member=_member(e["member"]),
-                importance=Importance(e["importance"]),
-                impact=e["impact"],
-                commitments=frozenset(Commitment(c) for c in e["commitments"]),
-                endorsed_at=e["endorsed_at"],
-            )
-            for e in doc["endorsements"]
-        ),
-    )
+def moment() -> datetime:
+    # Mongo keeps milliseconds; trimming here makes an answer equal a later read.
+    at = now()
+    return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 class IdeaStore:
@@ -135,16 +78,24 @@ class IdeaStore:
         client: AsyncMongoClient[Document],
         database: AsyncDatabase[Document],
         outbox: Outbox,
-        topic: str,
+        clock: Callable[[], datetime] = moment,
     ) -> None:
         self._client = client
         self._database = database
         self._ideas = database[IDEAS]
-        self._requests = database[REQUESTS]
+        self._endorsements = database[ENDORSEMENTS]
+        self._organizations = database[ORGANIZATION_ENDORSEMENTS]
         self._outbox = outbox
-        self._topic = topic
+        self._clock = clock
+        self._writes = Writes(database, clock)
+        self._group: GroupCommit[Work, Any] = GroupCommit(client, outbox, self._writes.apply)
 
-    async def create_indexes(self) -> None:
+    @property
+    def group_commit(self) -> GroupCommit[Work, Any]:
+        return self._group
+
+    async def prepare(self) -> None:
+        """Indexes, and the upgrade of older layouts (idempotent, resumable)."""
         await ensure_indexes(
             self._database,
             {
@@ -156,49 +107,139 @@ class IdeaStore:
                     IndexModel([("tenant_id", ASCENDING), ("stage", ASCENDING), *_NEWEST_FIRST]),
                     IndexModel([("tenant_id", ASCENDING), ("tags", ASCENDING), *_NEWEST_FIRST]),
                 ],
+                # Both are read by ranges of their path-shaped _id (documents.py).
+                ENDORSEMENTS: [],
+                ORGANIZATION_ENDORSEMENTS: [],
                 REQUESTS: [],
-                "outbox": OUTBOX_INDEXES,
+                OUTBOX: OUTBOX_INDEXES,
                 PROCESSED: PROCESSED_INDEXES,
             },
         )
+        await self._outbox.prepare()
+        await migrate_embedded_endorsements(self._database)
 
-    async def insert(
-        self, idea: Idea, events: list[events_pb2.Event], request_id: str = ""
+    # --- writes ---------------------------------------------------------------------
+
+    async def submit(
+        self, idea: Idea, endorsement: domain.MemberEndorsement, request_id: str = ""
     ) -> Idea:
-        """Store a new idea and its events; with a request id, at most once."""
-
-        async def work(session: AsyncClientSession) -> Idea:
-            if request_id:
-                key = f"{idea.tenant_id}:{request_id}"
-                earlier = await self._requests.find_one({"_id": key}, session=session)
-                if earlier is not None:
-                    return await self._get(idea.tenant_id, earlier["idea_id"], session)
-                await self._requests.insert_one(
-                    {"_id": key, "idea_id": idea.id, "at": idea.created_at}, session=session
-                )
-            await self._ideas.insert_one(to_document(idea), session=session)
-            await self._outbox.add(session, self._topic, events)
-            return idea
-
+        """Store a new idea with its submitter's endorsement; with a request id, at most once."""
+        work = Submit(idea.tenant_id, idea, endorsement, request_id)
         try:
-            stored = await in_transaction(self._client, work)
+            stored: Idea = await self._group.run(work)
         except DuplicateKeyError:
-            # The same request id committed concurrently: answer with its idea.
-            earlier = await self._requests.find_one({"_id": f"{idea.tenant_id}:{request_id}"})
+            # The same request id committed concurrently elsewhere: answer with its idea.
+            earlier = await self._database[REQUESTS].find_one({"_id": work.request_key})
             if earlier is None:
                 raise
             return await self.get(idea.tenant_id, earlier["idea_id"])
-        self._outbox.notify()
         return stored
 
-    async def get(self, tenant_id: str, idea_id: str) -> Idea:
-        return await self._get(tenant_id, idea_id, None)
+    async def endorse(self, request: requests.EndorseRequest) -> Endorsed:
+        result: Endorsed = await self._group.run(Endorse(request))
+        return result
 
-    async def _get(self, tenant_id: str, idea_id: str, session: AsyncClientSession | None) -> Idea:
-        doc = await self._ideas.find_one({"_id": idea_id, "tenant_id": tenant_id}, session=session)
+    async def withdraw(self, request: requests.WithdrawRequest) -> Withdrew:
+        result: Withdrew = await self._group.run(Withdraw(request))
+        return result
+
+    async def merge(self, request: requests.MergeRequest, actor: domain_pb2.Actor) -> domain.Merge:
+        """Fold the source into the target, alone in its transaction (it moves every record)."""
+
+        async def work(unit: Unit) -> domain.Merge:
+            session = unit.session
+            ids = [request.source_idea_id, request.target_idea_id]
+            found = {
+                doc["_id"]: idea_of(doc)
+                async for doc in self._ideas.find({"_id": {"$in": ids}}, session=session)
+            }
+            source, target = (self._owned(found, request.tenant_id, i) for i in ids)
+            domain.check_mergeable(source, target)
+            moving = [
+                endorsement_of(doc)
+                async for doc in self._endorsements.find(
+                    {"_id": under(idea_prefix(source.tenant_id, source.id))}, session=session
+                )
+            ]
+            target_backings = await self._backings(
+                unit, target, sorted({e.member.organization_id for e in moving})
+            )
+            merged = domain.merge(
+                source,
+                target,
+                moving,
+                target_backings,
+                self._clock(),
+                request.expected_source_version,
+                request.expected_target_version,
+            )
+            for before, after in ((source, merged.source), (target, merged.target)):
+                await self._save_idea(unit, before, after)
+            members: list[Any] = []
+            organizations: list[Any] = []
+            for backing in merged.changed:
+                more, organization = backing_writes(
+                    target.tenant_id,
+                    target.id,
+                    target_backings.get(backing.organization_id),
+                    backing,
+                )
+                members.extend(more)
+                organizations.append(organization)
+            if members:
+                await self._endorsements.bulk_write(members, ordered=False, session=session)
+            if organizations:
+                await self._organizations.bulk_write(organizations, ordered=False, session=session)
+            unit.publish(ideas_merged(merged, actor))
+            return merged
+
+        return await commit(self._client, self._outbox, work)
+
+    def _owned(self, found: dict[str, Idea], tenant_id: str, idea_id: str) -> Idea:
+        idea = found.get(idea_id)
+        if idea is None or idea.tenant_id != tenant_id:
+            raise NotFound(f"idea {idea_id} not found")
+        return idea
+
+    async def _backings(
+        self, unit: Unit, idea: Idea, organization_ids: Sequence[str]
+    ) -> dict[str, OrganizationBacking]:
+        """The idea's backing of each of these organizations that endorses it."""
+        backings: dict[str, OrganizationBacking] = {}
+        for start in range(0, len(organization_ids), _MERGE_READ):
+            chunk = organization_ids[start : start + _MERGE_READ]
+            ranges = [{"_id": under(organization_key(idea.tenant_id, idea.id, o))} for o in chunk]
+            docs = await self._endorsements.find({"$or": ranges}, session=unit.session).to_list()
+            backings.update(backings_of(docs))
+        return backings
+
+    async def _save_idea(self, unit: Unit, before: Idea, after: Idea) -> None:
+        written = await self._ideas.update_one(
+            {"_id": before.id, "version": before.version},
+            {
+                "$set": {
+                    "updated_at": after.updated_at,
+                    "version": after.version,
+                    "status": int(after.status),
+                    "merged_into": after.merged_into,
+                    "organization_count": after.organization_count,
+                    "endorsement_count": after.endorsement_count,
+                }
+            },
+            session=unit.session,
+        )
+        if written.matched_count != 1:
+            raise Conflict(
+                f"idea {before.id} changed while this request was applied; re-read it and retry"
+            )
+
+    # --- reads ----------------------------------------------------------------------
+
+    async def get(self, tenant_id: str, idea_id: str) -> Idea:
+        doc = await self._ideas.find_one({"_id": idea_id, "tenant_id": tenant_id})
         if doc is None:
             raise NotFound(f"idea {idea_id} not found")
-        return from_document(doc)
+        return idea_of(doc)
 
     async def recent_texts(self, tenant_id: str, limit: int) -> list[tuple[str, str, str]]:
         """(id, title, problem) of the tenant's newest open ideas, for duplicate hints."""
@@ -209,47 +250,6 @@ class IdeaStore:
             limit=limit,
         )
         return [(d["_id"], d["title"], d["problem"]) async for d in cursor]
-
-    async def change(
-        self,
-        tenant_id: str,
-        idea_ids: Sequence[str],
-        decide: Callable[[list[Idea]], Change[T]],
-    ) -> T:
-        """Read the ideas, let `decide` rule, write its ideas and events together.
-
-        `decide` may run more than once (the transaction retries on a write
-        conflict), so it must not have effects of its own; it raises to refuse.
-        """
-        events_written = False
-
-        async def work(session: AsyncClientSession) -> T:
-            nonlocal events_written
-            read = {i: await self._get(tenant_id, i, session) for i in idea_ids}
-            decision = decide(list(read.values()))
-            for idea in decision.save:
-                await self._save(session, read[idea.id], idea)
-            await self._outbox.add(session, self._topic, list(decision.events))
-            events_written = bool(decision.events)
-            return decision.result
-
-        result = await in_transaction(self._client, work)
-        if events_written:
-            self._outbox.notify()
-        return result
-
-    async def _save(self, session: AsyncClientSession, before: Idea, after: Idea) -> None:
-        old, new = to_document(before), to_document(after)
-        changes = {name: new[name] for name in _CHANGEABLE if new[name] != old[name]}
-        written = await self._ideas.update_one(
-            {"_id": before.id, "tenant_id": before.tenant_id, "version": before.version},
-            {"$set": changes},
-            session=session,
-        )
-        if written.matched_count != 1:
-            raise Conflict(
-                f"idea {before.id} changed while this request was applied; re-read it and retry"
-            )
 
     async def page(self, request: ListRequest) -> tuple[list[Idea], PagePosition | None]:
         """One page, newest first, and where the next one starts (None: last page)."""
@@ -272,54 +272,69 @@ class IdeaStore:
                 {"created_at": after.created_at, "_id": {"$lt": after.idea_id}},
             ]
         cursor = self._ideas.find(query, sort=_NEWEST_FIRST, limit=request.page_size + 1)
-        ideas = [from_document(doc) async for doc in cursor]
+        ideas = [idea_of(doc) async for doc in cursor]
         if len(ideas) <= request.page_size:
             return ideas, None
         last = ideas[request.page_size - 1]
         return ideas[: request.page_size], PagePosition(last.created_at, last.id)
 
-    async def project(self, session: AsyncClientSession, event: events_pb2.Event) -> None:
-        """Apply a validation event to an idea's stage and status (consumer handler).
+    async def endorsements(
+        self, request: EndorsementsRequest
+    ) -> tuple[list[OrganizationEndorsement], str, int]:
+        """One page of counted endorsements by organization, the next page's start
+        ("" on the last page), and the idea's organization count."""
+        idea = await self.get(request.tenant_id, request.idea_id)
+        prefix = idea_prefix(idea.tenant_id, idea.id)
+        bounds = under(prefix)
+        if request.after:
+            bounds["$gt"] = organization_key(idea.tenant_id, idea.id, request.after)
+        docs = await self._organizations.find(
+            {"_id": bounds}, sort=[("_id", ASCENDING)], limit=request.page_size + 1
+        ).to_list()
+        page = [organization_endorsement_of(doc) for doc in docs[: request.page_size]]
+        more = len(docs) > request.page_size
+        return page, page[-1].organization_id if more and page else "", idea.organization_count
+
+    # --- the stage projection (consumer handler) ------------------------------------
+
+    async def project(self, unit: Unit, consumed: Sequence[Consumed]) -> None:
+        """Apply validation events to ideas' stage and status, one command for the batch.
 
         The validation ledger is the source of truth; this copy only serves the
         ListIdeas filters and GetIdea. It deliberately leaves `version` and
         `updated_at` alone: the version guards what callers change (endorsements,
         merges), and a stage moving in the background must not make a caller's
-        expected_version stale. A caller's change racing with this one still
-        cannot act on a stale status: both write the same document inside snapshot
-        transactions, so one of them is retried on the other's result.
+        expected_version stale. A caller's change racing with this one still cannot
+        act on a stale status: both write the same document inside snapshot
+        transactions, so one of them is retried on the other's result. A merge is
+        decided here, and no stage event (which may have been in flight) undoes it.
         """
-        kind = event.WhichOneof("payload")
-        if kind == "stage_advanced":
-            advanced = event.stage_advanced
-            if not advanced.to_stage:
-                raise PoisonEvent("stage_advanced.to_stage is empty")
-            incoming = _status(advanced.status) if advanced.status else None
-            await self._project(session, event, advanced.to_stage, incoming)
-        elif kind == "idea_declined":
-            await self._project(session, event, None, Status.DECLINED)
+        writes: list[Any] = []
+        for item in consumed:
+            writes.extend(_projection(item.event))
+        if writes:
+            await self._ideas.bulk_write(writes, ordered=True, session=unit.session)
 
-    async def _project(
-        self,
-        session: AsyncClientSession,
-        event: events_pb2.Event,
-        stage: str | None,
-        incoming: Status | None,
-    ) -> None:
-        envelope = event.envelope
-        if not envelope.idea_id:
-            raise PoisonEvent(f"{event_type(event)} without envelope.idea_id")
-        key = {"_id": envelope.idea_id, "tenant_id": envelope.tenant_id}
-        doc = await self._ideas.find_one(key, projection={"status": 1}, session=session)
-        if doc is None:
-            # Not an idea of this service (the ledger only knows ideas we published,
-            # so this is another deployment's or a hand-made event): nothing to show.
-            log.warning("%s for unknown idea %s ignored", event_type(event), envelope.idea_id)
-            return
-        changes: dict[str, Any] = {"status": int(projected_status(Status(doc["status"]), incoming))}
-        if stage is not None:
-            changes["stage"] = stage
-        await self._ideas.update_one(key, {"$set": changes}, session=session)
+
+def _projection(event: events_pb2.Event) -> list[Any]:
+    envelope = event.envelope
+    kind = event.WhichOneof("payload")
+    if not envelope.idea_id:
+        raise PoisonEvent(f"{event_type(event)} without envelope.idea_id")
+    key = {"_id": envelope.idea_id, "tenant_id": envelope.tenant_id}
+    not_merged = {**key, "status": {"$ne": int(Status.MERGED)}}
+    if kind == "stage_advanced":
+        advanced = event.stage_advanced
+        if not advanced.to_stage:
+            raise PoisonEvent("stage_advanced.to_stage is empty")
+        writes: list[Any] = [UpdateOne(key, {"$set": {"stage": advanced.to_stage}})]
+        if advanced.status:
+            status = _status(advanced.status)
+            writes.append(UpdateOne(not_merged, {"$set": {"status": int(status)}}))
+        return writes
+    if kind == "idea_declined":
+        return [UpdateOne(not_merged, {"$set": {"status": int(Status.DECLINED)}})]
+    return []
 
 
 def _status(value: int) -> Status:

@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from quorum_common import outbox as outbox_module
-from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
+from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer, one_by_one
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import ensure_topics, make_broker
@@ -91,7 +91,8 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
         )
         database = client[settings.notifications_mongodb_database]
         await create_indexes(database)
-        outbox = Outbox(database)
+        outbox = Outbox(database, topics.notifications)
+        await outbox.prepare()
         recipients = Recipients(database)
         subscriptions = Subscriptions(database)
         deliveries = DeliveryLog(client, database, outbox, topics.notifications, dead_letters)
@@ -125,21 +126,23 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
             on_planned=dispatcher.notify,
             patience=timedelta(seconds=settings.notifications_recipients_wait_seconds),
         )
-        broker = make_broker(
-            settings.kafka_bootstrap_servers, "notifications", settings.kafka_empty_fetch_pause_ms
-        )
+        broker = make_broker(settings.kafka_bootstrap_servers, "notifications")
+        await broker.start()
         intake = Intake(recipients, deliveries, on_job=fanout.notify)
-        EventConsumer(
+        consumer = EventConsumer(
             name="notifications",
+            bootstrap_servers=settings.kafka_bootstrap_servers,
             broker=broker,
             client=client,
             database=database,
             topics=topics,
             sources=[topics.ideas, topics.validation],
-            handle=intake.apply,
+            handle=one_by_one(intake.apply),
+            outbox=outbox,
             after_commit=intake.committed,
-        ).subscribe()
-        await broker.start()
+            idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+        )
+        await consumer.start()
         await webhooks.start()
         background = [
             asyncio.create_task(outbox.run_relay(broker), name="outbox-relay"),
@@ -175,6 +178,7 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await dispatching
             await dispatcher.drain(DRAIN_SECONDS)
+            await consumer.stop()
             # Entries the relay has not published yet go out after the next start.
             for task in reversed(background):
                 task.cancel()

@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
-from quorum_common.consumer import EventConsumer
+from quorum_common.consumer import EventConsumer, one_by_one
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import ensure_topics, make_broker
@@ -35,25 +35,28 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             settings.startup_timeout_seconds,
         )
         database = client[settings.validation_mongodb_database]
-        outbox = Outbox(database)
+        outbox = Outbox(database, topics.validation)
         ledger = Ledger(client, database, outbox, topics.validation)
         await ledger.create_indexes()
         await ensure_indexes(database, peers_module.INDEXES)
+        await outbox.prepare()
         reevaluator = Reevaluator(ledger, database)
-        broker = make_broker(
-            settings.kafka_bootstrap_servers, "validation", settings.kafka_empty_fetch_pause_ms
-        )
-        EventConsumer(
+        broker = make_broker(settings.kafka_bootstrap_servers, "validation")
+        await broker.start()
+        consumer = EventConsumer(
             name="validation",
+            bootstrap_servers=settings.kafka_bootstrap_servers,
             broker=broker,
             client=client,
             database=database,
             topics=topics,
             sources=[topics.ideas],
-            handle=ledger.apply,
+            handle=one_by_one(ledger.apply),
+            outbox=outbox,
             after_commit=outbox.notify,
-        ).subscribe()
-        await broker.start()
+            idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+        )
+        await consumer.start()
         background = [
             asyncio.create_task(outbox.run_relay(broker), name="outbox-relay"),
             asyncio.create_task(reevaluator.run(), name="reevaluator"),
@@ -79,6 +82,7 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
         await stop.wait()
         log.info("validation stopping")
         await server.stop()
+        await consumer.stop()
         for task in background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

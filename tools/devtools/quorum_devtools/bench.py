@@ -47,7 +47,6 @@ from typing import Any
 
 from pymongo import MongoClient
 
-from quorum_common.kafka import pause_after_empty_fetches
 from quorum_devtools import platform
 from quorum_devtools.bench_baseline import run_baseline
 from quorum_devtools.bench_gate import gate_scaling
@@ -72,7 +71,7 @@ from quorum_devtools.bench_stats import (
     peak_rss_mb,
     rss_mb,
 )
-from quorum_devtools.infra import EMPTY_FETCH_PAUSE_MS, InfraError, LocalInfra
+from quorum_devtools.infra import IDLE_PAUSE_MAX_MS, InfraError, LocalInfra
 
 SECTIONS = ("baseline", "pipeline", "latency", "gateway", "gate_scaling", "memory")
 PLATFORM_SECTIONS = {"pipeline", "latency", "gateway", "memory"}
@@ -443,15 +442,11 @@ async def measure(
             write_results(out, results)
         if "baseline" in sections:
             say("baseline (aiokafka + MongoDB upsert) ...")
-            # The baseline's consumer pauses after an empty fetch exactly as the
-            # services' consumers do on this broker (KAFKA_EMPTY_FETCH_PAUSE_MS).
-            pause = int(
-                environment.get("KAFKA_EMPTY_FETCH_PAUSE_MS")
-                or os.environ.get("KAFKA_EMPTY_FETCH_PAUSE_MS")
-                or EMPTY_FETCH_PAUSE_MS
+            results["meta"]["idle_pause_max_ms"] = int(
+                environment.get("KAFKA_IDLE_PAUSE_MAX_MS")
+                or os.environ.get("KAFKA_IDLE_PAUSE_MAX_MS")
+                or IDLE_PAUSE_MAX_MS
             )
-            pause_after_empty_fetches(pause / 1000)
-            results["meta"]["empty_fetch_pause_ms"] = pause
             results["baseline"] = await run_baseline(
                 bootstrap_servers=servers.kafka_bootstrap_servers,
                 mongodb_uri=servers.mongodb_uri,

@@ -18,7 +18,7 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from quorum_devtools.infra import EMPTY_FETCH_PAUSE_MS
+from quorum_devtools.infra import IDLE_PAUSE_MAX_MS
 
 # Start order: backends before the gateway that watches them.
 SERVICES = ("ideas", "validation", "notifications", "gateway")
@@ -44,7 +44,7 @@ class Platform:
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,
             "PYTHONUNBUFFERED": "1",
         }
-        env.setdefault("KAFKA_EMPTY_FETCH_PAUSE_MS", str(EMPTY_FETCH_PAUSE_MS))
+        env.setdefault("KAFKA_IDLE_PAUSE_MAX_MS", str(IDLE_PAUSE_MAX_MS))
         for service in SERVICES:
             upper = service.upper()
             env[f"{upper}_GRPC_PORT"] = str(self.ports[service])

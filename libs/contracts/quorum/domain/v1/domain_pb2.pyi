@@ -491,16 +491,23 @@ class GateReport(_message.Message):
     SUMMARY_FIELD_NUMBER: _builtins.int
     WEIGHTS_FIELD_NUMBER: _builtins.int
     EVALUATED_AT_FIELD_NUMBER: _builtins.int
+    WEIGHTS_OMITTED_FIELD_NUMBER: _builtins.int
     stage: _builtins.str
     """The stage the gate leads into."""
     policy_version: _builtins.int
     holds: _builtins.bool
     summary: _builtins.str
     """One human sentence, e.g. "needs 2 more customers from 1 more segment"."""
+    weights_omitted: _builtins.int
     @_builtins.property
     def criteria(self) -> _containers.RepeatedCompositeFieldContainer[Global___CriterionResult]: ...
     @_builtins.property
-    def weights(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrganizationWeight]: ...
+    def weights(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrganizationWeight]:
+        """How each endorsing organization counted: eligible first, heaviest first. A report
+        lists at most 100; the rest are counted in weights_omitted (the decision record of
+        an advance keeps every one).
+        """
+
     @_builtins.property
     def evaluated_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -513,10 +520,11 @@ class GateReport(_message.Message):
         summary: _builtins.str = ...,
         weights: _abc.Iterable[Global___OrganizationWeight] | None = ...,
         evaluated_at: _timestamp_pb2.Timestamp | None = ...,
+        weights_omitted: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["evaluated_at", b"evaluated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["criteria", b"criteria", "evaluated_at", b"evaluated_at", "holds", b"holds", "policy_version", b"policy_version", "stage", b"stage", "summary", b"summary", "weights", b"weights"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["criteria", b"criteria", "evaluated_at", b"evaluated_at", "holds", b"holds", "policy_version", b"policy_version", "stage", b"stage", "summary", b"summary", "weights", b"weights", "weights_omitted", b"weights_omitted"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -216,9 +216,12 @@ class IdeaEndorsed(_message.Message):
     COMMITMENTS_FIELD_NUMBER: _builtins.int
     ORGANIZATION_ENDORSEMENT_FIELD_NUMBER: _builtins.int
     IDEA_VERSION_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_COUNT_FIELD_NUMBER: _builtins.int
     importance: _domain_pb2.Importance.ValueType
     impact: _builtins.str
     idea_version: _builtins.int
+    organization_count: _builtins.int
+    """Distinct organizations endorsing the idea after this change."""
     @_builtins.property
     def member(self) -> _domain_pb2.MemberRef: ...
     @_builtins.property
@@ -236,10 +239,11 @@ class IdeaEndorsed(_message.Message):
         commitments: _abc.Iterable[_domain_pb2.Commitment.ValueType] | None = ...,
         organization_endorsement: _domain_pb2.OrganizationEndorsement | None = ...,
         idea_version: _builtins.int = ...,
+        organization_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["member", b"member", "organization_endorsement", b"organization_endorsement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commitments", b"commitments", "idea_version", b"idea_version", "impact", b"impact", "importance", b"importance", "member", b"member", "organization_endorsement", b"organization_endorsement"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commitments", b"commitments", "idea_version", b"idea_version", "impact", b"impact", "importance", b"importance", "member", b"member", "organization_count", b"organization_count", "organization_endorsement", b"organization_endorsement"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -255,8 +259,11 @@ class EndorsementWithdrawn(_message.Message):
     ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
     ORGANIZATION_ENDORSEMENT_FIELD_NUMBER: _builtins.int
     IDEA_VERSION_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_COUNT_FIELD_NUMBER: _builtins.int
     organization_id: _builtins.str
     idea_version: _builtins.int
+    organization_count: _builtins.int
+    """Distinct organizations endorsing the idea after this change."""
     @_builtins.property
     def member(self) -> _domain_pb2.MemberRef: ...
     @_builtins.property
@@ -272,10 +279,11 @@ class EndorsementWithdrawn(_message.Message):
         organization_id: _builtins.str = ...,
         organization_endorsement: _domain_pb2.OrganizationEndorsement | None = ...,
         idea_version: _builtins.int = ...,
+        organization_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["member", b"member", "organization_endorsement", b"organization_endorsement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["idea_version", b"idea_version", "member", b"member", "organization_endorsement", b"organization_endorsement", "organization_id", b"organization_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idea_version", b"idea_version", "member", b"member", "organization_count", b"organization_count", "organization_endorsement", b"organization_endorsement", "organization_id", b"organization_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -284,7 +292,9 @@ Global___EndorsementWithdrawn: _TypeAlias = EndorsementWithdrawn  # noqa: Y015
 @_typing.final
 class IdeasMerged(_message.Message):
     """Two ideas were found to be one; the source now points at the target.
-    The envelope's idea id is the target's.
+    The envelope's idea id is the target's. A merge that moves many endorsements is
+    told in several parts (each at most MERGE_PART organizations, 500), all with the
+    same idea_version; together they carry every organization and member that moved.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -295,16 +305,29 @@ class IdeasMerged(_message.Message):
     CARRIED_MEMBERS_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     IDEA_VERSION_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_COUNT_FIELD_NUMBER: _builtins.int
+    PART_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
     source_idea_id: _builtins.str
     target_idea_id: _builtins.str
     idea_version: _builtins.int
+    organization_count: _builtins.int
+    """Distinct organizations endorsing the target after the merge."""
+    part: _builtins.int
+    """This part's number, from 1, and how many parts the merge has (0 in events
+    published before merges came in parts: one part).
+    """
+    parts: _builtins.int
     @_builtins.property
     def target_endorsements(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.OrganizationEndorsement]:
-        """The target's counted endorsements after the merge, one per organization."""
+        """The target's counted endorsement, after the merge, of every organization that
+        endorsed the source (in this part). Organizations of the target that did not
+        endorse the source are unchanged and not listed.
+        """
 
     @_builtins.property
     def carried_members(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.MemberRef]:
-        """Members whose endorsements moved from the source to the target."""
+        """Members whose endorsements moved from the source to the target (in this part)."""
 
     @_builtins.property
     def actor(self) -> _domain_pb2.Actor: ...
@@ -317,10 +340,13 @@ class IdeasMerged(_message.Message):
         carried_members: _abc.Iterable[_domain_pb2.MemberRef] | None = ...,
         actor: _domain_pb2.Actor | None = ...,
         idea_version: _builtins.int = ...,
+        organization_count: _builtins.int = ...,
+        part: _builtins.int = ...,
+        parts: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "carried_members", b"carried_members", "idea_version", b"idea_version", "source_idea_id", b"source_idea_id", "target_endorsements", b"target_endorsements", "target_idea_id", b"target_idea_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "carried_members", b"carried_members", "idea_version", b"idea_version", "organization_count", b"organization_count", "part", b"part", "parts", b"parts", "source_idea_id", b"source_idea_id", "target_endorsements", b"target_endorsements", "target_idea_id", b"target_idea_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -58,9 +58,10 @@ Global___Role: _TypeAlias = Role  # noqa: Y015
 
 @_typing.final
 class Idea(_message.Message):
-    """An idea as the public API shows it. Customers and integrations see only
-    their own organizations' and opted-in peers' endorsements; the counts are
-    always the whole picture.
+    """An idea as the public API shows it: its counts, never its endorsements (those
+    are listed by ListEndorsements), so it stays small however popular the idea is.
+    Customers and integrations see the submitter only when it is their own
+    organization or an opted-in peer; the counts are always the whole picture.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -77,13 +78,13 @@ class Idea(_message.Message):
     STAGE_FIELD_NUMBER: _builtins.int
     MERGED_INTO_FIELD_NUMBER: _builtins.int
     ORGANIZATION_COUNT_FIELD_NUMBER: _builtins.int
-    ENDORSEMENTS_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     NEXT_STAGE_FIELD_NUMBER: _builtins.int
     NEXT_GATE_HOLDS_FIELD_NUMBER: _builtins.int
     STAGE_VERSION_FIELD_NUMBER: _builtins.int
     OVERRIDDEN_FIELD_NUMBER: _builtins.int
     CO_SIGNED_BY_FIELD_NUMBER: _builtins.int
+    ENDORSEMENT_COUNT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     title: _builtins.str
     problem: _builtins.str
@@ -105,14 +106,14 @@ class Idea(_message.Message):
     """The stage ledger's version (for expected_version in AdvanceStage, DeclineIdea)."""
     overridden: _builtins.bool
     """Set for good once an admin moved it past a gate that did not hold."""
+    endorsement_count: _builtins.int
+    """How many members endorse it (an organization counts once however many do)."""
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def submitted_by(self) -> _domain_pb2.MemberRef: ...
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
-    @_builtins.property
-    def endorsements(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.OrganizationEndorsement]: ...
     @_builtins.property
     def co_signed_by(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Councils backing the idea."""
@@ -132,17 +133,17 @@ class Idea(_message.Message):
         stage: _builtins.str = ...,
         merged_into: _builtins.str = ...,
         organization_count: _builtins.int = ...,
-        endorsements: _abc.Iterable[_domain_pb2.OrganizationEndorsement] | None = ...,
         version: _builtins.int = ...,
         next_stage: _builtins.str = ...,
         next_gate_holds: _builtins.bool = ...,
         stage_version: _builtins.int = ...,
         overridden: _builtins.bool = ...,
         co_signed_by: _abc.Iterable[_builtins.str] | None = ...,
+        endorsement_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "submitted_by", b"submitted_by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["co_signed_by", b"co_signed_by", "created_at", b"created_at", "endorsements", b"endorsements", "id", b"id", "merged_into", b"merged_into", "next_gate_holds", b"next_gate_holds", "next_stage", b"next_stage", "organization_count", b"organization_count", "overridden", b"overridden", "problem", b"problem", "product_area", b"product_area", "source_channel", b"source_channel", "stage", b"stage", "stage_version", b"stage_version", "status", b"status", "submitted_by", b"submitted_by", "tags", b"tags", "title", b"title", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["co_signed_by", b"co_signed_by", "created_at", b"created_at", "endorsement_count", b"endorsement_count", "id", b"id", "merged_into", b"merged_into", "next_gate_holds", b"next_gate_holds", "next_stage", b"next_stage", "organization_count", b"organization_count", "overridden", b"overridden", "problem", b"problem", "product_area", b"product_area", "source_channel", b"source_channel", "stage", b"stage", "stage_version", b"stage_version", "status", b"status", "submitted_by", b"submitted_by", "tags", b"tags", "title", b"title", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -391,19 +392,25 @@ class EndorseIdeaResponse(_message.Message):
 
     IDEA_FIELD_NUMBER: _builtins.int
     CHANGED_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ENDORSEMENT_FIELD_NUMBER: _builtins.int
     changed: _builtins.bool
     """False when the member had already endorsed exactly so."""
     @_builtins.property
     def idea(self) -> Global___Idea: ...
+    @_builtins.property
+    def organization_endorsement(self) -> _domain_pb2.OrganizationEndorsement:
+        """How the member's organization counts for the idea after the call."""
+
     def __init__(
         self,
         *,
         idea: Global___Idea | None = ...,
         changed: _builtins.bool = ...,
+        organization_endorsement: _domain_pb2.OrganizationEndorsement | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["idea", b"idea"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["idea", b"idea", "organization_endorsement", b"organization_endorsement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "idea", b"idea"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "idea", b"idea", "organization_endorsement", b"organization_endorsement"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -442,20 +449,87 @@ class WithdrawEndorsementResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     IDEA_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ENDORSEMENT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def idea(self) -> Global___Idea: ...
+    @_builtins.property
+    def organization_endorsement(self) -> _domain_pb2.OrganizationEndorsement:
+        """How the member's organization counts after the call; absent when no member of
+        it endorses the idea any more.
+        """
+
     def __init__(
         self,
         *,
         idea: Global___Idea | None = ...,
+        organization_endorsement: _domain_pb2.OrganizationEndorsement | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["idea", b"idea"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["idea", b"idea", "organization_endorsement", b"organization_endorsement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["idea", b"idea"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idea", b"idea", "organization_endorsement", b"organization_endorsement"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WithdrawEndorsementResponse: _TypeAlias = WithdrawEndorsementResponse  # noqa: Y015
+
+@_typing.final
+class ListEndorsementsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    idea_id: _builtins.str
+    page_size: _builtins.int
+    """0 means 50; at most 500."""
+    page_token: _builtins.str
+    """The next_page_token of the previous page."""
+    def __init__(
+        self,
+        *,
+        idea_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idea_id", b"idea_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListEndorsementsRequest: _TypeAlias = ListEndorsementsRequest  # noqa: Y015
+
+@_typing.final
+class ListEndorsementsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDORSEMENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_COUNT_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Empty on the last page."""
+    organization_count: _builtins.int
+    """Every organization behind the idea, shown or not."""
+    @_builtins.property
+    def endorsements(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.OrganizationEndorsement]:
+        """One per organization, by organization id. For a customer or integration, only
+        its own organizations and opted-in peers (the others are left out of the page).
+        """
+
+    def __init__(
+        self,
+        *,
+        endorsements: _abc.Iterable[_domain_pb2.OrganizationEndorsement] | None = ...,
+        next_page_token: _builtins.str = ...,
+        organization_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endorsements", b"endorsements", "next_page_token", b"next_page_token", "organization_count", b"organization_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListEndorsementsResponse: _TypeAlias = ListEndorsementsResponse  # noqa: Y015
 
 @_typing.final
 class FindSimilarIdeasRequest(_message.Message):

@@ -70,6 +70,11 @@ class IdeasServiceStub:
                 request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.MergeIdeasRequest.SerializeToString,
                 response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.MergeIdeasResponse.FromString,
                 _registered_method=True)
+        self.ListEndorsements = channel.unary_unary(
+                '/quorum.gateway.v1.IdeasService/ListEndorsements',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListEndorsementsRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListEndorsementsResponse.FromString,
+                _registered_method=True)
 
 
 class IdeasServiceServicer:
@@ -125,6 +130,14 @@ class IdeasServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEndorsements(self, request, context):
+        """The organizations behind an idea and how each counts, one page at a time.
+        Customers and integrations see only their own organizations and opted-in peers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdeasServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +175,11 @@ def add_IdeasServiceServicer_to_server(servicer, server):
                     servicer.MergeIdeas,
                     request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.MergeIdeasRequest.FromString,
                     response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.MergeIdeasResponse.SerializeToString,
+            ),
+            'ListEndorsements': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEndorsements,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListEndorsementsRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListEndorsementsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -354,6 +372,33 @@ class IdeasService:
             '/quorum.gateway.v1.IdeasService/MergeIdeas',
             quorum_dot_gateway_dot_v1_dot_gateway__pb2.MergeIdeasRequest.SerializeToString,
             quorum_dot_gateway_dot_v1_dot_gateway__pb2.MergeIdeasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEndorsements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.IdeasService/ListEndorsements',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListEndorsementsRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListEndorsementsResponse.FromString,
             options,
             channel_credentials,
             insecure,

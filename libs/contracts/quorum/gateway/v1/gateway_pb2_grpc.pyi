@@ -50,6 +50,10 @@ class IdeasServiceStub:
     """Ideas whose text resembles the given one (before submitting a duplicate)."""
     MergeIdeas: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.MergeIdeasRequest, _gateway_pb2.MergeIdeasResponse]
     """Merges a duplicate into a surviving idea; endorsements carry over."""
+    ListEndorsements: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListEndorsementsRequest, _gateway_pb2.ListEndorsementsResponse]
+    """The organizations behind an idea and how each counts, one page at a time.
+    Customers and integrations see only their own organizations and opted-in peers.
+    """
 
 @_typing.type_check_only
 class IdeasServiceAsyncStub(IdeasServiceStub):
@@ -70,6 +74,10 @@ class IdeasServiceAsyncStub(IdeasServiceStub):
     """Ideas whose text resembles the given one (before submitting a duplicate)."""
     MergeIdeas: _aio.UnaryUnaryMultiCallable[_gateway_pb2.MergeIdeasRequest, _gateway_pb2.MergeIdeasResponse]  # type: ignore[assignment]
     """Merges a duplicate into a surviving idea; endorsements carry over."""
+    ListEndorsements: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListEndorsementsRequest, _gateway_pb2.ListEndorsementsResponse]  # type: ignore[assignment]
+    """The organizations behind an idea and how each counts, one page at a time.
+    Customers and integrations see only their own organizations and opted-in peers.
+    """
 
 class IdeasServiceServicer(metaclass=_abc_1.ABCMeta):
     """Customers' ideas and the evidence behind them."""
@@ -129,6 +137,16 @@ class IdeasServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.MergeIdeasResponse, _abc.Awaitable[_gateway_pb2.MergeIdeasResponse]]:
         """Merges a duplicate into a surviving idea; endorsements carry over."""
+
+    @_abc_1.abstractmethod
+    def ListEndorsements(
+        self,
+        request: _gateway_pb2.ListEndorsementsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListEndorsementsResponse, _abc.Awaitable[_gateway_pb2.ListEndorsementsResponse]]:
+        """The organizations behind an idea and how each counts, one page at a time.
+        Customers and integrations see only their own organizations and opted-in peers.
+        """
 
 def add_IdeasServiceServicer_to_server(servicer: IdeasServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

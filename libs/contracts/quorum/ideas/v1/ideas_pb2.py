@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from quorum.domain.v1 import domain_pb2 as quorum_dot_domain_dot_v1_dot_domain__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bquorum/ideas/v1/ideas.proto\x12\x0fquorum.ideas.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dquorum/domain/v1/domain.proto\"\xd9\x03\n\x04Idea\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x14\n\x0cproduct_area\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x37\n\x0esource_channel\x18\x07 \x01(\x0e\x32\x1f.quorum.domain.v1.SourceChannel\x12\x31\n\x0csubmitted_by\x18\x08 \x01(\x0b\x32\x1b.quorum.domain.v1.MemberRef\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x06status\x18\x0b \x01(\x0e\x32\x1c.quorum.domain.v1.IdeaStatus\x12\r\n\x05stage\x18\x0c \x01(\t\x12\x13\n\x0bmerged_into\x18\r \x01(\t\x12\x0f\n\x07version\x18\x0e \x01(\x04\x12?\n\x0c\x65ndorsements\x18\x0f \x03(\x0b\x32).quorum.domain.v1.OrganizationEndorsement\"<\n\x0bSimilarIdea\x12\x0f\n\x07idea_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"\xdf\x02\n\x11SubmitIdeaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07problem\x18\x03 \x01(\t\x12\x14\n\x0cproduct_area\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x37\n\x0esource_channel\x18\x06 \x01(\x0e\x32\x1f.quorum.domain.v1.SourceChannel\x12\x31\n\x0csubmitted_by\x18\x07 \x01(\x0b\x32\x1b.quorum.domain.v1.MemberRef\x12\x30\n\nimportance\x18\x08 \x01(\x0e\x32\x1c.quorum.domain.v1.Importance\x12\x0e\n\x06impact\x18\t \x01(\t\x12\x31\n\x0b\x63ommitments\x18\n \x03(\x0e\x32\x1c.quorum.domain.v1.Commitment\x12\x12\n\nrequest_id\x18\x0b \x01(\t\"n\n\x12SubmitIdeaResponse\x12#\n\x04idea\x18\x01 \x01(\x0b\x32\x15.quorum.ideas.v1.Idea\x12\x33\n\rsimilar_ideas\x18\x02 \x03(\x0b\x32\x1c.quorum.ideas.v1.SimilarIdea\"4\n\x0eGetIdeaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\"6\n\x0fGetIdeaResponse\x12#\n\x04idea\x18\x01 \x01(\x0b\x32\x15.quorum.ideas.v1.Idea\"\xac\x01\n\x10ListIdeasRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.quorum.domain.v1.IdeaStatus\x12\x14\n\x0cproduct_area\x18\x04 \x01(\t\x12\x0b\n\x03tag\x18\x05 \x01(\t\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"R\n\x11ListIdeasResponse\x12$\n\x05ideas\x18\x01 \x03(\x0b\x32\x15.quorum.ideas.v1.Idea\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xf4\x01\n\x12\x45ndorseIdeaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\x12+\n\x06member\x18\x03 \x01(\x0b\x32\x1b.quorum.domain.v1.MemberRef\x12\x30\n\nimportance\x18\x04 \x01(\x0e\x32\x1c.quorum.domain.v1.Importance\x12\x0e\n\x06impact\x18\x05 \x01(\t\x12\x31\n\x0b\x63ommitments\x18\x06 \x03(\x0e\x32\x1c.quorum.domain.v1.Commitment\x12\x18\n\x10\x65xpected_version\x18\x07 \x01(\x04\"\x98\x01\n\x13\x45ndorseIdeaResponse\x12#\n\x04idea\x18\x01 \x01(\x0b\x32\x15.quorum.ideas.v1.Idea\x12K\n\x18organization_endorsement\x18\x02 \x01(\x0b\x32).quorum.domain.v1.OrganizationEndorsement\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\"\x87\x01\n\x1aWithdrawEndorsementRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\x12+\n\x06member\x18\x03 \x01(\x0b\x32\x1b.quorum.domain.v1.MemberRef\x12\x18\n\x10\x65xpected_version\x18\x04 \x01(\x04\"\x8f\x01\n\x1bWithdrawEndorsementResponse\x12#\n\x04idea\x18\x01 \x01(\x0b\x32\x15.quorum.ideas.v1.Idea\x12K\n\x18organization_endorsement\x18\x02 \x01(\x0b\x32).quorum.domain.v1.OrganizationEndorsement\"\xb9\x01\n\x11MergeIdeasRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x16\n\x0esource_idea_id\x18\x02 \x01(\t\x12\x16\n\x0etarget_idea_id\x18\x03 \x01(\t\x12&\n\x05\x61\x63tor\x18\x04 \x01(\x0b\x32\x17.quorum.domain.v1.Actor\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x04\x12\x1f\n\x17\x65xpected_source_version\x18\x06 \x01(\x04\"\x98\x01\n\x12MergeIdeasResponse\x12%\n\x06target\x18\x01 \x01(\x0b\x32\x15.quorum.ideas.v1.Idea\x12%\n\x06source\x18\x02 \x01(\x0b\x32\x15.quorum.ideas.v1.Idea\x12\x34\n\x0f\x63\x61rried_members\x18\x03 \x03(\x0b\x32\x1b.quorum.domain.v1.MemberRef\"[\n\x17\x46indSimilarIdeasRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07problem\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\"O\n\x18\x46indSimilarIdeasResponse\x12\x33\n\rsimilar_ideas\x18\x01 \x03(\x0b\x32\x1c.quorum.ideas.v1.SimilarIdea2\x93\x05\n\x0cIdeasService\x12U\n\nSubmitIdea\x12\".quorum.ideas.v1.SubmitIdeaRequest\x1a#.quorum.ideas.v1.SubmitIdeaResponse\x12L\n\x07GetIdea\x12\x1f.quorum.ideas.v1.GetIdeaRequest\x1a .quorum.ideas.v1.GetIdeaResponse\x12R\n\tListIdeas\x12!.quorum.ideas.v1.ListIdeasRequest\x1a\".quorum.ideas.v1.ListIdeasResponse\x12X\n\x0b\x45ndorseIdea\x12#.quorum.ideas.v1.EndorseIdeaRequest\x1a$.quorum.ideas.v1.EndorseIdeaResponse\x12p\n\x13WithdrawEndorsement\x12+.quorum.ideas.v1.WithdrawEndorsementRequest\x1a,.quorum.ideas.v1.WithdrawEndorsementResponse\x12U\n\nMergeIdeas\x12\".quorum.ideas.v1.MergeIdeasRequest\x1a#.quorum.ideas.v1.MergeIdeasResponse\x12g\n\x10\x46indSimilarIdeas\x12(.quorum.ideas.v1.FindSimilarIdeasRequest\x1a).quorum.ideas.v1.FindSimilarIdeasResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bquorum/ideas/v1/ideas.proto\x12\x0fquorum.ideas.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dquorum/domain/v1/domain.proto\"\xe3\x03\n\x04Idea\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x14\n\x0cproduct_area\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x37\n\x0esource_channel\x18\x07 \x01(\x0e\x32\x1f.quorum.domain.v1.SourceChannel\x12\x31\n\x0csubmitted_by\x18\x08 \x01(\x0b\x32\x1b.quorum.domain.v1.MemberRef\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x06status\x18\x0b \x01(\x0e\x32\x1c.quorum.domain.v1.IdeaStatus\x12\r\n\x05stage\x18\x0c \x01(\t\x12\x13\n\x0bmerged_into\x18\r \x01(\t\x12\x0f\n\x07version\x18\x0e \x01(\x04\x12\x1a\n\x12organization_count\x18\x10 \x01(\r\x12\x19\n\x11\x65ndorsement_count\x18\x11 \x01(\rJ\x04\x08\x0f\x10\x10R\x0c\x65ndorsements\"<\n\x0bSimilarIdea\x12\x0f\n\x07idea_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\"\xdf\x02\n\x11SubmitIdeaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07problem\x18\x03 \x01(\t\x12\x14\n\x0cproduct_area\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x37\n\x0esource_channel\x18\x06 \x01(\x0e\x32\x1f.quorum.domain.v1.SourceChannel\x12\x31\n\x0csubmitted_by\x18\x07 \x01(\x0b\x32\x1b.quorum.domain.v1.MemberRef\x12\x30\n\nimportance\x18\x08 \x01(\x0e\x32\x1c.quorum.domain.v1.Importance\x12\x0e\n\x06impact\x18\t \x01(\t\x12\x31\n\x0b\x63ommitments\x18\n \x03(\x0e\x32\x1c.quorum.domain.v1.Commitment\x12\x12\n\nrequest_id\x18\x0b \x01(\t\"n\n\x12SubmitIdeaResponse\x12#\n\x04idea\x18\x01 \x01(\x0b\x32\x15.quorum.ideas.v1.Idea\x12\x33\n\rsimilar_ideas\x18\x02 \x03(\x0b\x32\x1c.quorum.ideas.v1.SimilarIdea\"4\n\x0eGetIdeaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\"6\n\x0fGetIdeaResponse\x12#\n\x04idea\x18\x01 \x01(\x0b\x32\x15.quorum.ideas.v1.Idea\"\xac\x01\n\x10ListIdeasRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05stage\x18\x02 \x01(\t\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.quorum.domain.v1.IdeaStatus\x12\x14\n\x0cproduct_area\x18\x04 \x01(\t\x12\x0b\n\x03tag\x18\x05 \x01(\t\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"R\n\x11ListIdeasResponse\x12$\n\x05ideas\x18\x01 \x03(\x0b\x32\x15.quorum.ideas.v1.Idea\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xf4\x01\n\x12\x45ndorseIdeaRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\x12+\n\x06member\x18\x03 \x01(\x0b\x32\x1b.quorum.domain.v1.MemberRef\x12\x30\n\nimportance\x18\x04 \x01(\x0e\x32\x1c.quorum.domain.v1.Importance\x12\x0e\n\x06impact\x18\x05 \x01(\t\x12\x31\n\x0b\x63ommitments\x18\x06 \x03(\x0e\x32\x1c.quorum.domain.v1.Commitment\x12\x18\n\x10\x65xpected_version\x18\x07 \x01(\x04\"\x98\x01\n\x13\x45ndorseIdeaResponse\x12#\n\x04idea\x18\x01 \x01(\x0b\x32\x15.quorum.ideas.v1.Idea\x12K\n\x18organization_endorsement\x18\x02 \x01(\x0b\x32).quorum.domain.v1.OrganizationEndorsement\x12\x0f\n\x07\x63hanged\x18\x03 \x01(\x08\"\x87\x01\n\x1aWithdrawEndorsementRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\x12+\n\x06member\x18\x03 \x01(\x0b\x32\x1b.quorum.domain.v1.MemberRef\x12\x18\n\x10\x65xpected_version\x18\x04 \x01(\x04\"\x8f\x01\n\x1bWithdrawEndorsementResponse\x12#\n\x04idea\x18\x01 \x01(\x0b\x32\x15.quorum.ideas.v1.Idea\x12K\n\x18organization_endorsement\x18\x02 \x01(\x0b\x32).quorum.domain.v1.OrganizationEndorsement\"\xb9\x01\n\x11MergeIdeasRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x16\n\x0esource_idea_id\x18\x02 \x01(\t\x12\x16\n\x0etarget_idea_id\x18\x03 \x01(\t\x12&\n\x05\x61\x63tor\x18\x04 \x01(\x0b\x32\x17.quorum.domain.v1.Actor\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x04\x12\x1f\n\x17\x65xpected_source_version\x18\x06 \x01(\x04\"\x98\x01\n\x12MergeIdeasResponse\x12%\n\x06target\x18\x01 \x01(\x0b\x32\x15.quorum.ideas.v1.Idea\x12%\n\x06source\x18\x02 \x01(\x0b\x32\x15.quorum.ideas.v1.Idea\x12\x34\n\x0f\x63\x61rried_members\x18\x03 \x03(\x0b\x32\x1b.quorum.domain.v1.MemberRef\"[\n\x17\x46indSimilarIdeasRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0f\n\x07problem\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\"O\n\x18\x46indSimilarIdeasResponse\x12\x33\n\rsimilar_ideas\x18\x01 \x03(\x0b\x32\x1c.quorum.ideas.v1.SimilarIdea\"d\n\x17ListEndorsementsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x0f\n\x07idea_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"\x90\x01\n\x18ListEndorsementsResponse\x12?\n\x0c\x65ndorsements\x18\x01 \x03(\x0b\x32).quorum.domain.v1.OrganizationEndorsement\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x1a\n\x12organization_count\x18\x03 \x01(\r2\xfc\x05\n\x0cIdeasService\x12U\n\nSubmitIdea\x12\".quorum.ideas.v1.SubmitIdeaRequest\x1a#.quorum.ideas.v1.SubmitIdeaResponse\x12L\n\x07GetIdea\x12\x1f.quorum.ideas.v1.GetIdeaRequest\x1a .quorum.ideas.v1.GetIdeaResponse\x12R\n\tListIdeas\x12!.quorum.ideas.v1.ListIdeasRequest\x1a\".quorum.ideas.v1.ListIdeasResponse\x12X\n\x0b\x45ndorseIdea\x12#.quorum.ideas.v1.EndorseIdeaRequest\x1a$.quorum.ideas.v1.EndorseIdeaResponse\x12p\n\x13WithdrawEndorsement\x12+.quorum.ideas.v1.WithdrawEndorsementRequest\x1a,.quorum.ideas.v1.WithdrawEndorsementResponse\x12U\n\nMergeIdeas\x12\".quorum.ideas.v1.MergeIdeasRequest\x1a#.quorum.ideas.v1.MergeIdeasResponse\x12g\n\x10\x46indSimilarIdeas\x12(.quorum.ideas.v1.FindSimilarIdeasRequest\x1a).quorum.ideas.v1.FindSimilarIdeasResponse\x12g\n\x10ListEndorsements\x12(.quorum.ideas.v1.ListEndorsementsRequest\x1a).quorum.ideas.v1.ListEndorsementsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,37 +34,41 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quorum.ideas.v1.ideas_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_IDEA']._serialized_start=113
-  _globals['_IDEA']._serialized_end=586
-  _globals['_SIMILARIDEA']._serialized_start=588
-  _globals['_SIMILARIDEA']._serialized_end=648
-  _globals['_SUBMITIDEAREQUEST']._serialized_start=651
-  _globals['_SUBMITIDEAREQUEST']._serialized_end=1002
-  _globals['_SUBMITIDEARESPONSE']._serialized_start=1004
-  _globals['_SUBMITIDEARESPONSE']._serialized_end=1114
-  _globals['_GETIDEAREQUEST']._serialized_start=1116
-  _globals['_GETIDEAREQUEST']._serialized_end=1168
-  _globals['_GETIDEARESPONSE']._serialized_start=1170
-  _globals['_GETIDEARESPONSE']._serialized_end=1224
-  _globals['_LISTIDEASREQUEST']._serialized_start=1227
-  _globals['_LISTIDEASREQUEST']._serialized_end=1399
-  _globals['_LISTIDEASRESPONSE']._serialized_start=1401
-  _globals['_LISTIDEASRESPONSE']._serialized_end=1483
-  _globals['_ENDORSEIDEAREQUEST']._serialized_start=1486
-  _globals['_ENDORSEIDEAREQUEST']._serialized_end=1730
-  _globals['_ENDORSEIDEARESPONSE']._serialized_start=1733
-  _globals['_ENDORSEIDEARESPONSE']._serialized_end=1885
-  _globals['_WITHDRAWENDORSEMENTREQUEST']._serialized_start=1888
-  _globals['_WITHDRAWENDORSEMENTREQUEST']._serialized_end=2023
-  _globals['_WITHDRAWENDORSEMENTRESPONSE']._serialized_start=2026
-  _globals['_WITHDRAWENDORSEMENTRESPONSE']._serialized_end=2169
-  _globals['_MERGEIDEASREQUEST']._serialized_start=2172
-  _globals['_MERGEIDEASREQUEST']._serialized_end=2357
-  _globals['_MERGEIDEASRESPONSE']._serialized_start=2360
-  _globals['_MERGEIDEASRESPONSE']._serialized_end=2512
-  _globals['_FINDSIMILARIDEASREQUEST']._serialized_start=2514
-  _globals['_FINDSIMILARIDEASREQUEST']._serialized_end=2605
-  _globals['_FINDSIMILARIDEASRESPONSE']._serialized_start=2607
-  _globals['_FINDSIMILARIDEASRESPONSE']._serialized_end=2686
-  _globals['_IDEASSERVICE']._serialized_start=2689
-  _globals['_IDEASSERVICE']._serialized_end=3348
+  _globals['_IDEA']._serialized_end=596
+  _globals['_SIMILARIDEA']._serialized_start=598
+  _globals['_SIMILARIDEA']._serialized_end=658
+  _globals['_SUBMITIDEAREQUEST']._serialized_start=661
+  _globals['_SUBMITIDEAREQUEST']._serialized_end=1012
+  _globals['_SUBMITIDEARESPONSE']._serialized_start=1014
+  _globals['_SUBMITIDEARESPONSE']._serialized_end=1124
+  _globals['_GETIDEAREQUEST']._serialized_start=1126
+  _globals['_GETIDEAREQUEST']._serialized_end=1178
+  _globals['_GETIDEARESPONSE']._serialized_start=1180
+  _globals['_GETIDEARESPONSE']._serialized_end=1234
+  _globals['_LISTIDEASREQUEST']._serialized_start=1237
+  _globals['_LISTIDEASREQUEST']._serialized_end=1409
+  _globals['_LISTIDEASRESPONSE']._serialized_start=1411
+  _globals['_LISTIDEASRESPONSE']._serialized_end=1493
+  _globals['_ENDORSEIDEAREQUEST']._serialized_start=1496
+  _globals['_ENDORSEIDEAREQUEST']._serialized_end=1740
+  _globals['_ENDORSEIDEARESPONSE']._serialized_start=1743
+  _globals['_ENDORSEIDEARESPONSE']._serialized_end=1895
+  _globals['_WITHDRAWENDORSEMENTREQUEST']._serialized_start=1898
+  _globals['_WITHDRAWENDORSEMENTREQUEST']._serialized_end=2033
+  _globals['_WITHDRAWENDORSEMENTRESPONSE']._serialized_start=2036
+  _globals['_WITHDRAWENDORSEMENTRESPONSE']._serialized_end=2179
+  _globals['_MERGEIDEASREQUEST']._serialized_start=2182
+  _globals['_MERGEIDEASREQUEST']._serialized_end=2367
+  _globals['_MERGEIDEASRESPONSE']._serialized_start=2370
+  _globals['_MERGEIDEASRESPONSE']._serialized_end=2522
+  _globals['_FINDSIMILARIDEASREQUEST']._serialized_start=2524
+  _globals['_FINDSIMILARIDEASREQUEST']._serialized_end=2615
+  _globals['_FINDSIMILARIDEASRESPONSE']._serialized_start=2617
+  _globals['_FINDSIMILARIDEASRESPONSE']._serialized_end=2696
+  _globals['_LISTENDORSEMENTSREQUEST']._serialized_start=2698
+  _globals['_LISTENDORSEMENTSREQUEST']._serialized_end=2798
+  _globals['_LISTENDORSEMENTSRESPONSE']._serialized_start=2801
+  _globals['_LISTENDORSEMENTSRESPONSE']._serialized_end=2945
+  _globals['_IDEASSERVICE']._serialized_start=2948
+  _globals['_IDEASSERVICE']._serialized_end=3712
 # @@protoc_insertion_point(module_scope)

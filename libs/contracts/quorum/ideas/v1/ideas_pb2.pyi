@@ -42,7 +42,8 @@ class Idea(_message.Message):
     STAGE_FIELD_NUMBER: _builtins.int
     MERGED_INTO_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
-    ENDORSEMENTS_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_COUNT_FIELD_NUMBER: _builtins.int
+    ENDORSEMENT_COUNT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     tenant_id: _builtins.str
     title: _builtins.str
@@ -60,6 +61,10 @@ class Idea(_message.Message):
     not move it, so a background stage change never makes a caller's
     expected_version stale.
     """
+    organization_count: _builtins.int
+    """Distinct organizations that endorse the idea."""
+    endorsement_count: _builtins.int
+    """Members that endorse it (an organization counts once however many of its members do)."""
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -68,10 +73,6 @@ class Idea(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
-    @_builtins.property
-    def endorsements(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.OrganizationEndorsement]:
-        """One per organization."""
-
     def __init__(
         self,
         *,
@@ -89,11 +90,12 @@ class Idea(_message.Message):
         stage: _builtins.str = ...,
         merged_into: _builtins.str = ...,
         version: _builtins.int = ...,
-        endorsements: _abc.Iterable[_domain_pb2.OrganizationEndorsement] | None = ...,
+        organization_count: _builtins.int = ...,
+        endorsement_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "submitted_by", b"submitted_by", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "endorsements", b"endorsements", "id", b"id", "merged_into", b"merged_into", "problem", b"problem", "product_area", b"product_area", "source_channel", b"source_channel", "stage", b"stage", "status", b"status", "submitted_by", b"submitted_by", "tags", b"tags", "tenant_id", b"tenant_id", "title", b"title", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "endorsement_count", b"endorsement_count", "id", b"id", "merged_into", b"merged_into", "organization_count", b"organization_count", "problem", b"problem", "product_area", b"product_area", "source_channel", b"source_channel", "stage", b"stage", "status", b"status", "submitted_by", b"submitted_by", "tags", b"tags", "tenant_id", b"tenant_id", "title", b"title", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -607,3 +609,66 @@ class FindSimilarIdeasResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FindSimilarIdeasResponse: _TypeAlias = FindSimilarIdeasResponse  # noqa: Y015
+
+@_typing.final
+class ListEndorsementsRequest(_message.Message):
+    """Which idea's endorsements, and where the page starts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    IDEA_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    idea_id: _builtins.str
+    """A UUID."""
+    page_size: _builtins.int
+    """At most this many organizations; 0 means 50, more than 500 means 500."""
+    page_token: _builtins.str
+    """Opaque: the next_page_token of the previous page of the same idea."""
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        idea_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idea_id", b"idea_id", "page_size", b"page_size", "page_token", b"page_token", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListEndorsementsRequest: _TypeAlias = ListEndorsementsRequest  # noqa: Y015
+
+@_typing.final
+class ListEndorsementsResponse(_message.Message):
+    """One page of counted endorsements, by organization id."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDORSEMENTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_COUNT_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Pass it as page_token for the next page; empty on the last page."""
+    organization_count: _builtins.int
+    """All organizations behind the idea, on every page."""
+    @_builtins.property
+    def endorsements(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.OrganizationEndorsement]: ...
+    def __init__(
+        self,
+        *,
+        endorsements: _abc.Iterable[_domain_pb2.OrganizationEndorsement] | None = ...,
+        next_page_token: _builtins.str = ...,
+        organization_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endorsements", b"endorsements", "next_page_token", b"next_page_token", "organization_count", b"organization_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListEndorsementsResponse: _TypeAlias = ListEndorsementsResponse  # noqa: Y015

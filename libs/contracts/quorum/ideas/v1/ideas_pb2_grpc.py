@@ -75,6 +75,11 @@ class IdeasServiceStub:
                 request_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.FindSimilarIdeasRequest.SerializeToString,
                 response_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.FindSimilarIdeasResponse.FromString,
                 _registered_method=True)
+        self.ListEndorsements = channel.unary_unary(
+                '/quorum.ideas.v1.IdeasService/ListEndorsements',
+                request_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.ListEndorsementsRequest.SerializeToString,
+                response_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.ListEndorsementsResponse.FromString,
+                _registered_method=True)
 
 
 class IdeasServiceServicer:
@@ -94,7 +99,7 @@ class IdeasServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetIdea(self, request, context):
-        """Returns one idea with its counted endorsements.
+        """Returns one idea with its counts (never its endorsements: see ListEndorsements).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -138,6 +143,14 @@ class IdeasServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEndorsements(self, request, context):
+        """The counted endorsement of each organization behind an idea, by organization id,
+        one page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdeasServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -175,6 +188,11 @@ def add_IdeasServiceServicer_to_server(servicer, server):
                     servicer.FindSimilarIdeas,
                     request_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.FindSimilarIdeasRequest.FromString,
                     response_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.FindSimilarIdeasResponse.SerializeToString,
+            ),
+            'ListEndorsements': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEndorsements,
+                    request_deserializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.ListEndorsementsRequest.FromString,
+                    response_serializer=quorum_dot_ideas_dot_v1_dot_ideas__pb2.ListEndorsementsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -372,6 +390,33 @@ class IdeasService:
             '/quorum.ideas.v1.IdeasService/FindSimilarIdeas',
             quorum_dot_ideas_dot_v1_dot_ideas__pb2.FindSimilarIdeasRequest.SerializeToString,
             quorum_dot_ideas_dot_v1_dot_ideas__pb2.FindSimilarIdeasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEndorsements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.ideas.v1.IdeasService/ListEndorsements',
+            quorum_dot_ideas_dot_v1_dot_ideas__pb2.ListEndorsementsRequest.SerializeToString,
+            quorum_dot_ideas_dot_v1_dot_ideas__pb2.ListEndorsementsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -44,7 +44,7 @@ class IdeasServiceStub:
     SubmitIdea: _grpc.UnaryUnaryMultiCallable[_ideas_pb2.SubmitIdeaRequest, _ideas_pb2.SubmitIdeaResponse]
     """Records a new idea with the submitting organization's endorsement."""
     GetIdea: _grpc.UnaryUnaryMultiCallable[_ideas_pb2.GetIdeaRequest, _ideas_pb2.GetIdeaResponse]
-    """Returns one idea with its counted endorsements."""
+    """Returns one idea with its counts (never its endorsements: see ListEndorsements)."""
     ListIdeas: _grpc.UnaryUnaryMultiCallable[_ideas_pb2.ListIdeasRequest, _ideas_pb2.ListIdeasResponse]
     """Lists the tenant's ideas, newest first, one page at a time."""
     EndorseIdea: _grpc.UnaryUnaryMultiCallable[_ideas_pb2.EndorseIdeaRequest, _ideas_pb2.EndorseIdeaResponse]
@@ -60,6 +60,10 @@ class IdeasServiceStub:
     """
     FindSimilarIdeas: _grpc.UnaryUnaryMultiCallable[_ideas_pb2.FindSimilarIdeasRequest, _ideas_pb2.FindSimilarIdeasResponse]
     """Open ideas whose text resembles the given title and problem."""
+    ListEndorsements: _grpc.UnaryUnaryMultiCallable[_ideas_pb2.ListEndorsementsRequest, _ideas_pb2.ListEndorsementsResponse]
+    """The counted endorsement of each organization behind an idea, by organization id,
+    one page at a time.
+    """
 
 @_typing.type_check_only
 class IdeasServiceAsyncStub(IdeasServiceStub):
@@ -75,7 +79,7 @@ class IdeasServiceAsyncStub(IdeasServiceStub):
     SubmitIdea: _aio.UnaryUnaryMultiCallable[_ideas_pb2.SubmitIdeaRequest, _ideas_pb2.SubmitIdeaResponse]  # type: ignore[assignment]
     """Records a new idea with the submitting organization's endorsement."""
     GetIdea: _aio.UnaryUnaryMultiCallable[_ideas_pb2.GetIdeaRequest, _ideas_pb2.GetIdeaResponse]  # type: ignore[assignment]
-    """Returns one idea with its counted endorsements."""
+    """Returns one idea with its counts (never its endorsements: see ListEndorsements)."""
     ListIdeas: _aio.UnaryUnaryMultiCallable[_ideas_pb2.ListIdeasRequest, _ideas_pb2.ListIdeasResponse]  # type: ignore[assignment]
     """Lists the tenant's ideas, newest first, one page at a time."""
     EndorseIdea: _aio.UnaryUnaryMultiCallable[_ideas_pb2.EndorseIdeaRequest, _ideas_pb2.EndorseIdeaResponse]  # type: ignore[assignment]
@@ -91,6 +95,10 @@ class IdeasServiceAsyncStub(IdeasServiceStub):
     """
     FindSimilarIdeas: _aio.UnaryUnaryMultiCallable[_ideas_pb2.FindSimilarIdeasRequest, _ideas_pb2.FindSimilarIdeasResponse]  # type: ignore[assignment]
     """Open ideas whose text resembles the given title and problem."""
+    ListEndorsements: _aio.UnaryUnaryMultiCallable[_ideas_pb2.ListEndorsementsRequest, _ideas_pb2.ListEndorsementsResponse]  # type: ignore[assignment]
+    """The counted endorsement of each organization behind an idea, by organization id,
+    one page at a time.
+    """
 
 class IdeasServiceServicer(metaclass=_abc_1.ABCMeta):
     """Ideas and the endorsements behind them.
@@ -115,7 +123,7 @@ class IdeasServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _ideas_pb2.GetIdeaRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_ideas_pb2.GetIdeaResponse, _abc.Awaitable[_ideas_pb2.GetIdeaResponse]]:
-        """Returns one idea with its counted endorsements."""
+        """Returns one idea with its counts (never its endorsements: see ListEndorsements)."""
 
     @_abc_1.abstractmethod
     def ListIdeas(
@@ -161,5 +169,15 @@ class IdeasServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ideas_pb2.FindSimilarIdeasResponse, _abc.Awaitable[_ideas_pb2.FindSimilarIdeasResponse]]:
         """Open ideas whose text resembles the given title and problem."""
+
+    @_abc_1.abstractmethod
+    def ListEndorsements(
+        self,
+        request: _ideas_pb2.ListEndorsementsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ideas_pb2.ListEndorsementsResponse, _abc.Awaitable[_ideas_pb2.ListEndorsementsResponse]]:
+        """The counted endorsement of each organization behind an idea, by organization id,
+        one page at a time.
+        """
 
 def add_IdeasServiceServicer_to_server(servicer: IdeasServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

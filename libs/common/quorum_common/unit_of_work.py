@@ -1,0 +1,78 @@
+"""One unit of work: a state change and the events it owes, committed together.
+
+`commit(client, outbox, work)` runs `work(unit)` in a majority-committed snapshot
+transaction, retried from the start on transient errors (write conflicts, a primary
+stepping down), so `work` must decide only on what it reads through `unit.session`.
+The events it publishes (`unit.publish`) are inserted into the outbox in the same
+transaction with one command, and once the transaction has committed they are handed
+to the relay in memory (`Outbox.committed`): publishing costs no second read, and a
+crash between the commit and the publish leaves them in the outbox for the sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from quorum.events.v1 import events_pb2
+from quorum_common.mongo import Document
+
+if TYPE_CHECKING:
+    from quorum_common.outbox import Outbox
+
+T = TypeVar("T")
+
+
+@dataclass
+class Unit:
+    """One attempt of a transaction: its session and the events it will owe."""
+
+    session: AsyncClientSession
+    outbox: Outbox | None
+    rows: list[Document] = field(default_factory=list)
+
+    def publish(
+        self, events: Iterable[events_pb2.Event], trace: Mapping[str, str] | None = None
+    ) -> None:
+        """Owe these events if the transaction commits.
+
+        `trace` is the W3C context the events continue (a consumed record's processing
+        span); by default the current span's, captured now.
+        """
+        if self.outbox is None:
+            raise RuntimeError("this unit of work has no outbox to publish through")
+        self.rows.extend(self.outbox.rows(events, trace))
+
+
+async def commit(
+    client: AsyncMongoClient[Document],
+    outbox: Outbox | None,
+    work: Callable[[Unit], Awaitable[T]],
+) -> T:
+    """Run `work` and insert its events in one transaction; relay them after the commit."""
+    written: list[Document] = []
+
+    async def attempt(session: AsyncClientSession) -> T:
+        nonlocal written
+        unit = Unit(session, outbox)
+        result = await work(unit)
+        if unit.rows and outbox is not None:
+            await outbox.insert(session, unit.rows)
+        written = unit.rows
+        return result
+
+    async with client.start_session() as session:
+        result = await session.with_transaction(
+            attempt,
+            read_concern=ReadConcern("snapshot"),
+            write_concern=WriteConcern("majority"),
+        )
+    if written and outbox is not None:
+        outbox.committed(written)
+    return result

@@ -33,9 +33,10 @@ from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import ensure_topics, make_broker
 from quorum_common.mongo import Document, connect
 from quorum_common.outbox import Outbox
+from quorum_devtools.infra import IDLE_PAUSE_MAX_MS
 from quorum_ideas.__main__ import CONSUMER, SERVICE
 from quorum_ideas.api import IdeasApi
-from quorum_ideas.store import IdeaStore
+from quorum_ideas.store import PROJECTED, IdeaStore
 from support.servers import Servers
 
 if TYPE_CHECKING:
@@ -76,20 +77,24 @@ async def ideas(infra: Servers) -> AsyncIterator[Running]:
     await ensure_topics(
         bootstrap, [topics.ideas, topics.validation, topics.dead_letter(CONSUMER)], 10.0
     )
-    outbox = Outbox(database)
-    store = IdeaStore(client, database, outbox, topics.ideas)
-    await store.create_indexes()
+    outbox = Outbox(database, topics.ideas)
+    store = IdeaStore(client, database, outbox)
+    await store.prepare()
     broker = make_broker(bootstrap, "ideas-test")
-    EventConsumer(
+    await broker.start()
+    consumer = EventConsumer(
         name=CONSUMER,
+        bootstrap_servers=bootstrap,
         broker=broker,
         client=client,
         database=database,
         topics=topics,
         sources=[topics.validation],
         handle=store.project,
-    ).subscribe()
-    await broker.start()
+        kinds=PROJECTED,
+        idle_pause_max_ms=IDLE_PAUSE_MAX_MS,
+    )
+    await consumer.start()
     relay = asyncio.create_task(outbox.run_relay(broker), name="outbox-relay")
     server = GrpcServer("127.0.0.1", 0, [SERVICE])
     ideas_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(store), server.server)
@@ -106,6 +111,7 @@ async def ideas(infra: Servers) -> AsyncIterator[Running]:
     finally:
         await channel.close()
         await server.stop(0)
+        await consumer.stop()
         relay.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await relay
@@ -166,6 +172,23 @@ async def endorse_idea(
             **fields,
         )
     )
+
+
+async def backing(
+    running: Running, idea: ideas_pb2.Idea
+) -> list[domain_pb2.OrganizationEndorsement]:
+    """Every organization's counted endorsement of the idea, page by page."""
+    request = ideas_pb2.ListEndorsementsRequest(
+        tenant_id=idea.tenant_id, idea_id=idea.id, page_size=2
+    )
+    found: list[domain_pb2.OrganizationEndorsement] = []
+    while True:
+        answer = await running.stub.ListEndorsements(request)
+        found.extend(answer.endorsements)
+        if not answer.next_page_token:
+            assert answer.organization_count == len(found)
+            return found
+        request.page_token = answer.next_page_token
 
 
 async def get(running: Running, idea: ideas_pb2.Idea) -> ideas_pb2.Idea:
@@ -297,7 +320,8 @@ async def test_endorsing_publishes_the_organizations_counted_endorsement(
     assert answer.idea.version == 2
     assert answer.organization_endorsement.organization_id == "globex"
     assert answer.organization_endorsement.importance == CRITICAL
-    assert [e.organization_id for e in answer.idea.endorsements] == ["acme", "globex"]
+    assert (answer.idea.organization_count, answer.idea.endorsement_count) == (2, 2)
+    assert [e.organization_id for e in await backing(ideas, idea)] == ["acme", "globex"]
     events = await events_of(ideas, idea.id, endorsed_by("gil"))
     assert [kind(e) for e in events] == ["idea_submitted", "idea_endorsed"]
     endorsed = events[-1].idea_endorsed
@@ -306,6 +330,7 @@ async def test_endorsing_publishes_the_organizations_counted_endorsement(
     assert endorsed.impact == "Saves a day a month"
     assert list(endorsed.commitments) == [BETA]
     assert endorsed.idea_version == 2
+    assert endorsed.organization_count == 2
     counted = endorsed.organization_endorsement
     assert (counted.organization_id, counted.importance, counted.member_count) == (
         "globex",
@@ -339,7 +364,9 @@ async def test_two_members_of_one_organization_count_once(ideas: Running, tenant
 
     answer = await endorse_idea(ideas, idea, "acme", "bo", CRITICAL, commitments=[PREORDER])
 
-    (acme,) = answer.idea.endorsements
+    (acme,) = await backing(ideas, idea)
+    assert answer.organization_endorsement == acme
+    assert (answer.idea.organization_count, answer.idea.endorsement_count) == (1, 2)
     assert (acme.organization_id, acme.importance, acme.member_count) == ("acme", CRITICAL, 2)
     assert list(acme.commitments) == [PREORDER]
     events = await events_of(ideas, idea.id, endorsed_by("bo"))
@@ -403,7 +430,8 @@ async def test_withdrawing_publishes_what_the_organization_still_counts_as(
         )
     )
     assert not gil_gone.HasField("organization_endorsement")
-    assert [e.organization_id for e in gil_gone.idea.endorsements] == ["acme"]
+    assert [e.organization_id for e in await backing(ideas, idea)] == ["acme"]
+    assert (gil_gone.idea.organization_count, gil_gone.idea.endorsement_count) == (1, 1)
     assert gil_gone.idea.version == 5
 
     def withdrawn_by(who: str) -> Callable[[events_pb2.Event], bool]:
@@ -415,7 +443,7 @@ async def test_withdrawing_publishes_what_the_organization_still_counts_as(
     bo, gil = [e.endorsement_withdrawn for e in events if kind(e) == "endorsement_withdrawn"]
     assert (bo.organization_id, bo.idea_version) == ("acme", 4)
     assert bo.organization_endorsement.importance == NICE
-    assert (gil.organization_id, gil.idea_version) == ("globex", 5)
+    assert (gil.organization_id, gil.idea_version, gil.organization_count) == ("globex", 5, 1)
     assert not gil.HasField("organization_endorsement")
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
@@ -450,8 +478,9 @@ async def test_merging_carries_endorsements_over_one_per_organization(
         )
     )
 
-    counted = {e.organization_id: e for e in answer.target.endorsements}
+    counted = {e.organization_id: e for e in await backing(ideas, target)}
     assert sorted(counted) == ["acme", "globex", "initech"]
+    assert (answer.target.organization_count, answer.target.endorsement_count) == (3, 4)
     assert (counted["acme"].importance, counted["acme"].member_count) == (CRITICAL, 2)
     assert list(counted["acme"].commitments) == [BETA]
     assert answer.target.version == 3
@@ -468,8 +497,10 @@ async def test_merging_carries_endorsements_over_one_per_organization(
     assert merged.envelope.idea_id == target.id
     payload = merged.ideas_merged
     assert (payload.source_idea_id, payload.target_idea_id) == (source.id, target.id)
-    assert list(payload.target_endorsements) == list(answer.target.endorsements)
+    # Only the organizations that moved: globex, on the target alone, is unchanged.
+    assert list(payload.target_endorsements) == [counted["acme"], counted["initech"]]
     assert list(payload.carried_members) == list(answer.carried_members)
+    assert (payload.part, payload.parts, payload.organization_count) == (1, 1, 3)
     assert payload.actor == actor
     assert payload.idea_version == 3
 
@@ -566,7 +597,8 @@ async def test_concurrent_endorsements_lose_nothing_and_expected_versions_admit_
 
     after = await get(ideas, idea)
     assert after.version == 1 + len(orgs)
-    assert len(after.endorsements) == 1 + len(orgs)
+    assert after.organization_count == 1 + len(orgs)
+    assert len(await backing(ideas, idea)) == 1 + len(orgs)
 
     racers = [f"racer-{n}" for n in range(5)]
     outcomes = await asyncio.gather(

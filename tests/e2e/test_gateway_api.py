@@ -239,11 +239,25 @@ async def test_customers_see_counts_but_only_opted_in_peers(tenant: Tenant) -> N
         await tenant.customers["bakery"].ideas.GetIdea(gateway_pb2.GetIdeaRequest(idea_id=idea.id))
     ).idea
     assert seen.organization_count == 4
-    # Itself and the two peers who opted in; never MegaCorp, not even as submitter.
-    assert {e.organization_id for e in seen.endorsements} == {"bakery", "clinic", "bank"}
+    # Never MegaCorp, not even as submitter.
     assert not seen.HasField("submitted_by")
     listed = await tenant.customers["bakery"].ideas.ListIdeas(gateway_pb2.ListIdeasRequest())
-    assert all("megacorp" not in {e.organization_id for e in i.endorsements} for i in listed.ideas)
+    assert all(not i.HasField("submitted_by") for i in listed.ideas if i.id == idea.id)
+    # Its own organization and the two peers who opted in; the count is the whole picture.
+    backing = await tenant.customers["bakery"].ideas.ListEndorsements(
+        gateway_pb2.ListEndorsementsRequest(idea_id=idea.id)
+    )
+    assert {e.organization_id for e in backing.endorsements} == {"bakery", "clinic", "bank"}
+    assert backing.organization_count == 4
+    vendor_backing = await tenant.pm.ideas.ListEndorsements(
+        gateway_pb2.ListEndorsementsRequest(idea_id=idea.id)
+    )
+    assert {e.organization_id for e in vendor_backing.endorsements} == {
+        "megacorp",
+        "bakery",
+        "clinic",
+        "bank",
+    }
 
     async def reported() -> bool:
         report = await tenant.customers["bakery"].gates.GetGateReport(

@@ -7,6 +7,7 @@ internal services, naming the principal's tenant in every internal request.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,6 +28,7 @@ from quorum_common.errors import (
 from quorum_gateway.auth import current_principal
 from quorum_gateway.backends import Backends
 from quorum_gateway.eventlog import EventLog
+from quorum_gateway.idea_cache import IdeaCache, canonical_id
 from quorum_gateway.keys import KeyStore, key_message
 from quorum_gateway.principals import (
     Principal,
@@ -41,10 +43,25 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
 
 class Gateway:
-    """What all public servicers share: backends and the visibility rules."""
+    """What all public servicers share: backends, the idea cache and the visibility rules."""
 
-    def __init__(self, backends: Backends) -> None:
+    def __init__(self, backends: Backends, ideas: IdeaCache | None = None) -> None:
         self.backends = backends
+        self.ideas = ideas or IdeaCache(ttl=0)
+
+    @contextlib.asynccontextmanager
+    async def changing(self, principal: Principal, *idea_ids: str) -> AsyncIterator[None]:
+        """Around a write to these ideas: the cache forgets them once it is answered.
+
+        Also when it fails: a call that timed out may still have committed.
+        """
+        try:
+            yield
+        finally:
+            for idea_id in idea_ids:
+                canonical = canonical_id(idea_id)
+                if canonical:
+                    self.ideas.forget(principal.tenant_id, canonical)
 
     async def visible_organizations(
         self, principal: Principal, organization_ids: set[str], context: Context
@@ -117,17 +134,18 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
         self, request: gateway_pb2.AdvanceStageRequest, context: Context
     ) -> gateway_pb2.AdvanceStageResponse:
         principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.gates.AdvanceStage,
-            validation_pb2.AdvanceStageRequest(
-                tenant_id=principal.tenant_id,
-                idea_id=request.idea_id,
-                target_stage=request.target_stage,
-                actor=principal.actor(),
-                expected_version=request.expected_version,
-            ),
-            context,
-        )
+        async with self._gateway.changing(principal, request.idea_id):
+            answer = await self._backends.call(
+                self._backends.gates.AdvanceStage,
+                validation_pb2.AdvanceStageRequest(
+                    tenant_id=principal.tenant_id,
+                    idea_id=request.idea_id,
+                    target_stage=request.target_stage,
+                    actor=principal.actor(),
+                    expected_version=request.expected_version,
+                ),
+                context,
+            )
         return gateway_pb2.AdvanceStageResponse(
             idea_id=answer.idea_id,
             from_stage=answer.from_stage,
@@ -141,17 +159,18 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
         self, request: gateway_pb2.DeclineIdeaRequest, context: Context
     ) -> gateway_pb2.DeclineIdeaResponse:
         principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.gates.DeclineIdea,
-            validation_pb2.DeclineIdeaRequest(
-                tenant_id=principal.tenant_id,
-                idea_id=request.idea_id,
-                reason=request.reason,
-                actor=principal.actor(),
-                expected_version=request.expected_version,
-            ),
-            context,
-        )
+        async with self._gateway.changing(principal, request.idea_id):
+            answer = await self._backends.call(
+                self._backends.gates.DeclineIdea,
+                validation_pb2.DeclineIdeaRequest(
+                    tenant_id=principal.tenant_id,
+                    idea_id=request.idea_id,
+                    reason=request.reason,
+                    actor=principal.actor(),
+                    expected_version=request.expected_version,
+                ),
+                context,
+            )
         return gateway_pb2.DeclineIdeaResponse(
             idea_id=answer.idea_id, status=answer.status, stage_version=answer.version
         )
@@ -160,18 +179,19 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
         self, request: gateway_pb2.CastCouncilVoteRequest, context: Context
     ) -> gateway_pb2.CastCouncilVoteResponse:
         principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.gates.CastCouncilVote,
-            validation_pb2.CastCouncilVoteRequest(
-                tenant_id=principal.tenant_id,
-                idea_id=request.idea_id,
-                council_id=request.council_id,
-                organization_id=acting_organization(principal, request.organization_id),
-                approve=request.approve,
-                comment=request.comment,
-            ),
-            context,
-        )
+        async with self._gateway.changing(principal, request.idea_id):
+            answer = await self._backends.call(
+                self._backends.gates.CastCouncilVote,
+                validation_pb2.CastCouncilVoteRequest(
+                    tenant_id=principal.tenant_id,
+                    idea_id=request.idea_id,
+                    council_id=request.council_id,
+                    organization_id=acting_organization(principal, request.organization_id),
+                    approve=request.approve,
+                    comment=request.comment,
+                ),
+                context,
+            )
         return gateway_pb2.CastCouncilVoteResponse(
             approvals=answer.approvals, rejections=answer.rejections, stage=answer.stage
         )
@@ -180,18 +200,19 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
         self, request: gateway_pb2.OverrideStageRequest, context: Context
     ) -> gateway_pb2.OverrideStageResponse:
         principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.gates.OverrideStage,
-            validation_pb2.OverrideStageRequest(
-                tenant_id=principal.tenant_id,
-                idea_id=request.idea_id,
-                target_stage=request.target_stage,
-                justification=request.justification,
-                actor=principal.actor(),
-                expected_version=request.expected_version,
-            ),
-            context,
-        )
+        async with self._gateway.changing(principal, request.idea_id):
+            answer = await self._backends.call(
+                self._backends.gates.OverrideStage,
+                validation_pb2.OverrideStageRequest(
+                    tenant_id=principal.tenant_id,
+                    idea_id=request.idea_id,
+                    target_stage=request.target_stage,
+                    justification=request.justification,
+                    actor=principal.actor(),
+                    expected_version=request.expected_version,
+                ),
+                context,
+            )
         return gateway_pb2.OverrideStageResponse(
             idea_id=answer.idea_id,
             from_stage=answer.from_stage,
@@ -216,16 +237,17 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
             )
             if council is None or principal.organization_id not in council.member_organization_ids:
                 raise PermissionDenied("only a member of the council may co-sign for it")
-        answer = await self._backends.call(
-            self._backends.gates.CoSignIdea,
-            validation_pb2.CoSignIdeaRequest(
-                tenant_id=principal.tenant_id,
-                idea_id=request.idea_id,
-                council_id=request.council_id,
-                actor=principal.actor(),
-            ),
-            context,
-        )
+        async with self._gateway.changing(principal, request.idea_id):
+            answer = await self._backends.call(
+                self._backends.gates.CoSignIdea,
+                validation_pb2.CoSignIdeaRequest(
+                    tenant_id=principal.tenant_id,
+                    idea_id=request.idea_id,
+                    council_id=request.council_id,
+                    actor=principal.actor(),
+                ),
+                context,
+            )
         return gateway_pb2.CoSignIdeaResponse(co_signed_by=answer.co_signed_by)
 
 

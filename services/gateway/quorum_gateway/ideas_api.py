@@ -20,6 +20,7 @@ from quorum.validation.v1 import validation_pb2
 from quorum_gateway.api import Gateway
 from quorum_gateway.auth import current_principal
 from quorum_gateway.backends import relay_error
+from quorum_gateway.idea_cache import canonical_id
 from quorum_gateway.principals import acting_member
 from quorum_gateway.visibility import visible_idea
 
@@ -103,6 +104,12 @@ class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
         self, request: gateway_pb2.GetIdeaRequest, context: Context
     ) -> gateway_pb2.GetIdeaResponse:
         principal = current_principal()
+        key = (principal.tenant_id, canonical_id(request.idea_id))
+        cache = self._gateway.ideas
+        remembered = cache.get(key) if key[1] else None
+        if remembered is not None:
+            return gateway_pb2.GetIdeaResponse(idea=await self._shown(remembered, context))
+        began = cache.reading()
         # Both backends at once: the answer takes the slower of the two reads, not their
         # sum. The progress is only used once the idea is known to be the caller's.
         progress_call = asyncio.ensure_future(
@@ -125,6 +132,9 @@ class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
             await relay_error(context, error)
             raise
         idea = public_idea(answer.idea, progress)
+        if progress is not None and key[1]:
+            # Only once the ledger knows the idea: until then its stage is on its way.
+            cache.store(key, began, idea)
         return gateway_pb2.GetIdeaResponse(idea=await self._shown(idea, context))
 
     async def ListIdeas(
@@ -155,19 +165,20 @@ class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
         self, request: gateway_pb2.EndorseIdeaRequest, context: Context
     ) -> gateway_pb2.EndorseIdeaResponse:
         principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.ideas.EndorseIdea,
-            ideas_pb2.EndorseIdeaRequest(
-                tenant_id=principal.tenant_id,
-                idea_id=request.idea_id,
-                member=acting_member(principal, request.member),
-                importance=request.importance,
-                impact=request.impact,
-                commitments=list(request.commitments),
-                expected_version=request.expected_version,
-            ),
-            context,
-        )
+        async with self._gateway.changing(principal, request.idea_id):
+            answer = await self._backends.call(
+                self._backends.ideas.EndorseIdea,
+                ideas_pb2.EndorseIdeaRequest(
+                    tenant_id=principal.tenant_id,
+                    idea_id=request.idea_id,
+                    member=acting_member(principal, request.member),
+                    importance=request.importance,
+                    impact=request.impact,
+                    commitments=list(request.commitments),
+                    expected_version=request.expected_version,
+                ),
+                context,
+            )
         shown = gateway_pb2.EndorseIdeaResponse(
             idea=await self._shown(public_idea(answer.idea), context), changed=answer.changed
         )
@@ -179,16 +190,17 @@ class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
         self, request: gateway_pb2.WithdrawEndorsementRequest, context: Context
     ) -> gateway_pb2.WithdrawEndorsementResponse:
         principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.ideas.WithdrawEndorsement,
-            ideas_pb2.WithdrawEndorsementRequest(
-                tenant_id=principal.tenant_id,
-                idea_id=request.idea_id,
-                member=acting_member(principal, request.member),
-                expected_version=request.expected_version,
-            ),
-            context,
-        )
+        async with self._gateway.changing(principal, request.idea_id):
+            answer = await self._backends.call(
+                self._backends.ideas.WithdrawEndorsement,
+                ideas_pb2.WithdrawEndorsementRequest(
+                    tenant_id=principal.tenant_id,
+                    idea_id=request.idea_id,
+                    member=acting_member(principal, request.member),
+                    expected_version=request.expected_version,
+                ),
+                context,
+            )
         shown = gateway_pb2.WithdrawEndorsementResponse(
             idea=await self._shown(public_idea(answer.idea), context)
         )
@@ -246,18 +258,21 @@ class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
         self, request: gateway_pb2.MergeIdeasRequest, context: Context
     ) -> gateway_pb2.MergeIdeasResponse:
         principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.ideas.MergeIdeas,
-            ideas_pb2.MergeIdeasRequest(
-                tenant_id=principal.tenant_id,
-                source_idea_id=request.source_idea_id,
-                target_idea_id=request.target_idea_id,
-                actor=principal.actor(),
-                expected_version=request.expected_version,
-                expected_source_version=request.expected_source_version,
-            ),
-            context,
-        )
+        async with self._gateway.changing(
+            principal, request.source_idea_id, request.target_idea_id
+        ):
+            answer = await self._backends.call(
+                self._backends.ideas.MergeIdeas,
+                ideas_pb2.MergeIdeasRequest(
+                    tenant_id=principal.tenant_id,
+                    source_idea_id=request.source_idea_id,
+                    target_idea_id=request.target_idea_id,
+                    actor=principal.actor(),
+                    expected_version=request.expected_version,
+                    expected_source_version=request.expected_source_version,
+                ),
+                context,
+            )
         return gateway_pb2.MergeIdeasResponse(
             target=public_idea(answer.target), source=public_idea(answer.source)
         )

@@ -36,6 +36,12 @@ class GatewaySettings(ServiceSettings):
     gateway_key_cache_seconds: float = Field(
         default=5.0, ge=0, description="How long a verified key is trusted before re-reading it"
     )
+    gateway_idea_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long GetIdea may answer from the gateway's memory; any event or "
+        "write about the idea ends it at once (0: always ask the backends)",
+    )
     gateway_max_message_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request message accepted"
     )

@@ -298,8 +298,11 @@ async def introduce(service: RunningNotifications, history: list[events_pb2.Even
     idea_id = history[0].envelope.idea_id
 
     async def applied() -> bool:
-        doc = await service.database["recipients"].find_one({"_id": idea_id})
-        return doc is not None and len(doc["members"]) == len(history)
+        idea = await service.database["recipients"].find_one({"_id": idea_id})
+        members = await service.database["recipient_members"].count_documents(
+            {"tenant_id": TENANT, "idea_id": idea_id}
+        )
+        return idea is not None and members == len(history)
 
     await eventually(applied, f"the projection of idea {idea_id}")
 

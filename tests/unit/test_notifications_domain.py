@@ -173,9 +173,9 @@ def test_waits_for_the_endorsements_the_event_names_but_not_forever() -> None:
     only_ana = IdeaPeople(submitter=ANA, members=frozenset({ANA}))
     both = IdeaPeople(submitter=ANA, members=frozenset({ANA, BO}))
     assert not ready(found, None, timedelta(0), patience)
-    assert not ready(found, only_ana, timedelta(seconds=1), patience)
-    assert ready(found, both, timedelta(0), patience)
-    assert ready(found, only_ana, patience, patience)
+    assert not ready(found, only_ana.organizations, timedelta(seconds=1), patience)
+    assert ready(found, both.organizations, timedelta(0), patience)
+    assert ready(found, only_ana.organizations, patience, patience)
     gate = notification_of(gate_opened())
     assert gate is not None
     assert ready(gate, None, timedelta(0), patience)

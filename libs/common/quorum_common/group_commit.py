@@ -101,7 +101,6 @@ class GroupCommit(Generic[W, R]):
         for (_, future), outcome in zip(group, outcomes, strict=True):
             _deliver(future, outcome)
 
-
     def _alone(self, work: W) -> Callable[[Unit], Awaitable[Sequence[Outcome]]]:
         return lambda unit: self._apply(unit, [work])
 

@@ -80,9 +80,13 @@ class Outbox:
         return self._last_seq
 
     def rows(
-        self, events: Iterable[events_pb2.Event], trace: Mapping[str, str] | None = None
+        self,
+        events: Iterable[events_pb2.Event],
+        trace: Mapping[str, str] | None = None,
+        topic: str | None = None,
     ) -> list[Document]:
-        """The rows for these events, to insert inside the caller's transaction."""
+        """The rows for these events (to `topic`, by default the outbox's), to insert
+        inside the caller's transaction."""
         # Captured now, inside the caller's span; the relay runs in another task.
         context = dict(trace) if trace is not None else observability.current_trace_context()
         created = now()
@@ -90,7 +94,7 @@ class Outbox:
             {
                 "_id": event.envelope.event_id,
                 "seq": self._next_seq(),
-                "topic": self.topic,
+                "topic": topic or self.topic,
                 "key": event.envelope.idea_id or event.envelope.tenant_id,
                 "value": event.SerializeToString(),
                 "headers": headers(event),
@@ -119,10 +123,7 @@ class Outbox:
         """
         if not events:
             return
-        rows = self.rows(events)
-        for row in rows:
-            row["topic"] = topic
-        await self.insert(session, rows)
+        await self.insert(session, self.rows(events, topic=topic))
 
     def notify(self) -> None:
         """A transaction that used `add` has committed: sweep for its rows now."""

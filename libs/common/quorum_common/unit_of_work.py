@@ -38,16 +38,20 @@ class Unit:
     rows: list[Document] = field(default_factory=list)
 
     def publish(
-        self, events: Iterable[events_pb2.Event], trace: Mapping[str, str] | None = None
+        self,
+        events: Iterable[events_pb2.Event],
+        trace: Mapping[str, str] | None = None,
+        topic: str | None = None,
     ) -> None:
         """Owe these events if the transaction commits.
 
         `trace` is the W3C context the events continue (a consumed record's processing
-        span); by default the current span's, captured now.
+        span); by default the current span's, captured now. `topic` is the outbox's own
+        unless another is named (a service's dead-letter topic, say).
         """
         if self.outbox is None:
             raise RuntimeError("this unit of work has no outbox to publish through")
-        self.rows.extend(self.outbox.rows(events, trace))
+        self.rows.extend(self.outbox.rows(events, trace, topic))
 
 
 async def commit(

@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from quorum_common.consumer import EventConsumer, one_by_one
+from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import ensure_topics, make_broker
@@ -27,6 +27,7 @@ from quorum_gateway.api import (
 from quorum_gateway.auth import AuthInterceptor
 from quorum_gateway.backends import Backends
 from quorum_gateway.eventlog import EventLog
+from quorum_gateway.idea_cache import IdeaCache, forgetting
 from quorum_gateway.ideas_api import IdeasApi
 from quorum_gateway.keys import KeyStore
 from quorum_gateway.ratelimit import RateLimiter
@@ -49,6 +50,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         keys = KeyStore(database, settings.gateway_key_cache_seconds)
         await keys.create_indexes()
         event_log = EventLog(database)
+        ideas = IdeaCache(settings.gateway_idea_cache_seconds)
         await event_log.create_indexes()
         broker = make_broker(settings.kafka_bootstrap_servers, "gateway")
         await broker.start()
@@ -60,7 +62,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             database=database,
             topics=topics,
             sources=[topics.ideas, topics.validation, topics.notifications],
-            handle=one_by_one(event_log.append),
+            handle=forgetting(ideas, event_log.append),
             after_commit=event_log.appended,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
         )
@@ -81,7 +83,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             interceptors=[AuthInterceptor(keys, limiter)],
             max_message_bytes=settings.gateway_max_message_bytes,
         )
-        gateway = Gateway(backends)
+        gateway = Gateway(backends, ideas)
         gateway_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(gateway), server.server)
         gateway_pb2_grpc.add_GatesServiceServicer_to_server(GatesApi(gateway), server.server)
         gateway_pb2_grpc.add_DirectoryServiceServicer_to_server(

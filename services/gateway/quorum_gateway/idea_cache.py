@@ -24,10 +24,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from quorum.gateway.v1 import gateway_pb2
+from quorum_common.consumer import Consumed, Handler
+from quorum_common.unit_of_work import Unit
 
 Key = tuple[str, str]  # (tenant id, idea id)
 # Invalidations remembered for reads in flight; far more than ever run at once.
@@ -100,3 +102,20 @@ class IdeaCache:
         self._forgotten.move_to_end(key)
         while len(self._forgotten) > _REMEMBERED:
             self._forgotten.popitem(last=False)
+
+
+def forgetting(cache: IdeaCache, handle: Handler) -> Handler:
+    """A consumer handler that forgets every idea its events are about, then `handle`s them.
+
+    Forgotten before the transaction: what the cache held came from the backends, which
+    already committed whatever the event tells; a batch retried forgets again, harmlessly.
+    """
+
+    async def forget_then_handle(unit: Unit, consumed: Sequence[Consumed]) -> None:
+        for item in consumed:
+            envelope = item.event.envelope
+            if envelope.idea_id:
+                cache.forget(envelope.tenant_id, envelope.idea_id)
+        await handle(unit, consumed)
+
+    return forget_then_handle

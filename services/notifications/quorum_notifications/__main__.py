@@ -1,9 +1,9 @@
 """`python -m quorum_notifications`: closes the loop with endorsers and product teams.
 
 Consumes idea and validation events (recipients projection + fan-out jobs, one
-transaction per event), fans them out to subscriptions, works the delivery queue
-(webhooks, e-mail) and publishes NotificationDelivered / NotificationFailed
-through its outbox.
+transaction and one bulk write per collection per consumed batch), fans them out
+to subscriptions, works the delivery queue (webhooks, e-mail) and publishes
+NotificationDelivered / NotificationFailed through its outbox.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from quorum_common import outbox as outbox_module
-from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer, one_by_one
+from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import ensure_topics, make_broker
@@ -51,6 +51,7 @@ async def create_indexes(database: AsyncDatabase[Document]) -> None:
         database,
         {
             recipients_module.RECIPIENTS: recipients_module.INDEXES,
+            recipients_module.MEMBERS: recipients_module.MEMBER_INDEXES,
             subscriptions_module.SUBSCRIPTIONS: subscriptions_module.INDEXES,
             deliveries_module.FANOUT: deliveries_module.FANOUT_INDEXES,
             deliveries_module.DELIVERIES: deliveries_module.DELIVERY_INDEXES,
@@ -94,8 +95,10 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
         outbox = Outbox(database, topics.notifications)
         await outbox.prepare()
         recipients = Recipients(database)
+        # Before consuming: the projection's old per-idea arrays become member records.
+        await recipients.migrate()
         subscriptions = Subscriptions(database)
-        deliveries = DeliveryLog(client, database, outbox, topics.notifications, dead_letters)
+        deliveries = DeliveryLog(client, database, outbox, dead_letters)
         mail = EmailSender(
             host=settings.notifications_smtp_host,
             port=settings.notifications_smtp_port,
@@ -137,7 +140,8 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
             database=database,
             topics=topics,
             sources=[topics.ideas, topics.validation],
-            handle=one_by_one(intake.apply),
+            handle=intake.handle,
+            kinds=Intake.KINDS,
             outbox=outbox,
             after_commit=intake.committed,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,

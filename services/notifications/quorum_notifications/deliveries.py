@@ -1,16 +1,17 @@
 """The delivery queue and log, and the fan-out jobs that fill it (MongoDB).
 
 `fanout` holds one job per event that calls for a notification, written in the
-consumer's transaction. `deliveries` holds one document per (event, recipient,
-channel) — its `_id` derived from those three, so planning twice changes nothing —
-that is at once a queue entry (status PENDING, due at `due_at`) and the log of
-every attempt. Workers claim due entries with a lease (`due_at` pushed past the
-attempt's timeout), so a crashed worker's delivery is simply due again later; any
-number of workers and processes share the queue.
+consumer's transaction (one command per consumed batch). `deliveries` holds one
+document per (event, recipient, channel) — its `_id` derived from those three, so
+planning twice changes nothing — that is at once a queue entry (status PENDING,
+due at `due_at`) and the log of every attempt. Workers claim due entries with a
+lease (`due_at` pushed past the attempt's timeout), so a crashed worker's delivery
+is simply due again later; any number of workers and processes share the queue.
 
-Finishing a delivery (DELIVERED, or FAILED and dead-lettered) writes its
-NotificationDelivered / NotificationFailed event to the outbox in the same
-transaction, so the event is published exactly when the status changes.
+Finishing a delivery (DELIVERED, or FAILED and dead-lettered) owes its
+NotificationDelivered / NotificationFailed event in the same unit of work
+(`unit_of_work.commit`), so the event is published exactly when the status changes,
+handed to the relay in memory once committed.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bson import Binary
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from quorum.events.v1 import events_pb2
-from quorum_common.mongo import Document, in_transaction
+from quorum_common.mongo import Document
 from quorum_common.outbox import Outbox
+from quorum_common.unit_of_work import Unit, commit
 from quorum_notifications.domain import (
     AttemptResult,
     Decision,
@@ -98,40 +100,43 @@ class DeliveryLog:
         client: AsyncMongoClient[Document],
         database: AsyncDatabase[Document],
         outbox: Outbox,
-        topic: str,
         dead_letter_topic: str,
     ) -> None:
         self._client = client
         self._fanout = database[FANOUT]
         self._deliveries = database[DELIVERIES]
         self._outbox = outbox
-        self._topic = topic
         self._dead_letter_topic = dead_letter_topic
 
     # --- fan-out jobs ------------------------------------------------------------
 
-    async def add_job(
+    async def add_jobs(
         self,
         session: AsyncClientSession,
-        event: events_pb2.Event,
-        notification: Notification,
+        jobs: Sequence[tuple[events_pb2.Event, Notification]],
         at: datetime,
     ) -> None:
-        """Inside the consumer's transaction: remember to fan this event out."""
-        await self._fanout.update_one(
-            {"_id": notification.event_id},
-            {
-                "$setOnInsert": {
-                    "tenant_id": notification.tenant_id,
-                    "idea_id": notification.idea_id,
-                    "kind": notification.kind.value,
-                    "event": Binary(event.SerializeToString()),
-                    "state": "PENDING",
-                    "due_at": at,
-                    "created_at": at,
-                }
-            },
-            upsert=True,
+        """Inside the consumer's transaction: remember to fan these events out."""
+        await self._fanout.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": notification.event_id},
+                    {
+                        "$setOnInsert": {
+                            "tenant_id": notification.tenant_id,
+                            "idea_id": notification.idea_id,
+                            "kind": notification.kind.value,
+                            "event": Binary(event.SerializeToString()),
+                            "state": "PENDING",
+                            "due_at": at,
+                            "created_at": at,
+                        }
+                    },
+                    upsert=True,
+                )
+                for event, notification in jobs
+            ],
+            ordered=False,
             session=session,
         )
 
@@ -154,24 +159,26 @@ class DeliveryLog:
         )
         return doc["due_at"] if doc else None
 
-    async def plan(self, job_id: str, deliveries: Sequence[Document], at: datetime) -> int:
-        """Queue the planned deliveries and close the job, in one transaction."""
+    async def queue(self, deliveries: Sequence[Document]) -> int:
+        """Queue planned deliveries; how many were new.
 
-        async def work(session: AsyncClientSession) -> int:
-            created = 0
-            for doc in deliveries:
-                done = await self._deliveries.update_one(
-                    {"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True, session=session
-                )
-                created += done.upserted_id is not None
-            await self._fanout.update_one(
-                {"_id": job_id},
-                {"$set": {"state": "DONE", "done_at": at, "deliveries": len(deliveries)}},
-                session=session,
-            )
-            return created
+        One command, no transaction: a delivery's id is derived from its event,
+        recipient and channel, so queueing it again (a page planned twice, a job
+        fanned out again after its worker died) changes nothing.
+        """
+        if not deliveries:
+            return 0
+        done = await self._deliveries.bulk_write(
+            [UpdateOne({"_id": d["_id"]}, {"$setOnInsert": d}, upsert=True) for d in deliveries],
+            ordered=False,
+        )
+        return done.upserted_count
 
-        return await in_transaction(self._client, work)
+    async def finish_job(self, job_id: str, planned: int, at: datetime) -> None:
+        await self._fanout.update_one(
+            {"_id": job_id},
+            {"$set": {"state": "DONE", "done_at": at, "deliveries": planned}},
+        )
 
     # --- the queue ---------------------------------------------------------------
 
@@ -213,7 +220,8 @@ class DeliveryLog:
         Returns the new status, or None when the delivery was no longer ours.
         """
 
-        async def work(session: AsyncClientSession) -> Status | None:
+        async def work(unit: Unit) -> Status | None:
+            session = unit.session
             current = await self._deliveries.find_one({"_id": claimed["_id"]}, session=session)
             if current is None:
                 return None
@@ -244,23 +252,17 @@ class DeliveryLog:
             elif decision.verdict is Verdict.DELIVERED:
                 status = Status.DELIVERED
                 changes.update(due_at=None, completed_at=finished_at)
-                await self._publish(
-                    session,
-                    self._topic,
-                    delivered_event(current, number, result.response_code, finished_at),
-                )
+                unit.publish([delivered_event(current, number, result.response_code, finished_at)])
             else:
                 status = Status.FAILED
                 changes.update(due_at=None, completed_at=finished_at, dead_lettered=True)
-                for topic in (self._topic, self._dead_letter_topic):
-                    # Each copy is an event of its own (its own id), as the outbox wants.
-                    await self._publish(
-                        session,
-                        topic,
-                        failed_event(
-                            current, number, result.response_code, result.error, finished_at
-                        ),
-                    )
+                # Each copy is an event of its own (its own id), as the outbox wants.
+                copies = [
+                    failed_event(current, number, result.response_code, result.error, finished_at)
+                    for _ in range(2)
+                ]
+                unit.publish(copies[:1])
+                self._dead_letter(unit, copies[1])
             changes["status"] = status.value
             await self._deliveries.update_one(
                 {"_id": current["_id"]},
@@ -269,10 +271,7 @@ class DeliveryLog:
             )
             return status
 
-        status = await in_transaction(self._client, work)
-        if status is not None and status is not Status.PENDING:
-            self._outbox.notify()
-        return status
+        return await commit(self._client, self._outbox, work)
 
     async def cancel(self, claimed: Document, at: datetime) -> None:
         """The subscription is gone: nothing more is sent for it."""
@@ -309,13 +308,9 @@ class DeliveryLog:
         )
         return done.modified_count
 
-    async def _publish(
-        self,
-        session: AsyncClientSession,
-        topic: str,
-        event: events_pb2.Event,
-    ) -> None:
-        await self._outbox.add(session, topic, [event])
+    def _dead_letter(self, unit: Unit, event: events_pb2.Event) -> None:
+        """Owe `event` on the dead-letter topic, through the service's one outbox."""
+        unit.publish([event], topic=self._dead_letter_topic)
 
     # --- the log -----------------------------------------------------------------
 

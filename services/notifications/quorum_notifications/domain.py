@@ -152,6 +152,20 @@ def _stage_advanced(event: events_pb2.Event) -> tuple[Kind, dict[str, Any]] | No
     }
 
 
+# The events that can call for a notification (event_type names): the consumer
+# passes over every other kind but the idea events that say who endorses.
+NOTIFYING_EVENTS = frozenset(
+    {
+        "StageAdvanced",
+        "IdeaDeclined",
+        "StageOverridden",
+        "IntroductionRequested",
+        "IntroductionAnswered",
+        "GateOpened",
+    }
+)
+
+
 def notification_of(event: events_pb2.Event) -> Notification | None:
     """The notification an event calls for, or None when nobody is to be told."""
     payload = event.WhichOneof("payload")
@@ -274,20 +288,29 @@ def audience(notification: Notification, idea: IdeaPeople | None) -> Audience:
     return Audience(members=frozenset(members))
 
 
+def tells_endorsers(notification: Notification) -> bool:
+    """Whether the audience includes the idea's endorsers (read from the projection)."""
+    return notification.who in (Who.ENDORSERS_AND_SUBMITTER, Who.COUNCILS_ADMINS_AND_ENDORSERS)
+
+
 def ready(
-    notification: Notification, idea: IdeaPeople | None, waited: timedelta, patience: timedelta
+    notification: Notification,
+    known: frozenset[str] | None,
+    waited: timedelta,
+    patience: timedelta,
 ) -> bool:
     """Whether the audience can be chosen now.
 
     Endorsers come from idea events, which may lag the validation event that
     calls for the notification; wait (up to `patience`) until the projection knows
-    the idea and every organization the event names.
+    the idea (`known` is None until then) and every organization the event names
+    (`known`: those of them with an endorsing member in the projection).
     """
     if notification.who is not Who.ENDORSERS_AND_SUBMITTER or waited >= patience:
         return True
-    if idea is None:
+    if known is None:
         return False
-    return notification.organizations <= idea.organizations
+    return notification.organizations <= known
 
 
 @dataclass(frozen=True)

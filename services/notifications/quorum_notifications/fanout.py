@@ -12,18 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import PyMongoError
 
 from quorum.events.v1 import events_pb2
+from quorum_common.consumer import Consumed
 from quorum_common.events import now
 from quorum_common.mongo import Document
+from quorum_common.unit_of_work import Unit
 from quorum_notifications import content
 from quorum_notifications.deliveries import DeliveryLog
 from quorum_notifications.domain import (
+    NOTIFYING_EVENTS,
+    Audience,
+    IdeaPeople,
     Notification,
     Planned,
     Status,
@@ -32,8 +36,10 @@ from quorum_notifications.domain import (
     notification_of,
     plan,
     ready,
+    tells_endorsers,
 )
 from quorum_notifications.messages import recipient_document
+from quorum_notifications.projection import RECIPIENT_EVENTS
 from quorum_notifications.recipients import Recipients
 from quorum_notifications.subscriptions import Subscriptions
 
@@ -47,7 +53,14 @@ IDLE_SECONDS = 1.0
 
 
 class Intake:
-    """The event consumer's handler (inside its transaction)."""
+    """The event consumer's handler (inside its transaction), set-based.
+
+    A consumed batch costs one bulk write per collection it changes: the recipients
+    projection (the batch's idea events) and the fan-out jobs (its events that call
+    for a notification); the consumer takes only these kinds (`KINDS`).
+    """
+
+    KINDS = RECIPIENT_EVENTS | NOTIFYING_EVENTS
 
     def __init__(
         self,
@@ -60,11 +73,13 @@ class Intake:
         self._on_job = on_job
         self._job_added = False
 
-    async def apply(self, session: AsyncClientSession, event: events_pb2.Event) -> None:
-        await self._recipients.apply(session, event)
-        notification = notification_of(event)
-        if notification is not None:
-            await self._deliveries.add_job(session, event, notification, now())
+    async def handle(self, unit: Unit, consumed: Sequence[Consumed]) -> None:
+        events = [c.event for c in consumed]
+        await self._recipients.apply(unit.session, events)
+        jobs = [(e, n) for e in events if (n := notification_of(e)) is not None]
+        if jobs:
+            await self._deliveries.add_jobs(unit.session, jobs, now())
+            # Set by an attempt that may yet abort: at worst one needless wake-up.
             self._job_added = True
 
     def committed(self) -> None:
@@ -152,14 +167,21 @@ class FanOut:
             return False
         notification = notification_of(events_pb2.Event.FromString(job["event"]))
         if notification is None:  # cannot happen: only such events become jobs
-            await self._deliveries.plan(job["_id"], [], at)
+            await self._deliveries.finish_job(job["_id"], 0, at)
             return True
-        people = await self._recipients.people(notification.tenant_id, notification.idea_id)
+        idea = await self._recipients.idea(notification.tenant_id, notification.idea_id)
+        known = (
+            await self._recipients.known(
+                notification.tenant_id, notification.idea_id, notification.organizations
+            )
+            if idea is not None
+            else None
+        )
         waited = at - job["created_at"]
-        if not ready(notification, people, waited, self._patience):
+        if not ready(notification, known, waited, self._patience):
             await self._deliveries.postpone_job(job["_id"], at + RECHECK)
             return True
-        if not ready(notification, people, timedelta(0), self._patience):
+        if not ready(notification, known, timedelta(0), self._patience):
             log.warning(
                 "%s %s: idea events naming its endorsers did not arrive within %s; "
                 "telling the endorsers known so far",
@@ -167,16 +189,26 @@ class FanOut:
                 notification.event_id,
                 self._patience,
             )
-        told = audience(notification, people)
-        subscriptions = await self._subscriptions.matching(
-            notification.tenant_id, [r.key for r in told.recipients()], notification.kind
-        )
-        title = people.title if people else ""
-        docs = [
-            delivery_document(notification, p, title, at)
-            for p in plan(notification, told, subscriptions)
-        ]
-        created = await self._deliveries.plan(job["_id"], docs, at)
+        planned = created = 0
+        leased = at
+        title = idea.title if idea else ""
+        async for told in self._audiences(notification, idea):
+            subscriptions = await self._subscriptions.matching(
+                notification.tenant_id, [r.key for r in told.recipients()], notification.kind
+            )
+            docs = [
+                delivery_document(notification, p, title, at)
+                for p in plan(notification, told, subscriptions)
+            ]
+            planned += len(docs)
+            created += await self._deliveries.queue(docs)
+            if created:
+                self._on_planned()  # the first deliveries need not wait for the last page
+            if now() - leased > JOB_LEASE / 3:
+                # Still ours while the pages last: no other worker takes the job over.
+                leased = now()
+                await self._deliveries.postpone_job(job["_id"], leased + JOB_LEASE)
+        await self._deliveries.finish_job(job["_id"], planned, now())
         log.info(
             "%s %s for idea %s: %d deliveries queued",
             notification.kind.value,
@@ -184,6 +216,26 @@ class FanOut:
             notification.idea_id,
             created,
         )
-        if created:
-            self._on_planned()
         return True
+
+    async def _audiences(
+        self, notification: Notification, idea: IdeaPeople | None
+    ) -> AsyncIterator[Audience]:
+        """The audience a page of endorsers at a time, so no idea is too big to tell.
+
+        The first page brings everyone but the endorsers (submitter, councils, teams);
+        organizations come with each page of their members (one straddling two pages
+        is planned twice, which queues its delivery once: the ids are deterministic).
+        """
+        if not tells_endorsers(notification):
+            yield audience(notification, idea)
+            return
+        submitter = idea.submitter if idea else None
+        first = True
+        async for page in self._recipients.endorsers(notification.tenant_id, notification.idea_id):
+            members = frozenset(page)
+            if first:
+                yield audience(notification, IdeaPeople(submitter=submitter, members=members))
+                first = False
+            else:
+                yield Audience(members=members)

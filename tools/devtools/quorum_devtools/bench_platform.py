@@ -1,8 +1,7 @@
-"""The bench's own Quorum: processes (optionally under pyinstrument), a tenant, probes.
+"""The bench's own Quorum: processes (optionally under pyinstrument), a tenant, callers.
 
 Everything the bench starts is registered in one `Processes` so the caller can stop it
-all, whatever happened. The `Probe` reads the services' own databases to know when the
-pipeline has finished a piece of work — no sleeps, no guessing.
+all, whatever happened (when the pipeline has finished a piece of work is bench_probe's).
 """
 
 from __future__ import annotations
@@ -13,14 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
-from pymongo import AsyncMongoClient
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
@@ -39,7 +36,8 @@ SEGMENTS = 4
 # Equal revenue: with ARR_LINEAR weighting three endorsers hold a third each, under
 # the DISCOVERY gate's 50% cap, so the third distinct organization opens the gate.
 ARR = 10_000_000
-CONSUMERS = {"validation": ("ideas",), "ideas": ("validation",)}
+# The reference pipeline cleans up its topic and databases on SIGTERM; give it time.
+PATIENCE_SECONDS = 30.0
 
 
 class BenchError(Exception):
@@ -59,7 +57,7 @@ class Processes:
                 process.send_signal(signal.SIGTERM)
         for process in self.others:
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=PATIENCE_SECONDS)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
@@ -161,92 +159,6 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
 
 
-class Probe:
-    """Reads the services' databases: outbox backlogs and consumed-event counts."""
-
-    def __init__(self, mongodb_uri: str, database_prefix: str) -> None:
-        self._client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri)
-        self._prefix = database_prefix
-
-    def _collection(self, service: str, name: str) -> Any:
-        return self._client[f"{self._prefix}{service}"][name]
-
-    async def processed(self, service: str) -> int:
-        # The count from collection metadata: O(1), so polling it costs MongoDB nothing.
-        return int(await self._collection(service, "processed_events").estimated_document_count())
-
-    async def published_total(self, service: str) -> int:
-        return int(await self._collection(service, "outbox").estimated_document_count())
-
-    async def unpublished(self, service: str) -> int:
-        return int(await self._collection(service, "outbox").count_documents({"published": False}))
-
-    async def snapshot(self) -> dict[str, int]:
-        ideas = await self.published_total("ideas")
-        validation = await self.published_total("validation")
-        notifications = await self.published_total("notifications")
-        return {
-            "ideas_events": ideas,
-            "validation_events": validation,
-            "notifications_events": notifications,
-            "unpublished": sum(
-                [await self.unpublished(s) for s in ("ideas", "validation", "notifications")]
-            ),
-            "validation_processed": await self.processed("validation"),
-            "ideas_processed": await self.processed("ideas"),
-            "gateway_processed": await self.processed("gateway"),
-            "notifications_processed": await self.processed("notifications"),
-        }
-
-    async def wait_quiet(self, stall: float = 90.0, settle: float = 3.0) -> dict[str, int]:
-        """Until every published event has been consumed by every consumer.
-
-        Exact counts are the normal end; if a consumer legitimately skips something
-        (a dead letter), counts that stay unchanged for `settle` seconds also end it.
-        No deadline while the counts move — a slow machine only makes it slower — but
-        `stall` seconds without any progress mean something is stuck.
-        """
-        last: dict[str, int] = {}
-        unchanged_since = time.monotonic()
-        while True:
-            now = await self.snapshot()
-            produced = now["ideas_events"] + now["validation_events"]
-            exact = (
-                now["unpublished"] == 0
-                and now["validation_processed"] >= now["ideas_events"]
-                and now["ideas_processed"] >= now["validation_events"]
-                and now["notifications_processed"] >= produced
-                and now["gateway_processed"] >= produced + now["notifications_events"]
-            )
-            if exact:
-                return now
-            if now != last:
-                last, unchanged_since = now, time.monotonic()
-            elif now["unpublished"] == 0 and time.monotonic() - unchanged_since > settle:
-                return now
-            elif time.monotonic() - unchanged_since > stall:
-                raise BenchError(f"the pipeline made no progress for {stall:.0f}s: {now}")
-            # Ten counts a round: polled gently, MongoDB is also the system under test.
-            await asyncio.sleep(0.2)
-
-    async def wait_validation(self, target: int, within: float) -> tuple[float, int]:
-        """When the validation service had consumed `target` events (perf_counter)."""
-        deadline = time.perf_counter() + within
-        while True:
-            count = await self.processed("validation")
-            if count >= target or time.perf_counter() > deadline:
-                return time.perf_counter(), count
-            await asyncio.sleep(0.05)
-
-    async def drop(self) -> None:
-        for name in await self._client.list_database_names():
-            if name.startswith(self._prefix):
-                await self._client.drop_database(name)
-
-    async def close(self) -> None:
-        await self._client.close()
-
-
 @dataclass
 class Caller:
     """One API key on its own connection (one client of the platform)."""
@@ -292,10 +204,14 @@ class Tenant:
     members: int = 0
 
     def next_member(self, organization: int) -> domain_pb2.MemberRef:
-        """A member nobody used yet, so every endorsement changes the idea."""
+        """A member nobody used yet of a directory organization, so every call changes the idea."""
+        return self.new_member(organization_id(organization))
+
+    def new_member(self, organization: str) -> domain_pb2.MemberRef:
+        """A member nobody used yet of any organization (it need not be in the directory)."""
         self.members += 1
         return domain_pb2.MemberRef(
-            organization_id=organization_id(organization), member_id=f"member-{self.members}"
+            organization_id=organization, member_id=f"member-{self.members}"
         )
 
     async def submit(self, caller: Caller, organization: int, number: int) -> str:
@@ -319,15 +235,18 @@ class Tenant:
         organization: int,
         member: domain_pb2.MemberRef | None = None,
     ) -> bool:
-        answer = await caller.ideas.EndorseIdea(
+        member = member or self.next_member(organization)
+        return (await self.endorse_as(caller, idea_id, member)).changed
+
+    async def endorse_as(
+        self, caller: Caller, idea_id: str, member: domain_pb2.MemberRef
+    ) -> gateway_pb2.EndorseIdeaResponse:
+        return await caller.ideas.EndorseIdea(
             gateway_pb2.EndorseIdeaRequest(
-                idea_id=idea_id,
-                member=member or self.next_member(organization),
-                importance=domain_pb2.IMPORTANCE_IMPORTANT,
+                idea_id=idea_id, member=member, importance=domain_pb2.IMPORTANCE_IMPORTANT
             ),
             metadata=caller.metadata,
         )
-        return answer.changed
 
     async def withdraw(self, caller: Caller, idea_id: str, member: domain_pb2.MemberRef) -> None:
         await caller.ideas.WithdrawEndorsement(

@@ -1,79 +1,173 @@
-"""The bench's verdicts and what people read: targets, the table, the latency plot."""
+"""The bench's verdicts and what people read: ratios, targets, the table, the latency plot.
+
+The targets are issue 13's, each judged from figures of the same run: Quorum against the
+reference pipeline run beside it, the hot idea against the pipeline, growth against
+itself at its smallest size.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# The issue's targets for this machine (2 cores, everything on one box).
-PIPELINE_TARGET = 1000.0  # endorsements/s
+PIPELINE_SHARE = 0.50  # of the reference's throughput
+HOT_IDEA_SHARE = 0.50  # of the pipeline's throughput, with no failed call
+CPU_RATIO = 3.0  # CPU per validated endorsement, at most this many times the reference's
 LATENCY_LOAD = 200.0  # offered endorsements/s at which p99 is judged
-LATENCY_TARGET_MS = 100.0
-GATEWAY_TARGET = 0.60  # of the bare server's GetIdea throughput
-GATE_SIZE = "10000"
-GATE_TARGET_MS = 20.0
-RSS_TARGET_MB = 150.0
+LATENCY_TARGET_MS = 250.0
+GROWTH_RATIO = 1.5  # EndorseIdea median at the largest size over at the smallest
+ANSWER_BYTES = 16 * 1024  # GetIdea answer at any size
+GATEWAY_SHARE = 0.60  # of the bare server's GetIdea throughput
 
 
-def _target(name: str, wanted: str, value: float | None, met: bool | None) -> dict[str, Any]:
-    return {"name": name, "target": wanted, "value": value, "met": met}
+def _ratio(numerator: Any, denominator: Any) -> float | None:
+    if not isinstance(numerator, int | float) or not isinstance(denominator, int | float):
+        return None
+    if not denominator or math.isnan(numerator) or math.isnan(denominator):
+        return None
+    return float(numerator) / float(denominator)
+
+
+def _latency_at(results: dict[str, Any], load: float | None) -> dict[str, Any]:
+    if load is None:
+        return {}
+    found: dict[str, Any] = results.get("latency", {}).get("loads", {}).get(f"{load:g}", {})
+    return found
+
+
+def ratios(results: dict[str, Any]) -> dict[str, Any]:
+    """Quorum's figures over the reference's from the same run (medians over both's runs)."""
+    reference = results.get("reference", {})
+    if not reference.get("available"):
+        return {"note": reference.get("note", "the reference did not run")}
+    pipeline = results.get("pipeline", {})
+    cpu = pipeline.get("cpu_ms_per_endorsement", {})
+    found: dict[str, Any] = {
+        "pipeline_throughput": _ratio(pipeline.get("per_second"), reference["consumed_per_s"]),
+        "cpu_per_endorsement": _ratio(
+            cpu.get("total"), reference["cpu_ms_per_endorsement"].get("total")
+        ),
+        # Which of Quorum's processes the CPU total covers (the broker's and mongod's
+        # only when the bench could find them on this machine).
+        "cpu_processes": sorted(k for k in cpu if k != "total"),
+        "e2e_at_per_second": reference.get("rate"),
+    }
+    latency = _latency_at(results, reference.get("rate"))
+    for key in ("p50", "p99"):
+        found[f"e2e_{key}"] = _ratio(latency.get(f"{key}_ms"), reference["e2e_ms"].get(key))
+    quorum_runs = pipeline.get("repetitions", [])
+    reference_runs = reference.get("repetitions", [])
+    # Each repetition's pair ran back to back: the spread of these is the run's noise.
+    found["pipeline_throughput_by_repetition"] = [
+        _ratio(q["per_second"], r["consumed_per_s"])
+        for q, r in zip(quorum_runs, reference_runs, strict=False)
+    ]
+    return found
+
+
+def _target(
+    name: str, wanted: str, value: float | None, met: bool | None, note: str = ""
+) -> dict[str, Any]:
+    return {"name": name, "target": wanted, "value": value, "met": met, "note": note}
+
+
+def _judge(value: float | None, holds: bool) -> bool | None:
+    return None if value is None else holds
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target with its figure; met is None when this run did not measure it."""
+    """Issue 13's targets with their figures; met is None when this run did not measure it."""
     found: list[dict[str, Any]] = []
-    pipeline = results.get("pipeline", {}).get("per_second")
+    found_ratios = results.get("ratios") or ratios(results)
+    reference_note = found_ratios.get("note", "")
+
+    share = found_ratios.get("pipeline_throughput")
     found.append(
         _target(
-            "pipeline throughput (endorsements/s)",
-            f">= {PIPELINE_TARGET:g}",
-            pipeline,
-            None if pipeline is None else pipeline >= PIPELINE_TARGET,
+            "pipeline throughput / reference's",
+            f">= {PIPELINE_SHARE:.0%}",
+            share,
+            _judge(share, share is not None and share >= PIPELINE_SHARE),
+            reference_note,
         )
     )
-    loads = results.get("latency", {}).get("loads", {})
-    at_load = loads.get(f"{LATENCY_LOAD:g}")
-    p99 = at_load["p99_ms"] if at_load else None
+
+    hot = results.get("hot_idea", {})
+    hot_share = _ratio(hot.get("per_second"), results.get("pipeline", {}).get("per_second"))
+    failed = hot.get("failed_calls")
+    found.append(
+        _target(
+            f"hot idea ({hot.get('clients', 16)} clients on one idea) / pipeline",
+            f">= {HOT_IDEA_SHARE:.0%}, no failed call",
+            hot_share,
+            _judge(hot_share, hot_share is not None and hot_share >= HOT_IDEA_SHARE and not failed),
+            f"{failed} failed calls: {hot.get('errors')}" if failed else "",
+        )
+    )
+
+    cpu = found_ratios.get("cpu_per_endorsement")
+    found.append(
+        _target(
+            "CPU per validated endorsement / reference's",
+            f"<= {CPU_RATIO:g}x",
+            cpu,
+            _judge(cpu, cpu is not None and cpu <= CPU_RATIO),
+            reference_note,
+        )
+    )
+
+    p99 = _latency_at(results, LATENCY_LOAD).get("p99_ms")
+    p99 = None if p99 is None or math.isnan(p99) else p99
     found.append(
         _target(
             f"end-to-end p99 at {LATENCY_LOAD:g}/s (ms)",
             f"<= {LATENCY_TARGET_MS:g}",
             p99,
-            None if p99 is None else (not math.isnan(p99) and p99 <= LATENCY_TARGET_MS),
+            _judge(p99, p99 is not None and p99 <= LATENCY_TARGET_MS),
         )
     )
-    ratio = results.get("gateway", {}).get("ratio")
+
+    sizes = results.get("growth", {}).get("sizes", {})
+    if sizes:
+        smallest, largest = min(sizes, key=int), max(sizes, key=int)
+        growth = _ratio(sizes[largest]["endorse_median_ms"], sizes[smallest]["endorse_median_ms"])
+        name = f"EndorseIdea median at {int(largest):,} / at {int(smallest):,} endorsements"
+    else:
+        growth, name = None, "EndorseIdea median at 50,000 / at 10 endorsements"
+    stopped = results.get("growth", {}).get("stopped_at")
     found.append(
         _target(
-            "gateway GetIdea / bare server",
-            f">= {GATEWAY_TARGET:.0%}",
-            ratio,
-            None if ratio is None else ratio >= GATEWAY_TARGET,
+            name,
+            f"<= {GROWTH_RATIO:g}x",
+            growth,
+            # An idea the platform could not grow to its largest size has not met it.
+            False if stopped else _judge(growth, growth is not None and growth <= GROWTH_RATIO),
+            f"growth stopped at {stopped:,}: the pipeline fell behind" if stopped else "",
         )
     )
-    gate = results.get("gate_scaling", {}).get("sizes", {}).get(GATE_SIZE)
-    # CPU time: the engine is one thread, and on a shared machine wall time also counts
-    # the waits for a core that other processes hold.
-    gate_ms = gate["cpu_ms"] if gate else None
+
+    answers = [s["get_idea_answer_bytes"] for s in sizes.values()]
+    largest_answer = float(max(answers)) if answers else None
     found.append(
         _target(
-            f"gate with {int(GATE_SIZE):,} endorsements (CPU ms)",
-            f"<= {GATE_TARGET_MS:g}",
-            gate_ms,
-            None if gate_ms is None else gate_ms <= GATE_TARGET_MS,
+            "GetIdea answer at any size (bytes)",
+            f"<= {ANSWER_BYTES:,}",
+            largest_answer,
+            _judge(largest_answer, largest_answer is not None and largest_answer <= ANSWER_BYTES),
         )
     )
-    for service, memory in results.get("memory", {}).get("services", {}).items():
-        peak = memory.get("peak_rss_mb")
-        found.append(
-            _target(
-                f"{service} peak RSS (MB)",
-                f"<= {RSS_TARGET_MB:g}",
-                peak,
-                None if peak is None else peak <= RSS_TARGET_MB,
-            )
+
+    gateway = results.get("gateway", {}).get("ratio")
+    found.append(
+        _target(
+            "GetIdea through the gateway / bare grpc.aio server",
+            f">= {GATEWAY_SHARE:.0%}",
+            gateway,
+            _judge(gateway, gateway is not None and gateway >= GATEWAY_SHARE),
         )
+    )
     return found
 
 
@@ -85,56 +179,105 @@ def _number(value: Any, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
-def table(results: dict[str, Any]) -> str:
-    """A plain-text table: each figure, what it is compared with, and the target."""
+def _share(ratio: float | None, of: str) -> str:
+    return "" if ratio is None else f"{ratio:.1%} of {of}"
+
+
+def _times(ratio: float | None, of: str) -> str:
+    return "" if ratio is None else f"{ratio:.2f}x {of}"
+
+
+def _percentiles(figures: dict[str, Any], keys: tuple[str, ...]) -> str:
+    return "/".join(_number(figures.get(k)) for k in keys)
+
+
+def _figure_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
-    baseline = results.get("baseline", {})
-    base_rate = baseline.get("per_second")
-    if baseline:
-        rows.append(("baseline: Kafka round trip + upsert (msg/s)", _number(base_rate, 0), ""))
-        latency = baseline.get("latency", {})
+    reference = results.get("reference", {})
+    found_ratios = results.get("ratios", {})
+    if reference.get("available"):
+        rows.append(
+            ("reference: consumed (endorsements/s)", _number(reference["consumed_per_s"], 0), "")
+        )
         rows.append(
             (
-                f"baseline latency at {_number(latency.get('offered_per_second'), 0)}/s "
-                "p50/p95/p99 (ms)",
-                "/".join(_number(latency.get(k)) for k in ("p50_ms", "p95_ms", "p99_ms")),
+                "reference: CPU per endorsement, all processes (ms)",
+                _number(reference["cpu_ms_per_endorsement"].get("total"), 2),
                 "",
             )
         )
+        rows.append(
+            (
+                f"reference: end-to-end at {_number(reference.get('rate'), 0)}/s p50/p95/p99 (ms)",
+                _percentiles(reference["e2e_ms"], ("p50", "p95", "p99")),
+                "",
+            )
+        )
+    elif reference:
+        rows.append(("reference", "-", reference.get("note", "")))
     pipeline = results.get("pipeline", {})
     if pipeline:
-        rate = pipeline.get("per_second")
-        ratio = f"{rate / base_rate:.1%} of baseline" if rate and base_rate else ""
-        rows.append((f"pipeline ({pipeline.get('clients')} clients, endorsements/s)",
-                     _number(rate, 0), ratio))  # fmt: skip
-        rows.append(("  accepted by the gateway (endorsements/s)",
-                     _number(pipeline.get("accepted_per_second"), 0), ""))  # fmt: skip
-    for load, figures in results.get("latency", {}).get("loads", {}).items():
-        base_p50 = baseline.get("latency", {}).get("p50_ms")
-        ratio = (
-            f"p50 {figures['p50_ms'] / base_p50:.1f}x baseline"
-            if base_p50 and not math.isnan(figures["p50_ms"])
-            else ""
+        cpu = pipeline.get("cpu_ms_per_endorsement", {})
+        rows.append(
+            (
+                f"pipeline ({pipeline.get('clients')} clients, endorsements/s validated)",
+                _number(pipeline.get("per_second"), 0),
+                _share(found_ratios.get("pipeline_throughput"), "reference"),
+            )
         )
+        rows.append(
+            (
+                "  accepted by the gateway (endorsements/s)",
+                _number(pipeline.get("accepted_per_second"), 0),
+                "",
+            )
+        )
+        rows.append(
+            (
+                "  CPU per validated endorsement, all processes (ms)",
+                _number(cpu.get("total"), 2),
+                _times(found_ratios.get("cpu_per_endorsement"), "reference"),
+            )
+        )
+        shares = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items() if k != "total")
+        rows.append(("    by process (ms)", "", shares))
+    hot = results.get("hot_idea", {})
+    if hot:
+        failed = (
+            f", {hot['failed_calls']} failed {hot['errors']}" if hot.get("failed_calls") else ""
+        )
+        rows.append(
+            (
+                f"hot idea ({hot.get('clients')} clients, one idea, endorsements/s){failed}",
+                _number(hot.get("per_second"), 0),
+                _share(_ratio(hot.get("per_second"), pipeline.get("per_second")), "pipeline"),
+            )
+        )
+    e2e_rate = found_ratios.get("e2e_at_per_second")
+    for load, figures in results.get("latency", {}).get("loads", {}).items():
+        compared = ""
+        if e2e_rate is not None and float(load) == float(e2e_rate):
+            compared = (
+                f"p50 {_times(found_ratios.get('e2e_p50'), 'reference')}, "
+                f"p99 {_times(found_ratios.get('e2e_p99'), 'reference')}"
+            )
         missing = f", {figures['missing']} missing" if figures.get("missing") else ""
         if figures.get("errors"):
             missing += f", {figures['errors']} failed calls"
         rows.append(
             (
                 f"end-to-end at {load}/s p50/p95/p99 (ms){missing}",
-                "/".join(_number(figures.get(k)) for k in ("p50_ms", "p95_ms", "p99_ms")),
-                ratio,
+                _percentiles(figures, ("p50_ms", "p95_ms", "p99_ms")),
+                compared,
             )
         )
     gateway = results.get("gateway", {})
     if gateway:
+        bare = gateway["bare_server"].get("per_second")
         for name in ("bare_server", "gateway", "ideas_direct", "validation_direct"):
-            figures = gateway.get(name, {})
-            share = ""
-            bare = gateway["bare_server"].get("per_second")
-            if name != "bare_server" and bare:
-                share = f"{figures['per_second'] / bare:.1%} of bare"
-            rows.append((f"GetIdea {name} (calls/s)", _number(figures.get("per_second"), 0), share))
+            rate = gateway.get(name, {}).get("per_second")
+            share = _share(_ratio(rate, bare), "bare") if name != "bare_server" else ""
+            rows.append((f"GetIdea {name} (calls/s)", _number(rate, 0), share))
     for size, figures in results.get("gate_scaling", {}).get("sizes", {}).items():
         rows.append(
             (
@@ -159,17 +302,76 @@ def table(results: dict[str, Any]) -> str:
                 f"{(meta.get('loadavg_at_end') or ['-'])[0]}",
             )
         )
-    width = max(len(r[0]) for r in rows) if rows else 10
+    return rows
+
+
+def _oplog(at_size: dict[str, Any], name: str) -> str:
+    return _number(at_size["oplog_bytes_per_endorsement"].get(name), 0)
+
+
+def growth_table(results: dict[str, Any]) -> list[str]:
+    """One column per size of the idea."""
+    growth = results.get("growth", {})
+    sizes = growth.get("sizes", {})
+    if not sizes:
+        return [f"growth STOPPED {growth['stopped']}"] if growth.get("stopped") else []
+    measures: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
+        ("EndorseIdea median (ms)", lambda s: _number(s["endorse_median_ms"])),
+        (
+            "ideas CPU per endorsement (ms)",
+            lambda s: _number(s["cpu_ms_per_endorsement"].get("ideas"), 2),
+        ),
+        (
+            "validation CPU per endorsement (ms)",
+            lambda s: _number(s["cpu_ms_per_endorsement"].get("validation"), 2),
+        ),
+        (
+            "all processes CPU per endorsement (ms)",
+            lambda s: _number(s["cpu_ms_per_endorsement"].get("total"), 2),
+        ),
+        ("oplog per endorsement (bytes)", lambda s: _oplog(s, "total")),
+        ("  written by ideas", lambda s: _oplog(s, "ideas")),
+        ("  written by validation", lambda s: _oplog(s, "validation")),
+        ("  written by notifications", lambda s: _oplog(s, "notifications")),
+        ("  written by gateway", lambda s: _oplog(s, "gateway")),
+        ("GetIdea answer (bytes)", lambda s: _number(s["get_idea_answer_bytes"], 0)),
+        ("idea document (BSON bytes)", lambda s: _number(s["idea_document_bytes"], 0)),
+    )
+    width = max(len(m[0]) for m in measures)
+    lines = [
+        f"{'growth: endorsements on the idea':<{width}}"
+        + "".join(f"{int(size):>12,}" for size in sizes)
+    ]
+    lines.append("-" * (width + 12 * len(sizes)))
+    for label, show in measures:
+        lines.append(f"{label:<{width}}" + "".join(f"{show(s):>12}" for s in sizes.values()))
+    lines.append(
+        f"grown to {int(max(sizes, key=int)):,} in {_number(growth.get('grow_seconds'))} s "
+        f"({_number(growth.get('grow_accepted_per_second'), 0)} endorsements/s accepted from "
+        f"{growth.get('clients')} clients, {growth.get('grow_failed_calls', 0)} failed calls)"
+    )
+    if growth.get("stopped"):
+        lines.append(f"STOPPED {growth['stopped']}")
+    return lines
+
+
+def table(results: dict[str, Any]) -> str:
+    """Plain text: each figure and what it is compared with, growth, then the targets."""
+    rows = _figure_rows(results)
+    width = max([len(r[0]) for r in rows] + [40])
     lines = [f"{'measurement':<{width}}  {'figure':>20}  compared"]
     lines.append("-" * (width + 40))
     lines += [f"{name:<{width}}  {value:>20}  {note}" for name, value, note in rows]
-    lines.append("")
-    lines.append("targets")
+    grown = growth_table(results)
+    if grown:
+        lines += ["", *grown]
+    lines += ["", "targets (issue 13, judged in this run)"]
     for found in results.get("targets", []):
         verdict = {True: "met", False: "MISSED", None: "not measured"}[found["met"]]
+        note = f"  ({found['note']})" if found.get("note") else ""
         lines.append(
             f"  {found['name']:<{width}} {_number(found['value'], 2):>12}  "
-            f"(target {found['target']})  {verdict}"
+            f"(target {found['target']})  {verdict}{note}"
         )
     return "\n".join(lines)
 
@@ -194,18 +396,18 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     ):
         axes.plot(x, [loads[o][key] for o in offered], style, label=label)
     axes.axhline(LATENCY_TARGET_MS, color="grey", linestyle="--", label="p99 target")
-    baseline = results.get("baseline", {}).get("latency", {})
-    if baseline.get("p99_ms") is not None and not math.isnan(baseline["p99_ms"]):
+    reference = results.get("reference", {})
+    if reference.get("available") and reference["e2e_ms"].get("p99") is not None:
         axes.plot(
-            [baseline["offered_per_second"]],
-            [baseline["p99_ms"]],
+            [reference["rate"]],
+            [reference["e2e_ms"]["p99"]],
             "kx",
             markersize=9,
-            label="baseline p99 (Kafka + upsert)",
+            label="reference pipeline p99",
         )
     axes.set_yscale("log")
     axes.set_xlabel("offered load (endorsements/s, each opening a gate)")
-    axes.set_ylabel("Endorse return → GateOpened on WatchEvents (ms)")
+    axes.set_ylabel("EndorseIdea sent → GateOpened on WatchEvents (ms)")
     axes.set_title("Quorum end-to-end latency vs offered load")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()

@@ -48,6 +48,12 @@ def median_of(repetitions: Sequence[dict[str, Any]], key: str) -> float:
     return median(float(r[key]) for r in repetitions if key in r)
 
 
+def median_figures(figures: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Key by key, the median over repetitions of a dict of figures."""
+    keys = dict.fromkeys(key for f in figures for key in f)
+    return {key: median(float(f[key]) for f in figures if key in f) for key in keys}
+
+
 def peak_rss_mb(pid: int) -> float | None:
     """VmHWM (the kernel's high-water mark of resident memory) in MiB; None if gone."""
     return _status_field_mb(pid, "VmHWM")
@@ -117,3 +123,31 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return info
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on TCP `port` of this machine, when /proc lets us see it.
+
+    For servers named by the environment (not started by the bench) the broker's and
+    mongod's CPU is still counted: /proc/net/tcp{,6} give the listening socket's inode,
+    and its owner is the process with a descriptor linked to socket:[inode].
+    """
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()  # sl, local address:port (hex), remote, state, ..., inode
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                sockets.add(f"socket:[{fields[9]}]")
+    if not sockets:
+        return None
+    for fds in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any(os.readlink(fd) in sockets for fd in fds.iterdir()):
+                return int(fds.parent.name)
+        except OSError:
+            continue
+    return None

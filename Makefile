@@ -60,7 +60,7 @@ format: install ## apply ruff's fixes and formatting
 demo: install ## the newcomer scenario told through the client (starts the platform if needed)
 	$(RUN) python -m quorum_devtools.demo
 
-bench: install ## throughput and latency against baselines measured in the same run
+bench: install ## throughput, latency, growth and CPU against the reference pipeline, in one run
 	$(RUN) python -m quorum_devtools.bench
 
 TAG ?= dev

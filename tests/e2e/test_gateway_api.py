@@ -14,6 +14,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
 
@@ -225,6 +226,47 @@ async def test_the_newcomer_scenario_through_the_gateway(tenant: Tenant) -> None
 async def _holds(pm: Caller, idea_id: str) -> bool:
     report = await pm.gates.GetGateReport(gateway_pb2.GetGateReportRequest(idea_id=idea_id))
     return report.report.holds
+
+
+async def test_get_idea_shows_every_write_at_once_though_the_gateway_remembers_it(
+    tenant: Tenant, running: platform.Platform
+) -> None:
+    pm = tenant.pm
+    idea = (await tenant.customers["bakery"].ideas.SubmitIdea(submission())).idea
+
+    async def recorded() -> bool:
+        found = await pm.ideas.GetIdea(gateway_pb2.GetIdeaRequest(idea_id=idea.id))
+        return bool(found.idea.stage)
+
+    await until(recorded, "the stage of the new idea")
+    # Read twice: from now on the gateway answers from what it remembers.
+    for _ in range(2):
+        seen = (await pm.ideas.GetIdea(gateway_pb2.GetIdeaRequest(idea_id=idea.id))).idea
+        assert (seen.version, seen.organization_count) == (1, 1)
+
+    # Its own write: the very next read shows it, under any spelling of the id.
+    endorsed = await tenant.customers["clinic"].ideas.EndorseIdea(
+        gateway_pb2.EndorseIdeaRequest(idea_id=idea.id, importance=domain_pb2.IMPORTANCE_CRITICAL)
+    )
+    after = (await pm.ideas.GetIdea(gateway_pb2.GetIdeaRequest(idea_id=idea.id.upper()))).idea
+    assert (after.version, after.organization_count) == (endorsed.idea.version, 2)
+
+    # A write that never passed through this gateway reaches it with its event.
+    async with grpc.aio.insecure_channel(running.address("ideas")) as internal:
+        direct = await ideas_pb2_grpc.IdeasServiceStub(internal).EndorseIdea(
+            ideas_pb2.EndorseIdeaRequest(
+                tenant_id="acme-software",
+                idea_id=idea.id,
+                member=domain_pb2.MemberRef(organization_id="lab", member_id="lea"),
+                importance=domain_pb2.IMPORTANCE_IMPORTANT,
+            )
+        )
+
+    async def caught_up() -> bool:
+        found = await pm.ideas.GetIdea(gateway_pb2.GetIdeaRequest(idea_id=idea.id))
+        return found.idea.version == direct.idea.version
+
+    await until(caught_up, "the other writer's endorsement")
 
 
 async def test_customers_see_counts_but_only_opted_in_peers(tenant: Tenant) -> None:

@@ -125,11 +125,6 @@ def an_idea(**fields: Any) -> gateway_pb2.Idea:
         "status": domain_pb2.IDEA_STATUS_OPEN,
         "organization_count": 1,
         "next_stage": "DISCOVERY",
-        "endorsements": [
-            domain_pb2.OrganizationEndorsement(
-                organization_id="acme", importance=domain_pb2.IMPORTANCE_CRITICAL, member_count=1
-            )
-        ],
     }
     values.update(fields)
     return gateway_pb2.Idea(**values)
@@ -191,6 +186,7 @@ def test_the_command_tree_is_complete() -> None:
         "ideas get",
         "ideas list",
         "ideas endorse",
+        "ideas endorsements",
         "ideas withdraw",
         "ideas similar",
         "ideas merge",
@@ -344,17 +340,57 @@ def test_user_text_is_printed_as_written_not_as_markup(gateway: FakeGateway) -> 
 
 def test_get_shows_stage_next_gate_and_endorsements(gateway: FakeGateway) -> None:
     gateway.answers["GetIdea"] = lambda request, context: gateway_pb2.GetIdeaResponse(
-        idea=an_idea(next_gate_holds=True)
+        idea=an_idea(next_gate_holds=True, organization_count=3)
+    )
+    gateway.answers["ListEndorsements"] = lambda request, context: (
+        gateway_pb2.ListEndorsementsResponse(
+            endorsements=[
+                domain_pb2.OrganizationEndorsement(
+                    organization_id="acme",
+                    importance=domain_pb2.IMPORTANCE_CRITICAL,
+                    member_count=1,
+                )
+            ],
+            organization_count=3,
+            next_page_token="more",
+        )
     )
 
     result = quorum(gateway, "ideas", "get", IDEA_ID)
 
     assert result.exit_code == 0, result.output
     assert gateway.request("GetIdea").idea_id == IDEA_ID
+    assert gateway.request("ListEndorsements").idea_id == IDEA_ID
     assert "IDEATION (open)" in result.stdout
     assert "DISCOVERY: holds" in result.stdout
     assert "acme" in result.stdout
     assert "critical" in result.stdout
+    # One page is shown; the others behind the idea are counted.
+    assert "and 2 more not shown" in result.stdout
+
+
+def test_endorsements_follow_every_page_with_all(gateway: FakeGateway) -> None:
+    def page(request: Any, context: grpc.ServicerContext) -> Any:
+        first = not request.page_token
+        return gateway_pb2.ListEndorsementsResponse(
+            endorsements=[
+                domain_pb2.OrganizationEndorsement(
+                    organization_id="acme" if first else "globex", member_count=1
+                )
+            ],
+            organization_count=2,
+            next_page_token="p2" if first else "",
+        )
+
+    gateway.answers["ListEndorsements"] = page
+
+    result = quorum(gateway, "ideas", "endorsements", IDEA_ID, "--all", "--page-size", "1")
+
+    assert result.exit_code == 0, result.output
+    assert [r.page_token for r in gateway.requests("ListEndorsements")] == ["", "p2"]
+    assert "acme" in result.stdout
+    assert "globex" in result.stdout
+    assert "More:" not in result.stdout
 
 
 def test_list_shows_a_table_and_the_next_page(gateway: FakeGateway) -> None:
@@ -968,6 +1004,7 @@ def _calls(client: Client) -> dict[str, Callable[[], object]]:
         "WithdrawEndorsement": lambda: client.withdraw_endorsement(IDEA_ID),
         "FindSimilarIdeas": lambda: client.find_similar_ideas("t"),
         "MergeIdeas": lambda: client.merge_ideas("a", "b"),
+        "ListEndorsements": lambda: client.list_endorsements(IDEA_ID),
         "GetGateReport": lambda: client.get_gate_report(IDEA_ID),
         "AdvanceStage": lambda: client.advance_stage(IDEA_ID, "DISCOVERY"),
         "DeclineIdea": lambda: client.decline_idea(IDEA_ID, "no"),

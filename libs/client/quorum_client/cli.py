@@ -455,6 +455,36 @@ def ideas_list(
     emit(ctx, page, *parts)
 
 
+@ideas_app.command("endorsements")
+def ideas_endorsements(
+    ctx: typer.Context,
+    idea: IdeaArg,
+    page_size: Annotated[
+        int, typer.Option("--page-size", min=1, max=500, help="Organizations per page.")
+    ] = 50,
+    page_token: Annotated[
+        str, typer.Option("--page-token", help="Continue where a previous page ended.")
+    ] = "",
+    all_pages: Annotated[bool, typer.Option("--all", help="Fetch every page.")] = False,
+) -> None:
+    """The organizations behind an idea and how each counts (a customer: the visible ones)."""
+    with calling(ctx) as client:
+        page = client.list_endorsements(idea, page_size=page_size, page_token=page_token)
+        if all_pages:
+            while page.next_page_token:
+                more = client.list_endorsements(
+                    idea, page_size=page_size, page_token=page.next_page_token
+                )
+                page.endorsements.extend(more.endorsements)
+                page.next_page_token = more.next_page_token
+    parts: list[RenderableType] = [
+        render.endorsements_table(page) if page.endorsements else Text("No endorsements shown.")
+    ]
+    if page.next_page_token:
+        parts.append(Text(f"More: --page-token {page.next_page_token}", style="dim"))
+    emit(ctx, page, *parts)
+
+
 @ideas_app.command("endorse")
 def ideas_endorse(
     ctx: typer.Context,

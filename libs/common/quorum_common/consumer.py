@@ -22,11 +22,12 @@ record's span.
 
 The loop is aiokafka's public consumer API. On a broker that answers an empty fetch at
 once instead of holding it (the local noida-db), an idle consumer would fetch in a tight
-loop; with `idle_pause_max_ms` set it pauses its partitions after a poll that found
-nothing, for a tenth of the time it has been idle (at least 1 ms, at most the maximum),
-and not at all while records flow: a record arriving after a quiet spell waits at most
-about a tenth of the spell longer. On Kafka (which holds an empty fetch until a record
-arrives or fetch.max.wait.ms passes) it stays 0.
+loop, and so would the quiet partitions of a busy one; with `idle_pause_max_ms` set the
+consumer paces its fetches (`_FetchSchedule`): a partition that brought records is
+fetched again 5 ms later, one that is quiet after a tenth of its quiet spell (at most the
+maximum): a record arriving after a quiet spell waits at most about a tenth of it
+longer. On Kafka (which holds an empty fetch until a record arrives or
+fetch.max.wait.ms passes) it stays 0.
 """
 
 from __future__ import annotations
@@ -73,12 +74,11 @@ LONG_POLL_MS = 500
 # With idle pauses (a broker that answers empty fetches at once), how long a poll waits
 # after a pause: a fetch round trip or two on this host.
 SHORT_POLL_MS = 1
-FIRST_IDLE_PAUSE_S = 0.001
 IDLE_PAUSE_SHARE = 0.1
-# While records keep coming, a batch smaller than MAX_BATCH waits this long for more: a
-# transaction costs about the same for one event as for a hundred, and at a few hundred
-# events a second a consumer that never waits applies them one or two at a time. The
-# first record after a quiet spell does not wait.
+# While records keep coming, a partition is fetched again this long after it brought
+# some (see _FetchSchedule): a transaction costs about the same for one event as for a
+# hundred, and at a few hundred events a second a consumer that fetches again at once
+# applies them one or two at a time.
 LINGER_S = 0.005
 # Offsets are committed at most this often (and whenever the stream goes quiet): a
 # redelivery after a crash or a rebalance is skipped as duplicates, so committing after
@@ -110,6 +110,71 @@ class _Item:
     @property
     def event_id(self) -> str:
         return self.event.envelope.event_id
+
+
+class _FetchSchedule:
+    """When each partition may be fetched again, for brokers that never hold a fetch.
+
+    The fetcher of aiokafka fetches every partition it may, again as soon as an answer
+    comes back. Kafka holds a fetch that finds nothing; the local noida-db answers at
+    once, so every partition not paused is fetched in a tight loop. So after each poll
+    every partition is paused: one that brought records until LINGER_S after the poll
+    (what arrives meanwhile is fetched in one go and shares a transaction), one that was
+    left with records in the fetcher at once, and a quiet one for a tenth of its quiet
+    spell so far (at least LINGER_S, at most `longest`): an idle consumer looks now and
+    then, and a record after a quiet spell waits at most about a tenth of it longer.
+    """
+
+    def __init__(self, consumer: AIOKafkaConsumer, longest: float) -> None:
+        self._consumer = consumer
+        self._longest = longest
+        self._quiet_since: dict[TopicPartition, float] = {}
+        self._paused_until: dict[TopicPartition, float] = {}
+
+    @property
+    def pausing(self) -> bool:
+        return self._longest > 0
+
+    def after_poll(self, active: set[TopicPartition], full: bool) -> None:
+        if not self.pausing:
+            return
+        now = time.monotonic()
+        pause = []
+        for tp in self._consumer.assignment():
+            if full:
+                # Records may be waiting in the fetcher for any partition: fetch at once.
+                self._quiet_since.pop(tp, None)
+                continue
+            if tp in active:
+                self._quiet_since.pop(tp, None)
+                self._paused_until[tp] = now + LINGER_S
+            else:
+                since = self._quiet_since.setdefault(tp, now)
+                quiet = IDLE_PAUSE_SHARE * (now - since)
+                self._paused_until[tp] = now + min(self._longest, max(LINGER_S, quiet))
+            pause.append(tp)
+        if pause:
+            self._consumer.pause(*pause)
+
+    async def wait_for_a_partition(self) -> None:
+        """Resume the partitions whose pause is over, first sleeping until one is."""
+        if not self._paused_until:
+            return
+        assigned = self._consumer.assignment()
+        for tp in [tp for tp in self._paused_until if tp not in assigned]:
+            del self._paused_until[tp]
+        if not self._paused_until:
+            return
+        now = time.monotonic()
+        unpaused = [tp for tp in assigned if tp not in self._paused_until]
+        if not unpaused:
+            await asyncio.sleep(max(0.0, min(self._paused_until.values()) - now))
+            now = time.monotonic()
+        due = [tp for tp, until in self._paused_until.items() if until <= now]
+        for tp in due:
+            del self._paused_until[tp]
+        if due:
+            self._consumer.resume(*due)
 
 
 class EventConsumer:
@@ -154,6 +219,9 @@ class EventConsumer:
         # Offsets applied but not yet committed, and when offsets were last committed.
         self._uncommitted: dict[TopicPartition, int] = {}
         self._committed_at = 0.0
+        # What it took: transactions, and the events they applied (logged at stop).
+        self.transactions = 0
+        self.applied = 0
 
     @property
     def dead_letter_topic(self) -> str:
@@ -187,38 +255,33 @@ class EventConsumer:
             await self._commit(self._consumer)
             await self._consumer.stop()
             self._consumer = None
+        if self.transactions:
+            log.info(
+                "%s applied %d events in %d transactions (%.1f each)",
+                self.name,
+                self.applied,
+                self.transactions,
+                self.applied / self.transactions,
+            )
 
     async def _run(self) -> None:
         consumer = self._consumer
         assert consumer is not None
-        pausing = self._idle_pause_max > 0
-        poll_ms = SHORT_POLL_MS if pausing else LONG_POLL_MS
-        idle_since: float | None = None
-        flowing = False
+        schedule = _FetchSchedule(consumer, self._idle_pause_max)
+        poll_ms = SHORT_POLL_MS if schedule.pausing else LONG_POLL_MS
         while True:
+            await schedule.wait_for_a_partition()
             try:
                 fetched = await consumer.getmany(timeout_ms=poll_ms, max_records=self._max_batch)
-                if fetched and flowing:
-                    fetched = await self._linger(consumer, fetched)
             except KafkaError as error:
                 log.warning("%s could not fetch, will retry: %r", self.name, error)
                 await asyncio.sleep(1.0)
                 continue
-            flowing = bool(fetched)
+            full = sum(len(batch) for batch in fetched.values()) >= self._max_batch
+            schedule.after_poll(set(fetched), full)
             if not fetched:
                 await self._commit(consumer)
-                if pausing:
-                    now_s = time.monotonic()
-                    idle_since = idle_since or now_s
-                    # A tenth of the quiet spell so far: a record arriving after it waits
-                    # at most about a tenth as long again, and never more than the maximum.
-                    pause = min(
-                        self._idle_pause_max,
-                        max(FIRST_IDLE_PAUSE_S, IDLE_PAUSE_SHARE * (now_s - idle_since)),
-                    )
-                    await self._pause(consumer, pause)
                 continue
-            idle_since = None
             records = [record for batch in fetched.values() for record in batch]
             try:
                 await self.on_records(records)
@@ -237,28 +300,6 @@ class EventConsumer:
                     )
             if time.monotonic() - self._committed_at >= COMMIT_INTERVAL_S:
                 await self._commit(consumer)
-
-    async def _linger(
-        self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]
-    ) -> dict[TopicPartition, list[Any]]:
-        """Records keep coming: wait a moment for more, so they share the transaction."""
-        room = self._max_batch - sum(len(batch) for batch in fetched.values())
-        if room <= 0:
-            return fetched
-        await asyncio.sleep(LINGER_S)
-        more = await consumer.getmany(timeout_ms=0, max_records=room)
-        for tp, batch in more.items():
-            fetched.setdefault(tp, []).extend(batch)
-        return fetched
-
-    async def _pause(self, consumer: AIOKafkaConsumer, seconds: float) -> None:
-        # Paused partitions are not fetched: the fetcher waits without cost.
-        assigned = list(consumer.assignment())
-        consumer.pause(*assigned)
-        try:
-            await asyncio.sleep(seconds)
-        finally:
-            consumer.resume(*[p for p in assigned if p in consumer.assignment()])
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
         """Commit the offsets of what was applied since the last commit."""
@@ -368,11 +409,13 @@ class EventConsumer:
         return seen
 
     def _finish(self, items: list[_Item], seen: set[str]) -> None:
+        self.transactions += 1
         applied = False
         for item in items:
             assert item.processing is not None
             duplicate = item.event_id in seen
             applied = applied or not duplicate
+            self.applied += not duplicate
             item.processing.end("duplicate" if duplicate else "applied")
             self._failures.pop(item.event_id, None)
         if applied and self._after_commit is not None:

@@ -59,6 +59,14 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
         await server.set_serving(True)
         log.info("ideas serving on %s", server.address)
         await stop.wait()
+        group = store.group_commit
+        if group.groups:
+            log.info(
+                "ideas committed %d calls in %d transactions (%.1f each)",
+                group.calls,
+                group.groups,
+                group.calls / group.groups,
+            )
         log.info("ideas stopping")
         await server.stop()
         await consumer.stop()

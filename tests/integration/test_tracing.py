@@ -29,7 +29,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_common.errors import StartupError
-from quorum_common.observability import telemetry_plan
+from quorum_common.observability import is_read, read_traces_ratio, telemetry_plan
 from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
 from support.servers import Servers, free_port
@@ -378,3 +378,26 @@ def test_the_standard_variables_choose_exporters_per_signal() -> None:
 def test_a_bad_value_names_its_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(StartupError, match=f"^{variable}: "):
         telemetry_plan(env)
+
+
+@pytest.mark.parametrize(
+    ("span", "read"),
+    [
+        ("/quorum.gateway.v1.IdeasService/GetIdea", True),
+        ("/quorum.gateway.v1.IdeasService/ListEndorsements", True),
+        ("/quorum.gateway.v1.EventsService/WatchEvents", True),
+        ("/quorum.ideas.v1.IdeasService/FindSimilarIdeas", True),
+        ("/quorum.gateway.v1.IdeasService/EndorseIdea", False),
+        ("/quorum.gateway.v1.GatesService/AdvanceStage", False),
+    ],
+)
+def test_reads_are_told_apart_from_writes_for_sampling(span: str, read: bool) -> None:
+    assert is_read(span) is read
+
+
+def test_the_read_traces_ratio_is_a_fraction() -> None:
+    assert read_traces_ratio({}) == 0.01
+    assert read_traces_ratio({"QUORUM_READ_TRACES_RATIO": "1"}) == 1.0
+    for bad in ("2", "-0.1", "some"):
+        with pytest.raises(StartupError, match=r"^QUORUM_READ_TRACES_RATIO: "):
+            read_traces_ratio({"QUORUM_READ_TRACES_RATIO": bad})

@@ -72,8 +72,18 @@ async def abort_with(
     await context.abort(code, message, trailing_metadata=(("grpc-status-details-bin", details),))
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Domain errors become their status; anything else INTERNAL, logged, never UNKNOWN."""
+class WrappingInterceptor(grpc.aio.ServerInterceptor):
+    """An interceptor that wraps each method's handler once, not on every call.
+
+    grpc.aio asks every interceptor for the handler of every call; building the wrapper
+    (closures, a new RpcMethodHandler) each time is pure overhead on a busy server.
+    """
+
+    def __init__(self) -> None:
+        # Per method: the handler behind this interceptor, and its wrapper.
+        self._wrapped: dict[
+            str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]
+        ] = {}
 
     async def intercept_service(
         self,
@@ -84,8 +94,28 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         if handler is None:
-            return handler
+            return None
         method = handler_call_details.method
+        kept = self._wrapped.get(method)
+        if kept is not None and kept[0] is handler:
+            return kept[1]
+        # The first call, or what is behind this interceptor wraps per call itself.
+        wrapped = self.wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        raise NotImplementedError
+
+
+class ErrorInterceptor(WrappingInterceptor):
+    """Domain errors become their status; anything else INTERNAL, logged, never UNKNOWN."""
+
+    def wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
         if handler.unary_unary is not None:
             inner: Any = handler.unary_unary
 

@@ -41,6 +41,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from quorum_common.errors import StartupError
+from quorum_common.grpc_server import WrappingInterceptor
 
 # ----------------------------------------------------------------------------- logs
 
@@ -287,6 +288,30 @@ def _resource(service: str) -> Any:
     return Resource.create({k: v for k, v in defaults.items() if k not in configured})
 
 
+# Root spans of calls that only read, by method name, are sampled at this ratio.
+READ_TRACES_RATIO_VARIABLE = "QUORUM_READ_TRACES_RATIO"
+READ_TRACES_RATIO_DEFAULT = 0.01
+_READS = ("Get", "List", "Find", "Watch", "WhoAmI")
+
+
+def is_read(span_name: str) -> bool:
+    """'/quorum.gateway.v1.IdeasService/GetIdea' (a gRPC server span's name) is a read."""
+    return span_name.rpartition("/")[2].startswith(_READS)
+
+
+def read_traces_ratio(env: Mapping[str, str] | None = None) -> float:
+    raw = (os.environ if env is None else env).get(READ_TRACES_RATIO_VARIABLE, "")
+    if not raw:
+        return READ_TRACES_RATIO_DEFAULT
+    try:
+        ratio = float(raw)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        raise StartupError(f"{READ_TRACES_RATIO_VARIABLE}: must be a number from 0 to 1")
+    return ratio
+
+
 def _sampler() -> Any:
     from opentelemetry.sdk.trace.sampling import (
         ALWAYS_ON,
@@ -294,15 +319,22 @@ def _sampler() -> Any:
         ParentBased,
         Sampler,
         SamplingResult,
+        TraceIdRatioBased,
     )
 
-    class SkipOrphanClientSpans(Sampler):
-        """Keep every trace except those rooted in a client call.
+    reads = TraceIdRatioBased(read_traces_ratio())
+
+    class QuorumRootSampler(Sampler):
+        """Keep every trace of a write or an event; a sample of reads; no orphan calls.
 
         A database or RPC call made outside any request or event (the outbox sweep
         every second, the validation service's re-evaluation sweep, index creation)
         would otherwise be a one-span trace every few seconds per process. Calls made
-        while serving a request or an event have a parent and are always kept.
+        while serving a request or an event have a parent and follow its decision.
+        Reads (GetIdea, List..., WatchEvents) come by the thousand a second and each
+        trace says little on its own: a ratio of them is kept (QUORUM_READ_TRACES_RATIO,
+        default 1%), and every call is still counted and timed in rpc.server.call.duration.
+        Writes, and everything that follows them through Kafka, are always traced.
         """
 
         def should_sample(
@@ -317,14 +349,15 @@ def _sampler() -> Any:
         ) -> SamplingResult:
             if kind is SpanKind.CLIENT:
                 return SamplingResult(Decision.DROP)
-            return ALWAYS_ON.should_sample(
+            chosen = reads if kind is SpanKind.SERVER and is_read(name) else ALWAYS_ON
+            return chosen.should_sample(
                 parent_context, trace_id, name, kind, attributes, links, trace_state
             )
 
         def get_description(self) -> str:
-            return "SkipOrphanClientSpans"
+            return "QuorumRootSampler"
 
-    return ParentBased(root=SkipOrphanClientSpans())
+    return ParentBased(root=QuorumRootSampler())
 
 
 # --------------------------------------------------------------------------- metrics
@@ -614,22 +647,17 @@ def _code_name(code: Any) -> str:
     return "UNKNOWN" if code is None else str(code)
 
 
-class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):
+class RpcMetricsInterceptor(WrappingInterceptor):
     """rpc.server.call.duration per method and status code (the count is its count).
 
     The OpenTelemetry gRPC instrumentation records spans only, no metrics.
     """
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method.lstrip("/")
-        if handler is None or method.startswith(("grpc.health.", "grpc.reflection.")):
+    def wrap(
+        self, full_method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        method = full_method.lstrip("/")
+        if method.startswith(("grpc.health.", "grpc.reflection.")):
             return handler
         base = {"rpc.system.name": "grpc", "rpc.method": method}
 

@@ -7,12 +7,12 @@ is then available to the servicer through `current_principal()`.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 
 from quorum_common.errors import ResourceExhausted
+from quorum_common.grpc_server import WrappingInterceptor
 from quorum_gateway.keys import KeyStore
 from quorum_gateway.principals import Principal, authorize, bearer
 from quorum_gateway.ratelimit import RateLimiter
@@ -26,8 +26,9 @@ def current_principal() -> Principal:
     return _principal.get()
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor(WrappingInterceptor):
     def __init__(self, keys: KeyStore, limiter: RateLimiter) -> None:
+        super().__init__()
         self._keys = keys
         self._limiter = limiter
 
@@ -41,16 +42,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             raise ResourceExhausted(f"rate limit of this API key reached; retry in {wait:.2f}s")
         _principal.set(principal)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.startswith(OPEN_PREFIXES):
+    def wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        if method.startswith(OPEN_PREFIXES):
             return handler
         if handler.unary_unary is not None:
             inner: Any = handler.unary_unary

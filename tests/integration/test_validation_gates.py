@@ -19,6 +19,7 @@ from integration.conftest import RunningValidation
 from quorum.domain.v1 import domain_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_common.events import event_type
+from quorum_validation.decisions import Decisions
 from quorum_validation.gate import Evidence, evaluate
 from quorum_validation.messages import endorsement_from, organization_from, policy_from
 from support import events
@@ -185,6 +186,7 @@ async def test_five_small_customers_in_three_industries_pass_discovery_and_desig
 
     # Every decision keeps its policy version and weights; replaying them agrees.
     decisions = await validation.database["decisions"].find({"idea_id": idea_id}).to_list()
+    kept = Decisions(validation.database)
     directory = {
         d["organization_id"]: organization_from(d)
         async for d in validation.database["organizations"].find({"tenant_id": TENANT})
@@ -193,10 +195,12 @@ async def test_five_small_customers_in_three_industries_pass_discovery_and_desig
     for decision in decisions:
         assert decision["report"]["policy_version"] == decision["policy"]["version"] == 1
         assert len(decision["report"]["weights"]) == 5
+        frozen, weights = await kept.snapshot(decision)
+        assert len(weights) == 5
         replayed = evaluate(
             policy_from(decision["policy"]),
             Evidence(
-                endorsements=tuple(endorsement_from(e) for e in decision["evidence"]),
+                endorsements=tuple(endorsement_from(e) for e in frozen),
                 sponsor_organization_id=decision["sponsor_organization_id"],
                 organizations=directory,
             ),

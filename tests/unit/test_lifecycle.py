@@ -168,3 +168,13 @@ def test_replaying_an_ideas_history_gives_the_recorded_verdict(
         NOW,
     )
     assert again == recorded
+
+
+def test_an_event_applies_to_an_organization_only_if_newer_than_what_it_took() -> None:
+    assert lifecycle.applies(3, 2)
+    assert not lifecycle.applies(2, 2)  # the same fact again
+    assert not lifecycle.applies(1, 2)  # overtaken
+    assert lifecycle.applies(1, 0)  # an organization seen for the first time
+    # An upgraded entry had applied everything up to its floor, for every organization.
+    assert not lifecycle.applies(5, 0, floor=9)
+    assert lifecycle.applies(10, 0, floor=9)

@@ -7,19 +7,24 @@ import contextlib
 import logging
 
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
-from quorum_common.consumer import EventConsumer, one_by_one
+from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import ensure_topics, make_broker
 from quorum_common.mongo import connect, ensure_indexes
+from quorum_common.outbox import COLLECTION as OUTBOX
+from quorum_common.outbox import INDEXES as OUTBOX_INDEXES
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
-from quorum_validation import peers as peers_module
+from quorum_validation import decisions, directory, evidence, ledger, peers, policies
 from quorum_validation.api import DirectoryApi, GateApi, InsightsApi, PeersApi, PolicyApi
+from quorum_validation.handler import KINDS, IdeaEvents
 from quorum_validation.insights import Insights
-from quorum_validation.ledger import Ledger, Reevaluator
-from quorum_validation.peers import Peers
+from quorum_validation.judging import Judging
+from quorum_validation.migration import migrate_embedded_evidence
+from quorum_validation.reevaluation import Reevaluator
 from quorum_validation.settings import ValidationSettings
+from quorum_validation.usecases import Gates
 
 log = logging.getLogger("quorum_validation")
 SERVICES = [s.full_name for s in validation_pb2.DESCRIPTOR.services_by_name.values()]
@@ -35,12 +40,40 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             settings.startup_timeout_seconds,
         )
         database = client[settings.validation_mongodb_database]
+        await ensure_indexes(
+            database,
+            {
+                **ledger.INDEXES,
+                **evidence.INDEXES,
+                **decisions.INDEXES,
+                **directory.INDEXES,
+                **policies.INDEXES,
+                **peers.INDEXES,
+                PROCESSED: PROCESSED_INDEXES,
+                OUTBOX: OUTBOX_INDEXES,
+            },
+        )
         outbox = Outbox(database, topics.validation)
-        ledger = Ledger(client, database, outbox, topics.validation)
-        await ledger.create_indexes()
-        await ensure_indexes(database, peers_module.INDEXES)
         await outbox.prepare()
-        reevaluator = Reevaluator(ledger, database)
+        entries = ledger.LedgerStore(database)
+        records = evidence.EvidenceStore(database)
+        organizations = directory.DirectoryStore(database)
+        pipelines = policies.PolicyStore(database)
+        judging = Judging(organizations, records)
+        await migrate_embedded_evidence(client, database, records, pipelines, judging)
+        gates = Gates(
+            client,
+            outbox,
+            entries,
+            records,
+            organizations,
+            pipelines,
+            decisions.Decisions(database),
+            judging,
+        )
+        reevaluator = Reevaluator(client, database, outbox, entries, records, pipelines, judging)
+        # A rebuild too big for one transaction is carried on by the re-evaluator.
+        judging.on_unfinished = reevaluator.notify
         broker = make_broker(settings.kafka_bootstrap_servers, "validation")
         await broker.start()
         consumer = EventConsumer(
@@ -51,9 +84,9 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             database=database,
             topics=topics,
             sources=[topics.ideas],
-            handle=one_by_one(ledger.apply),
+            handle=IdeaEvents(entries, records, pipelines, judging).handle,
+            kinds=KINDS,
             outbox=outbox,
-            after_commit=outbox.notify,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
         )
         await consumer.start()
@@ -62,18 +95,23 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             asyncio.create_task(reevaluator.run(), name="reevaluator"),
         ]
         server = GrpcServer(settings.validation_grpc_host, settings.validation_grpc_port, SERVICES)
-        validation_pb2_grpc.add_GateServiceServicer_to_server(GateApi(ledger), server.server)
+        validation_pb2_grpc.add_GateServiceServicer_to_server(
+            GateApi(gates, entries), server.server
+        )
         validation_pb2_grpc.add_DirectoryServiceServicer_to_server(
-            DirectoryApi(ledger, reevaluator), server.server
+            DirectoryApi(client, organizations, reevaluator), server.server
         )
         validation_pb2_grpc.add_PolicyServiceServicer_to_server(
-            PolicyApi(ledger, reevaluator), server.server
+            PolicyApi(client, pipelines, reevaluator), server.server
+        )
+        insights = Insights(
+            database, records, organizations, pipelines, decisions.Decisions(database)
         )
         validation_pb2_grpc.add_InsightsServiceServicer_to_server(
-            InsightsApi(Insights(database, ledger.directory, ledger.policies)), server.server
+            InsightsApi(insights), server.server
         )
         validation_pb2_grpc.add_PeersServiceServicer_to_server(
-            PeersApi(Peers(ledger, ledger.directory, database, outbox, topics.validation)),
+            PeersApi(peers.Peers(client, outbox, entries, records, organizations, database)),
             server.server,
         )
         await server.start()

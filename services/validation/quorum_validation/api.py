@@ -8,16 +8,23 @@ import uuid
 from typing import Any
 
 import grpc
+from pymongo import AsyncMongoClient
 
 from quorum.domain.v1 import domain_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_common.errors import FieldViolation, InvalidArgument, Violations
 from quorum_common.events import timestamp
+from quorum_common.mongo import Document
+from quorum_common.unit_of_work import commit
+from quorum_validation.directory import DirectoryStore
 from quorum_validation.gate import GatePolicy
 from quorum_validation.insights import Insights, Verdict
-from quorum_validation.ledger import Ledger, Reevaluator, progress, status_number
+from quorum_validation.ledger import LedgerStore, status_number
 from quorum_validation.messages import policy_message, policy_of, report_message
 from quorum_validation.peers import Peers
+from quorum_validation.policies import PolicyStore
+from quorum_validation.reevaluation import Reevaluator
+from quorum_validation.usecases import Gates
 
 Context = grpc.aio.ServicerContext[Any, Any]
 ID_MAX = 128
@@ -64,7 +71,8 @@ def _check_actor(violations: Violations, actor: domain_pb2.Actor) -> None:
 
 
 class GateApi(validation_pb2_grpc.GateServiceServicer):
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, gates: Gates, ledger: LedgerStore) -> None:
+        self._gates = gates
         self._ledger = ledger
 
     def _idea_request(self, tenant_id: str, idea_id: str) -> None:
@@ -77,29 +85,26 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
         self, request: validation_pb2.GetIdeaProgressRequest, context: Context
     ) -> validation_pb2.GetIdeaProgressResponse:
         self._idea_request(request.tenant_id, request.idea_id)
-        entry = await self._ledger.entry(request.tenant_id, request.idea_id)
-        pipeline = await self._ledger.policies.pipeline(request.tenant_id)
-        found = progress(entry, pipeline)
+        # One read: the entry keeps its next stage and its organizations' count.
+        found = await self._ledger.progress(request.tenant_id, request.idea_id)
         return validation_pb2.GetIdeaProgressResponse(
             idea_id=request.idea_id,
-            stage=found["stage"],
-            status=found["status"],
-            next_stage=found["next_stage"],
-            next_gate_holds=found["next_gate_holds"],
-            version=found["version"],
-            entered_stage_at=timestamp(found["entered_stage_at"]),
-            organization_count=found["organization_count"],
-            overridden=found["overridden"],
-            co_signed_by=found["co_signed_by"],
+            stage=found.stage,
+            status=found.status,  # type: ignore[arg-type]
+            next_stage=found.next_stage,
+            next_gate_holds=found.next_gate_holds,
+            version=found.version,
+            entered_stage_at=timestamp(found.entered_stage_at),
+            organization_count=found.organization_count,
+            overridden=found.overridden,
+            co_signed_by=list(found.co_signed_by),
         )
 
     async def GetGateReport(
         self, request: validation_pb2.GetGateReportRequest, context: Context
     ) -> validation_pb2.GetGateReportResponse:
         self._idea_request(request.tenant_id, request.idea_id)
-        entry, following, report = await self._ledger.gate_report(
-            request.tenant_id, request.idea_id
-        )
+        entry, following, report = await self._gates.gate_report(request.tenant_id, request.idea_id)
         answer = validation_pb2.GetGateReportResponse(
             idea_id=request.idea_id, stage=entry.stage, next_stage=following
         )
@@ -117,7 +122,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
             violations.add("target_stage", "is required")
         _check_actor(violations, request.actor)
         violations.raise_if_any()
-        done = await self._ledger.advance(
+        done = await self._gates.advance(
             request.tenant_id,
             request.idea_id,
             request.target_stage,
@@ -128,9 +133,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
             idea_id=request.idea_id,
             from_stage=done.from_stage,
             stage=done.entry.stage,
-            status=progress(done.entry, await self._ledger.policies.pipeline(request.tenant_id))[
-                "status"
-            ],
+            status=status_number(done.entry.status),  # type: ignore[arg-type]
             report=report_message(done.report),
             version=done.entry.version,
         )
@@ -144,7 +147,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
         _check_text(violations, "reason", request.reason, REASON_MAX)
         _check_actor(violations, request.actor)
         violations.raise_if_any()
-        entry = await self._ledger.decline(
+        entry = await self._gates.decline(
             request.tenant_id,
             request.idea_id,
             request.reason.strip(),
@@ -165,7 +168,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
         _check_id(violations, "organization_id", request.organization_id)
         _check_text(violations, "comment", request.comment, REASON_MAX, required=False)
         violations.raise_if_any()
-        stage, approvals, rejections = await self._ledger.cast_vote(
+        stage, approvals, rejections = await self._gates.cast_vote(
             request.tenant_id,
             request.idea_id,
             request.council_id,
@@ -194,7 +197,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
             violations.add("justification", f"must be at most {REASON_MAX} characters")
         _check_actor(violations, request.actor)
         violations.raise_if_any()
-        done = await self._ledger.override(
+        done = await self._gates.override(
             request.tenant_id,
             request.idea_id,
             request.target_stage,
@@ -220,7 +223,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
         _check_id(violations, "council_id", request.council_id)
         _check_actor(violations, request.actor)
         violations.raise_if_any()
-        signed = await self._ledger.co_sign(
+        signed = await self._gates.co_sign(
             request.tenant_id, request.idea_id, request.council_id, request.actor
         )
         return validation_pb2.CoSignIdeaResponse(co_signed_by=list(signed))
@@ -369,8 +372,14 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
 
 
 class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
-    def __init__(self, ledger: Ledger, reevaluator: Reevaluator) -> None:
-        self._ledger = ledger
+    def __init__(
+        self,
+        client: AsyncMongoClient[Document],
+        directory: DirectoryStore,
+        reevaluator: Reevaluator,
+    ) -> None:
+        self._client = client
+        self._directory = directory
         self._reevaluator = reevaluator
 
     async def UpsertOrganization(
@@ -395,9 +404,11 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
             if organization.parent_id == organization.organization_id:
                 violations.add("organization.parent_id", "must not be the organization itself")
         violations.raise_if_any()
-        stored = await self._ledger.transaction(
-            lambda s: self._ledger.directory.upsert_organization(
-                s, request.tenant_id, organization
+        stored = await commit(
+            self._client,
+            None,
+            lambda unit: self._directory.upsert_organization(
+                unit.session, request.tenant_id, organization
             ),
         )
         self._reevaluator.notify()
@@ -410,9 +421,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         _check_tenant(violations, request.tenant_id)
         _check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
-        found = await self._ledger.directory.get_organization(
-            request.tenant_id, request.organization_id
-        )
+        found = await self._directory.get_organization(request.tenant_id, request.organization_id)
         return validation_pb2.GetOrganizationResponse(organization=found)
 
     async def ListOrganizations(
@@ -425,7 +434,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         if len(request.organization_ids) > 500:
             violations.add("organization_ids", "at most 500")
         violations.raise_if_any()
-        found, token = await self._ledger.directory.list_organizations(
+        found, token = await self._directory.list_organizations(
             request.tenant_id,
             request.page_size or 100,
             request.page_token,
@@ -447,8 +456,10 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         for index, member in enumerate(council.member_organization_ids):
             _check_id(violations, f"council.member_organization_ids[{index}]", member)
         violations.raise_if_any()
-        stored = await self._ledger.transaction(
-            lambda s: self._ledger.directory.upsert_council(s, request.tenant_id, council),
+        stored = await commit(
+            self._client,
+            None,
+            lambda unit: self._directory.upsert_council(unit.session, request.tenant_id, council),
         )
         self._reevaluator.notify()
         return validation_pb2.UpsertCouncilResponse(council=stored)
@@ -460,7 +471,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         _check_tenant(violations, request.tenant_id)
         violations.raise_if_any()
         return validation_pb2.ListCouncilsResponse(
-            councils=await self._ledger.directory.list_councils(request.tenant_id)
+            councils=await self._directory.list_councils(request.tenant_id)
         )
 
 
@@ -513,8 +524,11 @@ def check_policy(
 
 
 class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
-    def __init__(self, ledger: Ledger, reevaluator: Reevaluator) -> None:
-        self._ledger = ledger
+    def __init__(
+        self, client: AsyncMongoClient[Document], policies: PolicyStore, reevaluator: Reevaluator
+    ) -> None:
+        self._client = client
+        self._policies = policies
         self._reevaluator = reevaluator
 
     async def GetPipeline(
@@ -523,7 +537,7 @@ class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
         violations = Violations()
         _check_tenant(violations, request.tenant_id)
         violations.raise_if_any()
-        pipeline = await self._ledger.policies.pipeline(request.tenant_id)
+        pipeline = await self._policies.pipeline(request.tenant_id)
         return validation_pb2.GetPipelineResponse(
             pipeline=domain_pb2.Pipeline(
                 stages=list(pipeline.stages),
@@ -542,8 +556,10 @@ class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
             draft: GatePolicy = policy_of(request.policy, version=1)
         except ValueError as error:  # the engine's own consistency checks
             raise InvalidArgument([FieldViolation("policy", str(error))]) from None
-        stored = await self._ledger.transaction(
-            lambda s: self._ledger.policies.update_policy(s, request.tenant_id, draft),
+        stored = await commit(
+            self._client,
+            None,
+            lambda unit: self._policies.update_policy(unit.session, request.tenant_id, draft),
         )
         self._reevaluator.notify()
         return validation_pb2.UpdateGatePolicyResponse(policy=policy_message(stored))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pymongo import ASCENDING, IndexModel
@@ -26,11 +27,17 @@ from quorum_validation.messages import (
 
 ORGANIZATIONS = "organizations"
 COUNCILS = "councils"
+# Before changes were kept in REEVALUATIONS: a counter per tenant (read at upgrade).
 TENANTS = "tenants"
+# What re-evaluation still owes: one document per changed organization, and one per
+# tenant whose policies or councils changed ("*": every open idea).
+REEVALUATIONS = "reevaluations"
+EVERY_IDEA = "*"
 INDEXES = {
     ORGANIZATIONS: [IndexModel([("tenant_id", ASCENDING), ("organization_id", ASCENDING)])],
     COUNCILS: [IndexModel([("tenant_id", ASCENDING), ("council_id", ASCENDING)])],
     TENANTS: [],
+    REEVALUATIONS: [],
 }
 
 
@@ -43,12 +50,21 @@ class Directory:
 
 
 async def mark_changed(
-    database: AsyncDatabase[Document], session: AsyncClientSession, tenant_id: str
+    database: AsyncDatabase[Document],
+    session: AsyncClientSession,
+    tenant_id: str,
+    organization_id: str = EVERY_IDEA,
 ) -> None:
-    """Note that the tenant's open ideas need re-evaluation (see Reevaluator)."""
-    await database[TENANTS].update_one(
-        {"_id": tenant_id},
-        {"$inc": {"changes": 1}, "$setOnInsert": {"reevaluated": 0}},
+    """Note what re-evaluation owes (see reevaluation.Reevaluator).
+
+    An organization's change touches only the ideas whose evidence depends on its entry;
+    a policy or council change (the default) touches every open idea of the tenant. The
+    token changes with every mark, so a re-evaluation that read an older one leaves the
+    newer mark for the next round.
+    """
+    await database[REEVALUATIONS].replace_one(
+        {"_id": f"{tenant_id}/{organization_id}"},
+        {"tenant_id": tenant_id, "organization_id": organization_id, "token": str(uuid.uuid4())},
         upsert=True,
         session=session,
     )
@@ -98,6 +114,51 @@ class DirectoryStore:
             } - asked
         return Directory(organizations, await self._load_councils(tenant_id, session))
 
+    async def organizations(
+        self,
+        wanted: Mapping[str, Iterable[str]],
+        session: AsyncClientSession | None = None,
+    ) -> dict[str, dict[str, Organization]]:
+        """Organizations of several tenants with their parents, by tenant and id.
+
+        One `$in` per level of the corporate trees (one for organizations without a
+        parent); a parent missing from the directory ends its chain.
+        """
+        found: dict[str, dict[str, Organization]] = {t: {} for t in wanted}
+        asked: set[tuple[str, str]] = set()
+        pending = {(t, oid) for t, ids in wanted.items() for oid in ids}
+        while pending:
+            asked |= pending
+            keys = sorted(f"{t}/{oid}" for t, oid in pending)
+            for start in range(0, len(keys), 1000):
+                chunk = keys[start : start + 1000]
+                cursor = self._organizations.find(
+                    {"_id": {"$in": chunk}}, session=session, batch_size=len(chunk) + 1
+                )
+                async for doc in cursor:
+                    found[doc["tenant_id"]][doc["organization_id"]] = organization_from(doc)
+            pending = {
+                (t, parent)
+                for t, orgs in found.items()
+                for org in orgs.values()
+                if (parent := org.parent_id) is not None and (t, parent) not in asked
+            }
+        return found
+
+    async def councils_of(
+        self, tenant_ids: Iterable[str], session: AsyncClientSession | None = None
+    ) -> dict[str, tuple[Council, ...]]:
+        """Every council of these tenants (one command), by tenant, ordered by id."""
+        tenants = sorted(set(tenant_ids))
+        found: dict[str, list[Council]] = {t: [] for t in tenants}
+        if tenants:
+            cursor = self._councils.find(
+                {"tenant_id": {"$in": tenants}}, sort=[("council_id", ASCENDING)], session=session
+            )
+            async for doc in cursor:
+                found[doc["tenant_id"]].append(council_from(doc))
+        return {t: tuple(c) for t, c in found.items()}
+
     async def _load_councils(
         self, tenant_id: str, session: AsyncClientSession | None
     ) -> tuple[Council, ...]:
@@ -119,6 +180,15 @@ class DirectoryStore:
         )
         return [doc async for doc in cursor]
 
+    async def peer_visible_documents(
+        self, tenant_id: str, session: AsyncClientSession | None = None
+    ) -> list[Document]:
+        """Directory entries of the organizations that opted into peer visibility."""
+        cursor = self._organizations.find(
+            {"tenant_id": tenant_id, "peer_visible": True}, session=session
+        )
+        return [doc async for doc in cursor]
+
     async def upsert_organization(
         self, session: AsyncClientSession, tenant_id: str, message: domain_pb2.Organization
     ) -> domain_pb2.Organization:
@@ -126,7 +196,7 @@ class DirectoryStore:
         await self._organizations.replace_one(
             {"_id": doc["_id"]}, doc, upsert=True, session=session
         )
-        await mark_changed(self._database, session, tenant_id)
+        await mark_changed(self._database, session, tenant_id, message.organization_id)
         return organization_message(doc)
 
     async def get_organization(

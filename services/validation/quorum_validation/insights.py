@@ -11,7 +11,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from quorum_common.errors import FieldViolation, InvalidArgument
 from quorum_common.events import now
 from quorum_common.mongo import Document
+from quorum_validation.decisions import Decisions
 from quorum_validation.directory import DirectoryStore
+from quorum_validation.evidence import EvidenceStore
 from quorum_validation.gate import (
     Council,
     Evidence,
@@ -21,12 +23,10 @@ from quorum_validation.gate import (
     Relationship,
     evaluate,
 )
-from quorum_validation.ledger import DECISIONS, LEDGER, _entry
+from quorum_validation.ledger import LEDGER, entry_of
 from quorum_validation.lifecycle import Status
 from quorum_validation.messages import endorsement_from
 from quorum_validation.policies import PolicyStore
-
-DECIDED = ("ADVANCED", "DECLINED", "OVERRIDDEN")
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,10 @@ def days_between(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 86_400
 
 
-def snapshot_organizations(report: Document) -> dict[str, Organization]:
+def snapshot_organizations(weights: list[Document]) -> dict[str, Organization]:
     """The directory as a decision saw it, rebuilt from its frozen weights."""
     organizations = {}
-    for weight in report["weights"]:
+    for weight in weights:
         if weight.get("excluded_reason") == "unknown_organization":
             continue
         customer = weight["customer_id"]
@@ -99,7 +99,9 @@ def snapshot_organizations(report: Document) -> dict[str, Organization]:
     return organizations
 
 
-def replay_with(policy: GatePolicy, decision: Document) -> GateReport:
+def replay_with(
+    policy: GatePolicy, decision: Document, endorsements: list[Document], weights: list[Document]
+) -> GateReport:
     """What `policy` would have said at the moment of a recorded decision."""
     votes: dict[str, dict[str, bool]] = {}
     for vote in decision.get("votes", []):
@@ -113,9 +115,9 @@ def replay_with(policy: GatePolicy, decision: Document) -> GateReport:
     return evaluate(
         policy,
         Evidence(
-            endorsements=tuple(endorsement_from(e) for e in decision["evidence"]),
+            endorsements=tuple(endorsement_from(e) for e in endorsements),
             sponsor_organization_id=decision["sponsor_organization_id"],
-            organizations=snapshot_organizations(decision["report"]),
+            organizations=snapshot_organizations(weights),
             councils=councils,
             council_votes=votes,
         ),
@@ -125,39 +127,40 @@ def replay_with(policy: GatePolicy, decision: Document) -> GateReport:
 
 class Insights:
     def __init__(
-        self, database: AsyncDatabase[Document], directory: DirectoryStore, policies: PolicyStore
+        self,
+        database: AsyncDatabase[Document],
+        evidence: EvidenceStore,
+        directory: DirectoryStore,
+        policies: PolicyStore,
+        decisions: Decisions,
     ) -> None:
         self._ledger = database[LEDGER]
-        self._decisions = database[DECISIONS]
+        self._evidence = evidence
         self._directory = directory
         self._policies = policies
+        self._decisions = decisions
 
     async def organization(self, tenant_id: str, organization_id: str) -> OrganizationScorecard:
         submitted = await self._ledger.count_documents(
             {"tenant_id": tenant_id, "sponsor_organization_id": organization_id}
         )
-        endorsed_query = {"tenant_id": tenant_id, "endorsements.organization_id": organization_id}
-        endorsed = await self._ledger.count_documents(endorsed_query)
+        endorsed_ideas = await self._evidence.ideas_endorsed_by(tenant_id, organization_id)
+        endorsed_query = {"tenant_id": tenant_id, "_id": {"$in": endorsed_ideas}}
         launched = await self._ledger.count_documents(
             {**endorsed_query, "status": Status.LAUNCHED.value}
         )
         declined = await self._ledger.count_documents(
             {**endorsed_query, "status": Status.DECLINED.value}
         )
-        waits: list[float] = []
-        cursor = self._decisions.find(
-            {
-                "tenant_id": tenant_id,
-                "kind": {"$in": list(DECIDED)},
-                "evidence.organization_id": organization_id,
-            }
-        )
-        async for decision in cursor:
-            mine = next(e for e in decision["evidence"] if e["organization_id"] == organization_id)
-            waits.append(max(0.0, days_between(mine["endorsed_at"], decision["at"])))
+        waits = [
+            max(0.0, days_between(endorsed_at, decided_at))
+            for endorsed_at, decided_at in await self._decisions.endorsed_before(
+                tenant_id, organization_id
+            )
+        ]
         return OrganizationScorecard(
             submitted=submitted,
-            endorsed=endorsed,
+            endorsed=len(endorsed_ideas),
             launched=launched,
             declined_with_reason=declined,
             median_days_to_decision=statistics.median(waits) if waits else 0.0,
@@ -165,19 +168,15 @@ class Insights:
         )
 
     async def tenant(self, tenant_id: str) -> TenantScorecard:
-        overrides = await self._decisions.count_documents(
-            {"tenant_id": tenant_id, "kind": "OVERRIDDEN"}
-        )
+        overrides = await self._decisions.count({"tenant_id": tenant_id, "kind": "OVERRIDDEN"})
         launched = await self._ledger.count_documents(
             {"tenant_id": tenant_id, "status": Status.LAUNCHED.value}
         )
         clean = await self._ledger.count_documents(
             {"tenant_id": tenant_id, "status": Status.LAUNCHED.value, "overridden": {"$ne": True}}
         )
-        stopped = await self._decisions.distinct(
-            "idea_id", {"tenant_id": tenant_id, "kind": "REJECTED", "evidence": {"$size": 1}}
-        )
-        return TenantScorecard(overrides, launched, clean, len(stopped))
+        stopped = await self._decisions.single_customer_ideas_stopped(tenant_id)
+        return TenantScorecard(overrides, launched, clean, stopped)
 
     async def what_if(self, tenant_id: str, draft: GatePolicy) -> WhatIf:
         pipeline = await self._policies.pipeline(tenant_id)
@@ -195,8 +194,15 @@ class Insights:
             {"tenant_id": tenant_id, "status": Status.OPEN.value, "stage": before}
         )
         async for doc in cursor:
-            entry = _entry(doc)
-            evidence = entry.gate_evidence(directory, draft.stage)
+            entry = entry_of(doc)
+            records = await self._evidence.idea_records(None, tenant_id, entry.idea_id)
+            evidence = Evidence(
+                endorsements=tuple(r.endorsement for r in records if r.endorsement is not None),
+                sponsor_organization_id=entry.sponsor_organization_id,
+                organizations=directory.organizations,
+                councils=directory.councils,
+                council_votes=entry.votes_for(draft.stage),
+            )
             now_report = evaluate(current, evidence, moment)
             draft_report = evaluate(draft, evidence, moment)
             verdict = Verdict(
@@ -209,12 +215,10 @@ class Insights:
             else:
                 unchanged += 1
         refused, checked = [], 0
-        async for decision in self._decisions.find(
-            {"tenant_id": tenant_id, "kind": "ADVANCED", "to_stage": draft.stage},
-            sort=[("at", 1)],
-        ):
+        async for decision in self._decisions.advances_into(tenant_id, draft.stage):
             checked += 1
-            replayed = replay_with(draft, decision)
+            endorsements, weights = await self._decisions.snapshot(decision)
+            replayed = replay_with(draft, decision, endorsements, weights)
             if not replayed.holds:
                 refused.append(Refused(decision["idea_id"], decision["at"], replayed.summary))
         return WhatIf(draft.stage, opened, closed, unchanged, refused, checked)

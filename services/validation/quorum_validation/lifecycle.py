@@ -1,8 +1,13 @@
 """An idea's way through the pipeline, pure: its evidence, stage moves, gate changes.
 
-The consumer folds idea events into `IdeaEvidence`; `gate.evaluate` judges it; the
-functions here decide what a verdict means for the stage ledger. No I/O, so replaying
-an idea's events through these functions gives the verdict that was recorded.
+Evidence is kept per organization: an event applies to an organization only if it is
+newer than what that organization last took (`applies`), so events of different
+organizations may apply in any order (`handler.py`). `IdeaEvidence` and its folds are
+the same rules over an idea as a whole, with one version for the idea: how the ledger
+kept evidence before it became records of their own (the upgrade starts from entries
+folded so, `migration.py`). The rest decides what a verdict means for the stage ledger.
+No I/O, so replaying an idea's events through these functions gives the verdict that
+was recorded.
 """
 
 from __future__ import annotations
@@ -41,6 +46,15 @@ class IdeaEvidence:
 
     def counted(self) -> tuple[Endorsement, ...]:
         return tuple(self.endorsements[org] for org in sorted(self.endorsements))
+
+
+def applies(version: int, applied: int, floor: int = 0) -> bool:
+    """Whether an event of this idea version changes an organization's evidence.
+
+    `applied`: the version its record last took (0: none); `floor`: the version an
+    upgraded entry had reached before evidence was per organization.
+    """
+    return version > max(applied, floor)
 
 
 def submitted(

@@ -18,6 +18,7 @@ from quorum_validation.gate import (
     GateReport,
     Importance,
     Organization,
+    OrganizationWeight,
     Relationship,
     Weighting,
 )
@@ -286,8 +287,36 @@ def policy_of(message: domain_pb2.GatePolicy, version: int) -> GatePolicy:
 
 # --- reports -----------------------------------------------------------------------
 
+# A report lists at most this many organizations' weights (the heaviest, in its order)
+# and counts the others, so that no event or answer grows with an idea's popularity.
+LISTED = 100
+
+
+def listed(report: GateReport) -> tuple[tuple[OrganizationWeight, ...], int]:
+    """The weights a report shows, and how many it leaves out."""
+    weights = report.weights
+    return weights[:LISTED], report.weights_omitted + max(0, len(weights) - LISTED)
+
+
+def weight_document(w: OrganizationWeight) -> Document:
+    return {
+        "organization_id": w.organization_id,
+        "organization_name": w.organization_name,
+        "customer_id": w.customer_id,
+        "segment": w.segment,
+        "relationship": w.relationship.value if w.relationship else None,
+        "arr": w.arr,
+        "importance": int(w.importance),
+        "weight": w.weight,
+        "share": w.share,
+        "eligible": w.eligible,
+        "excluded_reason": w.excluded_reason.value if w.excluded_reason else None,
+        "sponsor": w.sponsor,
+    }
+
 
 def report_message(report: GateReport) -> domain_pb2.GateReport:
+    shown, omitted = listed(report)
     return domain_pb2.GateReport(
         stage=report.stage,
         policy_version=report.policy_version,
@@ -319,14 +348,16 @@ def report_message(report: GateReport) -> domain_pb2.GateReport:
                 excluded_reason=w.excluded_reason.value if w.excluded_reason else "",
                 sponsor=w.sponsor,
             )
-            for w in report.weights
+            for w in shown
         ],
         evaluated_at=timestamp(report.evaluated_at),
+        weights_omitted=omitted,
     )
 
 
 def report_document(report: GateReport) -> Document:
-    """The frozen snapshot a decision keeps: criteria and every weight used."""
+    """A decision's report: criteria and the listed weights (every weight is kept beside)."""
+    shown, omitted = listed(report)
     return {
         "stage": report.stage,
         "policy_version": report.policy_version,
@@ -344,21 +375,6 @@ def report_document(report: GateReport) -> Document:
             }
             for c in report.criteria
         ],
-        "weights": [
-            {
-                "organization_id": w.organization_id,
-                "organization_name": w.organization_name,
-                "customer_id": w.customer_id,
-                "segment": w.segment,
-                "relationship": w.relationship.value if w.relationship else None,
-                "arr": w.arr,
-                "importance": int(w.importance),
-                "weight": w.weight,
-                "share": w.share,
-                "eligible": w.eligible,
-                "excluded_reason": w.excluded_reason.value if w.excluded_reason else None,
-                "sponsor": w.sponsor,
-            }
-            for w in report.weights
-        ],
+        "weights": [weight_document(w) for w in shown],
+        "weights_omitted": omitted,
     }

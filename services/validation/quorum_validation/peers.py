@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -19,8 +19,10 @@ from quorum_common.errors import FailedPrecondition, NotFound
 from quorum_common.events import new_event, now, timestamp
 from quorum_common.mongo import Document
 from quorum_common.outbox import Outbox
+from quorum_common.unit_of_work import Unit, commit
 from quorum_validation.directory import DirectoryStore
-from quorum_validation.ledger import Ledger
+from quorum_validation.evidence import EvidenceStore
+from quorum_validation.ledger import LedgerStore
 
 INTRODUCTIONS = "introductions"
 INDEXES = {
@@ -65,17 +67,19 @@ def introduction_message(doc: Document) -> domain_pb2.Introduction:
 class Peers:
     def __init__(
         self,
-        ledger: Ledger,
+        client: AsyncMongoClient[Document],
+        outbox: Outbox | None,
+        ledger: LedgerStore,
+        evidence: EvidenceStore,
         directory: DirectoryStore,
         database: AsyncDatabase[Document],
-        outbox: Outbox,
-        topic: str,
     ) -> None:
+        self._client = client
+        self._outbox = outbox
         self._ledger = ledger
+        self._evidence = evidence
         self._directory = directory
         self._introductions = database[INTRODUCTIONS]
-        self._outbox = outbox
-        self._topic = topic
 
     async def peers(
         self,
@@ -84,16 +88,24 @@ class Peers:
         organization_id: str,
         session: AsyncClientSession | None = None,
     ) -> list[Peer]:
-        entry = await self._ledger.entry(tenant_id, idea_id, session)
-        endorsers = set(entry.evidence.endorsements)
-        if organization_id not in endorsers:
+        await self._ledger.entry(tenant_id, idea_id, session)  # NOT_FOUND before anything
+        endorsing = self._evidence.endorsing
+        if organization_id not in await endorsing(tenant_id, idea_id, [organization_id], session):
             raise FailedPrecondition("only organizations that endorse an idea see its peers")
-        directory = await self._directory.load_documents(tenant_id, sorted(endorsers), session)
+        # The opted-in organizations are few next to an idea's endorsers: ask about them.
+        visible = [
+            doc
+            for doc in await self._directory.peer_visible_documents(tenant_id, session)
+            if doc["organization_id"] != organization_id
+        ]
+        endorsers = await endorsing(
+            tenant_id, idea_id, [doc["organization_id"] for doc in visible], session
+        )
         return sorted(
             (
                 Peer(doc["organization_id"], doc["name"], doc["segment"])
-                for doc in directory
-                if doc["peer_visible"] and doc["organization_id"] != organization_id
+                for doc in visible
+                if doc["organization_id"] in endorsers
             ),
             key=lambda p: p.organization_id,
         )
@@ -107,7 +119,8 @@ class Peers:
         peer_organization_id: str,
         message: str,
     ) -> domain_pb2.Introduction:
-        async def work(session: AsyncClientSession) -> Document:
+        async def work(unit: Unit) -> Document:
+            session = unit.session
             visible = await self.peers(tenant_id, idea_id, requester_organization_id, session)
             if peer_organization_id not in {p.organization_id for p in visible}:
                 # The same answer whether the organization exists, did not opt in, or
@@ -133,17 +146,16 @@ class Peers:
             asked.requester_member_id = requester_member_id
             asked.peer_organization_id = peer_organization_id
             asked.message = message
-            await self._outbox.add(session, self._topic, [event])
+            unit.publish([event])
             return doc
 
-        doc = await self._ledger.transaction(work)
-        self._outbox.notify()
-        return introduction_message(doc)
+        return introduction_message(await commit(self._client, self._outbox, work))
 
     async def answer(
         self, tenant_id: str, introduction_id: str, organization_id: str, accept: bool
     ) -> domain_pb2.Introduction:
-        async def work(session: AsyncClientSession) -> Document:
+        async def work(unit: Unit) -> Document:
+            session = unit.session
             doc = await self._introductions.find_one(
                 {
                     "_id": introduction_id,
@@ -184,12 +196,10 @@ class Peers:
             if accept:
                 answered.requester_contact = update["requester_contact"]
                 answered.peer_contact = update["peer_contact"]
-            await self._outbox.add(session, self._topic, [event])
+            unit.publish([event])
             return doc
 
-        doc = await self._ledger.transaction(work)
-        self._outbox.notify()
-        return introduction_message(doc)
+        return introduction_message(await commit(self._client, self._outbox, work))
 
     async def list(self, tenant_id: str, organization_id: str) -> list[domain_pb2.Introduction]:
         cursor = self._introductions.find(

@@ -7,6 +7,7 @@ re-evaluated against exactly the policy it used.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -48,6 +49,17 @@ class PolicyStore:
     async def pipeline(self, tenant_id: str, session: AsyncClientSession | None = None) -> Pipeline:
         doc = await self._pipelines.find_one({"_id": tenant_id}, session=session)
         return pipeline_from(doc) if doc else default_pipeline()
+
+    async def pipelines(
+        self, tenant_ids: Iterable[str], session: AsyncClientSession | None = None
+    ) -> dict[str, Pipeline]:
+        """The pipelines of several tenants (one command); the default is built once."""
+        tenants = sorted(set(tenant_ids))
+        found = {t: default_pipeline() for t in tenants}
+        if tenants:
+            async for doc in self._pipelines.find({"_id": {"$in": tenants}}, session=session):
+                found[doc["_id"]] = pipeline_from(doc)
+        return found
 
     async def update_policy(
         self, session: AsyncClientSession, tenant_id: str, draft: GatePolicy

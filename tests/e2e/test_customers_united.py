@@ -304,9 +304,19 @@ async def test_what_if_changes_nothing(tenant: Tenant, running: platform.Platfor
     await endorse(tenant, other.id, "lab")
 
     async def two() -> bool:
-        return (await idea_state(tenant, other.id)).organization_count == 2
+        # What-if judges the stage ledger's evidence, which follows through Kafka.
+        try:
+            report = await tenant.pm.gates.GetGateReport(
+                gateway_pb2.GetGateReportRequest(idea_id=other.id)
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            return False
+        counted = next(c for c in report.report.criteria if c.name == "min_customers")
+        return counted.actual == 2
 
-    await until(two, "the other idea's endorsements")
+    await until(two, "the other idea's endorsements in the ledger")
     before = await settled(running)
     answer = await tenant.pm.insights.WhatIf(
         gateway_pb2.WhatIfRequest(

@@ -23,10 +23,10 @@ record's span.
 The loop is aiokafka's public consumer API. On a broker that answers an empty fetch at
 once instead of holding it (the local noida-db), an idle consumer would fetch in a tight
 loop, and so would the quiet partitions of a busy one; with `idle_pause_max_ms` set the
-consumer paces its fetches (`_FetchSchedule`): a partition that brought records is
-fetched again 5 ms later, one that is quiet after a tenth of its quiet spell (at most the
-maximum): a record arriving after a quiet spell waits at most about a tenth of it
-longer. On Kafka (which holds an empty fetch until a record arrives or
+consumer paces its fetches (`_FetchSchedule`): it fetches again 5 ms after a poll that
+brought records, and after a tenth of its quiet spell (at most the maximum) when none
+came: a record arriving after a quiet spell waits at most about a tenth of it longer.
+On Kafka (which holds an empty fetch until a record arrives or
 fetch.max.wait.ms passes) it stays 0.
 """
 
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -113,68 +114,54 @@ class _Item:
 
 
 class _FetchSchedule:
-    """When each partition may be fetched again, for brokers that never hold a fetch.
+    """When the consumer may fetch again, for brokers that never hold a fetch.
 
     The fetcher of aiokafka fetches every partition it may, again as soon as an answer
     comes back. Kafka holds a fetch that finds nothing; the local noida-db answers at
     once, so every partition not paused is fetched in a tight loop. So after each poll
-    every partition is paused: one that brought records until LINGER_S after the poll
-    (what arrives meanwhile is fetched in one go and shares a transaction), one that was
-    left with records in the fetcher at once, and a quiet one for a tenth of its quiet
-    spell so far (at least LINGER_S, at most `longest`): an idle consumer looks now and
-    then, and a record after a quiet spell waits at most about a tenth of it longer.
+    all partitions are paused, and all resumed together: LINGER_S after a poll that
+    brought records (what arrives meanwhile is fetched in one go and shares a
+    transaction), at once after a full batch (more is waiting), and after a tenth of
+    the quiet spell so far (at least LINGER_S, at most `longest`) when nothing came: an
+    idle consumer looks now and then, and a record after a quiet spell waits at most
+    about a tenth of it longer. All partitions are fetched in the same round, so an
+    event and the events it caused on another topic are seen in order when both exist.
     """
 
     def __init__(self, consumer: AIOKafkaConsumer, longest: float) -> None:
         self._consumer = consumer
         self._longest = longest
-        self._quiet_since: dict[TopicPartition, float] = {}
-        self._paused_until: dict[TopicPartition, float] = {}
+        self._quiet_since: float | None = None
+        self._resume_at: float | None = None
 
     @property
     def pausing(self) -> bool:
         return self._longest > 0
 
-    def after_poll(self, active: set[TopicPartition], full: bool) -> None:
-        if not self.pausing:
+    def after_poll(self, brought_records: bool, full: bool) -> None:
+        if not self.pausing or full:
+            self._quiet_since = None
             return
         now = time.monotonic()
-        pause = []
-        for tp in self._consumer.assignment():
-            if full:
-                # Records may be waiting in the fetcher for any partition: fetch at once.
-                self._quiet_since.pop(tp, None)
-                continue
-            if tp in active:
-                self._quiet_since.pop(tp, None)
-                self._paused_until[tp] = now + LINGER_S
-            else:
-                since = self._quiet_since.setdefault(tp, now)
-                quiet = IDLE_PAUSE_SHARE * (now - since)
-                self._paused_until[tp] = now + min(self._longest, max(LINGER_S, quiet))
-            pause.append(tp)
-        if pause:
-            self._consumer.pause(*pause)
+        if brought_records:
+            self._quiet_since = None
+            wait = LINGER_S
+        else:
+            self._quiet_since = self._quiet_since or now
+            wait = min(self._longest, max(LINGER_S, IDLE_PAUSE_SHARE * (now - self._quiet_since)))
+        assigned = list(self._consumer.assignment())
+        if assigned:
+            self._consumer.pause(*assigned)
+            self._resume_at = now + wait
 
-    async def wait_for_a_partition(self) -> None:
-        """Resume the partitions whose pause is over, first sleeping until one is."""
-        if not self._paused_until:
+    async def wait_for_the_next_fetch(self) -> None:
+        if self._resume_at is None:
             return
-        assigned = self._consumer.assignment()
-        for tp in [tp for tp in self._paused_until if tp not in assigned]:
-            del self._paused_until[tp]
-        if not self._paused_until:
-            return
-        now = time.monotonic()
-        unpaused = [tp for tp in assigned if tp not in self._paused_until]
-        if not unpaused:
-            await asyncio.sleep(max(0.0, min(self._paused_until.values()) - now))
-            now = time.monotonic()
-        due = [tp for tp, until in self._paused_until.items() if until <= now]
-        for tp in due:
-            del self._paused_until[tp]
-        if due:
-            self._consumer.resume(*due)
+        await asyncio.sleep(max(0.0, self._resume_at - time.monotonic()))
+        self._resume_at = None
+        paused = self._consumer.paused()
+        if paused:
+            self._consumer.resume(*paused)
 
 
 class EventConsumer:
@@ -270,7 +257,7 @@ class EventConsumer:
         schedule = _FetchSchedule(consumer, self._idle_pause_max)
         poll_ms = SHORT_POLL_MS if schedule.pausing else LONG_POLL_MS
         while True:
-            await schedule.wait_for_a_partition()
+            await schedule.wait_for_the_next_fetch()
             try:
                 fetched = await consumer.getmany(timeout_ms=poll_ms, max_records=self._max_batch)
             except KafkaError as error:
@@ -278,11 +265,13 @@ class EventConsumer:
                 await asyncio.sleep(1.0)
                 continue
             full = sum(len(batch) for batch in fetched.values()) >= self._max_batch
-            schedule.after_poll(set(fetched), full)
+            schedule.after_poll(bool(fetched), full)
             if not fetched:
                 await self._commit(consumer)
                 continue
-            records = [record for batch in fetched.values() for record in batch]
+            # Each partition's records in their order, merged by when they were produced:
+            # an event comes before the events it caused, on whatever topic.
+            records = list(heapq.merge(*fetched.values(), key=lambda r: r.timestamp))
             try:
                 await self.on_records(records)
             except Exception:

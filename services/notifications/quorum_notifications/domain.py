@@ -177,6 +177,10 @@ def notification_of(event: events_pb2.Event) -> Notification | None:
         if found is None:
             return None
         kind, data = found
+        # Whose endorsements the advance was judged on, to wait for them to be known here.
+        # A report lists at most the 100 heaviest (weights_omitted counts the rest): on a
+        # larger idea those stand for all, since every endorsement reaches the projection
+        # in the order the ideas service published them.
         organizations = frozenset(w.organization_id for w in event.stage_advanced.report.weights)
     elif payload == "idea_declined":
         declined = event.idea_declined

@@ -130,6 +130,12 @@ class IdeaEvents:
 
         changed = list(works.values())
         await self._judging.settle(session, changed, at)
+        for work in changed:
+            read = entries.get(work.entry.idea_id)
+            if read is None or not work.read_version == read.version == work.entry.version:
+                continue  # new, or its version moved already (a merge's source)
+            if (work.entry.gate, work.entry.status) != (read.gate, read.status):
+                work.entry = replace(work.entry, version=read.version + 1)
         await self._ledger.save(session, [(w.entry, w.read_version) for w in changed])
         for work in changed:
             for event, trace in work.events:
@@ -167,7 +173,9 @@ class IdeaEvents:
             applied = False
             for fact in told:
                 if work is None:
-                    work = Work(replace(entry, version=entry.version + 1), entry.version, pipeline)
+                    # The version is the stage's (a reader's expected_version for
+                    # AdvanceStage): evidence alone does not move it, a verdict does.
+                    work = Work(entry, entry.version, pipeline)
                 change = self._fact(work, records, fact)
                 if change is not None:
                     endorsing += change

@@ -88,11 +88,12 @@ class Gateway:
             self.backends.timeout if remaining is None else min(self.backends.timeout, remaining)
         )
         try:
-            return await self.backends.gates.GetIdeaProgress(
+            return await self.backends.invoke(
+                self.backends.gates.GetIdeaProgress,
                 validation_pb2.GetIdeaProgressRequest(
                     tenant_id=principal.tenant_id, idea_id=idea_id
                 ),
-                timeout=max(0.05, timeout),
+                max(0.05, timeout),
             )
         except grpc.aio.AioRpcError as error:
             # Not in the ledger yet: the idea exists, its stage is on its way.

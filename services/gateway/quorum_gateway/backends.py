@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from quorum.ideas.v1 import ideas_pb2_grpc
-from quorum.notifications.v1 import notifications_pb2_grpc
-from quorum.validation.v1 import validation_pb2_grpc
+from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
+from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
+from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
+from quorum_common import observability
 
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -53,6 +54,29 @@ class Backends:
         self.notifications = notifications_pb2_grpc.NotificationsServiceStub(
             self._channels["notifications"]
         )
+        # Each stub method's full name, for the CLIENT span of its calls.
+        self._names: dict[int, str] = {}
+        for stub, descriptor in (
+            (self.ideas, ideas_pb2.DESCRIPTOR.services_by_name["IdeasService"]),
+            (self.gates, validation_pb2.DESCRIPTOR.services_by_name["GateService"]),
+            (self.directory, validation_pb2.DESCRIPTOR.services_by_name["DirectoryService"]),
+            (self.policies, validation_pb2.DESCRIPTOR.services_by_name["PolicyService"]),
+            (self.insights, validation_pb2.DESCRIPTOR.services_by_name["InsightsService"]),
+            (self.peers, validation_pb2.DESCRIPTOR.services_by_name["PeersService"]),
+            (
+                self.notifications,
+                notifications_pb2.DESCRIPTOR.services_by_name["NotificationsService"],
+            ),
+        ):
+            for rpc in descriptor.methods:
+                self._names[id(getattr(stub, rpc.name))] = f"/{descriptor.full_name}/{rpc.name}"
+
+    async def invoke(
+        self, method: Callable[..., Awaitable[Response]], request: Any, seconds: float
+    ) -> Response:
+        """Call a backend with a deadline of `seconds`, in a CLIENT span when traced."""
+        with observability.client_call(self._names.get(id(method), "backend")) as metadata:
+            return await method(request, timeout=seconds, metadata=metadata)
 
     async def call(
         self,
@@ -64,7 +88,7 @@ class Backends:
         remaining = context.time_remaining()
         timeout = self.timeout if remaining is None else max(0.05, min(self.timeout, remaining))
         try:
-            return await method(request, timeout=timeout)
+            return await self.invoke(method, request, timeout)
         except grpc.aio.AioRpcError as error:
             await relay_error(context, error)
             raise

@@ -80,7 +80,7 @@ IDLE_PAUSE_SHARE = 0.1
 # some (see _FetchSchedule): a transaction costs about the same for one event as for a
 # hundred, and at a few hundred events a second a consumer that fetches again at once
 # applies them one or two at a time.
-LINGER_S = 0.005
+LINGER_S = 0.015
 # Offsets are committed at most this often (and whenever the stream goes quiet): a
 # redelivery after a crash or a rebalance is skipped as duplicates, so committing after
 # every batch would buy nothing but a broker round trip per batch.

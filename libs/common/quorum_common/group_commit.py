@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 
+from quorum_common import observability
 from quorum_common.mongo import Document
 from quorum_common.unit_of_work import Unit, commit
 
@@ -51,7 +52,8 @@ class GroupCommit(Generic[W, R]):
         self._outbox = outbox
         self._apply = apply
         self._max_group = max_group
-        self._queue: deque[tuple[W, asyncio.Future[R]]] = deque()
+        # Each call with its trace context: a group runs in its first call's.
+        self._queue: deque[tuple[W, asyncio.Future[R], Any]] = deque()
         self._worker: asyncio.Task[None] | None = None
         self.groups = 0
         self.calls = 0
@@ -59,7 +61,7 @@ class GroupCommit(Generic[W, R]):
     async def run(self, work: W) -> R:
         """Commit `work` with whatever else is waiting; its result, or its error raised."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._queue.append((work, future))
+        self._queue.append((work, future, observability.current_context()))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._drain(), name="group-commit")
         return await future
@@ -68,11 +70,12 @@ class GroupCommit(Generic[W, R]):
         try:
             while self._queue:
                 count = min(len(self._queue), self._max_group)
-                group = [self._queue.popleft() for _ in range(count)]
-                await self._commit_group(group)
+                taken = [self._queue.popleft() for _ in range(count)]
+                with observability.within(taken[0][2]):
+                    await self._commit_group([(work, future) for work, future, _ in taken])
         except BaseException as error:
             # Cancelled (the process stops): nobody will commit what is still queued.
-            for _, future in self._queue:
+            for _, future, _ in self._queue:
                 if not future.done():
                     future.set_exception(
                         error if isinstance(error, Exception) else asyncio.CancelledError()

@@ -250,7 +250,12 @@ def configure_telemetry(service: str) -> Telemetry:
 
     # Outgoing calls: `client_call`, where the gateway calls its backends.
     GrpcAioInstrumentorServer(filter_=traced_calls(read_traces_ratio())).instrument()  # type: ignore[no-untyped-call]
-    PymongoInstrumentor().instrument()
+    # MongoDB: a span per transaction (`transaction_span`), and one per command only when
+    # asked for: the driver's command listener builds an event for every command, which
+    # cost 1.0 of the 4.3 ms of CPU per endorsement of the whole platform (measured,
+    # docs/benchmarks.md).
+    if mongodb_command_spans():
+        PymongoInstrumentor().instrument()
     if plan.metrics:
         # After the tracing instrumentor, so the metrics interceptor ends up inside
         # the server span (see _instrument_rpc_metrics).
@@ -282,6 +287,19 @@ def _resource(service: str) -> Any:
     # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES must win over our defaults instead.
     configured = OTELResourceDetector().detect().attributes
     return Resource.create({k: v for k, v in defaults.items() if k not in configured})
+
+
+MONGODB_COMMAND_SPANS_VARIABLE = "QUORUM_MONGODB_COMMAND_SPANS"
+
+
+def mongodb_command_spans(env: Mapping[str, str] | None = None) -> bool:
+    """Whether every MongoDB command gets a span (the pymongo instrumentation)."""
+    raw = (os.environ if env is None else env).get(MONGODB_COMMAND_SPANS_VARIABLE, "")
+    if raw.lower() in ("", "0", "false", "no"):
+        return False
+    if raw.lower() in ("1", "true", "yes"):
+        return True
+    raise StartupError(f"{MONGODB_COMMAND_SPANS_VARIABLE}: must be true or false")
 
 
 # Calls that only read, by method name, are traced at this ratio (see traced_calls).
@@ -566,6 +584,43 @@ def client_call(method: str) -> Iterator[tuple[tuple[str, str], ...] | None]:
         span.set_attribute("rpc.grpc.status_code", 0)
     finally:
         span.end()
+
+
+@contextmanager
+def transaction_span(database: str) -> Iterator[Span | None]:
+    """The CLIENT span of one MongoDB transaction, from its start to its commit.
+
+    What a trace shows of the database by default: which transactions a request or an
+    event took, how long each, how many attempts (write conflicts retry it). None when
+    nothing is being traced.
+    """
+    if not trace.get_current_span().is_recording():
+        yield None
+        return
+    with _tracer.start_as_current_span(
+        f"{database} transaction" if database else "transaction",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "db.system.name": "mongodb",
+            "db.namespace": database,
+            "db.operation.name": "transaction",
+        },
+    ) as span:
+        yield span
+
+
+def current_context() -> otel_context.Context:
+    return otel_context.get_current()
+
+
+@contextmanager
+def within(context: otel_context.Context) -> Iterator[None]:
+    """Make `context` (captured in another task) the current one for the block."""
+    token = otel_context.attach(context)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def current_trace_context() -> dict[str, str]:

@@ -60,6 +60,10 @@ class Outbox:
         self._sweep_now = True  # the first round looks for what a previous process left
         self._last_seq = 0
 
+    @property
+    def database_name(self) -> str:
+        return self._entries.database.name
+
     async def prepare(self) -> None:
         """Bring the collection to this layout (idempotent; run at start)."""
         indexes = await self._entries.index_information()

@@ -21,6 +21,7 @@ from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from quorum.events.v1 import events_pb2
+from quorum_common import observability
 from quorum_common.mongo import Document
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class Unit:
 
     session: AsyncClientSession
     outbox: Outbox | None
+    # The trace context the events continue unless told otherwise: the caller's.
+    cause: dict[str, str] = field(default_factory=dict)
     rows: list[Document] = field(default_factory=list)
 
     def publish(
@@ -46,12 +49,13 @@ class Unit:
         """Owe these events if the transaction commits.
 
         `trace` is the W3C context the events continue (a consumed record's processing
-        span); by default the current span's, captured now. `topic` is the outbox's own
-        unless another is named (a service's dead-letter topic, say).
+        span); by default the context `commit` was called in (the request's span, not
+        the transaction's). `topic` is the outbox's own unless another is named (a
+        service's dead-letter topic, say).
         """
         if self.outbox is None:
             raise RuntimeError("this unit of work has no outbox to publish through")
-        self.rows.extend(self.outbox.rows(events, trace, topic))
+        self.rows.extend(self.outbox.rows(events, self.cause if trace is None else trace, topic))
 
 
 async def commit(
@@ -61,22 +65,29 @@ async def commit(
 ) -> T:
     """Run `work` and insert its events in one transaction; relay them after the commit."""
     written: list[Document] = []
+    attempts = 0
+    cause = observability.current_trace_context()
 
     async def attempt(session: AsyncClientSession) -> T:
-        nonlocal written
-        unit = Unit(session, outbox)
+        nonlocal written, attempts
+        attempts += 1
+        unit = Unit(session, outbox, cause)
         result = await work(unit)
         if unit.rows and outbox is not None:
             await outbox.insert(session, unit.rows)
         written = unit.rows
         return result
 
-    async with client.start_session() as session:
-        result = await session.with_transaction(
-            attempt,
-            read_concern=ReadConcern("snapshot"),
-            write_concern=WriteConcern("majority"),
-        )
+    database = outbox.database_name if outbox is not None else ""
+    with observability.transaction_span(database) as span:
+        async with client.start_session() as session:
+            result = await session.with_transaction(
+                attempt,
+                read_concern=ReadConcern("snapshot"),
+                write_concern=WriteConcern("majority"),
+            )
+        if span is not None:
+            span.set_attributes({"quorum.attempts": attempts, "quorum.events": len(written)})
     if written and outbox is not None:
         outbox.committed(written)
     return result

@@ -217,6 +217,20 @@ async def test_an_undecodable_record_is_dead_lettered_before_the_batch(setup: Se
     assert dict(dead.headers)["quorum-dlq-reason"].decode().startswith("undecodable")
 
 
+async def test_a_handler_keyed_by_event_id_needs_no_marks(setup: Setup) -> None:
+    consumer, applied = setup.make(marks=False), setup.applied
+    history = idea_events(3)
+    await consumer.on_records([record(e, n) for n, e in enumerate(history[:2])])
+
+    # Redelivered with one new event: the known ones fail their insert and count as
+    # duplicates one by one, the new one is applied.
+    await consumer.on_records([record(e, n) for n, e in enumerate(history)])
+
+    assert sorted(await applied.effects()) == sorted(ids(history))
+    assert await applied.marks() == set()
+    assert consumer.applied == 3
+
+
 async def test_events_a_handler_does_not_take_pass_without_a_trace_in_the_database(
     setup: Setup,
 ) -> None:

@@ -13,7 +13,9 @@ its own transaction: a poison event goes to the consumer's dead-letter topic wit
 reason and the stream moves on; any other failure is retried with backoff from the
 record that failed. An undecodable record is dead-lettered before the batch.
 
-Events a handler does not take (`kinds`) are passed over without a transaction.
+Events a handler does not take (`kinds`) are passed over without a transaction. A
+handler whose own writes are keyed by event id needs no marks (`marks=False`): a
+redelivered event fails its insert, and that is the duplicate found.
 
 Each applied record gets its own "process <topic>" span whose parent is the producer's
 context from the record's headers (see outbox.py); the events a handler publishes for it
@@ -49,7 +51,7 @@ from faststream.kafka import KafkaBroker
 from opentelemetry import trace
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from quorum.events.v1 import events_pb2
 from quorum_common import observability
@@ -80,7 +82,7 @@ IDLE_PAUSE_SHARE = 0.1
 # some (see _FetchSchedule): a transaction costs about the same for one event as for a
 # hundred, and at a few hundred events a second a consumer that fetches again at once
 # applies them one or two at a time.
-LINGER_S = 0.015
+LINGER_S = 0.01
 # Offsets are committed at most this often (and whenever the stream goes quiet): a
 # redelivery after a crash or a rebalance is skipped as duplicates, so committing after
 # every batch would buy nothing but a broker round trip per batch.
@@ -182,12 +184,16 @@ class EventConsumer:
         idle_pause_max_ms: int = 0,
         max_backoff_seconds: float = 30.0,
         max_batch: int = MAX_BATCH,
+        marks: bool = True,
     ) -> None:
         self.name = name
         self._bootstrap_servers = bootstrap_servers
         self._broker = broker
         self._client = client
         self._processed = database[PROCESSED]
+        # False for a handler whose own writes are keyed by event id (a redelivered event
+        # fails them with DuplicateKeyError): its writes are the marks.
+        self._marks = marks
         self._dead_letter_topic = topics.dead_letter(name)
         # The prefix isolates consumer groups as it isolates topics: copies of the
         # platform sharing a broker (tests, benchmarks) must never share a group.
@@ -376,18 +382,21 @@ class EventConsumer:
         self._finish(items, seen)
 
     async def _work(self, unit: Unit, items: list[_Item]) -> set[str]:
-        ids = [item.event_id for item in items]
-        seen = {
-            doc["_id"]
-            async for doc in self._processed.find(
-                {"_id": {"$in": ids}}, projection={"_id": 1}, session=unit.session
-            )
-        }
+        seen: set[str] = set()
+        if self._marks:
+            ids = [item.event_id for item in items]
+            seen = {
+                doc["_id"]
+                async for doc in self._processed.find(
+                    {"_id": {"$in": ids}}, projection={"_id": 1}, session=unit.session
+                )
+            }
         fresh = [item for item in items if item.event_id not in seen]
-        if fresh:
+        if fresh and self._marks:
             await self._processed.insert_many(
                 [_processed_mark(item.event) for item in fresh], session=unit.session
             )
+        if fresh:
             await self._handle(
                 unit,
                 [
@@ -416,7 +425,11 @@ class EventConsumer:
         try:
             with trace.use_span(processing.span, end_on_exit=False):
                 await commit(self._client, self._outbox, lambda unit: self._work_alone(unit, item))
-        except DuplicateKeyError:
+        except (DuplicateKeyError, BulkWriteError) as error:
+            if not _duplicate(error):
+                processing.end("failed", error)
+                await self._back_off(item.event_id, error)
+                raise
             # Processed before, or a concurrent delivery got there first.
             self._finish([item], {item.event_id})
             return
@@ -435,7 +448,8 @@ class EventConsumer:
     async def _work_alone(self, unit: Unit, item: _Item) -> None:
         # The mark goes in first: for an event seen before, its unique _id fails the
         # insert and the transaction aborts with nothing done.
-        await self._processed.insert_one(_processed_mark(item.event), session=unit.session)
+        if self._marks:
+            await self._processed.insert_one(_processed_mark(item.event), session=unit.session)
         assert item.processing is not None
         await self._handle(unit, [Consumed(item.event, item.processing.context)])
 
@@ -479,6 +493,14 @@ class EventConsumer:
             key=record.key,
             headers=headers,
         )
+
+
+def _duplicate(error: DuplicateKeyError | BulkWriteError) -> bool:
+    """A unique key refused the write: the event's mark, or a handler's own key."""
+    if isinstance(error, DuplicateKeyError):
+        return True
+    errors = error.details.get("writeErrors") or []
+    return bool(errors) and all(e.get("code") == 11000 for e in errors)
 
 
 def _processed_mark(event: events_pb2.Event) -> Document:

@@ -63,6 +63,8 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             topics=topics,
             sources=[topics.ideas, topics.validation, topics.notifications],
             handle=forgetting(ideas, event_log.append),
+            # Each event is stored under its id: the event log is its own mark.
+            marks=False,
             after_commit=event_log.appended,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
         )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, DeleteOne, IndexModel, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -359,6 +360,30 @@ class EvidenceStore:
             session=session,
         )
         return [record_of(doc) async for doc in cursor]
+
+    async def listed_many(
+        self, session: AsyncClientSession | None, ideas: Sequence[tuple[str, str, int]]
+    ) -> dict[str, list[Record]]:
+        """`listed` for several ideas of at most LISTED records each, in one query."""
+        if not ideas:
+            return {}
+        cursor = self._records.find(
+            {
+                "$or": [
+                    {"tenant_id": t, "idea_id": i, "generation": g, "live": True}
+                    for t, i, g in ideas
+                ]
+            },
+            session=session,
+        )
+        found: dict[str, list[tuple[tuple[Any, ...], Record]]] = {}
+        async for doc in cursor:
+            order = (doc["rank"], -doc["weight"], doc["organization_id"])
+            found.setdefault(doc["idea_id"], []).append((order, record_of(doc)))
+        return {
+            idea_id: [record for _, record in sorted(rows, key=lambda row: row[0])][:LISTED]
+            for idea_id, rows in found.items()
+        }
 
     # --- outside the tally ----------------------------------------------------------
 

@@ -59,7 +59,7 @@ from quorum_validation.gate import (
 )
 from quorum_validation.ledger import Entry
 from quorum_validation.lifecycle import GateChange, GateState, gate_change
-from quorum_validation.messages import report_message
+from quorum_validation.messages import LISTED, report_message
 from quorum_validation.pipeline import Pipeline
 from quorum_validation.tally import (
     Contribution,
@@ -420,6 +420,7 @@ class Judging:
         councils: dict[str, tuple[Council, ...]] = {}
         if need_councils:
             councils = await self._directory.councils_of(need_councils, session)
+        changed: list[tuple[_Progress, IdeaTally, GateReport, GateChange]] = []
         for idea in ideas:
             work, tally = idea.work, idea.tally
             entry = work.entry
@@ -441,22 +442,37 @@ class Judging:
             )
             change = gate_change(entry.gate, policy.stage, report.holds)
             if change is not None:
-                report = await self._listed(session, entry, tally, report)
-                event = idea_event(entry, at)
-                payload = event.gate_opened if change is GateChange.OPENED else event.gate_closed
-                payload.stage = policy.stage
-                payload.report.CopyFrom(report_message(report))
-                work.events.append((event, work.cause))
+                changed.append((idea, tally, report, change))
             work.report = report
             work.entry = replace(entry, gate=GateState(policy.stage, report.holds))
+        # A gate that opened or closed is told with its report's weights: the records of
+        # the small ideas are read in one query, a large idea's heaviest by their index.
+        small = [
+            (i.work.entry.tenant_id, i.work.entry.idea_id, t.generation)
+            for i, t, _, _ in changed
+            if i.work.entry.organization_count <= LISTED
+        ]
+        listed = await self._evidence.listed_many(session, small)
+        for idea, tally, report, change in changed:
+            work = idea.work
+            entry = work.entry
+            records = listed.get(entry.idea_id)
+            if records is None and entry.organization_count > LISTED:
+                records = await self._evidence.listed(
+                    session, entry.tenant_id, entry.idea_id, tally.generation
+                )
+            report = self._with_weights(entry, tally, report, records or [])
+            event = idea_event(entry, at)
+            payload = event.gate_opened if change is GateChange.OPENED else event.gate_closed
+            payload.stage = tally.policy.stage
+            payload.report.CopyFrom(report_message(report))
+            work.events.append((event, work.cause))
+            work.report = report
 
-    async def _listed(
-        self, session: AsyncClientSession, entry: Entry, tally: IdeaTally, report: GateReport
+    def _with_weights(
+        self, entry: Entry, tally: IdeaTally, report: GateReport, listed: list[Record]
     ) -> GateReport:
-        """The report with the heaviest organizations' weights (read from their index)."""
-        listed = await self._evidence.listed(
-            session, entry.tenant_id, entry.idea_id, tally.generation
-        )
+        """The report with the heaviest organizations' weights."""
         total = tally.standing().total_weight
         weights = report_weights(listed, total, entry.sponsor_organization_id)
         return replace(

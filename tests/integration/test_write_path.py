@@ -203,6 +203,54 @@ async def test_a_group_that_fails_commits_its_calls_one_at_a_time(setup: Setup) 
     assert sorted([d["_id"] async for d in effects.find({})]) == [w for w in range(20) if w != 13]
 
 
+async def test_two_groups_commit_at_once_but_never_on_the_same_idea(setup: Setup) -> None:
+    await setup.database.create_collection("effects")
+    running = 0
+    most = 0
+    decided: list[tuple[str, int]] = []
+    overlapped: list[frozenset[str]] = []
+    busy: set[str] = set()
+
+    async def apply(unit: Unit, works: Sequence[tuple[str, int]]) -> list[Any]:
+        nonlocal running, most
+        mine = {idea for idea, _ in works}
+        assert not mine & busy, "two groups changed the same idea at once"
+        if busy:
+            overlapped.append(frozenset(mine | busy))
+        busy.update(mine)
+        running += 1
+        most = max(most, running)
+        decided.extend(works)
+        await setup.database["effects"].insert_many(
+            [{"idea": idea, "n": n} for idea, n in works], session=unit.session
+        )
+        await asyncio.sleep(0.02)  # a commit that takes a while, so the next group starts
+        running -= 1
+        busy.difference_update(mine)
+        return list(works)
+
+    group: GroupCommit[tuple[str, int], tuple[str, int]] = GroupCommit(
+        setup.client, None, apply, keys=lambda work: (work[0],), in_flight=2
+    )
+    calls = [(f"idea-{n % 3}", n) for n in range(60)]
+    arrived: list[tuple[str, int]] = []
+
+    async def call(work: tuple[str, int]) -> tuple[str, int]:
+        await asyncio.sleep(0.001 * (work[1] % 7))  # arrivals spread over a few ms
+        arrived.append(work)
+        return await group.run(work)
+
+    outcomes = await asyncio.gather(*(call(w) for w in calls))
+
+    assert outcomes == calls
+    assert most == 2
+    assert overlapped, "no two groups ever committed at once"
+    for idea in ("idea-0", "idea-1", "idea-2"):
+        assert [n for i, n in decided if i == idea] == [n for i, n in arrived if i == idea], (
+            f"{idea}'s calls were not decided in the order they came"
+        )
+
+
 # --- the outbox -------------------------------------------------------------------------
 
 

@@ -2,10 +2,12 @@
 
 A majority commit costs the same for one document as for a hundred, so a service
 whose calls each commit alone spends most of its time committing. `GroupCommit`
-queues the calls and runs them in groups: when no group is committing, the first call
-starts one at once (nothing waits on a quiet process); calls that arrive meanwhile
-form the next group, at most `max_group` of them. So the window of a group is the
-commit before it, bounded by the size cap.
+queues the calls and runs them in groups: when fewer than `in_flight` groups are
+committing, the first waiting call starts one at once (nothing waits on a quiet
+process); calls that arrive meanwhile form the next group, at most `max_group` of them.
+So the window of a group is the commit before it, bounded by the size cap. Calls that
+change the same thing (`keys`: the ideas a call changes) never sit in two groups
+committing at once, and are decided in the order they came.
 
 The service's `apply(unit, works)` decides every work of the group in order, on one
 read of what the group touches, and returns one outcome per work: a result, or the
@@ -20,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
@@ -38,6 +41,18 @@ Outcome = Any
 Apply = Callable[[Unit, Sequence[W]], Awaitable[Sequence[Outcome]]]
 
 MAX_GROUP = 256
+# Groups committing at once. Two let a group start while the previous one waits for its
+# majority write, but halve the groups and double the cost per call (measured: ideas'
+# CPU per endorsement 0.93 → 1.13 ms, no gain in latency), so one by default.
+IN_FLIGHT = 1
+
+
+@dataclass
+class _Call(Generic[W, R]):
+    work: W
+    future: asyncio.Future[R]
+    context: Any  # the caller's trace context
+    keys: frozenset[Hashable]
 
 
 class GroupCommit(Generic[W, R]):
@@ -47,40 +62,71 @@ class GroupCommit(Generic[W, R]):
         outbox: Any,
         apply: Apply[W],
         max_group: int = MAX_GROUP,
+        keys: Callable[[W], Iterable[Hashable]] = lambda work: (),
+        in_flight: int = IN_FLIGHT,
     ) -> None:
         self._client = client
         self._outbox = outbox
         self._apply = apply
         self._max_group = max_group
-        # Each call with its trace context: a group runs in its first call's.
-        self._queue: deque[tuple[W, asyncio.Future[R], Any]] = deque()
-        self._worker: asyncio.Task[None] | None = None
+        self._keys = keys
+        self._in_flight = in_flight
+        self._queue: deque[_Call[W, R]] = deque()
+        # Groups committing now, with the keys they hold.
+        self._running: dict[asyncio.Task[None], frozenset[Hashable]] = {}
         self.groups = 0
         self.calls = 0
 
     async def run(self, work: W) -> R:
         """Commit `work` with whatever else is waiting; its result, or its error raised."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._queue.append((work, future, observability.current_context()))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain(), name="group-commit")
+        keys = frozenset(self._keys(work))
+        self._queue.append(_Call(work, future, observability.current_context(), keys))
+        self._start_groups()
         return await future
 
-    async def _drain(self) -> None:
+    def _start_groups(self) -> None:
+        """Start groups while fewer than `in_flight` commit and some call may go.
+
+        A call goes in a group only if no group committing holds one of its keys (the
+        ideas it changes) and no call before it in the queue was left waiting on one:
+        calls on one idea are decided in the order they came, one group after another.
+        """
+        while self._queue and len(self._running) < self._in_flight:
+            held: set[Hashable] = set().union(*self._running.values())
+            group: list[_Call[W, R]] = []
+            waiting: deque[_Call[W, R]] = deque()
+            for call in self._queue:
+                if len(group) < self._max_group and not call.keys & held:
+                    group.append(call)
+                else:
+                    waiting.append(call)
+                    held |= call.keys
+            if not group:
+                return
+            self._queue = waiting
+            taken = frozenset().union(*(call.keys for call in group))
+            task = asyncio.create_task(self._commit_in_context(group), name="group-commit")
+            self._running[task] = taken
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a group commit failed unexpectedly: %r", task.exception())
+        self._start_groups()
+
+    async def _commit_in_context(self, group: list[_Call[W, R]]) -> None:
         try:
-            while self._queue:
-                count = min(len(self._queue), self._max_group)
-                taken = [self._queue.popleft() for _ in range(count)]
-                with observability.within(taken[0][2]):
-                    await self._commit_group([(work, future) for work, future, _ in taken])
+            with observability.within(group[0].context):
+                await self._commit_group([(call.work, call.future) for call in group])
         except BaseException as error:
-            # Cancelled (the process stops): nobody will commit what is still queued.
-            for _, future, _ in self._queue:
-                if not future.done():
-                    future.set_exception(
+            # Cancelled (the process stops): these calls are not committed.
+            for call in group:
+                if not call.future.done():
+                    call.future.set_exception(
                         error if isinstance(error, Exception) else asyncio.CancelledError()
                     )
-            self._queue.clear()
             raise
 
     async def _commit_group(self, group: list[tuple[W, asyncio.Future[R]]]) -> None:

@@ -66,6 +66,13 @@ _MERGE_READ = 500
 PROJECTED = ("StageAdvanced", "IdeaDeclined")
 
 
+def changed_by(work: Work) -> tuple[str, ...]:
+    """What a write changes, so that two groups committing at once never share it."""
+    if isinstance(work, Submit) and work.request_key:
+        return (work.idea_id, work.request_key)
+    return (work.idea_id,)
+
+
 def moment() -> datetime:
     # Mongo keeps milliseconds; trimming here makes an answer equal a later read.
     at = now()
@@ -88,7 +95,9 @@ class IdeaStore:
         self._outbox = outbox
         self._clock = clock
         self._writes = Writes(database, clock)
-        self._group: GroupCommit[Work, Any] = GroupCommit(client, outbox, self._writes.apply)
+        self._group: GroupCommit[Work, Any] = GroupCommit(
+            client, outbox, self._writes.apply, keys=changed_by
+        )
 
     @property
     def group_commit(self) -> GroupCommit[Work, Any]:

@@ -13,6 +13,7 @@ from e2e.test_gateway_api import Tenant, refused, submission, tenant, until
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum_devtools import platform
+from support.ledger import customers_counted
 
 pytestmark = pytest.mark.e2e
 __all__ = ["tenant"]  # the fixture, shared with the gateway tests
@@ -305,16 +306,7 @@ async def test_what_if_changes_nothing(tenant: Tenant, running: platform.Platfor
 
     async def two() -> bool:
         # What-if judges the stage ledger's evidence, which follows through Kafka.
-        try:
-            report = await tenant.pm.gates.GetGateReport(
-                gateway_pb2.GetGateReportRequest(idea_id=other.id)
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() != grpc.StatusCode.NOT_FOUND:
-                raise
-            return False
-        counted = next(c for c in report.report.criteria if c.name == "min_customers")
-        return counted.actual == 2
+        return await customers_counted(tenant.pm.gates, other.id) == 2
 
     await until(two, "the other idea's endorsements in the ledger")
     before = await settled(running)

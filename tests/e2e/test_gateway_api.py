@@ -17,6 +17,7 @@ from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
+from support.ledger import customers_counted
 
 if TYPE_CHECKING:
     from quorum.gateway.v1.gateway_pb2_grpc import (
@@ -302,17 +303,7 @@ async def test_customers_see_counts_but_only_opted_in_peers(tenant: Tenant) -> N
     }
 
     async def reported() -> bool:
-        # The stage ledger records the idea (and its endorsements) through Kafka.
-        try:
-            report = await tenant.customers["bakery"].gates.GetGateReport(
-                gateway_pb2.GetGateReportRequest(idea_id=idea.id)
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() != grpc.StatusCode.NOT_FOUND:
-                raise
-            return False
-        counted = next(c for c in report.report.criteria if c.name == "min_customers")
-        return counted.actual == 4
+        return await customers_counted(tenant.customers["bakery"].gates, idea.id) == 4
 
     await until(reported, "a report")
     report = await tenant.customers["bakery"].gates.GetGateReport(

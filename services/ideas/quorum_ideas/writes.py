@@ -146,9 +146,10 @@ class Submit:
         return self.idea
 
 
-@dataclass(frozen=True)
-class Endorse:
-    request: requests.EndorseRequest
+class _OnOneIdea:
+    """A work whose request names the one idea it changes."""
+
+    request: requests.EndorseRequest | requests.WithdrawRequest
 
     @property
     def tenant_id(self) -> str:
@@ -157,6 +158,11 @@ class Endorse:
     @property
     def idea_id(self) -> str:
         return self.request.idea_id
+
+
+@dataclass(frozen=True)
+class Endorse(_OnOneIdea):
+    request: requests.EndorseRequest
 
     def organization(self) -> str | None:
         return self.request.endorsement.member.organization_id
@@ -178,16 +184,8 @@ class Endorse:
 
 
 @dataclass(frozen=True)
-class Withdraw:
+class Withdraw(_OnOneIdea):
     request: requests.WithdrawRequest
-
-    @property
-    def tenant_id(self) -> str:
-        return self.request.tenant_id
-
-    @property
-    def idea_id(self) -> str:
-        return self.request.idea_id
 
     def organization(self) -> str | None:
         return self.request.member.organization_id

@@ -107,11 +107,13 @@ class Probe:
         return sum(v for tp, v in (await self._ends()).items() if tp.topic == topic)
 
     async def outbox_backlog(self) -> int:
-        """Outbox rows not yet published, in all services (O(1) counts from metadata)."""
+        """Outbox rows not yet published, in all services (a handful: published rows go)."""
         total = 0
         for service in PUBLISHERS:
             outbox = self._mongo[f"{self._database_prefix}{service}"]["outbox"]
-            total += int(await outbox.estimated_document_count())
+            # Rows not yet published; `published` only exists in the layout before rows
+            # were deleted once published, so the bench can measure that code too.
+            total += await outbox.count_documents({"published": {"$ne": True}})
         return total
 
     async def snapshot(self) -> dict[str, Any]:

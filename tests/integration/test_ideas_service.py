@@ -304,6 +304,37 @@ def idea_declined(idea: ideas_pb2.Idea, stage: str) -> events_pb2.Event:
     return event
 
 
+# --- submit ------------------------------------------------------------------------------
+
+
+async def test_a_request_id_is_its_submitters_own_and_never_answers_another_body(
+    ideas: Running, tenant: str
+) -> None:
+    ana = await submit(ideas, tenant, by=("acme", "ana"), request_id="ticket-1", title="A")
+    # Another customer's same request id is another request: its own idea, its own text.
+    bo = await submit(ideas, tenant, by=("globex", "bo"), request_id="ticket-1", title="B")
+    assert bo.id != ana.id
+    assert (bo.title, bo.submitted_by.organization_id) == ("B", "globex")
+    # The same submitter retrying the same body gets the idea it made.
+    again = await submit(ideas, tenant, by=("acme", "ana"), request_id="ticket-1", title="A")
+    assert again.id == ana.id
+    # …and with another body is refused, naming the request id, never answered.
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await submit(ideas, tenant, by=("acme", "ana"), request_id="ticket-1", title="C")
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_fields(raised.value) == {"request_id"}
+    assert (await get(ideas, ana)).title == "A"
+
+
+async def test_concurrent_retries_of_one_request_make_one_idea(
+    ideas: Running, tenant: str
+) -> None:
+    made = await asyncio.gather(
+        *(submit(ideas, tenant, by=("acme", "ana"), request_id="ticket-2") for _ in range(6))
+    )
+    assert len({idea.id for idea in made}) == 1
+
+
 # --- endorse ---------------------------------------------------------------------------
 
 

@@ -27,12 +27,14 @@ from quorum_ideas.domain import (
     OrganizationBacking,
     OrganizationEndorsement,
     Status,
+    check_same_request,
     count_by_organization,
     endorse,
     merge,
     new_idea,
     projected_status,
     stronger,
+    submission_fingerprint,
     submitter_endorsement,
     withdraw,
 )
@@ -682,3 +684,20 @@ def test_an_endorsements_token_belongs_to_its_idea() -> None:
             tenant_id=TENANT, idea_id=str(uuid.uuid4()), page_size=-1, page_token=token
         )
     assert fields_of(raised.value) == {"page_token", "page_size"}
+
+
+def test_a_repeated_request_must_repeat_its_body() -> None:
+    first = submission_fingerprint(check_submission(**submission()))  # type: ignore[arg-type]
+    reordered = submission_fingerprint(
+        check_submission(**submission(tags=["csv", "export"]))  # type: ignore[arg-type]
+    )
+    other = submission_fingerprint(check_submission(**submission(title="Another")))  # type: ignore[arg-type]
+    elsewhere = submission_fingerprint(
+        check_submission(**submission(submitted_by=member("globex", "bo")))  # type: ignore[arg-type]
+    )
+    assert first == reordered
+    assert len({first, other, elsewhere}) == 3
+    check_same_request(first, reordered)
+    with pytest.raises(InvalidArgument) as refused:
+        check_same_request(first, other)
+    assert [v.field for v in refused.value.violations] == ["request_id"]

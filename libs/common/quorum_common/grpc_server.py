@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -72,6 +73,15 @@ async def abort_with(
     await context.abort(code, message, trailing_metadata=(("grpc-status-details-bin", details),))
 
 
+async def abort_internal(context: grpc.aio.ServicerContext[Any, Any], method: str) -> None:
+    """INTERNAL with an error id that finds the logged traceback; never the trace itself."""
+    error_id = uuid.uuid4().hex[:12]
+    log.exception("unhandled error in %s (error id %s)", method, error_id)
+    await context.abort(
+        grpc.StatusCode.INTERNAL, f"internal error {error_id}; the service log has its details"
+    )
+
+
 class WrappingInterceptor(grpc.aio.ServerInterceptor):
     """An interceptor that wraps each method's handler once, not on every call.
 
@@ -127,10 +137,7 @@ class ErrorInterceptor(WrappingInterceptor):
                 except (grpc.aio.AbortError, grpc.aio.UsageError):
                     raise
                 except Exception:
-                    log.exception("unhandled error in %s", method)
-                    await context.abort(
-                        grpc.StatusCode.INTERNAL, "internal error; see the service log"
-                    )
+                    await abort_internal(context, method)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary,
@@ -151,10 +158,7 @@ class ErrorInterceptor(WrappingInterceptor):
                 except (grpc.aio.AbortError, grpc.aio.UsageError):
                     raise
                 except Exception:
-                    log.exception("unhandled error in %s", method)
-                    await context.abort(
-                        grpc.StatusCode.INTERNAL, "internal error; see the service log"
-                    )
+                    await abort_internal(context, method)
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -124,7 +125,12 @@ class Backends:
 
 
 async def relay_error(context: Context, error: grpc.aio.AioRpcError) -> None:
-    """Answer the caller with the backend's verdict, or UNAVAILABLE when it had none."""
+    """Answer the caller with the backend's verdict, told apart as the caller needs it.
+
+    Only a backend that could not be reached is UNAVAILABLE (the caller may retry);
+    a backend's own failure stays INTERNAL, with the backend's error id so an
+    operator finds the traceback in that service's log.
+    """
     code = error.code()
     if code in _PASSED_THROUGH:
         details = [
@@ -140,4 +146,15 @@ async def relay_error(context: Context, error: grpc.aio.AioRpcError) -> None:
         await context.abort(
             grpc.StatusCode.DEADLINE_EXCEEDED, "a backend service did not answer in time"
         )
-    await context.abort(grpc.StatusCode.UNAVAILABLE, "a backend service is unavailable; retry")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE, "a backend service is unavailable; retry"
+        )
+    # INTERNAL, UNKNOWN, UNIMPLEMENTED, DATA_LOSS, UNAUTHENTICATED…: not the caller's to
+    # retry. The backend's message carries its error id; anything else gets one here.
+    message = error.details() or ""
+    if code != grpc.StatusCode.INTERNAL or not message.startswith("internal error "):
+        error_id = uuid.uuid4().hex[:12]
+        log.warning("backend answered %s (error id %s): %s", code.name, error_id, message)
+        message = f"internal error {error_id}; the gateway log has its details"
+    await context.abort(grpc.StatusCode.INTERNAL, message)

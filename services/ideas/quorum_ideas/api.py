@@ -62,7 +62,10 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
         idea = domain.new_idea(str(uuid.uuid4()), tenant_id, submission, moment())
         alike = await self._similar(idea)
         stored = await self._store.submit(
-            idea, domain.submitter_endorsement(idea, submission), request.request_id
+            idea,
+            domain.submitter_endorsement(idea, submission),
+            requests.check_request_id(request.request_id),
+            domain.submission_fingerprint(submission),
         )
         return ideas_pb2.SubmitIdeaResponse(
             idea=idea_message(stored),

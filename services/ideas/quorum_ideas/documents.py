@@ -42,6 +42,11 @@ def member_key(tenant_id: str, idea_id: str, member: Member) -> str:
     return _path(tenant_id, idea_id, member.organization_id, member.member_id)
 
 
+def request_key(tenant_id: str, member: Member, request_id: str) -> str:
+    """A SubmitIdea request id is the submitter's own: another member's same id is another."""
+    return "requests/" + _path(tenant_id, member.organization_id, member.member_id, request_id)
+
+
 def under(prefix: str) -> Document:
     """An `_id` range: every key that continues `prefix` with "/"."""
     # "0" follows "/" in every collation of code points; no encoded part contains "/".

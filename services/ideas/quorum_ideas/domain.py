@@ -10,6 +10,8 @@ return.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -141,6 +143,36 @@ def count_by_organization(
         )
         for org, members in sorted(by_org.items())
     ]
+
+
+def submission_fingerprint(submission: Submission) -> str:
+    """What a retried SubmitIdea must repeat to be the same request (its request id's body)."""
+    member = submission.submitted_by
+    parts: list[object] = [
+        submission.title,
+        submission.problem,
+        submission.product_area,
+        sorted(submission.tags),
+        str(submission.source_channel),
+        member.organization_id,
+        member.member_id,
+        str(int(submission.importance)),
+        submission.impact,
+        sorted(int(c) for c in submission.commitments),
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def check_same_request(used: str, fingerprint: str) -> None:
+    """A request id repeated with another body is a mistake, never a way to someone's idea."""
+    if used != fingerprint:
+        violations = Violations()
+        violations.add(
+            "request_id",
+            "this submitter already used it for a different submission; "
+            "a new submission needs a new request id",
+        )
+        violations.raise_if_any()
 
 
 def new_idea(idea_id: str, tenant_id: str, submission: Submission, at: datetime) -> Idea:

@@ -253,3 +253,14 @@ def check_merge(
         expected_source_version=expected_source_version,
         expected_target_version=expected_target_version,
     )
+
+
+def check_request_id(request_id: str) -> str:
+    """A SubmitIdea idempotency key: optional, bounded, printable."""
+    violations = Violations()
+    if len(request_id) > ID_MAX:
+        violations.add("request_id", f"must be at most {ID_MAX} characters")
+    elif not request_id.isprintable():
+        violations.add("request_id", "must not contain control characters")
+    violations.raise_if_any()
+    return request_id

@@ -55,6 +55,7 @@ from quorum_ideas.writes import (
     Work,
     Writes,
     backing_writes,
+    submitted_request,
 )
 
 log = logging.getLogger(__name__)
@@ -130,10 +131,18 @@ class IdeaStore:
     # --- writes ---------------------------------------------------------------------
 
     async def submit(
-        self, idea: Idea, endorsement: domain.MemberEndorsement, request_id: str = ""
+        self,
+        idea: Idea,
+        endorsement: domain.MemberEndorsement,
+        request_id: str = "",
+        fingerprint: str = "",
     ) -> Idea:
-        """Store a new idea with its submitter's endorsement; with a request id, at most once."""
-        work = Submit(idea.tenant_id, idea, endorsement, request_id)
+        """Store a new idea with its submitter's endorsement; with a request id, at most once.
+
+        A request id belongs to the submitting member: the same id repeated with the same
+        body answers the idea it made; with another body it is refused (`request_id`).
+        """
+        work = Submit(idea.tenant_id, idea, endorsement, request_id, fingerprint)
         try:
             stored: Idea = await self._group.run(work)
         except DuplicateKeyError:
@@ -141,7 +150,9 @@ class IdeaStore:
             earlier = await self._database[REQUESTS].find_one({"_id": work.request_key})
             if earlier is None:
                 raise
-            return await self.get(idea.tenant_id, earlier["idea_id"])
+            used = submitted_request(earlier)
+            domain.check_same_request(used.fingerprint, fingerprint)
+            return await self.get(idea.tenant_id, used.idea_id)
         return stored
 
     async def endorse(self, request: requests.EndorseRequest) -> Endorsed:

@@ -43,6 +43,7 @@ from quorum_ideas.documents import (
     member_key,
     organization_document,
     organization_key,
+    request_key,
     under,
 )
 from quorum_ideas.domain import Idea, Member, OrganizationBacking, OrganizationEndorsement
@@ -72,7 +73,7 @@ class GroupState:
 
     ideas: dict[str, Idea]
     backings: dict[tuple[str, str], OrganizationBacking]
-    requests: dict[str, str]
+    requests: dict[str, SubmittedRequest]
     read_versions: dict[str, int] = field(default_factory=dict)
     read_backings: dict[tuple[str, str], OrganizationBacking] = field(default_factory=dict)
     new_ideas: dict[str, Idea] = field(default_factory=dict)
@@ -115,6 +116,8 @@ class Submit:
     idea: Idea
     endorsement: domain.MemberEndorsement
     request_id: str = ""
+    # The body a retry with the same request id must repeat (domain.submission_fingerprint).
+    fingerprint: str = ""
 
     @property
     def idea_id(self) -> str:
@@ -122,7 +125,9 @@ class Submit:
 
     @property
     def request_key(self) -> str:
-        return f"{self.tenant_id}:{self.request_id}" if self.request_id else ""
+        if not self.request_id:
+            return ""
+        return request_key(self.tenant_id, self.endorsement.member, self.request_id)
 
     def organization(self) -> str | None:
         return None
@@ -133,9 +138,15 @@ class Submit:
             earlier = state.requests.get(key)
             if earlier is not None:
                 # The same request again: the idea it made, as it stands now.
-                return state.idea(self.tenant_id, earlier)
-            state.requests[key] = self.idea.id
-            state.new_requests[key] = {"_id": key, "idea_id": self.idea.id, "at": at}
+                domain.check_same_request(earlier.fingerprint, self.fingerprint)
+                return state.idea(self.tenant_id, earlier.idea_id)
+            state.requests[key] = SubmittedRequest(self.idea.id, self.fingerprint)
+            state.new_requests[key] = {
+                "_id": key,
+                "idea_id": self.idea.id,
+                "fingerprint": self.fingerprint,
+                "at": at,
+            }
         state.ideas[self.idea.id] = self.idea
         state.new_ideas[self.idea.id] = self.idea
         state.set_backing(
@@ -144,6 +155,14 @@ class Submit:
         )
         state.events.append(idea_submitted(self.idea, self.endorsement))
         return self.idea
+
+
+@dataclass(frozen=True)
+class SubmittedRequest:
+    """A SubmitIdea request id already used: the idea it made and the body it had."""
+
+    idea_id: str
+    fingerprint: str
 
 
 class _OnOneIdea:
@@ -202,6 +221,10 @@ class Withdraw(_OnOneIdea):
         return Withdrew(withdrawn.idea, counted)
 
 
+def submitted_request(doc: Document) -> SubmittedRequest:
+    return SubmittedRequest(doc["idea_id"], doc.get("fingerprint", ""))
+
+
 class Writes:
     """Decides and commits groups of works (see the module docstring)."""
 
@@ -229,11 +252,11 @@ class Writes:
         session = unit.session
         wanted = {w.idea_id for w in works if not isinstance(w, Submit)}
         keys = [key for w in works if isinstance(w, Submit) and (key := w.request_key)]
-        requests: dict[str, str] = {}
+        requests: dict[str, SubmittedRequest] = {}
         if keys:
             async for doc in self._requests.find({"_id": {"$in": keys}}, session=session):
-                requests[doc["_id"]] = doc["idea_id"]
-            wanted |= set(requests.values())
+                requests[doc["_id"]] = submitted_request(doc)
+            wanted |= {r.idea_id for r in requests.values()}
         ideas: dict[str, Idea] = {}
         if wanted:
             async for doc in self._ideas.find({"_id": {"$in": sorted(wanted)}}, session=session):

@@ -326,9 +326,7 @@ async def test_a_request_id_is_its_submitters_own_and_never_answers_another_body
     assert (await get(ideas, ana)).title == "A"
 
 
-async def test_concurrent_retries_of_one_request_make_one_idea(
-    ideas: Running, tenant: str
-) -> None:
+async def test_concurrent_retries_of_one_request_make_one_idea(ideas: Running, tenant: str) -> None:
     made = await asyncio.gather(
         *(submit(ideas, tenant, by=("acme", "ana"), request_id="ticket-2") for _ in range(6))
     )

@@ -83,9 +83,12 @@ async def test_a_servers_unhandled_error_is_internal_with_an_id_found_in_its_log
     await server.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            with caplog.at_level(logging.ERROR, logger="quorum_common.grpc_server"):
-                with pytest.raises(grpc.aio.AioRpcError) as raised:
-                    await channel.unary_unary("/test.Broken/Call")(b"", timeout=5)
+            call: Any = channel.unary_unary("/test.Broken/Call")
+            with (
+                caplog.at_level(logging.ERROR, logger="quorum_common.grpc_server"),
+                pytest.raises(grpc.aio.AioRpcError) as raised,
+            ):
+                await call(b"", timeout=5)
     finally:
         await server.stop(0)
     assert raised.value.code() is grpc.StatusCode.INTERNAL

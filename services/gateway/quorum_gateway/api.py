@@ -14,7 +14,6 @@ from typing import Any
 
 import grpc
 
-from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum.notifications.v1 import notifications_pb2
 from quorum.validation.v1 import validation_pb2
@@ -27,6 +26,7 @@ from quorum_common.errors import (
 )
 from quorum_gateway.auth import current_principal
 from quorum_gateway.backends import Backends
+from quorum_gateway.consistency import LedgerReads
 from quorum_gateway.eventlog import EventLog
 from quorum_gateway.idea_cache import IdeaCache, canonical_id
 from quorum_gateway.keys import KeyStore, key_message
@@ -35,8 +35,9 @@ from quorum_gateway.principals import (
     Role,
     acting_organization,
     own_subscriber,
+    subscriber_scope,
 )
-from quorum_gateway.visibility import visible_report
+from quorum_gateway.visibility import visible_council, visible_report
 
 Context = grpc.aio.ServicerContext[Any, Any]
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
@@ -48,6 +49,7 @@ class Gateway:
     def __init__(self, backends: Backends, ideas: IdeaCache | None = None) -> None:
         self.backends = backends
         self.ideas = ideas or IdeaCache(ttl=0)
+        self.ledger = LedgerReads(backends)
 
     @contextlib.asynccontextmanager
     async def changing(self, principal: Principal, *idea_ids: str) -> AsyncIterator[None]:
@@ -111,6 +113,7 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
         self, request: gateway_pb2.GetGateReportRequest, context: Context
     ) -> gateway_pb2.GetGateReportResponse:
         principal = current_principal()
+        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
         answer = await self._backends.call(
             self._backends.gates.GetGateReport,
             validation_pb2.GetGateReportRequest(
@@ -135,6 +138,7 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
         self, request: gateway_pb2.AdvanceStageRequest, context: Context
     ) -> gateway_pb2.AdvanceStageResponse:
         principal = current_principal()
+        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
         async with self._gateway.changing(principal, request.idea_id):
             answer = await self._backends.call(
                 self._backends.gates.AdvanceStage,
@@ -160,6 +164,7 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
         self, request: gateway_pb2.DeclineIdeaRequest, context: Context
     ) -> gateway_pb2.DeclineIdeaResponse:
         principal = current_principal()
+        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
         async with self._gateway.changing(principal, request.idea_id):
             answer = await self._backends.call(
                 self._backends.gates.DeclineIdea,
@@ -180,6 +185,7 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
         self, request: gateway_pb2.CastCouncilVoteRequest, context: Context
     ) -> gateway_pb2.CastCouncilVoteResponse:
         principal = current_principal()
+        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
         async with self._gateway.changing(principal, request.idea_id):
             answer = await self._backends.call(
                 self._backends.gates.CastCouncilVote,
@@ -201,6 +207,7 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
         self, request: gateway_pb2.OverrideStageRequest, context: Context
     ) -> gateway_pb2.OverrideStageResponse:
         principal = current_principal()
+        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
         async with self._gateway.changing(principal, request.idea_id):
             answer = await self._backends.call(
                 self._backends.gates.OverrideStage,
@@ -227,6 +234,7 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
         self, request: gateway_pb2.CoSignIdeaRequest, context: Context
     ) -> gateway_pb2.CoSignIdeaResponse:
         principal = current_principal()
+        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
         if principal.role is Role.CUSTOMER:
             councils = await self._backends.call(
                 self._backends.directory.ListCouncils,
@@ -306,6 +314,7 @@ class InsightsApi(gateway_pb2_grpc.InsightsServiceServicer):
 
 class PeersApi(gateway_pb2_grpc.PeersServiceServicer):
     def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
         self._backends = gateway.backends
 
     @staticmethod
@@ -318,6 +327,8 @@ class PeersApi(gateway_pb2_grpc.PeersServiceServicer):
         self, request: gateway_pb2.ListPeersRequest, context: Context
     ) -> gateway_pb2.ListPeersResponse:
         principal = current_principal()
+        # Peers are found from the ledger's evidence: as of every acknowledged endorsement.
+        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
         answer = await self._backends.call(
             self._backends.peers.ListPeers,
             validation_pb2.ListPeersRequest(
@@ -333,6 +344,8 @@ class PeersApi(gateway_pb2_grpc.PeersServiceServicer):
         self, request: gateway_pb2.RequestIntroductionRequest, context: Context
     ) -> gateway_pb2.RequestIntroductionResponse:
         principal = current_principal()
+        # Peers are found from the ledger's evidence: as of every acknowledged endorsement.
+        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
         answer = await self._backends.call(
             self._backends.peers.RequestIntroduction,
             validation_pb2.RequestIntroductionRequest(
@@ -380,6 +393,7 @@ class PeersApi(gateway_pb2_grpc.PeersServiceServicer):
 
 class DirectoryApi(gateway_pb2_grpc.DirectoryServiceServicer):
     def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
         self._backends = gateway.backends
 
     async def UpsertOrganization(
@@ -447,7 +461,12 @@ class DirectoryApi(gateway_pb2_grpc.DirectoryServiceServicer):
             validation_pb2.ListCouncilsRequest(tenant_id=principal.tenant_id),
             context,
         )
-        return gateway_pb2.ListCouncilsResponse(councils=answer.councils)
+        councils = list(answer.councils)
+        if not principal.is_vendor:
+            members = {o for c in councils for o in c.member_organization_ids}
+            visible = await self._gateway.visible_organizations(principal, members, context)
+            councils = [visible_council(c, visible) for c in councils]
+        return gateway_pb2.ListCouncilsResponse(councils=councils)
 
 
 class PolicyApi(gateway_pb2_grpc.PolicyServiceServicer):
@@ -604,8 +623,11 @@ class NotificationsApi(gateway_pb2_grpc.NotificationsServiceServicer):
             page_size=request.page_size,
             page_token=request.page_token,
         )
-        if request.HasField("subscriber") or not principal.is_vendor:
+        if request.HasField("subscriber"):
             inner.subscriber.CopyFrom(own_subscriber(principal, request.subscriber))
+        scope = subscriber_scope(principal)
+        if scope is not None:
+            inner.scope.CopyFrom(scope)
         answer = await self._backends.call(
             self._backends.notifications.ListSubscriptions, inner, context
         )
@@ -617,23 +639,13 @@ class NotificationsApi(gateway_pb2_grpc.NotificationsServiceServicer):
         self, request: gateway_pb2.DeleteSubscriptionRequest, context: Context
     ) -> gateway_pb2.DeleteSubscriptionResponse:
         principal = current_principal()
-        if not principal.is_vendor:
-            # A customer may delete only a subscription it could have listed.
-            mine = await self._backends.call(
-                self._backends.notifications.ListSubscriptions,
-                notifications_pb2.ListSubscriptionsRequest(
-                    tenant_id=principal.tenant_id,
-                    subscriber=own_subscriber(principal, domain_pb2.Subscriber()),
-                    page_size=500,
-                ),
-                context,
-            )
-            if request.subscription_id not in {s.subscription_id for s in mine.subscriptions}:
-                raise NotFound(f"subscription {request.subscription_id} not found")
+        # A customer or integration ends only its own: anything else is NOT_FOUND to it.
         answer = await self._backends.call(
             self._backends.notifications.DeleteSubscription,
             notifications_pb2.DeleteSubscriptionRequest(
-                tenant_id=principal.tenant_id, subscription_id=request.subscription_id
+                tenant_id=principal.tenant_id,
+                subscription_id=request.subscription_id,
+                scope=subscriber_scope(principal),
             ),
             context,
         )
@@ -655,8 +667,11 @@ class NotificationsApi(gateway_pb2_grpc.NotificationsServiceServicer):
             page_size=request.page_size,
             page_token=request.page_token,
         )
-        if request.HasField("recipient") or not principal.is_vendor:
+        if request.HasField("recipient"):
             inner.recipient.CopyFrom(own_subscriber(principal, request.recipient))
+        scope = subscriber_scope(principal)
+        if scope is not None:
+            inner.scope.CopyFrom(scope)
         answer = await self._backends.call(
             self._backends.notifications.ListDeliveries, inner, context
         )

@@ -147,9 +147,7 @@ async def relay_error(context: Context, error: grpc.aio.AioRpcError) -> None:
             grpc.StatusCode.DEADLINE_EXCEEDED, "a backend service did not answer in time"
         )
     if code == grpc.StatusCode.UNAVAILABLE:
-        await context.abort(
-            grpc.StatusCode.UNAVAILABLE, "a backend service is unavailable; retry"
-        )
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "a backend service is unavailable; retry")
     # INTERNAL, UNKNOWN, UNIMPLEMENTED, DATA_LOSS, UNAUTHENTICATED…: not the caller's to
     # retry. The backend's message carries its error id; anything else gets one here.
     message = error.details() or ""

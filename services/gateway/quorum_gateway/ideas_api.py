@@ -20,6 +20,7 @@ from quorum.validation.v1 import validation_pb2
 from quorum_gateway.api import Gateway
 from quorum_gateway.auth import current_principal
 from quorum_gateway.backends import relay_error
+from quorum_gateway.consistency import wanted_versions
 from quorum_gateway.idea_cache import canonical_id
 from quorum_gateway.principals import acting_member
 from quorum_gateway.visibility import visible_idea
@@ -131,6 +132,12 @@ class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
         except grpc.aio.AioRpcError as error:
             await relay_error(context, error)
             raise
+        wanted = wanted_versions([answer.idea])
+        if wanted and (progress is None or progress.idea_version < answer.idea.version):
+            # The ledger has yet to fold this version (just written): wait for it.
+            progress = (await self._gateway.ledger.progress(principal, wanted, context))[
+                answer.idea.id
+            ]
         idea = public_idea(answer.idea, progress)
         if progress is not None and key[1]:
             # Only once the ledger knows the idea: until then its stage is on its way.
@@ -154,7 +161,11 @@ class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
             ),
             context,
         )
-        ideas = [public_idea(i) for i in answer.ideas]
+        # Stage, status and next gate from the ledger, as of every acknowledged write.
+        progress = await self._gateway.ledger.progress(
+            principal, wanted_versions(list(answer.ideas)), context
+        )
+        ideas = [public_idea(i, progress.get(i.id)) for i in answer.ideas]
         if not principal.is_vendor:
             submitters = {i.submitted_by.organization_id for i in ideas}
             visible = await self._gateway.visible_organizations(principal, submitters, context)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from quorum.domain.v1 import domain_pb2
+from quorum.notifications.v1 import notifications_pb2
 from quorum_common.errors import PermissionDenied, Unauthenticated
 
 KEY_PREFIX = "qk"
@@ -167,6 +168,29 @@ def own_subscriber(
         acting_organization(principal, subscriber.organization_id)
         return subscriber
     raise PermissionDenied("only vendor keys manage team subscriptions")
+
+
+def subscriber_scope(principal: Principal) -> notifications_pb2.SubscriberScope | None:
+    """Whose subscriptions and deliveries a key may see and end; None: the whole tenant.
+
+    A customer: its own member and its organization. An integration: its organizations
+    and every member of them (it acts for those members).
+    """
+    if principal.is_vendor:
+        return None
+    if principal.role is Role.CUSTOMER:
+        return notifications_pb2.SubscriberScope(
+            subscribers=[
+                domain_pb2.Subscriber(
+                    member=domain_pb2.MemberRef(
+                        organization_id=principal.organization_id,
+                        member_id=principal.member_id,
+                    )
+                ),
+                domain_pb2.Subscriber(organization_id=principal.organization_id),
+            ]
+        )
+    return notifications_pb2.SubscriberScope(organization_ids=sorted(principal.organization_ids))
 
 
 # --- keys ------------------------------------------------------------------------

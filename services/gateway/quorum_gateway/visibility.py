@@ -45,3 +45,12 @@ def visible_report(report: domain_pb2.GateReport, visible: Set[str]) -> domain_p
         summary = summary.replace(name, HIDDEN)
     shown.summary = summary
     return shown
+
+
+def visible_council(council: domain_pb2.Council, visible: Set[str]) -> domain_pb2.Council:
+    """The council with only the member organizations this caller may know of."""
+    shown = domain_pb2.Council()
+    shown.CopyFrom(council)
+    del shown.member_organization_ids[:]
+    shown.member_organization_ids.extend(o for o in council.member_organization_ids if o in visible)
+    return shown

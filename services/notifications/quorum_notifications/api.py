@@ -18,12 +18,13 @@ from quorum_common.events import now
 from quorum_common.mongo import Document, in_transaction
 from quorum_notifications import paging
 from quorum_notifications.deliveries import DeliveryLog, Filters
-from quorum_notifications.domain import Channel, Recipient
+from quorum_notifications.domain import Channel, Recipient, Scope
 from quorum_notifications.messages import (
     delivery_message,
     kind_of,
     recipient_document,
     recipient_from,
+    scope_from,
     status_of,
     subscription_message,
 )
@@ -78,6 +79,20 @@ def _check_subscriber(
         _check_id(violations, f"{field}.organization_id", subscriber.organization_id)
     elif subscriber.team not in _KNOWN_TEAMS:
         violations.add(f"{field}.team", "must be a team, e.g. TEAM_PRODUCT")
+
+
+def _check_scope(violations: Violations, message: Any, field: str = "scope") -> Scope | None:
+    """The request's scope when it has one, each subscriber and organization checked."""
+    if not message.HasField(field):
+        return None
+    scope = getattr(message, field)
+    for i, subscriber in enumerate(scope.subscribers):
+        _check_subscriber(violations, f"{field}.subscribers[{i}]", subscriber)
+    for i, organization_id in enumerate(scope.organization_ids):
+        _check_id(violations, f"{field}.organization_ids[{i}]", organization_id)
+    if not scope.subscribers and not scope.organization_ids:
+        violations.add(field, "must name a subscriber or an organization when set")
+    return scope_from(scope) if not violations else None
 
 
 def _check_email(violations: Violations, field: str, address: str) -> None:
@@ -171,11 +186,12 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         if request.HasField("subscriber"):
             _check_subscriber(violations, "subscriber", request.subscriber)
         size = _page_size(violations, request.page_size)
+        scope = _check_scope(violations, request)
         violations.raise_if_any()
         if request.HasField("subscriber"):
             key = recipient_from(request.subscriber).key
         docs, last = await self._subscriptions.page(
-            request.tenant_id, key, size, paging.decode(request.page_token)
+            request.tenant_id, key, size, paging.decode(request.page_token), scope
         )
         return notifications_pb2.ListSubscriptionsResponse(
             subscriptions=[subscription_message(d) for d in docs],
@@ -188,7 +204,13 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         violations = Violations()
         _check_tenant(violations, request.tenant_id)
         _check_uuid(violations, "subscription_id", request.subscription_id)
+        scope = _check_scope(violations, request)
         violations.raise_if_any()
+        if scope is not None:
+            # Outside the caller's scope a subscription is, to that caller, not there.
+            found = await self._subscriptions.find(request.tenant_id, request.subscription_id)
+            if found is None or not scope.admits(found["subscriber_key"]):
+                raise NotFound(f"subscription {request.subscription_id} not found")
 
         async def work(session: AsyncClientSession) -> int | None:
             removed = await self._subscriptions.remove(
@@ -220,6 +242,7 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         if request.HasField("recipient"):
             _check_subscriber(violations, "recipient", request.recipient)
         size = _page_size(violations, request.page_size)
+        scope = _check_scope(violations, request)
         violations.raise_if_any()
         recipient: Recipient | None = (
             recipient_from(request.recipient) if request.HasField("recipient") else None
@@ -231,6 +254,7 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
             status=status_of(request.status) if request.status else None,
             kind=kind_of(request.kind) if request.kind else None,
             recipient_key=recipient.key if recipient is not None else "",
+            scope=scope,
         )
         docs, last = await self._deliveries.page(
             request.tenant_id, filters, size, paging.decode(request.page_token)

@@ -36,11 +36,13 @@ from quorum_notifications.domain import (
     Decision,
     Kind,
     Notification,
+    Scope,
     Status,
     Verdict,
 )
 from quorum_notifications.messages import delivered_event, failed_event
 from quorum_notifications.paging import Cursor, after_clause
+from quorum_notifications.subscriptions import scope_clause
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,8 @@ class Filters:
     status: Status | None = None
     kind: Kind | None = None
     recipient_key: str = ""
+    # Only deliveries to recipients within this scope, when set.
+    scope: Scope | None = None
 
 
 class DeliveryLog:
@@ -326,6 +330,8 @@ class DeliveryLog:
             query["status"] = filters.status.value
         if filters.kind is not None:
             query["kind"] = filters.kind.value
+        if filters.scope is not None:
+            query.setdefault("$and", []).append(scope_clause(filters.scope, "recipient_key"))
         if after is not None:
             query.update(after_clause(after, descending=True))
         docs = await self._deliveries.find(

@@ -103,6 +103,33 @@ class Recipient:
         return f"team:{self.team.value}"
 
 
+def members_prefix(organization_id: str) -> str:
+    """What every member recipient key of this organization starts with."""
+    return f"member:{quote(organization_id, safe='')}/"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The subscribers a caller answers for: these recipients, these organizations and
+    every member of them. What lies outside is, to that caller, not there at all."""
+
+    recipients: tuple[Recipient, ...] = ()
+    organization_ids: tuple[str, ...] = ()
+
+    def keys(self) -> list[str]:
+        """Recipient keys admitted exactly."""
+        return [r.key for r in self.recipients] + [
+            Recipient(organization_id=o).key for o in self.organization_ids
+        ]
+
+    def prefixes(self) -> list[str]:
+        """Recipient key prefixes admitted: the members of the scope's organizations."""
+        return [members_prefix(o) for o in self.organization_ids]
+
+    def admits(self, recipient_key: str) -> bool:
+        return recipient_key in self.keys() or recipient_key.startswith(tuple(self.prefixes()))
+
+
 class Who(Enum):
     """Whom a kind of notification is meant for (the SPEC's table)."""
 

@@ -16,6 +16,7 @@ from quorum_notifications.domain import (
     Member,
     Outcome,
     Recipient,
+    Scope,
     Status,
     Subscription,
     Team,
@@ -92,6 +93,14 @@ def recipient_from(message: domain_pb2.Subscriber) -> Recipient:
     if which == "organization_id":
         return Recipient(organization_id=message.organization_id)
     return Recipient(team=team_of(message.team))
+
+
+def scope_from(message: notifications_pb2.SubscriberScope) -> Scope:
+    """A validated SubscriberScope message as a scope."""
+    return Scope(
+        recipients=tuple(recipient_from(s) for s in message.subscribers),
+        organization_ids=tuple(message.organization_ids),
+    )
 
 
 def subscriber_message(recipient: Recipient) -> domain_pb2.Subscriber:

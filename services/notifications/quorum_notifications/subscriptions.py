@@ -7,6 +7,7 @@ the call that created it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from pymongo import ASCENDING, IndexModel
@@ -14,7 +15,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from quorum_common.mongo import Document
-from quorum_notifications.domain import Kind, Subscription
+from quorum_notifications.domain import Kind, Scope, Subscription
 from quorum_notifications.messages import subscription_of
 from quorum_notifications.paging import Cursor, after_clause
 
@@ -28,6 +29,14 @@ INDEXES = [
 ]
 
 
+def scope_clause(scope: Scope, field: str) -> Document:
+    """A query on `field` (a recipient key) admitting exactly what `scope` admits."""
+    # Anchored prefixes of escaped keys: each is a range of the field's index.
+    alternatives: list[Document] = [{field: {"$in": scope.keys()}}]
+    alternatives += [{field: {"$regex": f"^{re.escape(p)}"}} for p in scope.prefixes()]
+    return {"$or": alternatives}
+
+
 class Subscriptions:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._subscriptions = database[SUBSCRIPTIONS]
@@ -36,11 +45,18 @@ class Subscriptions:
         await self._subscriptions.insert_one(doc)
 
     async def page(
-        self, tenant_id: str, subscriber_key: str | None, size: int, after: Cursor | None
+        self,
+        tenant_id: str,
+        subscriber_key: str | None,
+        size: int,
+        after: Cursor | None,
+        scope: Scope | None = None,
     ) -> tuple[list[Document], Cursor | None]:
         query: Document = {"tenant_id": tenant_id}
         if subscriber_key is not None:
             query["subscriber_key"] = subscriber_key
+        if scope is not None:
+            query.setdefault("$and", []).append(scope_clause(scope, "subscriber_key"))
         if after is not None:
             query.update(after_clause(after, descending=False))
         docs = await self._subscriptions.find(

@@ -21,7 +21,7 @@ from quorum_validation.api import DirectoryApi, GateApi, InsightsApi, PeersApi, 
 from quorum_validation.handler import KINDS, IdeaEvents
 from quorum_validation.insights import Insights
 from quorum_validation.judging import Judging
-from quorum_validation.migration import migrate_embedded_evidence
+from quorum_validation.migration import migrate_embedded_evidence, migrate_idea_versions
 from quorum_validation.reevaluation import Reevaluator
 from quorum_validation.settings import ValidationSettings
 from quorum_validation.usecases import Gates
@@ -61,6 +61,7 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
         pipelines = policies.PolicyStore(database)
         judging = Judging(organizations, records)
         await migrate_embedded_evidence(client, database, records, pipelines, judging)
+        await migrate_idea_versions(database)
         gates = Gates(
             client,
             outbox,

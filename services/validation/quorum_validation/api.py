@@ -19,7 +19,7 @@ from quorum_common.unit_of_work import commit
 from quorum_validation.directory import DirectoryStore
 from quorum_validation.gate import GatePolicy
 from quorum_validation.insights import Insights, Verdict
-from quorum_validation.ledger import LedgerStore, status_number
+from quorum_validation.ledger import LedgerStore, Progress, status_number
 from quorum_validation.messages import policy_message, policy_of, report_message
 from quorum_validation.peers import Peers
 from quorum_validation.policies import PolicyStore
@@ -70,6 +70,22 @@ def _check_actor(violations: Violations, actor: domain_pb2.Actor) -> None:
         violations.add("actor.principal_id", "is required")
 
 
+def progress_message(found: Progress) -> validation_pb2.GetIdeaProgressResponse:
+    return validation_pb2.GetIdeaProgressResponse(
+        idea_id=found.idea_id,
+        stage=found.stage,
+        status=found.status,  # type: ignore[arg-type]
+        next_stage=found.next_stage,
+        next_gate_holds=found.next_gate_holds,
+        version=found.version,
+        entered_stage_at=timestamp(found.entered_stage_at),
+        organization_count=found.organization_count,
+        overridden=found.overridden,
+        co_signed_by=list(found.co_signed_by),
+        idea_version=found.idea_version,
+    )
+
+
 class GateApi(validation_pb2_grpc.GateServiceServicer):
     def __init__(self, gates: Gates, ledger: LedgerStore) -> None:
         self._gates = gates
@@ -87,18 +103,20 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
         self._idea_request(request.tenant_id, request.idea_id)
         # One read: the entry keeps its next stage and its organizations' count.
         found = await self._ledger.progress(request.tenant_id, request.idea_id)
-        return validation_pb2.GetIdeaProgressResponse(
-            idea_id=request.idea_id,
-            stage=found.stage,
-            status=found.status,  # type: ignore[arg-type]
-            next_stage=found.next_stage,
-            next_gate_holds=found.next_gate_holds,
-            version=found.version,
-            entered_stage_at=timestamp(found.entered_stage_at),
-            organization_count=found.organization_count,
-            overridden=found.overridden,
-            co_signed_by=list(found.co_signed_by),
-        )
+        return progress_message(found)
+
+    async def ListIdeaProgress(
+        self, request: validation_pb2.ListIdeaProgressRequest, context: Context
+    ) -> validation_pb2.ListIdeaProgressResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        if len(request.idea_ids) > 500:
+            violations.add("idea_ids", "at most 500")
+        for i, idea_id in enumerate(request.idea_ids):
+            _check_idea(violations, idea_id, f"idea_ids[{i}]")
+        violations.raise_if_any()
+        found = await self._ledger.progress_of(request.tenant_id, list(request.idea_ids))
+        return validation_pb2.ListIdeaProgressResponse(ideas=[progress_message(p) for p in found])
 
     async def GetGateReport(
         self, request: validation_pb2.GetGateReportRequest, context: Context

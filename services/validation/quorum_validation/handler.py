@@ -81,6 +81,23 @@ def facts(event: events_pb2.Event) -> list[Fact]:
     return []
 
 
+def told_version(event: events_pb2.Event) -> int:
+    """The idea version an event completes, once applied; 0 for a merge's earlier parts.
+
+    A merge's parts share the target's version: only its last part completes it, so
+    a reader waiting for that version never sees half a merge.
+    """
+    kind = event.WhichOneof("payload")
+    if kind == "ideas_merged":
+        merged = event.ideas_merged
+        if merged.parts and merged.part < merged.parts:
+            return 0
+        return merged.idea_version
+    if kind in ("idea_submitted", "idea_endorsed", "endorsement_withdrawn"):
+        return int(getattr(event, kind).idea_version)
+    return 0
+
+
 class IdeaEvents:
     """`handle(unit, consumed)`: the EventConsumer's handler for idea events."""
 
@@ -182,7 +199,12 @@ class IdeaEvents:
                     applied = True
             if work is not None and (applied or kind == "idea_submitted"):
                 work.cause = item.trace
-        if work is None or (work.read_version is not None and not work.changes):
+        folded = max((told_version(item.event) for item, _ in items), default=0)
+        if entry is not None and work is None and folded > entry.idea_version:
+            work = Work(entry, entry.version, pipeline)
+        if work is not None and folded > work.entry.idea_version:
+            work.entry = replace(work.entry, idea_version=folded)
+        elif work is None or (work.read_version is not None and not work.changes):
             return None  # replays only
         if endorsing:
             count = work.entry.organization_count + endorsing

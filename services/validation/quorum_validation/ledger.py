@@ -91,6 +91,9 @@ class Entry:
     sponsor_chain: tuple[str, ...] = ()
     # The gate into next_stage, kept up to date (None: no gate is judged).
     tally: IdeaTally | None = None
+    # The ideas service's version of the idea whose events are all applied here: a
+    # reader that saw version N waits for N (read-your-writes across the services).
+    idea_version: int = 0
 
     def votes_for(self, stage: str) -> dict[str, dict[str, bool]]:
         return {
@@ -134,6 +137,8 @@ def entry_of(doc: Document) -> Entry:
         version_floor=doc.get("version_floor", 0),
         sponsor_chain=tuple(doc.get("sponsor_chain", ())),
         tally=tally_of(tally) if tally else None,
+        # An entry upgraded from embedded evidence has folded up to its floor at least.
+        idea_version=max(doc.get("idea_version", 0), doc.get("version_floor", 0)),
     )
 
 
@@ -168,6 +173,7 @@ def entry_document(entry: Entry) -> Document:
         "version_floor": entry.version_floor,
         "sponsor_chain": list(entry.sponsor_chain),
         "tally": tally_document(entry.tally) if entry.tally else None,
+        "idea_version": entry.idea_version,
     }
 
 
@@ -184,6 +190,8 @@ class Progress:
     organization_count: int
     overridden: bool
     co_signed_by: tuple[str, ...]
+    idea_id: str = ""
+    idea_version: int = 0
 
 
 def progress(entry: Entry) -> Progress:
@@ -198,6 +206,8 @@ def progress(entry: Entry) -> Progress:
         organization_count=entry.organization_count,
         overridden=entry.overridden,
         co_signed_by=entry.co_signed_by,
+        idea_id=entry.idea_id,
+        idea_version=entry.idea_version,
     )
 
 
@@ -221,6 +231,13 @@ class LedgerStore:
         if doc is None:
             raise NotFound(f"idea {idea_id} is not in the stage ledger (yet)")
         return progress(entry_of(doc))
+
+    async def progress_of(self, tenant_id: str, idea_ids: Sequence[str]) -> list[Progress]:
+        """Where each of these ideas stands (one read); unknown ideas are left out."""
+        cursor = self._ledger.find(
+            {"_id": {"$in": list(idea_ids)}, "tenant_id": tenant_id}, projection={"tally": False}
+        )
+        return [progress(entry_of(doc)) async for doc in cursor]
 
     async def entries(
         self, session: AsyncClientSession, idea_ids: Sequence[str]

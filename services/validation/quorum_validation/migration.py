@@ -132,3 +132,31 @@ async def _upgrade(
     upgraded = entry_document(replace(work.entry, gate=old.gate))
     await database[LEDGER].replace_one({"_id": doc["_id"]}, upgraded, session=session)
     return True
+
+
+async def migrate_idea_versions(database: AsyncDatabase[Document]) -> int:
+    """Give entries from before `idea_version` the version they have folded; how many.
+
+    That is the newest idea version among the idea's evidence records (each took the
+    version of the event that wrote it), or the entry's floor. Only entries without the
+    field are touched, so a consumer that saved the entry meanwhile wins.
+    """
+    ledger, records = database[LEDGER], database[EVIDENCE]
+    migrated = 0
+    async for doc in ledger.find({"idea_version": {"$exists": False}}):
+        cursor = await records.aggregate(
+            [
+                {"$match": {"_id": under(doc["tenant_id"], doc["_id"])}},
+                {"$group": {"_id": None, "version": {"$max": "$version"}}},
+            ]
+        )
+        newest = await cursor.to_list()
+        version = max([doc.get("version_floor", 0), *(n["version"] for n in newest)])
+        done = await ledger.update_one(
+            {"_id": doc["_id"], "idea_version": {"$exists": False}},
+            {"$set": {"idea_version": version}},
+        )
+        migrated += done.modified_count
+    if migrated:
+        log.info("gave %d ledger entries the idea version they have folded", migrated)
+    return migrated

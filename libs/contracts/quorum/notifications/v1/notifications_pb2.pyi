@@ -343,6 +343,38 @@ class CreateSubscriptionResponse(_message.Message):
 Global___CreateSubscriptionResponse: _TypeAlias = CreateSubscriptionResponse  # noqa: Y015
 
 @_typing.final
+class SubscriberScope(_message.Message):
+    """Whose subscriptions (and their deliveries) a caller may see and end: a customer's
+    own member and organization, an integration's organizations and their members.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIBERS_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subscribers(self) -> _containers.RepeatedCompositeFieldContainer[_domain_pb2.Subscriber]:
+        """Exactly these subscribers."""
+
+    @_builtins.property
+    def organization_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """These organizations, and every member of them."""
+
+    def __init__(
+        self,
+        *,
+        subscribers: _abc.Iterable[_domain_pb2.Subscriber] | None = ...,
+        organization_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization_ids", b"organization_ids", "subscribers", b"subscribers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubscriberScope: _TypeAlias = SubscriberScope  # noqa: Y015
+
+@_typing.final
 class ListSubscriptionsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -350,6 +382,7 @@ class ListSubscriptionsRequest(_message.Message):
     SUBSCRIBER_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     page_size: _builtins.int
     """1..500; 0 means 100."""
@@ -359,6 +392,10 @@ class ListSubscriptionsRequest(_message.Message):
     def subscriber(self) -> _domain_pb2.Subscriber:
         """Only this subscriber's subscriptions, when set."""
 
+    @_builtins.property
+    def scope(self) -> Global___SubscriberScope:
+        """Only subscriptions within this scope, when set."""
+
     def __init__(
         self,
         *,
@@ -366,10 +403,11 @@ class ListSubscriptionsRequest(_message.Message):
         subscriber: _domain_pb2.Subscriber | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        scope: Global___SubscriberScope | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["subscriber", b"subscriber"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope", "subscriber", b"subscriber"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "subscriber", b"subscriber", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "scope", b"scope", "subscriber", b"subscriber", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -406,17 +444,23 @@ class DeleteSubscriptionRequest(_message.Message):
 
     TENANT_ID_FIELD_NUMBER: _builtins.int
     SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     subscription_id: _builtins.str
+    @_builtins.property
+    def scope(self) -> Global___SubscriberScope:
+        """When set, a subscription outside it is NOT_FOUND (it is not the caller's)."""
+
     def __init__(
         self,
         *,
         tenant_id: _builtins.str = ...,
         subscription_id: _builtins.str = ...,
+        scope: Global___SubscriberScope | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription_id", b"subscription_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope", "subscription_id", b"subscription_id", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -457,6 +501,7 @@ class ListDeliveriesRequest(_message.Message):
     RECIPIENT_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     subscription_id: _builtins.str
     idea_id: _builtins.str
@@ -469,6 +514,10 @@ class ListDeliveriesRequest(_message.Message):
     page_token: _builtins.str
     @_builtins.property
     def recipient(self) -> _domain_pb2.Subscriber: ...
+    @_builtins.property
+    def scope(self) -> Global___SubscriberScope:
+        """Only deliveries to recipients within this scope, when set."""
+
     def __init__(
         self,
         *,
@@ -481,10 +530,11 @@ class ListDeliveriesRequest(_message.Message):
         recipient: _domain_pb2.Subscriber | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        scope: Global___SubscriberScope | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["recipient", b"recipient"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["recipient", b"recipient", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "idea_id", b"idea_id", "kind", b"kind", "page_size", b"page_size", "page_token", b"page_token", "recipient", b"recipient", "status", b"status", "subscription_id", b"subscription_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "idea_id", b"idea_id", "kind", b"kind", "page_size", b"page_size", "page_token", b"page_token", "recipient", b"recipient", "scope", b"scope", "status", b"status", "subscription_id", b"subscription_id", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

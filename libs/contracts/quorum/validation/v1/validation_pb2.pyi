@@ -58,6 +58,7 @@ class GetIdeaProgressResponse(_message.Message):
     ORGANIZATION_COUNT_FIELD_NUMBER: _builtins.int
     OVERRIDDEN_FIELD_NUMBER: _builtins.int
     CO_SIGNED_BY_FIELD_NUMBER: _builtins.int
+    IDEA_VERSION_FIELD_NUMBER: _builtins.int
     idea_id: _builtins.str
     stage: _builtins.str
     status: _domain_pb2.IdeaStatus.ValueType
@@ -71,6 +72,10 @@ class GetIdeaProgressResponse(_message.Message):
     """How many distinct organizations endorse it, as the ledger knows."""
     overridden: _builtins.bool
     """Set for good once a VENDOR_ADMIN moved it past a gate that did not hold."""
+    idea_version: _builtins.int
+    """The ideas service's version of the idea whose evidence the ledger has folded: a
+    caller that saw version N of the idea waits for this to reach N (read-your-writes).
+    """
     @_builtins.property
     def entered_stage_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -90,14 +95,60 @@ class GetIdeaProgressResponse(_message.Message):
         organization_count: _builtins.int = ...,
         overridden: _builtins.bool = ...,
         co_signed_by: _abc.Iterable[_builtins.str] | None = ...,
+        idea_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["entered_stage_at", b"entered_stage_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["co_signed_by", b"co_signed_by", "entered_stage_at", b"entered_stage_at", "idea_id", b"idea_id", "next_gate_holds", b"next_gate_holds", "next_stage", b"next_stage", "organization_count", b"organization_count", "overridden", b"overridden", "stage", b"stage", "status", b"status", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["co_signed_by", b"co_signed_by", "entered_stage_at", b"entered_stage_at", "idea_id", b"idea_id", "idea_version", b"idea_version", "next_gate_holds", b"next_gate_holds", "next_stage", b"next_stage", "organization_count", b"organization_count", "overridden", b"overridden", "stage", b"stage", "status", b"status", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetIdeaProgressResponse: _TypeAlias = GetIdeaProgressResponse  # noqa: Y015
+
+@_typing.final
+class ListIdeaProgressRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    IDEA_IDS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    @_builtins.property
+    def idea_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """At most 500."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        idea_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idea_ids", b"idea_ids", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIdeaProgressRequest: _TypeAlias = ListIdeaProgressRequest  # noqa: Y015
+
+@_typing.final
+class ListIdeaProgressResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IDEAS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ideas(self) -> _containers.RepeatedCompositeFieldContainer[Global___GetIdeaProgressResponse]: ...
+    def __init__(
+        self,
+        *,
+        ideas: _abc.Iterable[Global___GetIdeaProgressResponse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ideas", b"ideas"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListIdeaProgressResponse: _TypeAlias = ListIdeaProgressResponse  # noqa: Y015
 
 @_typing.final
 class GetGateReportRequest(_message.Message):

@@ -40,6 +40,11 @@ class GateServiceStub:
                 request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetIdeaProgressRequest.SerializeToString,
                 response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetIdeaProgressResponse.FromString,
                 _registered_method=True)
+        self.ListIdeaProgress = channel.unary_unary(
+                '/quorum.validation.v1.GateService/ListIdeaProgress',
+                request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.ListIdeaProgressRequest.SerializeToString,
+                response_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.ListIdeaProgressResponse.FromString,
+                _registered_method=True)
         self.GetGateReport = channel.unary_unary(
                 '/quorum.validation.v1.GateService/GetGateReport',
                 request_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetGateReportRequest.SerializeToString,
@@ -78,6 +83,14 @@ class GateServiceServicer:
 
     def GetIdeaProgress(self, request, context):
         """The idea's current stage and status as the stage ledger records them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListIdeaProgress(self, request, context):
+        """Where each of these ideas stands (one read); ideas the ledger does not know yet
+        are left out.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -136,6 +149,11 @@ def add_GateServiceServicer_to_server(servicer, server):
                     servicer.GetIdeaProgress,
                     request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetIdeaProgressRequest.FromString,
                     response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.GetIdeaProgressResponse.SerializeToString,
+            ),
+            'ListIdeaProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListIdeaProgress,
+                    request_deserializer=quorum_dot_validation_dot_v1_dot_validation__pb2.ListIdeaProgressRequest.FromString,
+                    response_serializer=quorum_dot_validation_dot_v1_dot_validation__pb2.ListIdeaProgressResponse.SerializeToString,
             ),
             'GetGateReport': grpc.unary_unary_rpc_method_handler(
                     servicer.GetGateReport,
@@ -196,6 +214,33 @@ class GateService:
             '/quorum.validation.v1.GateService/GetIdeaProgress',
             quorum_dot_validation_dot_v1_dot_validation__pb2.GetIdeaProgressRequest.SerializeToString,
             quorum_dot_validation_dot_v1_dot_validation__pb2.GetIdeaProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListIdeaProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.validation.v1.GateService/ListIdeaProgress',
+            quorum_dot_validation_dot_v1_dot_validation__pb2.ListIdeaProgressRequest.SerializeToString,
+            quorum_dot_validation_dot_v1_dot_validation__pb2.ListIdeaProgressResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,10 @@ class GateServiceStub:
     def __new__(cls, channel: _aio.Channel) -> GateServiceAsyncStub: ...
     GetIdeaProgress: _grpc.UnaryUnaryMultiCallable[_validation_pb2.GetIdeaProgressRequest, _validation_pb2.GetIdeaProgressResponse]
     """The idea's current stage and status as the stage ledger records them."""
+    ListIdeaProgress: _grpc.UnaryUnaryMultiCallable[_validation_pb2.ListIdeaProgressRequest, _validation_pb2.ListIdeaProgressResponse]
+    """Where each of these ideas stands (one read); ideas the ledger does not know yet
+    are left out.
+    """
     GetGateReport: _grpc.UnaryUnaryMultiCallable[_validation_pb2.GetGateReportRequest, _validation_pb2.GetGateReportResponse]
     """The report of the gate into the idea's next stage, evaluated now."""
     AdvanceStage: _grpc.UnaryUnaryMultiCallable[_validation_pb2.AdvanceStageRequest, _validation_pb2.AdvanceStageResponse]
@@ -64,6 +68,10 @@ class GateServiceAsyncStub(GateServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetIdeaProgress: _aio.UnaryUnaryMultiCallable[_validation_pb2.GetIdeaProgressRequest, _validation_pb2.GetIdeaProgressResponse]  # type: ignore[assignment]
     """The idea's current stage and status as the stage ledger records them."""
+    ListIdeaProgress: _aio.UnaryUnaryMultiCallable[_validation_pb2.ListIdeaProgressRequest, _validation_pb2.ListIdeaProgressResponse]  # type: ignore[assignment]
+    """Where each of these ideas stands (one read); ideas the ledger does not know yet
+    are left out.
+    """
     GetGateReport: _aio.UnaryUnaryMultiCallable[_validation_pb2.GetGateReportRequest, _validation_pb2.GetGateReportResponse]  # type: ignore[assignment]
     """The report of the gate into the idea's next stage, evaluated now."""
     AdvanceStage: _aio.UnaryUnaryMultiCallable[_validation_pb2.AdvanceStageRequest, _validation_pb2.AdvanceStageResponse]  # type: ignore[assignment]
@@ -94,6 +102,16 @@ class GateServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_validation_pb2.GetIdeaProgressResponse, _abc.Awaitable[_validation_pb2.GetIdeaProgressResponse]]:
         """The idea's current stage and status as the stage ledger records them."""
+
+    @_abc_1.abstractmethod
+    def ListIdeaProgress(
+        self,
+        request: _validation_pb2.ListIdeaProgressRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_validation_pb2.ListIdeaProgressResponse, _abc.Awaitable[_validation_pb2.ListIdeaProgressResponse]]:
+        """Where each of these ideas stands (one read); ideas the ledger does not know yet
+        are left out.
+        """
 
     @_abc_1.abstractmethod
     def GetGateReport(

@@ -27,7 +27,7 @@ from quorum_validation.gate import Endorsement
 from quorum_validation.handler import facts
 from quorum_validation.lifecycle import GateState, IdeaEvidence, Status
 from quorum_validation.messages import endorsement_document, endorsement_of
-from quorum_validation.migration import migrate_embedded_evidence
+from quorum_validation.migration import migrate_embedded_evidence, migrate_idea_versions
 from support.servers import Servers
 from support.validation import (
     START,
@@ -364,11 +364,35 @@ async def test_an_upgraded_ledger_judges_as_one_built_from_the_same_history(
     assert (kept_old.criteria, kept_old.summary) == (plain_old.criteria, plain_old.summary)
     assert (kept_old.criteria, kept_old.summary) == (kept_new.criteria, kept_new.summary)
 
+    # The ledger has folded what each history told: readers waiting for it see so.
+    assert upgraded.idea_version == 9
+    assert (await validation.ledger.entry(tenant, new_id)).idea_version == 9
+
     # An event the old layout had applied does not apply again; a newer one does.
     await validation.consume([endorsed(tenant, old_id, endorsement("org4", 3, (), at), 5)])
     assert (await validation.ledger.entry(tenant, old_id)).organization_count == len(ORGS) - 1
     await validation.consume([endorsed(tenant, old_id, endorsement("org4", 3, (), at), 10)])
-    assert (await validation.ledger.entry(tenant, old_id)).organization_count == len(ORGS)
+    after = await validation.ledger.entry(tenant, old_id)
+    assert (after.organization_count, after.idea_version) == (len(ORGS), 10)
+
+
+async def test_entries_from_before_idea_versions_get_the_version_they_folded(
+    validation: Validation,
+) -> None:
+    tenant, idea_id, at = "versions", str(uuid.uuid4()), START
+    await validation.consume(
+        [
+            submitted(tenant, idea_id, "org0", at),
+            endorsed(tenant, idea_id, endorsement("org1", 2, (), at), 2),
+            endorsed(tenant, idea_id, endorsement("org2", 2, (), at), 3),
+            withdrawn(tenant, idea_id, "org1", 4),
+        ]
+    )
+    ledger = validation.database["stage_ledger"]
+    await ledger.update_one({"_id": idea_id}, {"$unset": {"idea_version": ""}})
+    assert await migrate_idea_versions(validation.database) == 1
+    assert (await validation.ledger.entry(tenant, idea_id)).idea_version == 4
+    assert await migrate_idea_versions(validation.database) == 0
 
 
 # --------------------------------------------------------------------------- the rare look-ups

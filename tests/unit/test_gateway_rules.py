@@ -141,3 +141,35 @@ def test_a_gate_report_hides_the_dominant_customers_name() -> None:
     assert [w.organization_id for w in shown.weights] == ["bakery"]
     assert shown.criteria[0].subject == ""
     assert "MegaCorp" not in shown.criteria[0].detail
+
+
+def test_a_council_shows_customers_only_the_members_they_may_know_of() -> None:
+    from quorum_gateway.visibility import visible_council
+
+    council = domain_pb2.Council(council_id="cab", member_organization_ids=["a", "b", "c"])
+    shown = visible_council(council, {"b", "c", "z"})
+    assert list(shown.member_organization_ids) == ["b", "c"]
+    assert list(council.member_organization_ids) == ["a", "b", "c"]
+
+
+def test_customers_and_integrations_answer_for_their_own_subscribers() -> None:
+    assert principals.subscriber_scope(principal(Role.PRODUCT_MANAGER)) is None
+    customer = principals.subscriber_scope(CUSTOMER)
+    assert customer is not None
+    assert [s.WhichOneof("who") for s in customer.subscribers] == ["member", "organization_id"]
+    assert customer.subscribers[0].member.member_id == "ann"
+    integration = principals.subscriber_scope(INTEGRATION)
+    assert integration is not None
+    assert list(integration.organization_ids) == ["bakery", "clinic"]
+
+
+def test_the_ledger_is_waited_for_only_where_it_learns_the_ideas_version() -> None:
+    from quorum.ideas.v1 import ideas_pb2
+    from quorum_gateway.consistency import wanted_versions
+
+    ideas = [
+        ideas_pb2.Idea(id="open", version=3, status=domain_pb2.IDEA_STATUS_OPEN),
+        ideas_pb2.Idea(id="merged", version=7, status=domain_pb2.IDEA_STATUS_MERGED),
+        ideas_pb2.Idea(id="declined", version=2, status=domain_pb2.IDEA_STATUS_DECLINED),
+    ]
+    assert wanted_versions(ideas) == {"open": 3, "declined": 2}

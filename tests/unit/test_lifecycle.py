@@ -178,3 +178,26 @@ def test_an_event_applies_to_an_organization_only_if_newer_than_what_it_took() -
     # An upgraded entry had applied everything up to its floor, for every organization.
     assert not lifecycle.applies(5, 0, floor=9)
     assert lifecycle.applies(10, 0, floor=9)
+
+
+def test_each_idea_event_tells_the_version_it_completes() -> None:
+    from quorum.events.v1 import events_pb2
+    from quorum_validation.handler import told_version
+
+    submitted = events_pb2.Event(idea_submitted=events_pb2.IdeaSubmitted(idea_version=1))
+    endorsed = events_pb2.Event(idea_endorsed=events_pb2.IdeaEndorsed(idea_version=4))
+    first_part = events_pb2.Event(
+        ideas_merged=events_pb2.IdeasMerged(idea_version=9, part=1, parts=2)
+    )
+    last_part = events_pb2.Event(
+        ideas_merged=events_pb2.IdeasMerged(idea_version=9, part=2, parts=2)
+    )
+    old_merge = events_pb2.Event(ideas_merged=events_pb2.IdeasMerged(idea_version=5))
+    assert [told_version(e) for e in (submitted, endorsed, first_part, last_part, old_merge)] == [
+        1,
+        4,
+        0,
+        9,
+        5,
+    ]
+    assert told_version(events_pb2.Event(gate_opened=events_pb2.GateOpened())) == 0

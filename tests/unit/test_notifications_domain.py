@@ -318,3 +318,26 @@ def test_a_title_cannot_forge_mail_headers() -> None:
     assert "\n" not in subject
     assert "\r" not in subject
     assert "Reason: Out of scope for this year" in text
+
+
+def test_a_scope_admits_its_subscribers_and_its_organizations_members_only() -> None:
+    from quorum_notifications.domain import Member, Recipient, Scope
+
+    scope = Scope(
+        recipients=(Recipient(member=Member("bakery", "ann")),),
+        organization_ids=("shop/1",),
+    )
+    admitted = [
+        Recipient(member=Member("bakery", "ann")),
+        Recipient(organization_id="shop/1"),
+        Recipient(member=Member("shop/1", "bo")),
+    ]
+    refused = [
+        Recipient(member=Member("bakery", "cy")),
+        Recipient(organization_id="bakery"),
+        Recipient(organization_id="shop"),
+        Recipient(member=Member("shop", "bo")),
+        Recipient(member=Member("shop/10", "bo")),
+    ]
+    assert all(scope.admits(r.key) for r in admitted)
+    assert not any(scope.admits(r.key) for r in refused)

@@ -173,3 +173,11 @@ def test_the_ledger_is_waited_for_only_where_it_learns_the_ideas_version() -> No
         ideas_pb2.Idea(id="declined", version=2, status=domain_pb2.IDEA_STATUS_DECLINED),
     ]
     assert wanted_versions(ideas) == {"open": 3, "declined": 2}
+
+
+def test_the_readme_permission_table_is_the_one_the_gateway_enforces() -> None:
+    from support.permissions import documented_permissions
+
+    documented = documented_permissions()
+    enforced = {rpc: frozenset(r.name for r in roles) for rpc, roles in PERMISSIONS.items()}
+    assert documented == enforced

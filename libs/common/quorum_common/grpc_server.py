@@ -198,23 +198,31 @@ class DecodingInterceptor(WrappingInterceptor):
     "request", with a google.rpc.BadRequest, like any other invalid request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, check: Callable[[Any], None] | None = None) -> None:
         super().__init__()
         self._warnings = _Throttled()
+        # What a decoded request must also be (raises InvalidArgument), e.g. the
+        # gateway's bounds on every field of the public API.
+        self._check = check
 
     def _decoder(self, method: str, deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
         kind = getattr(deserializer, "__self__", None)
         name = getattr(getattr(kind, "DESCRIPTOR", None), "full_name", None) or method
 
+        check = self._check
+
         def decode(raw: bytes) -> Any:
             try:
-                return deserializer(raw)
+                request = deserializer(raw)
             except (DecodeError, ValueError, TypeError) as error:
                 self._warnings.warning("undecodable request to %s: %s", method, error)
                 raise errors.InvalidArgument(
                     [errors.FieldViolation("request", f"is not a valid {name}")],
                     message=f"the request is not a valid {name}",
                 ) from None
+            if check is not None:
+                check(request)
+            return request
 
         return decode
 
@@ -258,12 +266,13 @@ class GrpcServer:
         service_names: Iterable[str],
         interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
         max_message_bytes: int = 4 * 1024 * 1024,
+        request_check: Callable[[Any], None] | None = None,
     ) -> None:
         # The error mapping is outermost, so errors raised by other interceptors
         # (authentication, rate limits) become statuses too; decoding is innermost, so
         # a caller without a key learns that before whether its bytes made sense.
         self.server = grpc.aio.server(
-            interceptors=[ErrorInterceptor(), *interceptors, DecodingInterceptor()],
+            interceptors=[ErrorInterceptor(), *interceptors, DecodingInterceptor(request_check)],
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", 4 * max_message_bytes),

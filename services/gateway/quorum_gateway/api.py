@@ -36,6 +36,7 @@ from quorum_gateway.principals import (
     acting_organization,
     own_subscriber,
 )
+from quorum_gateway.requests import watch_cursor
 from quorum_gateway.visibility import visible_report
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -555,17 +556,9 @@ class EventsApi(gateway_pb2_grpc.EventsServiceServicer):
         self, request: gateway_pb2.WatchEventsRequest, context: Context
     ) -> AsyncIterator[gateway_pb2.WatchEventsResponse]:
         principal = current_principal()
-        violations = Violations()
-        after = 0
-        if request.cursor:
-            if not request.cursor.isdigit():
-                violations.add("cursor", "must be a cursor from a previous WatchEvents answer")
-            else:
-                after = int(request.cursor)
-        if len(request.kinds) > 20:
-            violations.add("kinds", "at most 20")
-        violations.raise_if_any()
-        if not request.cursor:
+        # The bounds are checked as the request is decoded (requests.check_request).
+        after = watch_cursor(request.cursor)
+        if after is None:
             after = await self._log.latest(principal.tenant_id)
         async for seq, raw in self._log.watch(
             principal.tenant_id, after, request.idea_id, list(request.kinds)

@@ -40,6 +40,7 @@ from quorum_gateway.requests import watch_cursor
 from quorum_gateway.visibility import visible_report
 
 Context = grpc.aio.ServicerContext[Any, Any]
+WATCH_HEADER = "quorum-watch"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
 
@@ -560,6 +561,9 @@ class EventsApi(gateway_pb2_grpc.EventsServiceServicer):
         after = watch_cursor(request.cursor)
         if after is None:
             after = await self._log.latest(principal.tenant_id)
+        # Headers now, so a caller knows the watch is accepted before any event comes
+        # (a refused one gets its status instead, without these headers).
+        await context.send_initial_metadata(((WATCH_HEADER, "open"),))
         async for seq, raw in self._log.watch(
             principal.tenant_id, after, request.idea_id, list(request.kinds)
         ):

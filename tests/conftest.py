@@ -47,3 +47,12 @@ async def isolation(infra: Servers) -> AsyncIterator[Isolation]:
                 await client.drop_database(name)
     finally:
         await client.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help="the deeper runs (the contract fuzz test's byte-level scrambles)",
+    )

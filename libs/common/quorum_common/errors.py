@@ -26,10 +26,10 @@ class QuorumError(Exception):
 
 
 class InvalidArgument(QuorumError):
-    def __init__(self, violations: list[FieldViolation]) -> None:
+    def __init__(self, violations: list[FieldViolation], message: str | None = None) -> None:
         self.violations = violations
         fields = ", ".join(f"{v.field}: {v.description}" for v in violations)
-        super().__init__(f"invalid argument: {fields}")
+        super().__init__(message or f"invalid argument: {fields}")
 
 
 class NotFound(QuorumError):

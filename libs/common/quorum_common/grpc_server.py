@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
@@ -168,6 +170,96 @@ class ErrorInterceptor(WrappingInterceptor):
         return handler
 
 
+class _Throttled:
+    """A warning logged at most once per `period` seconds, with how many were held back.
+
+    Undecodable requests are the caller's fault and may come in floods; one line a
+    minute says it happens without letting a client fill the log.
+    """
+
+    def __init__(self, period: float = 60.0) -> None:
+        self._period = period
+        self._next = 0.0
+        self._held = 0
+
+    def warning(self, message: str, *args: object) -> None:
+        moment = time.monotonic()
+        if moment < self._next:
+            self._held += 1
+            return
+        held, self._held = self._held, 0
+        self._next = moment + self._period
+        log.warning(message + " (%d more not logged)", *args, held)
+
+
+class DecodingInterceptor(WrappingInterceptor):
+    """The innermost interceptor: requests are decoded here, not by grpc.
+
+    grpc decoding a request itself fails an undecodable one with UNKNOWN and a logged
+    traceback, before any interceptor runs. Here grpc hands the raw bytes through the
+    outer interceptors (so authentication still comes first) and the handler decodes
+    them: bytes that are not the method's message are INVALID_ARGUMENT, named by field
+    "request", with a google.rpc.BadRequest, like any other invalid request.
+    """
+
+    def __init__(self, check: Callable[[Any], None] | None = None) -> None:
+        super().__init__()
+        self._warnings = _Throttled()
+        # What a decoded request must also be (raises InvalidArgument), e.g. the
+        # gateway's bounds on every field of the public API.
+        self._check = check
+
+    def _decoder(self, method: str, deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+        kind = getattr(deserializer, "__self__", None)
+        name = getattr(getattr(kind, "DESCRIPTOR", None), "full_name", None) or method
+
+        check = self._check
+
+        def decode(raw: bytes) -> Any:
+            try:
+                request = deserializer(raw)
+            except (DecodeError, ValueError, TypeError) as error:
+                self._warnings.warning("undecodable request to %s: %s", method, error)
+                raise errors.InvalidArgument(
+                    [errors.FieldViolation("request", f"is not a valid {name}")],
+                    message=f"the request is not a valid {name}",
+                ) from None
+            if check is not None:
+                check(request)
+            return request
+
+        return decode
+
+    def wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        deserializer = handler.request_deserializer
+        if deserializer is None:
+            return handler
+        decode = self._decoder(method, deserializer)
+        if handler.unary_unary is not None:
+            inner: Any = handler.unary_unary
+
+            async def unary_unary(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                return await inner(decode(raw), context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, response_serializer=handler.response_serializer
+            )
+        if handler.unary_stream is not None:
+            inner_stream: Any = handler.unary_stream
+
+            async def unary_stream(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                async for item in inner_stream(decode(raw), context):
+                    yield item
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream, response_serializer=handler.response_serializer
+            )
+        # Streamed requests (reflection) are decoded by grpc as before.
+        return handler
+
+
 class GrpcServer:
     """A grpc.aio server with health (per service name) and reflection."""
 
@@ -178,11 +270,13 @@ class GrpcServer:
         service_names: Iterable[str],
         interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
         max_message_bytes: int = 4 * 1024 * 1024,
+        request_check: Callable[[Any], None] | None = None,
     ) -> None:
         # The error mapping is outermost, so errors raised by other interceptors
-        # (authentication, rate limits) become statuses too.
+        # (authentication, rate limits) become statuses too; decoding is innermost, so
+        # a caller without a key learns that before whether its bytes made sense.
         self.server = grpc.aio.server(
-            interceptors=[ErrorInterceptor(), *interceptors],
+            interceptors=[ErrorInterceptor(), *interceptors, DecodingInterceptor(request_check)],
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", 4 * max_message_bytes),

@@ -31,6 +31,7 @@ from quorum_gateway.idea_cache import IdeaCache, forgetting
 from quorum_gateway.ideas_api import IdeasApi
 from quorum_gateway.keys import KeyStore
 from quorum_gateway.ratelimit import RateLimiter
+from quorum_gateway.requests import check_request
 from quorum_gateway.settings import GatewaySettings
 
 log = logging.getLogger("quorum_gateway")
@@ -84,6 +85,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             SERVICES,
             interceptors=[AuthInterceptor(keys, limiter)],
             max_message_bytes=settings.gateway_max_message_bytes,
+            request_check=check_request,
         )
         gateway = Gateway(backends, ideas)
         gateway_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(gateway), server.server)

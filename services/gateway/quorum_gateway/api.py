@@ -37,9 +37,11 @@ from quorum_gateway.principals import (
     own_subscriber,
     subscriber_scope,
 )
+from quorum_gateway.requests import watch_cursor
 from quorum_gateway.visibility import visible_council, visible_report
 
 Context = grpc.aio.ServicerContext[Any, Any]
+WATCH_HEADER = "quorum-watch"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
 
@@ -574,18 +576,13 @@ class EventsApi(gateway_pb2_grpc.EventsServiceServicer):
         self, request: gateway_pb2.WatchEventsRequest, context: Context
     ) -> AsyncIterator[gateway_pb2.WatchEventsResponse]:
         principal = current_principal()
-        violations = Violations()
-        after = 0
-        if request.cursor:
-            if not request.cursor.isdigit():
-                violations.add("cursor", "must be a cursor from a previous WatchEvents answer")
-            else:
-                after = int(request.cursor)
-        if len(request.kinds) > 20:
-            violations.add("kinds", "at most 20")
-        violations.raise_if_any()
-        if not request.cursor:
+        # The bounds are checked as the request is decoded (requests.check_request).
+        after = watch_cursor(request.cursor)
+        if after is None:
             after = await self._log.latest(principal.tenant_id)
+        # Headers now, so a caller knows the watch is accepted before any event comes
+        # (a refused one gets its status instead, without these headers).
+        await context.send_initial_metadata(((WATCH_HEADER, "open"),))
         async for seq, raw in self._log.watch(
             principal.tenant_id, after, request.idea_id, list(request.kinds)
         ):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import re
-import uuid
 from typing import Any
 
 import grpc
@@ -24,50 +21,22 @@ from quorum_validation.messages import policy_message, policy_of, report_message
 from quorum_validation.peers import Peers
 from quorum_validation.policies import PolicyStore
 from quorum_validation.reevaluation import Reevaluator
+from quorum_validation.requests import (
+    JUSTIFICATION_MIN,
+    REASON_MAX,
+    check_actor,
+    check_council,
+    check_id,
+    check_idea,
+    check_organization,
+    check_policy,
+    check_stage,
+    check_tenant,
+    check_text,
+)
 from quorum_validation.usecases import Gates
 
 Context = grpc.aio.ServicerContext[Any, Any]
-ID_MAX = 128
-NAME_MAX = 200
-SEGMENT_MAX = 100
-REASON_MAX = 2_000
-JUSTIFICATION_MIN = 20
-CHARTER_MAX = 5_000
-COUNCIL_MEMBERS_MAX = 500
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
-
-
-def _check_tenant(violations: Violations, tenant_id: str) -> None:
-    if not tenant_id:
-        violations.add("tenant_id", "is required")
-
-
-def _check_idea(violations: Violations, idea_id: str, field: str = "idea_id") -> None:
-    try:
-        uuid.UUID(idea_id)
-    except ValueError:
-        violations.add(field, "must be a UUID")
-
-
-def _check_id(violations: Violations, field: str, value: str) -> None:
-    if not value:
-        violations.add(field, "is required")
-    elif len(value) > ID_MAX or not _ID.match(value):
-        violations.add(field, f"must be 1-{ID_MAX} letters, digits or ._:@- (no spaces)")
-
-
-def _check_text(
-    violations: Violations, field: str, value: str, limit: int, required: bool = True
-) -> None:
-    if required and not value.strip():
-        violations.add(field, "is required")
-    elif len(value) > limit:
-        violations.add(field, f"must be at most {limit} characters")
-
-
-def _check_actor(violations: Violations, actor: domain_pb2.Actor) -> None:
-    if not actor.principal_id:
-        violations.add("actor.principal_id", "is required")
 
 
 def progress_message(found: Progress) -> validation_pb2.GetIdeaProgressResponse:
@@ -93,8 +62,8 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
 
     def _idea_request(self, tenant_id: str, idea_id: str) -> None:
         violations = Violations()
-        _check_tenant(violations, tenant_id)
-        _check_idea(violations, idea_id)
+        check_tenant(violations, tenant_id)
+        check_idea(violations, idea_id)
         violations.raise_if_any()
 
     async def GetIdeaProgress(
@@ -109,11 +78,11 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
         self, request: validation_pb2.ListIdeaProgressRequest, context: Context
     ) -> validation_pb2.ListIdeaProgressResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
+        check_tenant(violations, request.tenant_id)
         if len(request.idea_ids) > 500:
             violations.add("idea_ids", "at most 500")
         for i, idea_id in enumerate(request.idea_ids):
-            _check_idea(violations, idea_id, f"idea_ids[{i}]")
+            check_idea(violations, idea_id, f"idea_ids[{i}]")
         violations.raise_if_any()
         found = await self._ledger.progress_of(request.tenant_id, list(request.idea_ids))
         return validation_pb2.ListIdeaProgressResponse(ideas=[progress_message(p) for p in found])
@@ -134,11 +103,10 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
         self, request: validation_pb2.AdvanceStageRequest, context: Context
     ) -> validation_pb2.AdvanceStageResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
-        _check_idea(violations, request.idea_id)
-        if not request.target_stage:
-            violations.add("target_stage", "is required")
-        _check_actor(violations, request.actor)
+        check_tenant(violations, request.tenant_id)
+        check_idea(violations, request.idea_id)
+        check_stage(violations, "target_stage", request.target_stage)
+        check_actor(violations, request.actor)
         violations.raise_if_any()
         done = await self._gates.advance(
             request.tenant_id,
@@ -160,10 +128,10 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
         self, request: validation_pb2.DeclineIdeaRequest, context: Context
     ) -> validation_pb2.DeclineIdeaResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
-        _check_idea(violations, request.idea_id)
-        _check_text(violations, "reason", request.reason, REASON_MAX)
-        _check_actor(violations, request.actor)
+        check_tenant(violations, request.tenant_id)
+        check_idea(violations, request.idea_id)
+        check_text(violations, "reason", request.reason, REASON_MAX)
+        check_actor(violations, request.actor)
         violations.raise_if_any()
         entry = await self._gates.decline(
             request.tenant_id,
@@ -180,11 +148,11 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
         self, request: validation_pb2.CastCouncilVoteRequest, context: Context
     ) -> validation_pb2.CastCouncilVoteResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
-        _check_idea(violations, request.idea_id)
-        _check_id(violations, "council_id", request.council_id)
-        _check_id(violations, "organization_id", request.organization_id)
-        _check_text(violations, "comment", request.comment, REASON_MAX, required=False)
+        check_tenant(violations, request.tenant_id)
+        check_idea(violations, request.idea_id)
+        check_id(violations, "council_id", request.council_id)
+        check_id(violations, "organization_id", request.organization_id)
+        check_text(violations, "comment", request.comment, REASON_MAX, required=False)
         violations.raise_if_any()
         stage, approvals, rejections = await self._gates.cast_vote(
             request.tenant_id,
@@ -202,10 +170,9 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
         self, request: validation_pb2.OverrideStageRequest, context: Context
     ) -> validation_pb2.OverrideStageResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
-        _check_idea(violations, request.idea_id)
-        if not request.target_stage:
-            violations.add("target_stage", "is required")
+        check_tenant(violations, request.tenant_id)
+        check_idea(violations, request.idea_id)
+        check_stage(violations, "target_stage", request.target_stage)
         justification = request.justification.strip()
         if len(justification) < JUSTIFICATION_MIN:
             violations.add(
@@ -213,7 +180,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
             )
         elif len(justification) > REASON_MAX:
             violations.add("justification", f"must be at most {REASON_MAX} characters")
-        _check_actor(violations, request.actor)
+        check_actor(violations, request.actor)
         violations.raise_if_any()
         done = await self._gates.override(
             request.tenant_id,
@@ -236,10 +203,10 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
         self, request: validation_pb2.CoSignIdeaRequest, context: Context
     ) -> validation_pb2.CoSignIdeaResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
-        _check_idea(violations, request.idea_id)
-        _check_id(violations, "council_id", request.council_id)
-        _check_actor(violations, request.actor)
+        check_tenant(violations, request.tenant_id)
+        check_idea(violations, request.idea_id)
+        check_id(violations, "council_id", request.council_id)
+        check_actor(violations, request.actor)
         violations.raise_if_any()
         signed = await self._gates.co_sign(
             request.tenant_id, request.idea_id, request.council_id, request.actor
@@ -255,8 +222,8 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
         self, request: validation_pb2.GetOrganizationScorecardRequest, context: Context
     ) -> validation_pb2.GetOrganizationScorecardResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
-        _check_id(violations, "organization_id", request.organization_id)
+        check_tenant(violations, request.tenant_id)
+        check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         card = await self._insights.organization(request.tenant_id, request.organization_id)
         return validation_pb2.GetOrganizationScorecardResponse(
@@ -275,7 +242,7 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
         self, request: validation_pb2.GetTenantScorecardRequest, context: Context
     ) -> validation_pb2.GetTenantScorecardResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
+        check_tenant(violations, request.tenant_id)
         violations.raise_if_any()
         card = await self._insights.tenant(request.tenant_id)
         return validation_pb2.GetTenantScorecardResponse(
@@ -292,7 +259,7 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
         self, request: validation_pb2.WhatIfRequest, context: Context
     ) -> validation_pb2.WhatIfResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
+        check_tenant(violations, request.tenant_id)
         check_policy(violations, request.draft, prefix="draft")
         violations.raise_if_any()
         try:
@@ -332,9 +299,9 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
         self, request: validation_pb2.ListPeersRequest, context: Context
     ) -> validation_pb2.ListPeersResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
-        _check_idea(violations, request.idea_id)
-        _check_id(violations, "organization_id", request.organization_id)
+        check_tenant(violations, request.tenant_id)
+        check_idea(violations, request.idea_id)
+        check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         found = await self._peers.peers(request.tenant_id, request.idea_id, request.organization_id)
         return validation_pb2.ListPeersResponse(
@@ -348,12 +315,12 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
         self, request: validation_pb2.RequestIntroductionRequest, context: Context
     ) -> validation_pb2.RequestIntroductionResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
-        _check_idea(violations, request.idea_id)
-        _check_id(violations, "requester_organization_id", request.requester_organization_id)
-        _check_id(violations, "requester_member_id", request.requester_member_id)
-        _check_id(violations, "peer_organization_id", request.peer_organization_id)
-        _check_text(violations, "message", request.message, REASON_MAX)
+        check_tenant(violations, request.tenant_id)
+        check_idea(violations, request.idea_id)
+        check_id(violations, "requester_organization_id", request.requester_organization_id)
+        check_id(violations, "requester_member_id", request.requester_member_id)
+        check_id(violations, "peer_organization_id", request.peer_organization_id)
+        check_text(violations, "message", request.message, REASON_MAX)
         violations.raise_if_any()
         introduction = await self._peers.request(
             request.tenant_id,
@@ -369,9 +336,9 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
         self, request: validation_pb2.AnswerIntroductionRequest, context: Context
     ) -> validation_pb2.AnswerIntroductionResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
-        _check_idea(violations, request.introduction_id, "introduction_id")
-        _check_id(violations, "organization_id", request.organization_id)
+        check_tenant(violations, request.tenant_id)
+        check_idea(violations, request.introduction_id, "introduction_id")
+        check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         introduction = await self._peers.answer(
             request.tenant_id, request.introduction_id, request.organization_id, request.accept
@@ -382,8 +349,8 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
         self, request: validation_pb2.ListIntroductionsRequest, context: Context
     ) -> validation_pb2.ListIntroductionsResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
-        _check_id(violations, "organization_id", request.organization_id)
+        check_tenant(violations, request.tenant_id)
+        check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         found = await self._peers.list(request.tenant_id, request.organization_id)
         return validation_pb2.ListIntroductionsResponse(introductions=found)
@@ -404,23 +371,9 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         self, request: validation_pb2.UpsertOrganizationRequest, context: Context
     ) -> validation_pb2.UpsertOrganizationResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
+        check_tenant(violations, request.tenant_id)
         organization = request.organization
-        _check_id(violations, "organization.organization_id", organization.organization_id)
-        _check_text(violations, "organization.name", organization.name, NAME_MAX)
-        _check_text(violations, "organization.segment", organization.segment, SEGMENT_MAX)
-        if organization.arr < 0:
-            violations.add("organization.arr", "must not be negative")
-        if organization.relationship not in (
-            domain_pb2.RELATIONSHIP_ACTIVE,
-            domain_pb2.RELATIONSHIP_PROSPECT,
-            domain_pb2.RELATIONSHIP_CHURNED,
-        ):
-            violations.add("organization.relationship", "must be ACTIVE, PROSPECT or CHURNED")
-        if organization.parent_id:
-            _check_id(violations, "organization.parent_id", organization.parent_id)
-            if organization.parent_id == organization.organization_id:
-                violations.add("organization.parent_id", "must not be the organization itself")
+        check_organization(violations, organization)
         violations.raise_if_any()
         stored = await commit(
             self._client,
@@ -436,8 +389,8 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         self, request: validation_pb2.GetOrganizationRequest, context: Context
     ) -> validation_pb2.GetOrganizationResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
-        _check_id(violations, "organization_id", request.organization_id)
+        check_tenant(violations, request.tenant_id)
+        check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         found = await self._directory.get_organization(request.tenant_id, request.organization_id)
         return validation_pb2.GetOrganizationResponse(organization=found)
@@ -446,7 +399,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         self, request: validation_pb2.ListOrganizationsRequest, context: Context
     ) -> validation_pb2.ListOrganizationsResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
+        check_tenant(violations, request.tenant_id)
         if request.page_size > 500:
             violations.add("page_size", "must be at most 500")
         if len(request.organization_ids) > 500:
@@ -464,15 +417,9 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         self, request: validation_pb2.UpsertCouncilRequest, context: Context
     ) -> validation_pb2.UpsertCouncilResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
+        check_tenant(violations, request.tenant_id)
         council = request.council
-        _check_id(violations, "council.council_id", council.council_id)
-        _check_text(violations, "council.name", council.name, NAME_MAX)
-        _check_text(violations, "council.charter", council.charter, CHARTER_MAX, required=False)
-        if len(council.member_organization_ids) > COUNCIL_MEMBERS_MAX:
-            violations.add("council.member_organization_ids", f"at most {COUNCIL_MEMBERS_MAX}")
-        for index, member in enumerate(council.member_organization_ids):
-            _check_id(violations, f"council.member_organization_ids[{index}]", member)
+        check_council(violations, council)
         violations.raise_if_any()
         stored = await commit(
             self._client,
@@ -486,59 +433,11 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         self, request: validation_pb2.ListCouncilsRequest, context: Context
     ) -> validation_pb2.ListCouncilsResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
+        check_tenant(violations, request.tenant_id)
         violations.raise_if_any()
         return validation_pb2.ListCouncilsResponse(
             councils=await self._directory.list_councils(request.tenant_id)
         )
-
-
-def check_policy(
-    violations: Violations, message: domain_pb2.GatePolicy, prefix: str = "policy"
-) -> None:
-    """Every problem with a draft policy, named by field."""
-    if not message.stage:
-        violations.add(f"{prefix}.stage", "is required")
-    for name in ("min_weight", "max_share"):
-        value = getattr(message, name)
-        if not math.isfinite(value) or value < 0:
-            violations.add(f"{prefix}.{name}", "must be a finite number ≥ 0")
-    if message.max_share > 1:
-        violations.add(f"{prefix}.max_share", "must be at most 1 (a share of the weight)")
-    seen = set()
-    for index, requirement in enumerate(message.min_commitments):
-        if requirement.commitment == domain_pb2.COMMITMENT_UNSPECIFIED or (
-            requirement.commitment not in domain_pb2.Commitment.values()
-        ):
-            violations.add(f"{prefix}.min_commitments[{index}].commitment", "must be a commitment")
-        elif requirement.commitment in seen:
-            violations.add(f"{prefix}.min_commitments[{index}].commitment", "appears twice")
-        seen.add(requirement.commitment)
-        if requirement.count == 0:
-            violations.add(f"{prefix}.min_commitments[{index}].count", "must be at least 1")
-    if message.HasField("council_approval"):
-        quorum = message.council_approval.quorum
-        if not math.isfinite(quorum) or not 0 <= quorum <= 1:
-            violations.add(f"{prefix}.council_approval.quorum", "must be within (0, 1]")
-        if message.council_approval.council_id:
-            _check_id(
-                violations,
-                f"{prefix}.council_approval.council_id",
-                message.council_approval.council_id,
-            )
-    if message.weighting not in (
-        domain_pb2.WEIGHTING_EQUAL,
-        domain_pb2.WEIGHTING_ARR_LOG,
-        domain_pb2.WEIGHTING_ARR_LINEAR,
-    ):
-        violations.add(f"{prefix}.weighting", "must be EQUAL, ARR_LOG or ARR_LINEAR")
-    if message.HasField("relationship_factors"):
-        for name in ("active", "prospect", "churned"):
-            value = getattr(message.relationship_factors, name)
-            if not math.isfinite(value) or value < 0:
-                violations.add(
-                    f"{prefix}.relationship_factors.{name}", "must be a finite number ≥ 0"
-                )
 
 
 class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
@@ -553,7 +452,7 @@ class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
         self, request: validation_pb2.GetPipelineRequest, context: Context
     ) -> validation_pb2.GetPipelineResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
+        check_tenant(violations, request.tenant_id)
         violations.raise_if_any()
         pipeline = await self._policies.pipeline(request.tenant_id)
         return validation_pb2.GetPipelineResponse(
@@ -567,7 +466,7 @@ class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
         self, request: validation_pb2.UpdateGatePolicyRequest, context: Context
     ) -> validation_pb2.UpdateGatePolicyResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
+        check_tenant(violations, request.tenant_id)
         check_policy(violations, request.policy)
         violations.raise_if_any()
         try:

@@ -62,18 +62,36 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+# Past this a number is shown in scientific notation: a sentence stays a sentence.
+_PLAIN_MAX = 1e15
+
+
 def _number(value: float) -> str:
     """Up to two decimals, trailing zeros dropped: 3.5, 2, 0.35."""
+    if not abs(value) < _PLAIN_MAX:  # also NaN and inf: shown, never raised on
+        return f"{value:.3g}"
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return text if text not in ("", "-0") else "0"
 
 
 def _percent(value: float) -> str:
+    if not math.isfinite(value):
+        return f"{value}%"
     # Half-up rather than Python's banker's rounding: people expect 12.5% -> 13%.
     return f"{math.floor(value * 100 + 0.5)}%"
 
 
+def _weight_gap(required: float, total: float) -> float:
+    """How much more weight a gate needs, rounded up to the cent: "needs 0.01 more"."""
+    gap = required - total
+    if not abs(gap) < _PLAIN_MAX:
+        return gap
+    return math.ceil(gap * 100 - _EPSILON) / 100
+
+
 def _needed_approvals(quorum: float, members: int) -> int:
+    if not math.isfinite(quorum):
+        return members + 1  # a quorum that is no number cannot be reached
     # Approvals are whole votes, so ">= quorum x members" means its ceiling; the epsilon
     # stops 0.3 * 10 = 3.0000000000000004 from demanding a fourth vote.
     return max(0, math.ceil(quorum * members - _EPSILON))
@@ -201,8 +219,7 @@ def _weight_criteria(policy: GatePolicy, standing: Standing, outcome: _Outcome) 
                 detail=f"total weight {_number(total)} of {_number(policy.min_weight)}",
             ),
             # Round the gap up so "needs 0.01 more" never prints as "needs 0 more".
-            f"needs {_number(math.ceil((policy.min_weight - total) * 100 - _EPSILON) / 100)}"
-            " more weight",
+            f"needs {_number(_weight_gap(policy.min_weight, total))} more weight",
         )
 
     if policy.max_share:

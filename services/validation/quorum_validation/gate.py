@@ -35,6 +35,7 @@ from quorum_validation.gate_model import (
     Relationship,
     Weighting,
 )
+from quorum_validation.limits import bounded_organization_weight
 
 __all__ = [
     "DEFAULT_RELATIONSHIP_FACTORS",
@@ -96,7 +97,9 @@ def revenue_factor(weighting: Weighting, arr: int) -> float:
 
 
 def organization_weight(policy: GatePolicy, organization: Organization, importance: int) -> float:
-    return (
+    # Bounded, so no policy or organization (within bounds or not) makes a weight, a
+    # total or a share infinite or NaN: the exact sums and the criteria need finite ones.
+    return bounded_organization_weight(
         int(importance)
         * policy.relationship_factor(organization.relationship)
         * revenue_factor(policy.weighting, organization.arr)
@@ -295,7 +298,9 @@ def _fold_customers(
         if cutoff is not None and endorsement.endorsed_at < cutoff:
             continue
         # organization_weight; an IntEnum times a float is the same float as int() times it.
-        weight = endorsement.importance * factors[org.relationship] * revenue(org.arr)
+        weight = bounded_organization_weight(
+            endorsement.importance * factors[org.relationship] * revenue(org.arr)
+        )
         eligible_weights.append(weight)
 
         # customer_id_of, skipped for the usual organization without a parent: its own.

@@ -22,6 +22,15 @@ from quorum_validation.gate import (
     Relationship,
     Weighting,
 )
+from quorum_validation.limits import (
+    bounded_arr,
+    bounded_count,
+    bounded_factor,
+    bounded_max_age,
+    bounded_quorum,
+    bounded_share,
+    bounded_weight,
+)
 
 Document = dict[str, Any]
 
@@ -127,7 +136,7 @@ def organization_from(doc: Document) -> Organization:
         organization_id=doc["organization_id"],
         name=doc["name"],
         segment=doc["segment"],
-        arr=doc["arr"],
+        arr=bounded_arr(doc["arr"]),
         relationship=Relationship(doc["relationship"]),
         poor_fit=doc["poor_fit"],
         parent_id=doc["parent_id"] or None,
@@ -162,7 +171,7 @@ def council_from(doc: Document) -> Council:
         council_id=doc["council_id"],
         name=doc["name"],
         member_ids=frozenset(doc["member_organization_ids"]),
-        quorum=doc.get("quorum"),
+        quorum=bounded_quorum(doc.get("quorum"), absent=None),
     )
 
 
@@ -192,26 +201,36 @@ def policy_document(policy: GatePolicy) -> Document:
 
 
 def policy_from(doc: Mapping[str, Any]) -> GatePolicy:
+    """A stored policy, its numbers within the bounds (limits.py) whenever it was stored."""
     council = doc.get("council_approval")
+    # One requirement per commitment; a stored duplicate keeps its strictest count.
+    commitments: dict[Commitment, int] = {}
+    for name, count in doc["min_commitments"]:
+        commitment = Commitment(name)
+        commitments[commitment] = max(commitments.get(commitment, 0), bounded_count(count))
     return GatePolicy(
         stage=doc["stage"],
         version=doc["version"],
-        min_customers=doc["min_customers"],
-        min_segments=doc["min_segments"],
-        min_active=doc["min_active"],
-        min_weight=doc["min_weight"],
-        max_share=doc["max_share"],
-        min_commitments=tuple((Commitment(c), int(k)) for c, k in doc["min_commitments"]),
+        min_customers=bounded_count(doc["min_customers"]),
+        min_segments=bounded_count(doc["min_segments"]),
+        min_active=bounded_count(doc["min_active"]),
+        min_weight=bounded_weight(doc["min_weight"]),
+        max_share=bounded_share(doc["max_share"]),
+        min_commitments=tuple(commitments.items()),
         council_approval=(
-            CouncilRequirement(council["council_id"], council["quorum"]) if council else None
+            CouncilRequirement(
+                council["council_id"], bounded_quorum(council["quorum"], absent=0.5) or 0.5
+            )
+            if council
+            else None
         ),
         weighting=Weighting(doc["weighting"]),
         relationship_factors={
-            Relationship(r): float(f) for r, f in doc["relationship_factors"].items()
+            Relationship(r): bounded_factor(f) for r, f in doc["relationship_factors"].items()
         },
         affiliates_count_once=doc["affiliates_count_once"],
         sponsor_excluded=doc["sponsor_excluded"],
-        max_age_days=doc["max_age_days"],
+        max_age_days=bounded_max_age(doc["max_age_days"]),
     )
 
 

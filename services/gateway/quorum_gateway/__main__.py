@@ -20,8 +20,6 @@ from quorum_gateway.api import (
     GatesApi,
     Gateway,
     InsightsApi,
-    NotificationsApi,
-    PeersApi,
     PolicyApi,
 )
 from quorum_gateway.auth import AuthInterceptor
@@ -30,6 +28,8 @@ from quorum_gateway.eventlog import EventLog
 from quorum_gateway.idea_cache import IdeaCache, forgetting
 from quorum_gateway.ideas_api import IdeasApi
 from quorum_gateway.keys import KeyStore
+from quorum_gateway.notifications_api import NotificationsApi
+from quorum_gateway.peers_api import PeersApi
 from quorum_gateway.ratelimit import RateLimiter
 from quorum_gateway.requests import check_request
 from quorum_gateway.settings import GatewaySettings

@@ -15,7 +15,6 @@ from typing import Any
 import grpc
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from quorum.notifications.v1 import notifications_pb2
 from quorum.validation.v1 import validation_pb2
 from quorum_common.errors import (
     FieldViolation,
@@ -34,8 +33,6 @@ from quorum_gateway.principals import (
     Principal,
     Role,
     acting_organization,
-    own_subscriber,
-    subscriber_scope,
 )
 from quorum_gateway.requests import watch_cursor
 from quorum_gateway.visibility import visible_council, visible_report
@@ -314,85 +311,6 @@ class InsightsApi(gateway_pb2_grpc.InsightsServiceServicer):
         )
 
 
-class PeersApi(gateway_pb2_grpc.PeersServiceServicer):
-    def __init__(self, gateway: Gateway) -> None:
-        self._gateway = gateway
-        self._backends = gateway.backends
-
-    @staticmethod
-    def _organization(principal: Principal, organization_id: str) -> str:
-        if principal.role is Role.CUSTOMER and not organization_id:
-            return principal.organization_id
-        return acting_organization(principal, organization_id)
-
-    async def ListPeers(
-        self, request: gateway_pb2.ListPeersRequest, context: Context
-    ) -> gateway_pb2.ListPeersResponse:
-        principal = current_principal()
-        # Peers are found from the ledger's evidence: as of every acknowledged endorsement.
-        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
-        answer = await self._backends.call(
-            self._backends.peers.ListPeers,
-            validation_pb2.ListPeersRequest(
-                tenant_id=principal.tenant_id,
-                idea_id=request.idea_id,
-                organization_id=self._organization(principal, request.organization_id),
-            ),
-            context,
-        )
-        return gateway_pb2.ListPeersResponse(peers=answer.peers)
-
-    async def RequestIntroduction(
-        self, request: gateway_pb2.RequestIntroductionRequest, context: Context
-    ) -> gateway_pb2.RequestIntroductionResponse:
-        principal = current_principal()
-        # Peers are found from the ledger's evidence: as of every acknowledged endorsement.
-        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
-        answer = await self._backends.call(
-            self._backends.peers.RequestIntroduction,
-            validation_pb2.RequestIntroductionRequest(
-                tenant_id=principal.tenant_id,
-                idea_id=request.idea_id,
-                requester_organization_id=principal.organization_id,
-                requester_member_id=principal.member_id,
-                peer_organization_id=request.peer_organization_id,
-                message=request.message,
-            ),
-            context,
-        )
-        return gateway_pb2.RequestIntroductionResponse(introduction=answer.introduction)
-
-    async def AnswerIntroduction(
-        self, request: gateway_pb2.AnswerIntroductionRequest, context: Context
-    ) -> gateway_pb2.AnswerIntroductionResponse:
-        principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.peers.AnswerIntroduction,
-            validation_pb2.AnswerIntroductionRequest(
-                tenant_id=principal.tenant_id,
-                introduction_id=request.introduction_id,
-                organization_id=self._organization(principal, request.organization_id),
-                accept=request.accept,
-            ),
-            context,
-        )
-        return gateway_pb2.AnswerIntroductionResponse(introduction=answer.introduction)
-
-    async def ListIntroductions(
-        self, request: gateway_pb2.ListIntroductionsRequest, context: Context
-    ) -> gateway_pb2.ListIntroductionsResponse:
-        principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.peers.ListIntroductions,
-            validation_pb2.ListIntroductionsRequest(
-                tenant_id=principal.tenant_id,
-                organization_id=self._organization(principal, request.organization_id),
-            ),
-            context,
-        )
-        return gateway_pb2.ListIntroductionsResponse(introductions=answer.introductions)
-
-
 class DirectoryApi(gateway_pb2_grpc.DirectoryServiceServicer):
     def __init__(self, gateway: Gateway) -> None:
         self._gateway = gateway
@@ -589,89 +507,3 @@ class EventsApi(gateway_pb2_grpc.EventsServiceServicer):
             event = gateway_pb2.WatchEventsResponse(cursor=str(seq))
             event.event.ParseFromString(raw)
             yield event
-
-
-class NotificationsApi(gateway_pb2_grpc.NotificationsServiceServicer):
-    def __init__(self, gateway: Gateway) -> None:
-        self._backends = gateway.backends
-
-    async def CreateSubscription(
-        self, request: gateway_pb2.CreateSubscriptionRequest, context: Context
-    ) -> gateway_pb2.CreateSubscriptionResponse:
-        principal = current_principal()
-        subscription = notifications_pb2.Subscription()
-        subscription.CopyFrom(request.subscription)
-        subscription.subscriber.CopyFrom(own_subscriber(principal, subscription.subscriber))
-        answer = await self._backends.call(
-            self._backends.notifications.CreateSubscription,
-            notifications_pb2.CreateSubscriptionRequest(
-                tenant_id=principal.tenant_id, subscription=subscription
-            ),
-            context,
-        )
-        return gateway_pb2.CreateSubscriptionResponse(subscription=answer.subscription)
-
-    async def ListSubscriptions(
-        self, request: gateway_pb2.ListSubscriptionsRequest, context: Context
-    ) -> gateway_pb2.ListSubscriptionsResponse:
-        principal = current_principal()
-        inner = notifications_pb2.ListSubscriptionsRequest(
-            tenant_id=principal.tenant_id,
-            page_size=request.page_size,
-            page_token=request.page_token,
-        )
-        if request.HasField("subscriber"):
-            inner.subscriber.CopyFrom(own_subscriber(principal, request.subscriber))
-        scope = subscriber_scope(principal)
-        if scope is not None:
-            inner.scope.CopyFrom(scope)
-        answer = await self._backends.call(
-            self._backends.notifications.ListSubscriptions, inner, context
-        )
-        return gateway_pb2.ListSubscriptionsResponse(
-            subscriptions=answer.subscriptions, next_page_token=answer.next_page_token
-        )
-
-    async def DeleteSubscription(
-        self, request: gateway_pb2.DeleteSubscriptionRequest, context: Context
-    ) -> gateway_pb2.DeleteSubscriptionResponse:
-        principal = current_principal()
-        # A customer or integration ends only its own: anything else is NOT_FOUND to it.
-        answer = await self._backends.call(
-            self._backends.notifications.DeleteSubscription,
-            notifications_pb2.DeleteSubscriptionRequest(
-                tenant_id=principal.tenant_id,
-                subscription_id=request.subscription_id,
-                scope=subscriber_scope(principal),
-            ),
-            context,
-        )
-        return gateway_pb2.DeleteSubscriptionResponse(
-            cancelled_deliveries=answer.cancelled_deliveries
-        )
-
-    async def ListDeliveries(
-        self, request: gateway_pb2.ListDeliveriesRequest, context: Context
-    ) -> gateway_pb2.ListDeliveriesResponse:
-        principal = current_principal()
-        inner = notifications_pb2.ListDeliveriesRequest(
-            tenant_id=principal.tenant_id,
-            subscription_id=request.subscription_id,
-            idea_id=request.idea_id,
-            event_id=request.event_id,
-            status=request.status,
-            kind=request.kind,
-            page_size=request.page_size,
-            page_token=request.page_token,
-        )
-        if request.HasField("recipient"):
-            inner.recipient.CopyFrom(own_subscriber(principal, request.recipient))
-        scope = subscriber_scope(principal)
-        if scope is not None:
-            inner.scope.CopyFrom(scope)
-        answer = await self._backends.call(
-            self._backends.notifications.ListDeliveries, inner, context
-        )
-        return gateway_pb2.ListDeliveriesResponse(
-            deliveries=answer.deliveries, next_page_token=answer.next_page_token
-        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,12 +16,13 @@ from support.servers import Servers, free_port
 
 
 @pytest.fixture
-def running(
+def started(
     infra: Servers, isolation: Isolation, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[platform.Platform]:
+) -> Iterator[tuple[platform.Platform, dict[str, subprocess.Popen[bytes]]]]:
     """A whole Quorum of its own: own ports, topics and databases; logs in tmp_path.
 
-    `@pytest.mark.platform_env(NAME="value")` adds settings for the services.
+    With its processes, for tests that stop one. `@pytest.mark.platform_env(NAME="value")`
+    adds settings for the services.
     """
     marker = request.node.get_closest_marker("platform_env")
     settings = platform.Platform(
@@ -35,7 +37,7 @@ def running(
     processes = platform.start(settings, output=logs)
     try:
         platform.wait_serving(settings, processes, timeout=60)
-        yield settings
+        yield settings, processes
     except platform.StartFailedError:
         for service in platform.SERVICES:
             print(f"--- {service} log ---\n{(tmp_path / f'{service}.log').read_text()}")
@@ -46,6 +48,14 @@ def running(
             handle.close()
     # A clean shutdown is part of the contract: SIGTERM → exit 0.
     assert codes == dict.fromkeys(platform.SERVICES, 0), codes
+
+
+@pytest.fixture
+def running(
+    started: tuple[platform.Platform, dict[str, subprocess.Popen[bytes]]],
+) -> platform.Platform:
+    """The platform's settings (ports, topic prefix, databases) for its clients."""
+    return started[0]
 
 
 @pytest.fixture

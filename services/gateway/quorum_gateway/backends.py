@@ -79,6 +79,11 @@ class Backends:
         with observability.client_call(self._names.get(id(method), "backend")) as metadata:
             return await method(request, timeout=seconds, metadata=metadata)
 
+    def timeout_within(self, context: Context) -> float:
+        """The backend timeout, within what is left of the caller's deadline."""
+        remaining = context.time_remaining()
+        return self.timeout if remaining is None else max(0.05, min(self.timeout, remaining))
+
     async def call(
         self,
         method: Callable[..., Awaitable[Response]],
@@ -86,10 +91,8 @@ class Backends:
         context: Context,
     ) -> Response:
         """Call a backend within the caller's deadline; relay its verdict on failure."""
-        remaining = context.time_remaining()
-        timeout = self.timeout if remaining is None else max(0.05, min(self.timeout, remaining))
         try:
-            return await self.invoke(method, request, timeout)
+            return await self.invoke(method, request, self.timeout_within(context))
         except grpc.aio.AioRpcError as error:
             await relay_error(context, error)
             raise

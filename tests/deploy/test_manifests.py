@@ -262,17 +262,23 @@ def _secret_name(rendered: Rendered, name: str) -> str:
 def test_the_gateway_reaches_the_backends_through_their_services(rendered: Rendered) -> None:
     env = rendered.env("gateway")
     # Every *_address setting of the gateway names a backend; none may keep its
-    # loopback default on a cluster.
+    # loopback default on a cluster. Each is a headless Service resolved by gRPC's DNS
+    # resolver, one address per replica, so the gateway balances over the replicas.
     backends = [
         f.removesuffix("_address") for f in GatewaySettings.model_fields if f.endswith("_address")
     ]
     assert backends
     for backend in backends:
         assert f"{backend.upper()}_ADDRESS" in env, f"the gateway has no {backend.upper()}_ADDRESS"
-        host, _, port = str(env[f"{backend.upper()}_ADDRESS"]).rpartition(":")
+        address = str(env[f"{backend.upper()}_ADDRESS"])
+        assert address.startswith("dns:///"), f"{backend}: {address} is not balanced"
+        host, _, port = address.removeprefix("dns:///").rpartition(":")
         service = rendered.get("Service", host)
+        assert service["spec"].get("clusterIP") == "None", f"{host} is not headless"
         assert int(port) in [p["port"] for p in service["spec"]["ports"]]
         assert service["spec"]["selector"] == {"app.kubernetes.io/name": f"quorum-{backend}"}
+        # Connections end now and then, so a new replica gets calls too.
+        assert float(str(rendered.env(backend)["GRPC_MAX_CONNECTION_AGE_SECONDS"])) > 0
 
 
 def test_every_topic_the_services_use_is_declared(rendered: Rendered) -> None:

@@ -260,6 +260,21 @@ class DecodingInterceptor(WrappingInterceptor):
         return handler
 
 
+def connection_age(seconds: float) -> list[tuple[str, int]]:
+    """Server options that end each connection after `seconds` (0: never), gracefully.
+
+    A client that balances over a headless Service's addresses (round_robin) resolves
+    them when it connects; ending connections now and then makes it re-resolve, so
+    replicas added since are used too. Calls in flight get a grace period to finish.
+    """
+    if seconds <= 0:
+        return []
+    return [
+        ("grpc.max_connection_age_ms", int(seconds * 1000)),
+        ("grpc.max_connection_age_grace_ms", 30_000),
+    ]
+
+
 class GrpcServer:
     """A grpc.aio server with health (per service name) and reflection."""
 
@@ -270,6 +285,7 @@ class GrpcServer:
         service_names: Iterable[str],
         interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
         max_message_bytes: int = 4 * 1024 * 1024,
+        max_connection_age_seconds: float = 0,
         request_check: Callable[[Any], None] | None = None,
     ) -> None:
         # The error mapping is outermost, so errors raised by other interceptors
@@ -280,6 +296,7 @@ class GrpcServer:
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", 4 * max_message_bytes),
+                *connection_age(max_connection_age_seconds),
             ],
         )
         self.health = health.aio.HealthServicer()

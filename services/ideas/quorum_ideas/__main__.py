@@ -53,7 +53,12 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
         )
         await consumer.start()
         relay = asyncio.create_task(outbox.run_relay(broker), name="outbox-relay")
-        server = GrpcServer(settings.ideas_grpc_host, settings.ideas_grpc_port, [SERVICE])
+        server = GrpcServer(
+            settings.ideas_grpc_host,
+            settings.ideas_grpc_port,
+            [SERVICE],
+            max_connection_age_seconds=settings.grpc_max_connection_age_seconds,
+        )
         ideas_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(store), server.server)
         await server.start()
         await server.set_serving(True)

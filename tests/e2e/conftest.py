@@ -12,7 +12,8 @@ from conftest import Isolation
 
 from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
-from support.servers import Servers, free_port
+from support.platforms import own_platform
+from support.servers import Servers
 
 
 @pytest.fixture
@@ -25,29 +26,14 @@ def started(
     adds settings for the services.
     """
     marker = request.node.get_closest_marker("platform_env")
-    settings = platform.Platform(
-        extra_env=dict(marker.kwargs) if marker else {},
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        ports={service: free_port() for service in platform.SERVICES},
-        topic_prefix=isolation.topic_prefix,
-        database_prefix=isolation.database_prefix,
-    )
-    logs = {service: (tmp_path / f"{service}.log").open("wb") for service in platform.SERVICES}
-    processes = platform.start(settings, output=logs)
-    try:
-        platform.wait_serving(settings, processes, timeout=60)
-        yield settings, processes
-    except platform.StartFailedError:
-        for service in platform.SERVICES:
-            print(f"--- {service} log ---\n{(tmp_path / f'{service}.log').read_text()}")
-        raise
-    finally:
-        codes = platform.stop(processes)
-        for handle in logs.values():
-            handle.close()
-    # A clean shutdown is part of the contract: SIGTERM → exit 0.
-    assert codes == dict.fromkeys(platform.SERVICES, 0), codes
+    with own_platform(
+        infra,
+        isolation.topic_prefix,
+        isolation.database_prefix,
+        tmp_path,
+        dict(marker.kwargs) if marker else None,
+    ) as started:
+        yield started
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ call prints one sentence, the offending fields or unmet criteria, and exits with
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -188,6 +189,14 @@ class State:
     err: Console
 
     def client(self) -> Client:
+        if self.api_key is None and API_KEY_ENV in os.environ:
+            # `export QUORUM_API_KEY=$(…)` succeeds even when the command in it failed;
+            # say so here rather than let the gateway answer UNAUTHENTICATED.
+            self.err.print(
+                Text(f"Error: {API_KEY_ENV} is set but empty.", style="bold red"),
+                Text("Did the command that set it fail? Its error is above it."),
+            )
+            raise typer.Exit(2)
         return Client(self.address, self.api_key, self.timeout, tls=self.tls)
 
 
@@ -375,6 +384,9 @@ def ideas_submit(
     request_id: Annotated[
         str, typer.Option("--request-id", help="Idempotency key: a retry returns the same idea.")
     ] = "",
+    id_only: Annotated[
+        bool, typer.Option("--id-only", help="Print only the new idea's id (for scripts).")
+    ] = False,
 ) -> None:
     """Submit an idea; the submitting organization's endorsement comes with it."""
     with calling(ctx) as client:
@@ -390,6 +402,9 @@ def ideas_submit(
             commitments=[commitment_value(c) for c in commit or ()],
             request_id=request_id,
         )
+    if id_only:
+        typer.echo(answer.idea.id)
+        return
     parts: list[RenderableType] = [
         Text(f"Submitted idea {answer.idea.id}.", style="bold"),
         render.idea_details(answer.idea),

@@ -81,6 +81,10 @@ def test_the_command_tree_is_complete() -> None:
         "peers introduce",
         "peers answer",
         "peers introductions",
+        "notifications subscribe",
+        "notifications list",
+        "notifications unsubscribe",
+        "notifications deliveries",
     }
 
 

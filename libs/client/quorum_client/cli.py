@@ -12,19 +12,14 @@ call prints one sentence, the offending fields or unmet criteria, and exits with
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
 import grpc
 import typer
 from google.protobuf import json_format
-from google.protobuf.message import Message
 from rich.console import Console, RenderableType
 from rich.text import Text
 
@@ -36,9 +31,10 @@ from quorum_client.client import (
     API_KEY_ENV,
     DEFAULT_ADDRESS,
     DEFAULT_TIMEOUT,
-    Client,
     QuorumError,
 )
+from quorum_client.notifications_cli import notifications_app
+from quorum_client.terminal import State, calling, emit, print_error, stage_name, state_of
 
 # `ideas get` lists this many endorsing organizations; the rest are counted.
 ENDORSEMENTS_SHOWN = 20
@@ -77,6 +73,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(events_app, name="events")
 app.add_typer(scorecards_app, name="scorecards")
 app.add_typer(peers_app, name="peers")
+app.add_typer(notifications_app, name="notifications")
 
 
 # --- the choices the contract's enums offer, as people type them -------------------
@@ -173,106 +170,6 @@ def weighting_value(choice: Weighting) -> domain_pb2.Weighting.ValueType:
 
 def role_value(choice: Role) -> gateway_pb2.Role.ValueType:
     return gateway_pb2.Role.Value(f"ROLE_{_constant(choice)}")
-
-
-# --- plumbing shared by every command ------------------------------------------------
-
-
-@dataclass
-class State:
-    address: str
-    api_key: str | None
-    timeout: float
-    tls: bool
-    json: bool
-    out: Console
-    err: Console
-
-    def client(self) -> Client:
-        if self.api_key is None and API_KEY_ENV in os.environ:
-            # `export QUORUM_API_KEY=$(…)` succeeds even when the command in it failed;
-            # say so here rather than let the gateway answer UNAUTHENTICATED.
-            self.err.print(
-                Text(f"Error: {API_KEY_ENV} is set but empty.", style="bold red"),
-                Text("Did the command that set it fail? Its error is above it."),
-            )
-            raise typer.Exit(2)
-        return Client(self.address, self.api_key, self.timeout, tls=self.tls)
-
-
-# What to do next, per status code: the gateway's sentence says what is wrong, this
-# says what the person at the terminal can do about it.
-HINTS: dict[grpc.StatusCode, str] = {
-    grpc.StatusCode.UNAUTHENTICATED: f"Give an API key with --api-key or {API_KEY_ENV}.",
-    grpc.StatusCode.PERMISSION_DENIED: (
-        "This key's role may not do that; `quorum keys whoami` shows who the key is."
-    ),
-    grpc.StatusCode.UNAVAILABLE: (
-        "Is the platform running? `make run` starts it locally; "
-        f"--address or {ADDRESS_ENV} say where the gateway listens."
-    ),
-    grpc.StatusCode.DEADLINE_EXCEEDED: "Raise --timeout, or check the platform's health.",
-    grpc.StatusCode.ABORTED: "It changed meanwhile: read it again and retry.",
-    grpc.StatusCode.UNIMPLEMENTED: "This gateway does not offer that call (yet).",
-}
-
-
-def _state(ctx: typer.Context) -> State:
-    state = ctx.find_root().obj
-    if not isinstance(state, State):  # only when a command is invoked without the app
-        raise typer.BadParameter("run commands through the `quorum` app")
-    return state
-
-
-def print_error(state: State, error: QuorumError) -> None:
-    """One clear sentence, then whatever detail the gateway sent, then a hint."""
-    err = state.err
-    err.print(
-        Text(f"Error ({error.code.name}): ", style="bold red") + Text(error.message),
-        soft_wrap=True,  # one line, however long: easy to grep and to paste
-    )
-    if error.field_violations:
-        err.print(render.field_list(error.field_violations))
-    if error.gate_report is not None:
-        err.print(render.criteria_table(error.gate_report, only_unmet=True))
-        if error.gate_report.weights:
-            err.print(render.weights_table(error.gate_report))
-    elif error.precondition_violations:
-        err.print(render.preconditions_table(error.precondition_violations))
-    if error.retry_delay:
-        err.print(Text(f"Retry in {error.retry_delay:g}s."))
-    hint = HINTS.get(error.code)
-    if hint:
-        err.print(Text(hint, style="dim"))
-
-
-@contextmanager
-def calling(ctx: typer.Context) -> Iterator[Client]:
-    """A client for one command; a QuorumError becomes a message and exit code 1."""
-    state = _state(ctx)
-    client = state.client()
-    try:
-        yield client
-    except QuorumError as error:
-        print_error(state, error)
-        raise typer.Exit(1) from None
-    finally:
-        client.close()
-
-
-def emit(ctx: typer.Context, message: Message, *renderables: RenderableType) -> None:
-    """The answer as JSON (--json) or as the given tables and lines."""
-    state = _state(ctx)
-    if state.json:
-        typer.echo(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=2))
-        return
-    for renderable in renderables:
-        state.out.print(renderable)
-
-
-def _stage(value: str) -> str:
-    # Stages are upper-case by rule; let people type `discovery`.
-    return value.strip().upper()
 
 
 def _member(org: str, member: str, job: JobFunction | None = None) -> domain_pb2.MemberRef | None:
@@ -441,7 +338,7 @@ def ideas_list(
     all_pages: Annotated[bool, typer.Option("--all", help="Fetch every page.")] = False,
 ) -> None:
     """List ideas, newest first."""
-    wanted_stage = _stage(stage)
+    wanted_stage = stage_name(stage)
     wanted_status = status_value(status) if status else domain_pb2.IDEA_STATUS_UNSPECIFIED
     with calling(ctx) as client:
         if all_pages:
@@ -623,7 +520,7 @@ def gates_advance(
 ) -> None:
     """Move an idea to its next stage: allowed only when the gate holds."""
     with calling(ctx) as client:
-        answer = client.advance_stage(idea, _stage(stage), expected_version=expected_version)
+        answer = client.advance_stage(idea, stage_name(stage), expected_version=expected_version)
     parts: list[RenderableType] = [
         Text(
             f"Advanced {answer.idea_id}: {answer.from_stage} → {answer.stage} "
@@ -703,7 +600,7 @@ def gates_override(
     """Admins only: move an idea past a gate that does not hold. Recorded and announced."""
     with calling(ctx) as client:
         answer = client.override_stage(
-            idea, _stage(stage), justification, expected_version=expected_version
+            idea, stage_name(stage), justification, expected_version=expected_version
         )
     parts: list[RenderableType] = [
         Text(
@@ -885,7 +782,7 @@ def policies_show(
     """Show the pipeline and the gate policy into each stage."""
     with calling(ctx) as client:
         pipeline = client.get_pipeline()
-    wanted = [_stage(s) for s in stages] if stages else None
+    wanted = [stage_name(s) for s in stages] if stages else None
     emit(ctx, pipeline, render.pipeline_table(pipeline, wanted))
 
 
@@ -987,7 +884,7 @@ def policies_set(
 
     Open ideas are re-evaluated against it. With --what-if, nothing is stored.
     """
-    target = _stage(stage)
+    target = stage_name(stage)
     requirements = [_commitment_requirement(c) for c in commitment] if commitment else None
     with calling(ctx) as client:
         pipeline = client.get_pipeline()
@@ -1271,7 +1168,7 @@ def events_watch(
 ) -> None:
     """Print the tenant's events as they happen, one line each, cursor first."""
     kinds = [event_kind(k) for k in kind or ()]
-    state = _state(ctx)
+    state = state_of(ctx)
     deadline = time.monotonic() + duration if duration else None
     position = cursor
     seen = 0

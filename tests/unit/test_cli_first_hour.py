@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
+import pytest
 from typer.testing import CliRunner, Result
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum.notifications.v1 import notifications_pb2
+from quorum_client import events_cli
 from quorum_client.cli import app
 from support.fake_gateway import IDEA_ID, FakeGateway, an_idea, quorum
 
@@ -191,3 +195,45 @@ def test_policies_show_never_breaks_a_word(gateway: FakeGateway) -> None:
     text = " ".join(result.stdout.split())
     for words in ("Weighting", "arr-linear", "affiliates once", "6 customers", "every council"):
         assert words in text, result.stdout
+
+
+# --- events watch -------------------------------------------------------------------
+
+
+def test_a_watch_says_what_it_watches_and_takes_json_after_the_subcommand(
+    gateway: FakeGateway,
+) -> None:
+    gateway.answers["WatchEvents"] = lambda request, context: iter(
+        [gateway_pb2.WatchEventsResponse(cursor="7")]
+    )
+
+    result = quorum(gateway, "events", "watch", "--idea", IDEA_ID, "--limit", "1", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert f"watching idea {IDEA_ID}'s events at {gateway.address}, from now" in " ".join(
+        result.stderr.split()
+    )
+    assert json.loads(result.stdout)["cursor"] == "7"
+
+
+def test_a_watch_resumes_without_a_gap_however_often_the_stream_drops(
+    gateway: FakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events_cli, "RECONNECT_DELAYS", (0.0,))
+    drops = 8  # more than any fixed number of retries would survive
+
+    def watch(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        context.send_initial_metadata((("quorum-watch", "open"), ("quorum-watch-cursor", "41")))
+        if len(gateway.requests("WatchEvents")) <= drops:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the gateway is restarting")
+        yield gateway_pb2.WatchEventsResponse(cursor="42")
+
+    gateway.answers["WatchEvents"] = watch
+
+    result = quorum(gateway, "events", "watch", "--limit", "1")
+
+    assert result.exit_code == 0, result.output
+    cursors = [r.cursor for r in gateway.requests("WatchEvents")]
+    assert cursors == ["", *["41"] * drops]  # from now, then after where "now" was
+    assert "cursor=42" in result.stdout
+    assert result.stderr.count("reconnecting in") == drops

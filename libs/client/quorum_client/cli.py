@@ -13,13 +13,11 @@ call prints one sentence, the offending fields or unmet criteria, and exits with
 from __future__ import annotations
 
 import re
-import time
 from enum import StrEnum
 from typing import Annotated
 
 import grpc
 import typer
-from google.protobuf import json_format
 from rich.console import Console, RenderableType
 from rich.text import Text
 
@@ -33,8 +31,9 @@ from quorum_client.client import (
     DEFAULT_TIMEOUT,
     QuorumError,
 )
+from quorum_client.events_cli import events_app
 from quorum_client.notifications_cli import notifications_app
-from quorum_client.terminal import State, calling, emit, print_error, stage_name, state_of
+from quorum_client.terminal import State, calling, emit, stage_name
 
 # `ideas get` lists this many endorsing organizations; the rest are counted.
 ENDORSEMENTS_SHOWN = 20
@@ -57,7 +56,6 @@ policies_app = typer.Typer(
     help="The pipeline and its versioned gate policies.", no_args_is_help=True
 )
 keys_app = typer.Typer(help="API keys and the principals behind them.", no_args_is_help=True)
-events_app = typer.Typer(help="The tenant's event stream.", no_args_is_help=True)
 scorecards_app = typer.Typer(
     help="How well the vendor meets customer needs: scorecards.", no_args_is_help=True
 )
@@ -1119,108 +1117,6 @@ def peers_introductions(ctx: typer.Context, org: PeerOrgOption = "") -> None:
         gateway_pb2.ListIntroductionsResponse(introductions=found),
         render.introductions_table(found) if found else Text("No introductions."),
     )
-
-
-# --- events ------------------------------------------------------------------------
-
-
-def event_kind(value: str) -> str:
-    """GateOpened, gate_opened, gate-opened and gateopened all name GateOpened."""
-    key = re.sub(r"[-_\s]", "", value).lower()
-    for kind in render.EVENT_KINDS:
-        if kind.lower() == key:
-            return kind
-    raise typer.BadParameter(
-        f"{value!r} is not an event kind; one of {', '.join(render.EVENT_KINDS)}",
-        param_hint="--kind",
-    )
-
-
-RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
-
-
-@events_app.command("watch")
-def events_watch(
-    ctx: typer.Context,
-    idea: Annotated[str, typer.Option("--idea", help="Only this idea's events.")] = "",
-    kind: Annotated[
-        list[str] | None,
-        typer.Option("--kind", help="Only this kind, e.g. GateOpened; repeat for more."),
-    ] = None,
-    cursor: Annotated[
-        str,
-        typer.Option(
-            "--cursor", help="Resume after this cursor; '0' from the oldest kept; default: now."
-        ),
-    ] = "",
-    limit: Annotated[
-        int, typer.Option("--limit", min=0, help="Stop after this many events (0: never).")
-    ] = 0,
-    duration: Annotated[
-        float, typer.Option("--duration", min=0, help="Stop after this many seconds (0: never).")
-    ] = 0.0,
-    reconnect: Annotated[
-        bool,
-        typer.Option(
-            "--reconnect/--no-reconnect", help="Resume from the last cursor if the stream drops."
-        ),
-    ] = True,
-) -> None:
-    """Print the tenant's events as they happen, one line each, cursor first."""
-    kinds = [event_kind(k) for k in kind or ()]
-    state = state_of(ctx)
-    deadline = time.monotonic() + duration if duration else None
-    position = cursor
-    seen = 0
-    retries = 0
-    client = state.client()
-    try:
-        while True:
-            remaining = None if deadline is None else max(0.01, deadline - time.monotonic())
-            stream = client.watch_events(
-                idea_id=idea, kinds=kinds, cursor=position, timeout=remaining
-            )
-            try:
-                for answer in stream:
-                    retries = 0
-                    position = answer.cursor
-                    seen += 1
-                    if state.json:
-                        line = json_format.MessageToJson(
-                            answer, preserving_proto_field_name=True, indent=None
-                        )
-                    else:
-                        line = render.event_line(answer)
-                    typer.echo(line)
-                    if limit and seen >= limit:
-                        return
-                return  # the gateway ended the stream
-            except QuorumError as error:
-                if error.code is grpc.StatusCode.DEADLINE_EXCEEDED and deadline is not None:
-                    return  # --duration ran out: a normal end
-                # Reconnect only a stream that worked: a gateway that was never
-                # reachable is reported at once, not after half a minute of retries.
-                if not (
-                    reconnect
-                    and seen
-                    and error.code is grpc.StatusCode.UNAVAILABLE
-                    and retries < len(RECONNECT_DELAYS)
-                ):
-                    print_error(state, error)
-                    raise typer.Exit(1) from None
-                state.err.print(
-                    Text(f"stream lost ({error.message}); resuming after cursor {position}")
-                )
-                time.sleep(RECONNECT_DELAYS[retries])
-                retries += 1
-            finally:
-                stream.close()
-    except KeyboardInterrupt:
-        pass  # Ctrl-C is how a watch normally ends
-    finally:
-        client.close()
-        if seen:
-            state.err.print(Text(f"resume with --cursor {position}", style="dim"))
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m quorum_client.cli`

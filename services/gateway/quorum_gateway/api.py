@@ -41,6 +41,9 @@ from quorum_gateway.visibility import visible_council, visible_report
 Context = grpc.aio.ServicerContext[Any, Any]
 log = logging.getLogger(__name__)
 WATCH_HEADER = "quorum-watch"
+# The cursor a watch starts after: a client that asked "from now" resumes from it
+# without a gap if the stream drops before its first event.
+WATCH_CURSOR_HEADER = "quorum-watch-cursor"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
 
@@ -525,7 +528,9 @@ class EventsApi(gateway_pb2_grpc.EventsServiceServicer):
             after = await self._log.latest(principal.tenant_id)
         # Headers now, so a caller knows the watch is accepted before any event comes
         # (a refused one gets its status instead, without these headers).
-        await context.send_initial_metadata(((WATCH_HEADER, "open"),))
+        await context.send_initial_metadata(
+            ((WATCH_HEADER, "open"), (WATCH_CURSOR_HEADER, str(after)))
+        )
         async for seq, raw in self._log.watch(
             principal.tenant_id, after, request.idea_id, list(request.kinds)
         ):

@@ -37,7 +37,9 @@ def test_submit_prints_only_the_id_for_scripts(gateway: FakeGateway) -> None:
         idea=an_idea()
     )
 
-    result = quorum(gateway, "ideas", "submit", "Title", "--problem", "P", "--id-only")
+    result = quorum(
+        gateway, "ideas", "submit", "Title", "--problem", "P", "--area", "a", "--id-only"
+    )
 
     assert result.exit_code == 0, result.output
     assert result.stdout == f"{IDEA_ID}\n"
@@ -237,3 +239,23 @@ def test_a_watch_resumes_without_a_gap_however_often_the_stream_drops(
     assert cursors == ["", *["41"] * drops]  # from now, then after where "now" was
     assert "cursor=42" in result.stdout
     assert result.stderr.count("reconnecting in") == drops
+
+
+def test_submit_asks_for_the_product_area_the_server_requires(gateway: FakeGateway) -> None:
+    result = quorum(gateway, "ideas", "submit", "Title", "--problem", "P")
+
+    assert result.exit_code == 2
+    assert "--area" in result.stderr
+    assert gateway.calls == []
+
+
+def test_the_clients_default_importance_is_one_the_server_accepts(gateway: FakeGateway) -> None:
+    from quorum_client import Client
+
+    gateway.answers["SubmitIdea"] = lambda request, context: gateway_pb2.SubmitIdeaResponse(
+        idea=an_idea()
+    )
+    with Client(gateway.address, api_key="qk_k_s") as client:
+        client.submit_idea("Title", "Problem", product_area="reporting")
+    sent = gateway.calls[-1][1]
+    assert sent.importance == domain_pb2.IMPORTANCE_IMPORTANT

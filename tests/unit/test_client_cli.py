@@ -123,7 +123,18 @@ def test_address_and_key_come_from_the_environment(gateway: FakeGateway) -> None
 
 
 def test_an_unknown_choice_is_refused_before_any_call(gateway: FakeGateway) -> None:
-    result = quorum(gateway, "ideas", "submit", "Title", "--problem", "P", "--importance", "urgent")
+    result = quorum(
+        gateway,
+        "ideas",
+        "submit",
+        "Title",
+        "--problem",
+        "P",
+        "--area",
+        "a",
+        "--importance",
+        "urgent",
+    )
 
     assert result.exit_code == 2
     assert "urgent" in result.output
@@ -189,7 +200,7 @@ def test_submit_sends_the_whole_idea_and_shows_duplicates(gateway: FakeGateway) 
 
 
 def test_a_customer_key_needs_no_member(gateway: FakeGateway) -> None:
-    result = quorum(gateway, "ideas", "submit", "T", "--problem", "P")
+    result = quorum(gateway, "ideas", "submit", "T", "--problem", "P", "--area", "a")
 
     assert result.exit_code == 0, result.output
     request = gateway.request("SubmitIdea")
@@ -527,7 +538,7 @@ def test_bad_input_prints_one_message_and_every_field(gateway: FakeGateway) -> N
         ),
     )
 
-    result = quorum(gateway, "ideas", "submit", "", "--problem", "")
+    result = quorum(gateway, "ideas", "submit", "", "--problem", "", "--area", "")
 
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
@@ -868,7 +879,7 @@ def _snake(name: str) -> str:
 def _calls(client: Client) -> dict[str, Callable[[], object]]:
     """One minimal call per RPC; the test below fails when the contract gains one."""
     return {
-        "SubmitIdea": lambda: client.submit_idea("t", "p"),
+        "SubmitIdea": lambda: client.submit_idea("t", "p", product_area="a"),
         "GetIdea": lambda: client.get_idea(IDEA_ID),
         "ListIdeas": lambda: client.list_ideas(),
         "EndorseIdea": lambda: client.endorse_idea(IDEA_ID),

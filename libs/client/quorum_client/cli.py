@@ -263,7 +263,9 @@ def ideas_submit(
     problem: Annotated[
         str, typer.Option("--problem", "-p", help="The problem it solves (1-10,000 characters).")
     ],
-    area: Annotated[str, typer.Option("--area", help="The product area, e.g. reporting.")] = "",
+    area: Annotated[
+        str, typer.Option("--area", help="The product area, e.g. reporting (required).")
+    ],
     tag: Annotated[
         list[str] | None, typer.Option("--tag", "-t", help="A tag; repeat for more.")
     ] = None,

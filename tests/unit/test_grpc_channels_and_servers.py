@@ -1,4 +1,4 @@
-"""The gateway's backend channels spread calls over every replica a name resolves to."""
+"""The gateway's backend channels spread calls over replicas; servers explain themselves."""
 
 from __future__ import annotations
 
@@ -41,3 +41,27 @@ async def test_calls_are_spread_over_every_address_of_the_target() -> None:
             await server.stop(0)
     assert calls[0] > 0, calls
     assert calls[1] > 0, calls
+
+
+async def test_reflection_answers_under_v1_and_v1alpha() -> None:
+    from grpc_reflection.v1alpha import reflection_pb2
+
+    server = GrpcServer("127.0.0.1", 0, ["quorum.ideas.v1.IdeasService"])
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            for version in ("v1", "v1alpha"):
+                call: Any = channel.stream_stream(
+                    f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+                    request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+                    response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+                )
+                stream = call(
+                    iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+                )
+                answer = await stream.read()
+                names = {s.name for s in answer.list_services_response.service}
+                assert "quorum.ideas.v1.IdeasService" in names, version
+                assert "grpc.reflection.v1.ServerReflection" in names, version
+    finally:
+        await server.stop(0)

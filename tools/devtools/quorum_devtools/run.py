@@ -124,6 +124,7 @@ def main() -> int:
                 print(
                     f"\nQuorum is up. Gateway: {gateway} (gRPC, plaintext)\n"
                     f"  grpcurl -plaintext {gateway} list\n"
+                    f"  HTTP/JSON: {settings.http_url}, OpenAPI at /openapi.json\n"
                     f"  infra: Kafka {infra.bootstrap_servers}, MongoDB {infra.mongodb_uri}\n"
                     + sinks.announcement(receivers, settings.address("notifications"))
                     + "Press Ctrl-C to stop.\n",

@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings
 
 from quorum_common.events import Topics
 from quorum_common.kafka import PARTITIONS
-from quorum_devtools.platform import DEFAULT_PORTS, SERVICES
+from quorum_devtools.platform import DEFAULT_HTTP_PORT, DEFAULT_PORTS, SERVICES
 from quorum_gateway.settings import GatewaySettings
 from quorum_ideas.settings import IdeasSettings
 from quorum_notifications.settings import NotificationsSettings
@@ -215,10 +215,15 @@ def test_every_service_is_probed_bounded_and_unprivileged(rendered: Rendered, se
 
     main = _main_container(pod, service)
     port = DEFAULT_PORTS[service]
-    assert [p["containerPort"] for p in main["ports"]] == [port]
+    # The gateway also serves the same API over HTTP/JSON, on a port of its own.
+    http = [DEFAULT_HTTP_PORT] if service == "gateway" else []
+    assert [p["containerPort"] for p in main["ports"]] == [port, *http]
     env = rendered.env(service)
     assert env[f"{service.upper()}_GRPC_PORT"] == str(port)
     assert env[f"{service.upper()}_GRPC_HOST"] == "0.0.0.0"  # reachable from the kubelet
+    if http:
+        assert env["GATEWAY_HTTP_PORT"] == str(DEFAULT_HTTP_PORT)
+        assert env["GATEWAY_HTTP_HOST"] == "0.0.0.0"
     # Native gRPC probes against grpc.health.v1 on the service's port.
     assert main["readinessProbe"]["grpc"]["port"] == port
     assert main["startupProbe"]["grpc"]["port"] == port
@@ -227,7 +232,7 @@ def test_every_service_is_probed_bounded_and_unprivileged(rendered: Rendered, se
 
     service_object = rendered.get("Service", name)
     assert service_object["spec"]["selector"].items() <= labels.items()
-    assert [p["port"] for p in service_object["spec"]["ports"]] == [port]
+    assert [p["port"] for p in service_object["spec"]["ports"]] == [port, *http]
     budget = rendered.get("PodDisruptionBudget", name)
     assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
 

@@ -142,6 +142,7 @@ async def traced(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         mongodb_uri=infra.mongodb_uri,
         ports={service: free_port() for service in platform.SERVICES},
+        http_port=free_port(),
         topic_prefix=isolation.topic_prefix,
         database_prefix=isolation.database_prefix,
         extra_env={

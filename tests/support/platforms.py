@@ -31,6 +31,7 @@ def own_platform(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         mongodb_uri=infra.mongodb_uri,
         ports={service: free_port() for service in platform.SERVICES},
+        http_port=free_port(),
         topic_prefix=topic_prefix,
         database_prefix=database_prefix,
     )

@@ -202,6 +202,7 @@ async def measure_platform(
         kafka_bootstrap_servers=servers.kafka_bootstrap_servers,
         mongodb_uri=servers.mongodb_uri,
         ports={service: free_port() for service in platform.SERVICES},
+        http_port=free_port(),
         topic_prefix=names.topic_prefix,
         database_prefix=names.database_prefix,
         # The per-key limits protect a shared gateway; here they would cap the load.

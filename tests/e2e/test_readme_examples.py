@@ -5,7 +5,7 @@ in the checkout's root, runs every ```bash block in order and every ```python bl
 a file with `.venv/bin/python`, against a platform of its own (tests/e2e/conftest.py's
 `running`). The only differences from a newcomer's shell after `make run`: the
 platform's addresses. The README's `127.0.0.1:50051` is replaced by the private
-gateway's address, and the shell is given `QUORUM_ADDRESS`, `MONGODB_URI` and
+gateway's address, and the shell is given `QUORUM_ADDRESS`, `QUORUM_HTTP`, `MONGODB_URI` and
 `GATEWAY_MONGODB_DATABASE` as `make run`'s platform has them by default, so the test
 never talks to a `make run` (or another test) on the same machine.
 
@@ -79,6 +79,7 @@ def test_the_readme_examples_work_as_written(running: platform.Platform, tmp_pat
         "PATH": path,
         "LANG": "C.UTF-8",
         "QUORUM_ADDRESS": running.address("gateway"),
+        "QUORUM_HTTP": running.http_url,
         "MONGODB_URI": env["MONGODB_URI"],
         "GATEWAY_MONGODB_DATABASE": env["GATEWAY_MONGODB_DATABASE"],
     }

@@ -157,7 +157,7 @@ def test_a_pdp_tool_session_through_the_cli(running: platform.Platform, admin_ke
 def test_bad_input_and_bad_keys_are_one_clear_message(
     running: platform.Platform, admin_key: str
 ) -> None:
-    bad = cli(running, admin_key, "ideas", "submit", "", "--problem", "")
+    bad = cli(running, admin_key, "ideas", "submit", "", "--problem", "", "--area", "")
     assert bad.exit_code == 1
     assert bad.stderr.startswith("Error (INVALID_ARGUMENT)")
     assert "  • title:" in bad.stderr

@@ -16,6 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from quorum_common import errors
+from quorum_common.telemetry_plan import telemetry_plan
 
 log = logging.getLogger(__name__)
 
@@ -341,6 +342,9 @@ class GrpcServer:
 
     async def start(self) -> None:
         await self.server.start()
+        # Said once the service is up (a service that cannot start says one line only,
+        # naming the setting): where this process's telemetry goes.
+        log.info("telemetry: %s", telemetry_plan().describe())
 
     async def set_serving(self, serving: bool) -> None:
         status = (

@@ -26,7 +26,6 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
 from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -35,6 +34,7 @@ from pymongo.errors import OperationFailure, PyMongoError
 from quorum.events.v1 import events_pb2
 from quorum_common import observability
 from quorum_common.events import EVENT_TYPE_HEADER, headers, now
+from quorum_common.kafka import Outgoing, RelayProducer
 from quorum_common.mongo import Document
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class Outbox:
         self._sweep_now = True
         self._wake.set()
 
-    async def run_relay(self, broker: KafkaBroker, sweep_seconds: float = 1.0) -> None:
+    async def run_relay(self, producer: RelayProducer, sweep_seconds: float = 1.0) -> None:
         """Publish owed rows forever; cancel the task to stop it."""
         # The backlog gauge counts while this relay runs, on its event loop.
         stop_observing = observability.observe_outbox_backlog(
@@ -149,10 +149,12 @@ class Outbox:
                     if sweep:
                         notified, self._sweep_now = self._sweep_now, False
                         last_sweep = time.monotonic()
-                        await self._sweep(broker, all_rows=notified)
+                        await self._sweep(producer, all_rows=notified)
                     while self._ready:
-                        await self._publish_ready(broker)
-                except (PyMongoError, KafkaError, OSError) as error:
+                        await self._publish_ready(producer)
+                except (PyMongoError, KafkaError, OSError, TimeoutError) as error:
+                    # A failed producer was replaced already (RelayProducer); the rows
+                    # stay owed and go again in the same order.
                     log.warning("outbox relay failed, will retry: %s", error)
                     await asyncio.sleep(sweep_seconds)
                     continue
@@ -163,15 +165,16 @@ class Outbox:
                     await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         finally:
             stop_observing()
+            await producer.stop()
 
-    async def _publish_ready(self, broker: KafkaBroker) -> None:
+    async def _publish_ready(self, producer: RelayProducer) -> None:
         batch = [self._ready[i] for i in range(min(BATCH, len(self._ready)))]
-        await self._publish(broker, batch)
+        await self._publish(producer, batch)
         for _ in batch:
             self._ready.popleft()
         self._known.difference_update(row["_id"] for row in batch)
 
-    async def _sweep(self, broker: KafkaBroker, all_rows: bool) -> None:
+    async def _sweep(self, producer: RelayProducer, all_rows: bool) -> None:
         """Publish rows in the collection that no relay of this process holds."""
         query: Document = {}
         if not all_rows:
@@ -182,36 +185,33 @@ class Outbox:
             ).to_list()
             orphans = [row for row in found if row["_id"] not in self._known]
             if orphans:
-                await self._publish(broker, orphans)
+                await self._publish(producer, orphans)
             if len(found) < BATCH:
                 return
             query["seq"] = {"$gt": found[-1]["seq"]}
 
-    async def _publish(self, broker: KafkaBroker, rows: list[Document]) -> None:
-        # Pipelined: send all, then wait. The idempotent producer keeps per-partition
-        # order across in-flight requests, so one idea's events stay ordered.
+    async def _publish(self, producer: RelayProducer, rows: list[Document]) -> None:
         spans = []
-        try:
-            futures = []
-            for row in rows:
-                span, trace_headers = observability.start_send_span(
+        records = []
+        for row in rows:
+            span, trace_headers = observability.start_send_span(
+                row["topic"],
+                row.get("trace") or {},
+                key=row["key"],
+                event_id=row["_id"],
+                event_type=row["headers"].get(EVENT_TYPE_HEADER, ""),
+            )
+            spans.append(span)
+            records.append(
+                Outgoing(
                     row["topic"],
-                    row.get("trace") or {},
-                    key=row["key"],
-                    event_id=row["_id"],
-                    event_type=row["headers"].get(EVENT_TYPE_HEADER, ""),
+                    row["key"].encode(),
+                    row["value"],
+                    {**row["headers"], **trace_headers},
                 )
-                spans.append(span)
-                futures.append(
-                    await broker.publish(
-                        row["value"],
-                        topic=row["topic"],
-                        key=row["key"].encode(),
-                        headers={**row["headers"], **trace_headers},
-                        no_confirm=True,
-                    )
-                )
-            await asyncio.gather(*futures)
+            )
+        try:
+            await producer.send(records)
         except BaseException as error:
             for span in spans:
                 observability.end_with_error(span, error)

@@ -10,7 +10,7 @@ from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
 from quorum_common.mongo import connect
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
@@ -52,7 +52,10 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
         )
         await consumer.start()
-        relay = asyncio.create_task(outbox.run_relay(broker), name="outbox-relay")
+        relay = asyncio.create_task(
+            outbox.run_relay(RelayProducer(settings.kafka_bootstrap_servers, "ideas-relay")),
+            name="outbox-relay",
+        )
         server = GrpcServer(settings.ideas_grpc_host, settings.ideas_grpc_port, [SERVICE])
         ideas_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(store), server.server)
         await server.start()

@@ -20,7 +20,7 @@ from quorum_common import outbox as outbox_module
 from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
 from quorum_common.mongo import Document, connect, ensure_indexes
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
@@ -149,7 +149,12 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
         await consumer.start()
         await webhooks.start()
         background = [
-            asyncio.create_task(outbox.run_relay(broker), name="outbox-relay"),
+            asyncio.create_task(
+                outbox.run_relay(
+                    RelayProducer(settings.kafka_bootstrap_servers, "notifications-relay")
+                ),
+                name="outbox-relay",
+            ),
             asyncio.create_task(fanout.run(), name="fan-out"),
         ]
         dispatching = asyncio.create_task(dispatcher.run(), name="dispatcher")

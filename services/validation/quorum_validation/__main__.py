@@ -10,7 +10,7 @@ from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
 from quorum_common.mongo import connect, ensure_indexes
 from quorum_common.outbox import COLLECTION as OUTBOX
 from quorum_common.outbox import INDEXES as OUTBOX_INDEXES
@@ -92,7 +92,12 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
         )
         await consumer.start()
         background = [
-            asyncio.create_task(outbox.run_relay(broker), name="outbox-relay"),
+            asyncio.create_task(
+                outbox.run_relay(
+                    RelayProducer(settings.kafka_bootstrap_servers, "validation-relay")
+                ),
+                name="outbox-relay",
+            ),
             asyncio.create_task(reevaluator.run(), name="reevaluator"),
         ]
         server = GrpcServer(settings.validation_grpc_host, settings.validation_grpc_port, SERVICES)

@@ -13,6 +13,7 @@ from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import ensure_topics, make_broker
 from quorum_common.mongo import connect
 from quorum_common.runtime import run_service
+from quorum_common.settings import group_instance_id
 from quorum_gateway.api import (
     AccessApi,
     DirectoryApi,
@@ -68,6 +69,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             marks=False,
             after_commit=event_log.appended,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+            group_instance_id=group_instance_id(settings, settings.gateway_grpc_port),
         )
         await consumer.start()
         backends = Backends(

@@ -14,6 +14,7 @@ from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
 from quorum_common.mongo import connect
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
+from quorum_common.settings import group_instance_id
 from quorum_ideas.api import IdeasApi
 from quorum_ideas.settings import IdeasSettings
 from quorum_ideas.store import PROJECTED, IdeaStore
@@ -50,6 +51,7 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
             handle=store.project,
             kinds=PROJECTED,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+            group_instance_id=group_instance_id(settings, settings.ideas_grpc_port),
         )
         await consumer.start()
         relay = asyncio.create_task(

@@ -24,6 +24,7 @@ from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
 from quorum_common.mongo import Document, connect, ensure_indexes
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
+from quorum_common.settings import group_instance_id
 from quorum_notifications import deliveries as deliveries_module
 from quorum_notifications import recipients as recipients_module
 from quorum_notifications import subscriptions as subscriptions_module
@@ -145,6 +146,7 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
             outbox=outbox,
             after_commit=intake.committed,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+            group_instance_id=group_instance_id(settings, settings.notifications_grpc_port),
         )
         await consumer.start()
         await webhooks.start()

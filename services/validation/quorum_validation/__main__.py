@@ -16,6 +16,7 @@ from quorum_common.outbox import COLLECTION as OUTBOX
 from quorum_common.outbox import INDEXES as OUTBOX_INDEXES
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
+from quorum_common.settings import group_instance_id
 from quorum_validation import decisions, directory, evidence, ledger, peers, policies
 from quorum_validation.api import DirectoryApi, GateApi, InsightsApi, PeersApi, PolicyApi
 from quorum_validation.handler import KINDS, IdeaEvents
@@ -89,6 +90,7 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             kinds=KINDS,
             outbox=outbox,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+            group_instance_id=group_instance_id(settings, settings.validation_grpc_port),
         )
         await consumer.start()
         background = [

@@ -134,6 +134,18 @@ def private_broker(folder: Path) -> Iterator[Server]:
         broker.stop()
 
 
+def restart(server: Server) -> None:
+    """Start a stopped or killed local server again, on its port and data."""
+    # The dead server's listening socket may outlive it for a moment.
+    _wait(lambda: not _port_answers(server.port), f"port {server.port} to be released", 30)
+    server.start()
+
+
+def _port_answers(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def sigkill(server: Server) -> None:
     """Kill a local server the hard way (no snapshot, no clean shutdown) and reap it."""
     pid = server.pid()

@@ -86,6 +86,10 @@ class RelayProducer:
     def bootstrap_servers(self) -> list[str]:
         return self._bootstrap_servers
 
+    async def start(self) -> None:
+        """Start a producer unless one runs (the first send does it too)."""
+        await self._started()
+
     async def _started(self) -> AIOKafkaProducer:
         if self._producer is None:
             producer = AIOKafkaProducer(

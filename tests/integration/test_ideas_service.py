@@ -85,7 +85,7 @@ async def ideas(infra: Servers) -> AsyncIterator[Running]:
     consumer = EventConsumer(
         name=CONSUMER,
         bootstrap_servers=bootstrap,
-        broker=broker,
+        dead_letters=RelayProducer(bootstrap, "ideas-test-dead-letters"),
         client=client,
         database=database,
         topics=topics,

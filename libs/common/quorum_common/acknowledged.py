@@ -26,7 +26,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from quorum_common.mongo import Document
 
-
 # One check of the log end offsets may take this long before the reader is replaced.
 AUDIT_TIMEOUT_SECONDS = 5.0
 

@@ -41,7 +41,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
-from faststream.kafka import KafkaBroker
 from opentelemetry import trace
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -51,6 +50,7 @@ from quorum.events.v1 import events_pb2
 from quorum_common import observability
 from quorum_common.events import PoisonEvent, Topics, decode, event_type, now
 from quorum_common.fetch_schedule import SHORT_POLL_MS, FetchSchedule
+from quorum_common.kafka import Outgoing, RelayProducer
 from quorum_common.mongo import Document
 from quorum_common.unit_of_work import Unit, commit
 
@@ -110,7 +110,7 @@ class EventConsumer:
         *,
         name: str,
         bootstrap_servers: str,
-        broker: KafkaBroker,
+        dead_letters: RelayProducer,
         client: AsyncMongoClient[Document],
         database: AsyncDatabase[Document],
         topics: Topics,
@@ -127,7 +127,9 @@ class EventConsumer:
     ) -> None:
         self.name = name
         self._bootstrap_servers = bootstrap_servers
-        self._broker = broker
+        # Replaced after any failure, like the relay's: a dead letter must get through a
+        # broker that lost its producer state.
+        self._dead_letters = dead_letters
         self._client = client
         self._processed = database[PROCESSED]
         # False for a handler whose own writes are keyed by event id (a redelivered event
@@ -470,11 +472,8 @@ class EventConsumer:
             reason,
         )
         # Confirmed before the offset is committed: the poison is kept, not lost.
-        await self._broker.publish(
-            bytes(record.value or b""),
-            topic=self._dead_letter_topic,
-            key=record.key,
-            headers=headers,
+        await self._dead_letters.send(
+            [Outgoing(self._dead_letter_topic, record.key, bytes(record.value or b""), headers)]
         )
 
 

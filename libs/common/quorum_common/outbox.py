@@ -258,6 +258,9 @@ class Outbox:
         await producer.start()
         if producer.generations != self._audited_generation:
             self._audited_generation = producer.generations
+            # A new producer most often means a broker that restarted: a reader that
+            # knew the old one may take its whole timeout to notice.
+            await self._acknowledgements(producer).close()
             if await self._audit(producer):
                 raise _Replay
         try:

@@ -10,7 +10,7 @@ from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.mongo import connect
 from quorum_common.runtime import run_service
 from quorum_common.settings import group_instance_id
@@ -54,12 +54,11 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         event_log = EventLog(database)
         ideas = IdeaCache(settings.gateway_idea_cache_seconds)
         await event_log.create_indexes()
-        broker = make_broker(settings.kafka_bootstrap_servers, "gateway")
-        await broker.start()
+        dead_letters = RelayProducer(settings.kafka_bootstrap_servers, "gateway-dead-letters")
         consumer = EventConsumer(
             name="gateway",
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            broker=broker,
+            dead_letters=dead_letters,
             client=client,
             database=database,
             topics=topics,
@@ -123,7 +122,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
                 await task
         await server.stop()
         await consumer.stop()
-        await broker.stop()
+        await dead_letters.stop()
         await backends.close()
     finally:
         await client.close()

@@ -20,7 +20,7 @@ from quorum_common import outbox as outbox_module
 from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
+from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.mongo import Document, connect, ensure_indexes
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
@@ -130,13 +130,14 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
             on_planned=dispatcher.notify,
             patience=timedelta(seconds=settings.notifications_recipients_wait_seconds),
         )
-        broker = make_broker(settings.kafka_bootstrap_servers, "notifications")
-        await broker.start()
+        poison_letters = RelayProducer(
+            settings.kafka_bootstrap_servers, "notifications-dead-letters"
+        )
         intake = Intake(recipients, deliveries, on_job=fanout.notify)
         consumer = EventConsumer(
             name="notifications",
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            broker=broker,
+            dead_letters=poison_letters,
             client=client,
             database=database,
             topics=topics,
@@ -195,7 +196,7 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await broker.stop()
+            await poison_letters.stop()
     finally:
         await webhooks.close()
         await client.close()

@@ -10,7 +10,7 @@ from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
+from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.mongo import connect, ensure_indexes
 from quorum_common.outbox import COLLECTION as OUTBOX
 from quorum_common.outbox import INDEXES as OUTBOX_INDEXES
@@ -76,12 +76,11 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
         reevaluator = Reevaluator(client, database, outbox, entries, records, pipelines, judging)
         # A rebuild too big for one transaction is carried on by the re-evaluator.
         judging.on_unfinished = reevaluator.notify
-        broker = make_broker(settings.kafka_bootstrap_servers, "validation")
-        await broker.start()
+        dead_letters = RelayProducer(settings.kafka_bootstrap_servers, "validation-dead-letters")
         consumer = EventConsumer(
             name="validation",
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            broker=broker,
+            dead_letters=dead_letters,
             client=client,
             database=database,
             topics=topics,
@@ -133,7 +132,7 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await broker.stop()
+        await dead_letters.stop()
     finally:
         await client.close()
 

@@ -2,7 +2,8 @@
 
 The platform runs as separate processes against a broker and a MongoDB of this test's
 own (free ports, a temporary folder), so the broker and mongod can be killed too
-without touching anything shared. A known load of endorsements goes through the
+without touching anything shared. A WatchEvents client stays subscribed throughout,
+resuming with its cursor whenever its stream breaks. A known load of endorsements goes through the
 gateway; at boundaries of it one process at a time is SIGKILLed and started again —
 each service, the broker, mongod — and nothing else is ever restarted. Then every
 acknowledged endorsement must be counted exactly once in the ideas service, in the
@@ -16,6 +17,7 @@ of each kind in a random order), whose last figures are in docs/infra.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 import subprocess
@@ -33,6 +35,7 @@ from quorum_devtools.bench_platform import create_tenant
 from quorum_devtools.infra import LocalInfra, Server
 from support.faults import (
     Load,
+    Watcher,
     converge,
     dead_lettered,
     ideas_wrong,
@@ -120,6 +123,13 @@ def owned(tmp_path: Path) -> Iterator[Owned]:
         infra.down()
 
 
+async def watched(watching: asyncio.Task[None], watcher: Watcher) -> dict[str, object]:
+    """What the resuming watcher got wrong, once it saw every planned endorsement."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(watching), CONVERGE_SECONDS)
+    return watcher.wrong()
+
+
 def faults(long: bool, rng: random.Random) -> list[str]:
     if not long:
         return list(KINDS)
@@ -144,6 +154,8 @@ async def test_a_sigkill_of_any_process_loses_nothing_and_counts_nothing_twice(
         share = total // (len(injected) + 1)
         boundaries = [share * k + rng.randrange(share) for k in range(1, len(injected) + 1)]
         load = Load(tenant.callers, plan, boundaries)
+        watcher = Watcher(tenant.admin, plan)
+        watching = asyncio.create_task(watcher.run())
         sending = asyncio.create_task(load.run())
         for index, kind in enumerate(injected):
             await load.at_boundary(index)
@@ -155,15 +167,17 @@ async def test_a_sigkill_of_any_process_loses_nothing_and_counts_nothing_twice(
             "ideas": await converge(lambda: ideas_wrong(caller, plan), CONVERGE_SECONDS),
             "ledger": await converge(lambda: ledger_wrong(caller, plan), CONVERGE_SECONDS),
             "stream": await stream_wrong(caller, plan, CONVERGE_SECONDS),
+            "watcher": await watched(watching, watcher),
             "dead letters": await dead_lettered(
                 owned.settings.kafka_bootstrap_servers, owned.settings.topic_prefix
             ),
         }
     finally:
+        watching.cancel()
         await tenant.close()
     report = (
         f"seed {seed}: {total} endorsements, faults {injected}, back after {owned.back_after},"
-        f" retried {dict(load.retries)}"
+        f" retried {dict(load.retries)}, watcher resumed {watcher.resumed} times"
     )
     print(report)
     assert not load.refused, f"{report}\nrefused: {load.refused[:10]}"

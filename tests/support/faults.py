@@ -242,3 +242,60 @@ async def dead_lettered(bootstrap_servers: str, prefix: str) -> dict[str, int]:
     for tp, end in ends.items():
         counts[tp.topic] += end
     return {name: count for name, count in counts.items() if count}
+
+
+@dataclass
+class Watcher:
+    """A WatchEvents client that stays subscribed through the faults.
+
+    When its stream breaks (the gateway was killed, a backend is down) it subscribes
+    again with the cursor of the last event it received, as a client should: it must
+    then see every planned endorsement exactly once, with no gap and no duplicate.
+    """
+
+    caller: Caller
+    plan: Plan
+    cursor: str = "0"
+    seen: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
+    resumed: int = 0
+    refused: list[str] = field(default_factory=list)
+
+    async def run(self) -> None:
+        wanted = set(self.plan.endorsements)
+        ideas = set(self.plan.ideas)
+        while not wanted <= set(self.seen):
+            stream = self.caller.events.WatchEvents(
+                gateway_pb2.WatchEventsRequest(kinds=["IdeaEndorsed"], cursor=self.cursor),
+                metadata=self.caller.metadata,
+            )
+            try:
+                async for answer in stream:
+                    self.cursor = answer.cursor
+                    event = answer.event
+                    if event.envelope.idea_id in ideas:
+                        key = (event.envelope.idea_id, event.idea_endorsed.member.organization_id)
+                        self.seen[key] += 1
+                        if wanted <= set(self.seen):
+                            return
+            except grpc.aio.AioRpcError as error:
+                if error.code() not in RETRYABLE:
+                    self.refused.append(f"WatchEvents: {error.code().name} {error.details()}")
+                    return
+            finally:
+                stream.cancel()
+            self.resumed += 1
+            await asyncio.sleep(RETRY_PAUSE)
+
+    def wrong(self) -> dict[str, object]:
+        wanted = set(self.plan.endorsements)
+        missing = sorted(wanted - set(self.seen))
+        doubled = sorted(key for key, count in self.seen.items() if count > 1)
+        return {
+            name: value
+            for name, value in (
+                ("missing", missing),
+                ("doubled", doubled),
+                ("refused", self.refused),
+            )
+            if value
+        }

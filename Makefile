@@ -72,7 +72,7 @@ images: ## build the four service images (TAG=dev; needs a Docker engine)
 	  docker build --build-arg SERVICE=$$s -t quorum-$$s:$(TAG) . || exit 1; done
 
 manifests: install ## render and validate the Kubernetes manifests (needs kubectl, no cluster)
-	$(RUN) pytest tests/deploy -q
+	$(RUN) pytest tests/deploy -o addopts="" -v --no-header -p no:cacheprovider
 
 unit: install ## the fast tests only (no servers)
 	$(RUN) pytest tests/unit -q

@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings
 
 from quorum_common.events import Topics
 from quorum_common.kafka import PARTITIONS
-from quorum_devtools.platform import DEFAULT_PORTS, SERVICES
+from quorum_devtools.platform import DEFAULT_HTTP_PORT, DEFAULT_PORTS, SERVICES
 from quorum_gateway.settings import GatewaySettings
 from quorum_ideas.settings import IdeasSettings
 from quorum_notifications.settings import NotificationsSettings
@@ -215,10 +215,15 @@ def test_every_service_is_probed_bounded_and_unprivileged(rendered: Rendered, se
 
     main = _main_container(pod, service)
     port = DEFAULT_PORTS[service]
-    assert [p["containerPort"] for p in main["ports"]] == [port]
+    # The gateway also serves the same API over HTTP/JSON, on a port of its own.
+    http = [DEFAULT_HTTP_PORT] if service == "gateway" else []
+    assert [p["containerPort"] for p in main["ports"]] == [port, *http]
     env = rendered.env(service)
     assert env[f"{service.upper()}_GRPC_PORT"] == str(port)
     assert env[f"{service.upper()}_GRPC_HOST"] == "0.0.0.0"  # reachable from the kubelet
+    if http:
+        assert env["GATEWAY_HTTP_PORT"] == str(DEFAULT_HTTP_PORT)
+        assert env["GATEWAY_HTTP_HOST"] == "0.0.0.0"
     # Native gRPC probes against grpc.health.v1 on the service's port.
     assert main["readinessProbe"]["grpc"]["port"] == port
     assert main["startupProbe"]["grpc"]["port"] == port
@@ -227,7 +232,7 @@ def test_every_service_is_probed_bounded_and_unprivileged(rendered: Rendered, se
 
     service_object = rendered.get("Service", name)
     assert service_object["spec"]["selector"].items() <= labels.items()
-    assert [p["port"] for p in service_object["spec"]["ports"]] == [port]
+    assert [p["port"] for p in service_object["spec"]["ports"]] == [port, *http]
     budget = rendered.get("PodDisruptionBudget", name)
     assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
@@ -262,17 +267,23 @@ def _secret_name(rendered: Rendered, name: str) -> str:
 def test_the_gateway_reaches_the_backends_through_their_services(rendered: Rendered) -> None:
     env = rendered.env("gateway")
     # Every *_address setting of the gateway names a backend; none may keep its
-    # loopback default on a cluster.
+    # loopback default on a cluster. Each is a headless Service resolved by gRPC's DNS
+    # resolver, one address per replica, so the gateway balances over the replicas.
     backends = [
         f.removesuffix("_address") for f in GatewaySettings.model_fields if f.endswith("_address")
     ]
     assert backends
     for backend in backends:
         assert f"{backend.upper()}_ADDRESS" in env, f"the gateway has no {backend.upper()}_ADDRESS"
-        host, _, port = str(env[f"{backend.upper()}_ADDRESS"]).rpartition(":")
+        address = str(env[f"{backend.upper()}_ADDRESS"])
+        assert address.startswith("dns:///"), f"{backend}: {address} is not balanced"
+        host, _, port = address.removeprefix("dns:///").rpartition(":")
         service = rendered.get("Service", host)
+        assert service["spec"].get("clusterIP") == "None", f"{host} is not headless"
         assert int(port) in [p["port"] for p in service["spec"]["ports"]]
         assert service["spec"]["selector"] == {"app.kubernetes.io/name": f"quorum-{backend}"}
+        # Connections end now and then, so a new replica gets calls too.
+        assert float(str(rendered.env(backend)["GRPC_MAX_CONNECTION_AGE_SECONDS"])) > 0
 
 
 def test_every_topic_the_services_use_is_declared(rendered: Rendered) -> None:

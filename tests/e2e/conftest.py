@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,41 +12,36 @@ from conftest import Isolation
 
 from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
-from support.servers import Servers, free_port
+from support.platforms import own_platform
+from support.servers import Servers
+
+
+@pytest.fixture
+def started(
+    infra: Servers, isolation: Isolation, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[platform.Platform, dict[str, subprocess.Popen[bytes]]]]:
+    """A whole Quorum of its own: own ports, topics and databases; logs in tmp_path.
+
+    With its processes, for tests that stop one. `@pytest.mark.platform_env(NAME="value")`
+    adds settings for the services.
+    """
+    marker = request.node.get_closest_marker("platform_env")
+    with own_platform(
+        infra,
+        isolation.topic_prefix,
+        isolation.database_prefix,
+        tmp_path,
+        dict(marker.kwargs) if marker else None,
+    ) as started:
+        yield started
 
 
 @pytest.fixture
 def running(
-    infra: Servers, isolation: Isolation, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[platform.Platform]:
-    """A whole Quorum of its own: own ports, topics and databases; logs in tmp_path.
-
-    `@pytest.mark.platform_env(NAME="value")` adds settings for the services.
-    """
-    marker = request.node.get_closest_marker("platform_env")
-    settings = platform.Platform(
-        extra_env=dict(marker.kwargs) if marker else {},
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        ports={service: free_port() for service in platform.SERVICES},
-        topic_prefix=isolation.topic_prefix,
-        database_prefix=isolation.database_prefix,
-    )
-    logs = {service: (tmp_path / f"{service}.log").open("wb") for service in platform.SERVICES}
-    processes = platform.start(settings, output=logs)
-    try:
-        platform.wait_serving(settings, processes, timeout=60)
-        yield settings
-    except platform.StartFailedError:
-        for service in platform.SERVICES:
-            print(f"--- {service} log ---\n{(tmp_path / f'{service}.log').read_text()}")
-        raise
-    finally:
-        codes = platform.stop(processes)
-        for handle in logs.values():
-            handle.close()
-    # A clean shutdown is part of the contract: SIGTERM → exit 0.
-    assert codes == dict.fromkeys(platform.SERVICES, 0), codes
+    started: tuple[platform.Platform, dict[str, subprocess.Popen[bytes]]],
+) -> platform.Platform:
+    """The platform's settings (ports, topic prefix, databases) for its clients."""
+    return started[0]
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from typing import TYPE_CHECKING
 
 import grpc
@@ -14,6 +15,7 @@ __all__ = ["tenant"]  # the fixture
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum.notifications.v1 import notifications_pb2
+from quorum_devtools import platform
 
 if TYPE_CHECKING:
     from quorum.gateway.v1.gateway_pb2_grpc import NotificationsServiceAsyncStub
@@ -140,3 +142,31 @@ async def test_customers_and_integrations_manage_their_own_subscriptions(
     )
     assert mine not in await listed(owner)
     assert mine not in await listed(tenant.admin)
+
+
+async def test_a_write_is_answered_ok_while_a_service_it_does_not_need_is_down(
+    tenant: Tenant, started: tuple[platform.Platform, dict[str, subprocess.Popen[bytes]]]
+) -> None:
+    """An endorsement needs only the ideas service: with validation down it is answered
+    OK (the submitter hidden from a customer, the safe side), and its retry changes nothing."""
+    idea = (
+        await tenant.customers["megacorp"].ideas.SubmitIdea(submission("Needs ideas only"))
+    ).idea
+    _, processes = started
+    assert platform.stop({"validation": processes["validation"]}) == {"validation": 0}
+    endorse = gateway_pb2.EndorseIdeaRequest(
+        idea_id=idea.id, importance=domain_pb2.IMPORTANCE_IMPORTANT
+    )
+    answer = await tenant.customers["clinic"].ideas.EndorseIdea(endorse)
+    assert answer.changed
+    assert answer.idea.organization_count == 2
+    assert not answer.idea.HasField("submitted_by")  # megacorp did not opt in
+    again = await tenant.customers["clinic"].ideas.EndorseIdea(endorse)
+    assert not again.changed
+    submitted = await tenant.customers["clinic"].ideas.SubmitIdea(submission("While it is down"))
+    assert submitted.idea.submitted_by.organization_id == "clinic"
+    # What needs the ledger says so, and says to retry.
+    error = await refused(
+        tenant.pm.gates.GetGateReport(gateway_pb2.GetGateReportRequest(idea_id=idea.id))
+    )
+    assert error.code() == grpc.StatusCode.UNAVAILABLE

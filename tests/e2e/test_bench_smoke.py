@@ -24,6 +24,7 @@ pytestmark = pytest.mark.e2e
 
 SECTIONS = (
     "reference", "pipeline", "hot_idea", "latency", "gateway", "growth", "gate_scaling", "memory",
+    "cli",
 )  # fmt: skip
 SERVICES = {"ideas", "validation", "notifications", "gateway"}
 
@@ -94,9 +95,10 @@ def test_the_bench_writes_every_section_and_cleans_up(infra: Servers, tmp_path: 
         assert measured(at["get_idea_answer_bytes"])
     assert set(report["gate_scaling"]["sizes"]) == {"10", "100", "1000", "10000"}
     assert all(measured(s["median_ms"]) for s in report["gate_scaling"]["sizes"].values())
+    assert all(measured(report["cli"][n]["median_ms"]) for n in ("help", "whoami"))
     assert set(report["memory"]["services"]) == SERVICES
     assert all(measured(s["peak_rss_mb"]) for s in report["memory"]["services"].values())
-    # Every target of issue 13 is in the table, judged or not.
+    # Every target of the write path is in the table, judged or not.
     assert len(report["targets"]) == 7, report["targets"]
     judged = {t["name"] for t in report["targets"] if t["met"] is not None}
     assert "GetIdea through the gateway / bare grpc.aio server" in judged

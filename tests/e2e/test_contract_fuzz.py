@@ -36,7 +36,8 @@ from quorum_gateway.api import WATCH_HEADER
 from support.auth import bootstrap_tenant, channel
 from support.fuzz import Case, Rpc, Seeds, cases, rpcs, scrambled
 from support.ledger import customers_counted
-from support.servers import Servers, free_port
+from support.platforms import own_platform
+from support.servers import Servers
 
 pytestmark = pytest.mark.e2e
 
@@ -77,31 +78,17 @@ def fuzz_platform(infra: Servers, tmp_path_factory: pytest.TempPathFactory) -> I
     """One platform for the module: own ports, topics and databases; logs kept to scan."""
     isolation = Isolation(uuid.uuid4().hex[:12])
     logs = tmp_path_factory.mktemp("fuzz-logs")
-    settings = platform.Platform(
-        # The fuzz test calls far faster than any client may; the limit is not under test.
-        extra_env={
-            "GATEWAY_RATE_LIMIT_PER_SECOND": "1000000",
-            "GATEWAY_RATE_LIMIT_BURST": "1000000",
-        },
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        ports={service: free_port() for service in platform.SERVICES},
-        topic_prefix=isolation.topic_prefix,
-        database_prefix=isolation.database_prefix,
-    )
-    handles = {service: (logs / f"{service}.log").open("wb") for service in platform.SERVICES}
-    processes = platform.start(settings, output=handles)
+    # The fuzz test calls far faster than any client may; the limit is not under test.
+    unlimited = {"GATEWAY_RATE_LIMIT_PER_SECOND": "1000000", "GATEWAY_RATE_LIMIT_BURST": "1000000"}
     try:
-        platform.wait_serving(settings, processes, timeout=60)
-        secret = bootstrap_tenant(settings.env(), "fuzz-software")
-        seeds, others = asyncio.run(_populate(settings.address("gateway"), secret))
-        yield Fuzzed(settings, logs, [secret, *others], seeds)
+        with own_platform(
+            infra, isolation.topic_prefix, isolation.database_prefix, logs, unlimited
+        ) as (settings, _):
+            secret = bootstrap_tenant(settings.env(), "fuzz-software")
+            seeds, others = asyncio.run(_populate(settings.address("gateway"), secret))
+            yield Fuzzed(settings, logs, [secret, *others], seeds)
     finally:
-        codes = platform.stop(processes)
-        for handle in handles.values():
-            handle.close()
         asyncio.run(_drop(infra.mongodb_uri, isolation.database_prefix))
-    assert codes == dict.fromkeys(platform.SERVICES, 0), codes
 
 
 async def _drop(uri: str, prefix: str) -> None:

@@ -492,6 +492,7 @@ async def test_a_flood_from_one_key_is_throttled(
     admin = Caller(gateway)
     secret = await key(admin, gateway_pb2.ROLE_PRODUCT_MANAGER, "flooder")
     codes = []
+    throttled: grpc.aio.AioRpcError | None = None
     async with channel(running.address("gateway"), secret) as flooder:
         for _ in range(12):
             try:
@@ -499,8 +500,17 @@ async def test_a_flood_from_one_key_is_throttled(
                 codes.append(grpc.StatusCode.OK)
             except grpc.aio.AioRpcError as error:
                 codes.append(error.code())
+                throttled = error
     assert codes[0] == grpc.StatusCode.OK
     assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes
+    # It says when to try again, as google.rpc.RetryInfo.
+    assert throttled is not None
+    status = status_pb2.Status.FromString(
+        dict(throttled.trailing_metadata() or ())["grpc-status-details-bin"]
+    )
+    retry = error_details_pb2.RetryInfo()
+    assert status.details[0].Unpack(retry)
+    assert retry.retry_delay.ToNanoseconds() > 0
     # Another key has its own bucket.
     pipeline = await admin.policies.GetPipeline(gateway_pb2.GetPipelineRequest())
     assert list(pipeline.pipeline.stages)[:2] == ["IDEATION", "DISCOVERY"]

@@ -9,6 +9,7 @@ processes at the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from quorum_common.errors import StartupError
 from quorum_common.observability import is_read, read_traces_ratio, telemetry_plan
 from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
+from support.platforms import own_platform
 from support.servers import Servers, free_port
 
 SERVER = trace_pb2.Span.SPAN_KIND_SERVER
@@ -140,6 +142,7 @@ async def traced(
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         mongodb_uri=infra.mongodb_uri,
         ports={service: free_port() for service in platform.SERVICES},
+        http_port=free_port(),
         topic_prefix=isolation.topic_prefix,
         database_prefix=isolation.database_prefix,
         extra_env={
@@ -362,6 +365,14 @@ def test_the_standard_variables_choose_exporters_per_signal() -> None:
     assert (plan.traces, plan.metrics) == (("otlp",), ())
     only_metrics = telemetry_plan({"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "https://metrics:4317"})
     assert (only_metrics.traces, only_metrics.metrics) == ((), ("otlp",))
+    per_signal = telemetry_plan(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc",
+        }
+    )
+    assert (per_signal.traces_protocol, per_signal.metrics_protocol) == ("http/protobuf", "grpc")
     console = telemetry_plan({"OTEL_TRACES_EXPORTER": "console"})
     assert console.traces == ("console",)
     assert telemetry_plan({"OTEL_SDK_DISABLED": "true"}).disabled
@@ -371,7 +382,7 @@ def test_the_standard_variables_choose_exporters_per_signal() -> None:
     ("env", "variable"),
     [
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
-        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, "OTEL_EXPORTER_OTLP_PROTOCOL"),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "OTEL_EXPORTER_OTLP_PROTOCOL"),
         ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER"),
     ],
 )
@@ -401,3 +412,95 @@ def test_the_read_traces_ratio_is_a_fraction() -> None:
     for bad in ("2", "-0.1", "some"):
         with pytest.raises(StartupError, match=r"^QUORUM_READ_TRACES_RATIO: "):
             read_traces_ratio({"QUORUM_READ_TRACES_RATIO": bad})
+
+
+# OTLP over HTTP, to a receiver that takes traces only (as many hosted tracing backends).
+
+
+@dataclass
+class HttpReceiver:
+    port: int = 0
+    spans: list[str] = field(default_factory=list)
+    refused_metrics: int = 0
+
+
+@pytest.fixture
+async def traces_only() -> AsyncIterator[HttpReceiver]:
+    from aiohttp import web
+
+    collected = HttpReceiver()
+
+    async def traces(request: web.Request) -> web.Response:
+        export = trace_service_pb2.ExportTraceServiceRequest.FromString(await request.read())
+        collected.spans.extend(
+            span.name
+            for resource in export.resource_spans
+            for scope in resource.scope_spans
+            for span in scope.spans
+        )
+        body = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+        return web.Response(body=body, content_type="application/x-protobuf")
+
+    async def metrics(request: web.Request) -> web.Response:
+        collected.refused_metrics += 1
+        return web.Response(status=404, text="traces only")
+
+    app = web.Application()
+    app.router.add_post("/v1/traces", traces)
+    app.router.add_post("/v1/metrics", metrics)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    collected.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield collected
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.e2e
+async def test_http_protobuf_to_a_traces_only_receiver_exports_and_complains_once(
+    infra: Servers, isolation: Isolation, tmp_path: Path, traces_only: HttpReceiver
+) -> None:
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{traces_only.port}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_METRIC_EXPORT_INTERVAL": "200",
+        "OTEL_SDK_DISABLED": "false",
+    }
+    with contextlib.ExitStack() as stack:
+        # Off the event loop: the receiver in this loop must keep answering meanwhile.
+        running, _ = await asyncio.to_thread(
+            stack.enter_context,
+            own_platform(infra, isolation.topic_prefix, isolation.database_prefix, tmp_path, env),
+        )
+        try:
+            await _submit_idea(running)
+            key = await asyncio.to_thread(bootstrap_tenant, running.env(), "watchers")
+            async with channel(running.address("gateway"), key) as gateway:
+                # A watch the client ends early: no error, no traceback in the gateway.
+                watch = gateway_pb2_grpc.EventsServiceStub(gateway).WatchEvents(
+                    gateway_pb2.WatchEventsRequest(cursor="0")
+                )
+                await watch.initial_metadata()
+                watch.cancel()
+
+            def missing() -> str:
+                if "/quorum.gateway.v1.IdeasService/SubmitIdea" not in traces_only.spans:
+                    return "no SubmitIdea span over http/protobuf"
+                # Several metric exports refused by every service: enough to repeat.
+                return "" if traces_only.refused_metrics >= 20 else "too few metric exports"
+
+            await _eventually(missing)
+        finally:
+            await asyncio.to_thread(stack.close)
+    for service in platform.SERVICES:
+        log = (tmp_path / f"{service}.log").read_text()
+        assert "Traceback" not in log, service
+        assert "Failed to detach context" not in log, service
+        # The refused signal is said once, not at every export.
+        refusals = [line for line in log.splitlines() if "Failed to export metrics" in line]
+        assert len(refusals) <= 1, (service, refusals)
+        assert "telemetry: traces otlp" in log, service

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quorum_common.errors import FailedPrecondition
+from quorum_common.errors import FailedPrecondition, InvalidArgument
 from quorum_validation import lifecycle
 from quorum_validation.gate import (
     Endorsement,
@@ -89,8 +89,9 @@ def test_advance_goes_only_to_the_next_stage() -> None:
         lifecycle.check_advance(PIPELINE, "IDEATION", Status.OPEN, "DESIGN", "i")
     with pytest.raises(FailedPrecondition, match="IDEATION is not after DISCOVERY"):
         lifecycle.check_advance(PIPELINE, "DISCOVERY", Status.OPEN, "IDEATION", "i")
-    with pytest.raises(FailedPrecondition, match="MARS is not a stage"):
+    with pytest.raises(InvalidArgument) as misspelt:
         lifecycle.check_advance(PIPELINE, "IDEATION", Status.OPEN, "MARS", "i")
+    assert [v.field for v in misspelt.value.violations] == ["target_stage"]
     with pytest.raises(FailedPrecondition, match="end of the pipeline"):
         lifecycle.check_advance(PIPELINE, "LAUNCH", Status.OPEN, "LAUNCH", "i")
     with pytest.raises(FailedPrecondition, match="is DECLINED"):

@@ -13,17 +13,11 @@ call prints one sentence, the offending fields or unmet criteria, and exits with
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
 import grpc
 import typer
-from google.protobuf import json_format
-from google.protobuf.message import Message
 from rich.console import Console, RenderableType
 from rich.text import Text
 
@@ -35,9 +29,11 @@ from quorum_client.client import (
     API_KEY_ENV,
     DEFAULT_ADDRESS,
     DEFAULT_TIMEOUT,
-    Client,
     QuorumError,
 )
+from quorum_client.events_cli import events_app
+from quorum_client.notifications_cli import notifications_app
+from quorum_client.terminal import State, calling, emit, stage_name
 
 # `ideas get` lists this many endorsing organizations; the rest are counted.
 ENDORSEMENTS_SHOWN = 20
@@ -60,7 +56,6 @@ policies_app = typer.Typer(
     help="The pipeline and its versioned gate policies.", no_args_is_help=True
 )
 keys_app = typer.Typer(help="API keys and the principals behind them.", no_args_is_help=True)
-events_app = typer.Typer(help="The tenant's event stream.", no_args_is_help=True)
 scorecards_app = typer.Typer(
     help="How well the vendor meets customer needs: scorecards.", no_args_is_help=True
 )
@@ -76,6 +71,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(events_app, name="events")
 app.add_typer(scorecards_app, name="scorecards")
 app.add_typer(peers_app, name="peers")
+app.add_typer(notifications_app, name="notifications")
 
 
 # --- the choices the contract's enums offer, as people type them -------------------
@@ -174,98 +170,6 @@ def role_value(choice: Role) -> gateway_pb2.Role.ValueType:
     return gateway_pb2.Role.Value(f"ROLE_{_constant(choice)}")
 
 
-# --- plumbing shared by every command ------------------------------------------------
-
-
-@dataclass
-class State:
-    address: str
-    api_key: str | None
-    timeout: float
-    tls: bool
-    json: bool
-    out: Console
-    err: Console
-
-    def client(self) -> Client:
-        return Client(self.address, self.api_key, self.timeout, tls=self.tls)
-
-
-# What to do next, per status code: the gateway's sentence says what is wrong, this
-# says what the person at the terminal can do about it.
-HINTS: dict[grpc.StatusCode, str] = {
-    grpc.StatusCode.UNAUTHENTICATED: f"Give an API key with --api-key or {API_KEY_ENV}.",
-    grpc.StatusCode.PERMISSION_DENIED: (
-        "This key's role may not do that; `quorum keys whoami` shows who the key is."
-    ),
-    grpc.StatusCode.UNAVAILABLE: (
-        "Is the platform running? `make run` starts it locally; "
-        f"--address or {ADDRESS_ENV} say where the gateway listens."
-    ),
-    grpc.StatusCode.DEADLINE_EXCEEDED: "Raise --timeout, or check the platform's health.",
-    grpc.StatusCode.ABORTED: "It changed meanwhile: read it again and retry.",
-    grpc.StatusCode.UNIMPLEMENTED: "This gateway does not offer that call (yet).",
-}
-
-
-def _state(ctx: typer.Context) -> State:
-    state = ctx.find_root().obj
-    if not isinstance(state, State):  # only when a command is invoked without the app
-        raise typer.BadParameter("run commands through the `quorum` app")
-    return state
-
-
-def print_error(state: State, error: QuorumError) -> None:
-    """One clear sentence, then whatever detail the gateway sent, then a hint."""
-    err = state.err
-    err.print(
-        Text(f"Error ({error.code.name}): ", style="bold red") + Text(error.message),
-        soft_wrap=True,  # one line, however long: easy to grep and to paste
-    )
-    if error.field_violations:
-        err.print(render.field_list(error.field_violations))
-    if error.gate_report is not None:
-        err.print(render.criteria_table(error.gate_report, only_unmet=True))
-        if error.gate_report.weights:
-            err.print(render.weights_table(error.gate_report))
-    elif error.precondition_violations:
-        err.print(render.preconditions_table(error.precondition_violations))
-    if error.retry_delay:
-        err.print(Text(f"Retry in {error.retry_delay:g}s."))
-    hint = HINTS.get(error.code)
-    if hint:
-        err.print(Text(hint, style="dim"))
-
-
-@contextmanager
-def calling(ctx: typer.Context) -> Iterator[Client]:
-    """A client for one command; a QuorumError becomes a message and exit code 1."""
-    state = _state(ctx)
-    client = state.client()
-    try:
-        yield client
-    except QuorumError as error:
-        print_error(state, error)
-        raise typer.Exit(1) from None
-    finally:
-        client.close()
-
-
-def emit(ctx: typer.Context, message: Message, *renderables: RenderableType) -> None:
-    """The answer as JSON (--json) or as the given tables and lines."""
-    state = _state(ctx)
-    if state.json:
-        typer.echo(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=2))
-        return
-    for renderable in renderables:
-        state.out.print(renderable)
-
-
-def _stage(value: str) -> str:
-    # Stages are upper-case by rule; let people type `discovery`.
-    return value.strip().upper()
-
-
 def _member(org: str, member: str, job: JobFunction | None = None) -> domain_pb2.MemberRef | None:
     if not org and not member and job is None:
         return None  # a CUSTOMER key is the member; the gateway fills it in
@@ -359,7 +263,9 @@ def ideas_submit(
     problem: Annotated[
         str, typer.Option("--problem", "-p", help="The problem it solves (1-10,000 characters).")
     ],
-    area: Annotated[str, typer.Option("--area", help="The product area, e.g. reporting.")] = "",
+    area: Annotated[
+        str, typer.Option("--area", help="The product area, e.g. reporting (required).")
+    ],
     tag: Annotated[
         list[str] | None, typer.Option("--tag", "-t", help="A tag; repeat for more.")
     ] = None,
@@ -375,6 +281,9 @@ def ideas_submit(
     request_id: Annotated[
         str, typer.Option("--request-id", help="Idempotency key: a retry returns the same idea.")
     ] = "",
+    id_only: Annotated[
+        bool, typer.Option("--id-only", help="Print only the new idea's id (for scripts).")
+    ] = False,
 ) -> None:
     """Submit an idea; the submitting organization's endorsement comes with it."""
     with calling(ctx) as client:
@@ -390,6 +299,9 @@ def ideas_submit(
             commitments=[commitment_value(c) for c in commit or ()],
             request_id=request_id,
         )
+    if id_only:
+        typer.echo(answer.idea.id)
+        return
     parts: list[RenderableType] = [
         Text(f"Submitted idea {answer.idea.id}.", style="bold"),
         render.idea_details(answer.idea),
@@ -426,7 +338,7 @@ def ideas_list(
     all_pages: Annotated[bool, typer.Option("--all", help="Fetch every page.")] = False,
 ) -> None:
     """List ideas, newest first."""
-    wanted_stage = _stage(stage)
+    wanted_stage = stage_name(stage)
     wanted_status = status_value(status) if status else domain_pb2.IDEA_STATUS_UNSPECIFIED
     with calling(ctx) as client:
         if all_pages:
@@ -608,7 +520,7 @@ def gates_advance(
 ) -> None:
     """Move an idea to its next stage: allowed only when the gate holds."""
     with calling(ctx) as client:
-        answer = client.advance_stage(idea, _stage(stage), expected_version=expected_version)
+        answer = client.advance_stage(idea, stage_name(stage), expected_version=expected_version)
     parts: list[RenderableType] = [
         Text(
             f"Advanced {answer.idea_id}: {answer.from_stage} → {answer.stage} "
@@ -688,7 +600,7 @@ def gates_override(
     """Admins only: move an idea past a gate that does not hold. Recorded and announced."""
     with calling(ctx) as client:
         answer = client.override_stage(
-            idea, _stage(stage), justification, expected_version=expected_version
+            idea, stage_name(stage), justification, expected_version=expected_version
         )
     parts: list[RenderableType] = [
         Text(
@@ -870,7 +782,7 @@ def policies_show(
     """Show the pipeline and the gate policy into each stage."""
     with calling(ctx) as client:
         pipeline = client.get_pipeline()
-    wanted = [_stage(s) for s in stages] if stages else None
+    wanted = [stage_name(s) for s in stages] if stages else None
     emit(ctx, pipeline, render.pipeline_table(pipeline, wanted))
 
 
@@ -972,7 +884,7 @@ def policies_set(
 
     Open ideas are re-evaluated against it. With --what-if, nothing is stored.
     """
-    target = _stage(stage)
+    target = stage_name(stage)
     requirements = [_commitment_requirement(c) for c in commitment] if commitment else None
     with calling(ctx) as client:
         pipeline = client.get_pipeline()
@@ -1207,108 +1119,6 @@ def peers_introductions(ctx: typer.Context, org: PeerOrgOption = "") -> None:
         gateway_pb2.ListIntroductionsResponse(introductions=found),
         render.introductions_table(found) if found else Text("No introductions."),
     )
-
-
-# --- events ------------------------------------------------------------------------
-
-
-def event_kind(value: str) -> str:
-    """GateOpened, gate_opened, gate-opened and gateopened all name GateOpened."""
-    key = re.sub(r"[-_\s]", "", value).lower()
-    for kind in render.EVENT_KINDS:
-        if kind.lower() == key:
-            return kind
-    raise typer.BadParameter(
-        f"{value!r} is not an event kind; one of {', '.join(render.EVENT_KINDS)}",
-        param_hint="--kind",
-    )
-
-
-RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
-
-
-@events_app.command("watch")
-def events_watch(
-    ctx: typer.Context,
-    idea: Annotated[str, typer.Option("--idea", help="Only this idea's events.")] = "",
-    kind: Annotated[
-        list[str] | None,
-        typer.Option("--kind", help="Only this kind, e.g. GateOpened; repeat for more."),
-    ] = None,
-    cursor: Annotated[
-        str,
-        typer.Option(
-            "--cursor", help="Resume after this cursor; '0' from the oldest kept; default: now."
-        ),
-    ] = "",
-    limit: Annotated[
-        int, typer.Option("--limit", min=0, help="Stop after this many events (0: never).")
-    ] = 0,
-    duration: Annotated[
-        float, typer.Option("--duration", min=0, help="Stop after this many seconds (0: never).")
-    ] = 0.0,
-    reconnect: Annotated[
-        bool,
-        typer.Option(
-            "--reconnect/--no-reconnect", help="Resume from the last cursor if the stream drops."
-        ),
-    ] = True,
-) -> None:
-    """Print the tenant's events as they happen, one line each, cursor first."""
-    kinds = [event_kind(k) for k in kind or ()]
-    state = _state(ctx)
-    deadline = time.monotonic() + duration if duration else None
-    position = cursor
-    seen = 0
-    retries = 0
-    client = state.client()
-    try:
-        while True:
-            remaining = None if deadline is None else max(0.01, deadline - time.monotonic())
-            stream = client.watch_events(
-                idea_id=idea, kinds=kinds, cursor=position, timeout=remaining
-            )
-            try:
-                for answer in stream:
-                    retries = 0
-                    position = answer.cursor
-                    seen += 1
-                    if state.json:
-                        line = json_format.MessageToJson(
-                            answer, preserving_proto_field_name=True, indent=None
-                        )
-                    else:
-                        line = render.event_line(answer)
-                    typer.echo(line)
-                    if limit and seen >= limit:
-                        return
-                return  # the gateway ended the stream
-            except QuorumError as error:
-                if error.code is grpc.StatusCode.DEADLINE_EXCEEDED and deadline is not None:
-                    return  # --duration ran out: a normal end
-                # Reconnect only a stream that worked: a gateway that was never
-                # reachable is reported at once, not after half a minute of retries.
-                if not (
-                    reconnect
-                    and seen
-                    and error.code is grpc.StatusCode.UNAVAILABLE
-                    and retries < len(RECONNECT_DELAYS)
-                ):
-                    print_error(state, error)
-                    raise typer.Exit(1) from None
-                state.err.print(
-                    Text(f"stream lost ({error.message}); resuming after cursor {position}")
-                )
-                time.sleep(RECONNECT_DELAYS[retries])
-                retries += 1
-            finally:
-                stream.close()
-    except KeyboardInterrupt:
-        pass  # Ctrl-C is how a watch normally ends
-    finally:
-        client.close()
-        if seen:
-            state.err.print(Text(f"resume with --cursor {position}", style="dim"))
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m quorum_client.cli`

@@ -159,6 +159,10 @@ def _transport_message(
     return message
 
 
+# Sent by the gateway as WatchEvents opens (quorum_gateway.api.WATCH_CURSOR_HEADER).
+WATCH_CURSOR_HEADER = "quorum-watch-cursor"
+
+
 class EventStream:
     """An open WatchEvents stream: iterate it; `cursor` is the last one received.
 
@@ -187,6 +191,16 @@ class EventStream:
             if self._closed and error.code() is grpc.StatusCode.CANCELLED:
                 return
             raise QuorumError.from_rpc_error(error, address=self._address) from error
+
+    def opened_after(self) -> str | None:
+        """The cursor the gateway opened this stream after; None if it never opened.
+
+        Call it once the stream has ended (it waits for the headers otherwise).
+        """
+        for key, value in self._call.initial_metadata() or ():
+            if key == WATCH_CURSOR_HEADER and isinstance(value, str):
+                return value
+        return None
 
     def close(self) -> None:
         self._closed = True
@@ -289,11 +303,11 @@ class Client:
         title: str,
         problem: str,
         *,
-        product_area: str = "",
+        product_area: str,
         tags: Iterable[str] = (),
         source_channel: domain_pb2.SourceChannel.ValueType = domain_pb2.SOURCE_CHANNEL_API,
         submitted_by: domain_pb2.MemberRef | None = None,
-        importance: domain_pb2.Importance.ValueType = domain_pb2.IMPORTANCE_UNSPECIFIED,
+        importance: domain_pb2.Importance.ValueType = domain_pb2.IMPORTANCE_IMPORTANT,
         impact: str = "",
         commitments: Iterable[domain_pb2.Commitment.ValueType] = (),
         request_id: str = "",

@@ -87,6 +87,15 @@ def arr(value: int) -> str:
     return f"{value:,}"
 
 
+# An idea id (a UUID) in full: columns holding one are at least this wide.
+ID_WIDTH = 36
+
+
+def day(value: Timestamp) -> str:
+    """The date alone, for tables where the second does not matter."""
+    return timestamp(value)[:10]
+
+
 def _table(title: str | None = None) -> Table:
     return Table(
         title=title,
@@ -166,15 +175,17 @@ def endorsements_table(backing: gateway_pb2.ListEndorsementsResponse) -> Table:
 
 
 def ideas_table(ideas: Sequence[gateway_pb2.Idea]) -> Table:
+    # The id never wraps (it is copied into the next command); the title goes under it,
+    # so the table stays readable at 80 columns, in a terminal or piped.
     table = _table()
-    for column in ("Idea", "Title", "Stage", "Status", "Orgs", "Next gate"):
-        table.add_column(column, overflow="fold")
+    table.add_column("Idea (title)", width=ID_WIDTH, overflow="fold")
+    table.add_column("Stage", overflow="fold")
+    table.add_column("Orgs", justify="right", no_wrap=True)
+    table.add_column("Next gate", overflow="fold")
     for idea in ideas:
         table.add_row(
-            idea.id,
-            Text(idea.title),
-            idea.stage or "-",
-            status(idea.status),
+            Text(idea.id) + Text("\n") + Text(idea.title, style="bold"),
+            f"{idea.stage or '-'}\n{status(idea.status)}",
             str(idea.organization_count),
             next_gate(idea),
         )
@@ -388,51 +399,56 @@ def pipeline_table(pipeline: domain_pb2.Pipeline, stages: Iterable[str] | None =
     )
 
 
+def requires(policy: domain_pb2.GatePolicy) -> str:
+    """What a gate asks, in words: counts, the cap on one customer's share, the rest."""
+    parts = []
+    if policy.min_customers:
+        parts.append(f"{number(policy.min_customers)} customers")
+    if policy.min_segments:
+        parts.append(f"{number(policy.min_segments)} segments")
+    if policy.min_active:
+        parts.append(f"{number(policy.min_active)} active")
+    if policy.min_weight:
+        parts.append(f"weight {number(policy.min_weight)}")
+    if policy.max_share:
+        parts.append(f"max share {percent(policy.max_share)}")
+    extra = also_requires(policy)
+    if extra != "-":
+        parts.append(extra)
+    return ", ".join(parts) or "-"
+
+
 def policies_table(policies: Sequence[domain_pb2.GatePolicy], title: str | None = None) -> Table:
+    # Few columns, the criteria in words: no word is ever cut at 80 columns.
     table = _table(title)
-    for column in (
-        "Gate into",
-        "v",
-        "Customers",
-        "Segments",
-        "Active",
-        "Weight",
-        "Max share",
-        "Also requires",
-        "Weighting",
-        "Rules",
-    ):
-        table.add_column(column, overflow="fold")
+    table.add_column("Gate into", no_wrap=True)
+    table.add_column("v", justify="right", no_wrap=True)
+    table.add_column("Requires", overflow="fold")
+    table.add_column("Weighting", no_wrap=True)
+    table.add_column("Rules", overflow="fold")
     for p in policies:
-        table.add_row(
-            p.stage,
-            str(p.version),
-            _required(p.min_customers),
-            _required(p.min_segments),
-            _required(p.min_active),
-            _required(p.min_weight),
-            percent(p.max_share) if p.max_share else "-",
-            also_requires(p),
-            weighting(p.weighting),
-            policy_rules(p),
-        )
+        table.add_row(p.stage, str(p.version), requires(p), weighting(p.weighting), policy_rules(p))
     return table
 
 
 def keys_table(keys: Sequence[gateway_pb2.ApiKey]) -> Table:
     table = _table()
-    for column in ("Key", "Principal", "Name", "Role", "Acts for", "Created", "Revoked"):
-        table.add_column(column, overflow="fold")
+    table.add_column("Key", no_wrap=True)
+    table.add_column("Who", overflow="fold", min_width=16)
+    table.add_column("Role", no_wrap=True)
+    table.add_column("Acts for", overflow="fold")
+    table.add_column("Created", no_wrap=True)
+    revoked = any(k.HasField("revoked_at") for k in keys)
+    if revoked:
+        table.add_column("Revoked", no_wrap=True)
     for k in keys:
-        table.add_row(
-            k.key_id,
-            Text(k.principal_id),
-            Text(k.display_name),
-            role(k.role),
-            Text(acts_for(k)),
-            timestamp(k.created_at),
-            timestamp(k.revoked_at),
-        )
+        who = Text(k.display_name)
+        if k.principal_id != k.display_name:
+            who += Text(f"\n{k.principal_id}", style="dim")
+        row: list[str | Text] = [k.key_id, who, role(k.role), Text(acts_for(k)), day(k.created_at)]
+        if revoked:
+            row.append(day(k.revoked_at) if k.HasField("revoked_at") else "-")
+        table.add_row(*row)
     return table
 
 

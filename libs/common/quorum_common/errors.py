@@ -80,7 +80,14 @@ class Unauthenticated(QuorumError):
 
 
 class ResourceExhausted(QuorumError):
-    """A limit (rate, size) was reached; retrying later may succeed."""
+    """A limit (rate, size) was reached; retrying later may succeed.
+
+    `retry_after` (seconds), when known, travels as a google.rpc.RetryInfo.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(QuorumError):

@@ -13,7 +13,7 @@ from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from quorum_common import errors
 
@@ -65,6 +65,12 @@ def status_of(error: errors.QuorumError) -> tuple[grpc.StatusCode, str, bytes]:
             detail = any_pb2.Any()
             detail.Pack(extra)
             status.details.append(detail)
+    if isinstance(error, errors.ResourceExhausted) and error.retry_after is not None:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromNanoseconds(int(error.retry_after * 1e9))
+        detail = any_pb2.Any()
+        detail.Pack(retry)
+        status.details.append(detail)
     return code, str(error), status.SerializeToString()
 
 
@@ -260,6 +266,43 @@ class DecodingInterceptor(WrappingInterceptor):
         return handler
 
 
+def connection_age(seconds: float) -> list[tuple[str, int]]:
+    """Server options that end each connection after `seconds` (0: never), gracefully.
+
+    A client that balances over a headless Service's addresses (round_robin) resolves
+    them when it connects; ending connections now and then makes it re-resolve, so
+    replicas added since are used too. Calls in flight get a grace period to finish.
+    """
+    if seconds <= 0:
+        return []
+    return [
+        ("grpc.max_connection_age_ms", int(seconds * 1000)),
+        ("grpc.max_connection_age_grace_ms", 30_000),
+    ]
+
+
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def serve_reflection(server: grpc.aio.Server, service_names: Iterable[str]) -> None:
+    """Server reflection under both names clients ask for: v1 and v1alpha.
+
+    grpcio-reflection serves only v1alpha; v1's messages are the same fields with the
+    same numbers, so the one servicer answers both (newer clients ask for v1 first).
+    """
+    names = [*service_names, reflection.SERVICE_NAME, REFLECTION_V1]
+    servicer = reflection.aio.ReflectionServicer(names)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
+    v1 = grpc.stream_stream_rpc_method_handler(
+        servicer.ServerReflectionInfo,
+        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(REFLECTION_V1, {"ServerReflectionInfo": v1}),)
+    )
+
+
 class GrpcServer:
     """A grpc.aio server with health (per service name) and reflection."""
 
@@ -270,6 +313,7 @@ class GrpcServer:
         service_names: Iterable[str],
         interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
         max_message_bytes: int = 4 * 1024 * 1024,
+        max_connection_age_seconds: float = 0,
         request_check: Callable[[Any], None] | None = None,
     ) -> None:
         # The error mapping is outermost, so errors raised by other interceptors
@@ -280,14 +324,13 @@ class GrpcServer:
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", 4 * max_message_bytes),
+                *connection_age(max_connection_age_seconds),
             ],
         )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._names = list(service_names)
-        reflection.enable_server_reflection(
-            [*self._names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
-        )
+        serve_reflection(self.server, [*self._names, health.SERVICE_NAME])
         self.address = f"{host}:{port}"
         try:
             self.port = self.server.add_insecure_port(self.address)

@@ -112,19 +112,23 @@ class TelemetryPlan:
     metrics: tuple[str, ...] = ()
     traces_endpoint: str = ""
     metrics_endpoint: str = ""
+    traces_protocol: str = "grpc"
+    metrics_protocol: str = "grpc"
 
     def describe(self) -> str:
         if self.disabled:
             return "disabled (OTEL_SDK_DISABLED)"
 
-        def one(exporters: tuple[str, ...], endpoint: str) -> str:
+        def one(exporters: tuple[str, ...], endpoint: str, protocol: str) -> str:
             if not exporters:
                 return "not exported"
-            return ", ".join(f"otlp {endpoint}" if e == "otlp" else e for e in exporters)
+            return ", ".join(
+                f"otlp {endpoint} ({protocol})" if e == "otlp" else e for e in exporters
+            )
 
         return (
-            f"traces {one(self.traces, self.traces_endpoint)}; "
-            f"metrics {one(self.metrics, self.metrics_endpoint)}"
+            f"traces {one(self.traces, self.traces_endpoint, self.traces_protocol)}; "
+            f"metrics {one(self.metrics, self.metrics_endpoint, self.metrics_protocol)}"
         )
 
 
@@ -157,14 +161,6 @@ def telemetry_plan(env: Mapping[str, str] | None = None) -> TelemetryPlan:
     env = os.environ if env is None else env
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return TelemetryPlan(disabled=True)
-    for variable in (
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
-    ):
-        protocol = env.get(variable, "").strip()
-        if protocol and protocol != "grpc":
-            raise StartupError(f"{variable}: only grpc is supported, not {protocol!r}")
     traces_endpoint = _endpoint(env, "TRACES")
     metrics_endpoint = _endpoint(env, "METRICS")
     return TelemetryPlan(
@@ -172,7 +168,29 @@ def telemetry_plan(env: Mapping[str, str] | None = None) -> TelemetryPlan:
         metrics=_exporters(env, "OTEL_METRICS_EXPORTER", metrics_endpoint),
         traces_endpoint=traces_endpoint,
         metrics_endpoint=metrics_endpoint,
+        traces_protocol=_protocol(env, "TRACES"),
+        metrics_protocol=_protocol(env, "METRICS"),
     )
+
+
+_PROTOCOLS = ("grpc", "http/protobuf")
+
+
+def _protocol(env: Mapping[str, str], signal: str) -> str:
+    """The signal's OTLP protocol: its own variable, else the general one, else grpc.
+
+    The specification's default is http/protobuf; grpc stays the default here because
+    the deployments (and collectors' port 4317) were configured for it first.
+    """
+    for variable in (f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        protocol = env.get(variable, "").strip()
+        if protocol:
+            if protocol not in _PROTOCOLS:
+                raise StartupError(
+                    f"{variable}: {protocol!r} is not supported (grpc or http/protobuf)"
+                )
+            return protocol
+    return "grpc"
 
 
 @dataclass
@@ -211,11 +229,9 @@ def configure_telemetry(service: str) -> Telemetry:
     tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
     for name in plan.traces:
         if name == "otlp":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-            # No arguments: the exporter reads the OTEL_EXPORTER_OTLP_* variables itself
-            # (endpoint, headers, timeout, compression, certificates).
-            tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            tracer_provider.add_span_processor(
+                BatchSpanProcessor(_otlp_span_exporter(plan.traces_protocol))
+            )
         else:
             tracer_provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(tracer_provider)
@@ -232,11 +248,7 @@ def configure_telemetry(service: str) -> Telemetry:
         exporters: list[MetricExporter] = []
         for name in plan.metrics:
             if name == "otlp":
-                from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
-                    OTLPMetricExporter,
-                )
-
-                exporters.append(OTLPMetricExporter())
+                exporters.append(_otlp_metric_exporter(plan.metrics_protocol))
             else:
                 exporters.append(ConsoleMetricExporter())
         # The reader's interval comes from OTEL_METRIC_EXPORT_INTERVAL (default 60 s).
@@ -248,6 +260,7 @@ def configure_telemetry(service: str) -> Telemetry:
         metrics.set_meter_provider(meter_provider)
         telemetry._shutdown.insert(0, meter_provider.shutdown)
 
+    _quiet_exporters()
     # Outgoing calls: `client_call`, where the gateway calls its backends.
     GrpcAioInstrumentorServer(filter_=traced_calls(read_traces_ratio())).instrument()  # type: ignore[no-untyped-call]
     # MongoDB: a span per transaction (`transaction_span`), and one per command only when
@@ -261,6 +274,73 @@ def configure_telemetry(service: str) -> Telemetry:
         # the server span (see _instrument_rpc_metrics).
         _instrument_rpc_metrics()
     return telemetry
+
+
+def _otlp_span_exporter(protocol: str) -> Any:
+    # No arguments: each exporter reads the OTEL_EXPORTER_OTLP_* variables itself
+    # (endpoint, per-signal endpoint, headers, timeout, compression, certificates).
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter as HttpSpanExporter,
+        )
+
+        return HttpSpanExporter()
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter()
+
+
+def _otlp_metric_exporter(protocol: str) -> Any:
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+            OTLPMetricExporter as HttpMetricExporter,
+        )
+
+        return HttpMetricExporter()
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+    return OTLPMetricExporter()
+
+
+class OncePerInterval(logging.Filter):
+    """Lets each distinct message through once per interval: an exporter whose receiver
+    refuses a signal (a traces-only collector) says so, not every export interval."""
+
+    def __init__(self, seconds: float = 600.0) -> None:
+        super().__init__()
+        self._seconds = seconds
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # The exporters' messages carry the endpoint and the failure, not a timestamp.
+        key = f"{record.name}:{record.msg}"
+        now = time.monotonic()
+        if now - self._last.get(key, -self._seconds) < self._seconds:
+            return False
+        self._last[key] = now
+        return True
+
+
+EXPORTER_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.grpc",
+    "opentelemetry.exporter.otlp.proto.http",
+)
+
+
+def _quiet_exporters() -> None:
+    once = OncePerInterval()
+    for name in EXPORTER_LOGGERS:
+        for logger in (logging.getLogger(name), *_children(name)):
+            logger.addFilter(once)
+
+
+def _children(name: str) -> list[logging.Logger]:
+    # Filters do not inherit: the exporters log through their modules' own loggers.
+    return [
+        logger
+        for key, logger in logging.Logger.manager.loggerDict.items()
+        if key.startswith(f"{name}.") and isinstance(logger, logging.Logger)
+    ]
 
 
 def _resource(service: str) -> Any:
@@ -342,6 +422,11 @@ def traced_calls(read_ratio: float) -> Callable[[grpc.HandlerCallDetails], bool]
     def traced(details: grpc.HandlerCallDetails) -> bool:
         method = details.method
         if method.startswith(_PLUMBING):
+            return False
+        if method.rpartition("/")[2].startswith("Watch"):
+            # A watch lasts minutes to days: its span would say nothing, and when the
+            # client ends it the instrumentation detaches its context from another
+            # task (an ERROR with a traceback). The events it carries are traced.
             return False
         if not is_read(method):
             return True

@@ -40,7 +40,7 @@ def run_service(
         die(f"{name}: {error}")
         return
     # DEBUG: a service that fails to start must say one line, naming the setting.
-    log.debug("%s telemetry: %s", name, telemetry.plan.describe())
+    log.info("%s telemetry: %s", name, telemetry.plan.describe())
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -50,6 +50,12 @@ class ServiceSettings(BaseSettings):
     startup_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long to wait for Kafka and MongoDB at start"
     )
+    grpc_max_connection_age_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="Close each client connection after this long (0: never), so clients "
+        "re-resolve a headless Service and balance over new replicas too",
+    )
 
     @field_validator("mongodb_uri")
     @classmethod

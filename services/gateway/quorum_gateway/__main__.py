@@ -1,4 +1,4 @@
-"""`python -m quorum_gateway`: the public gRPC entry point."""
+"""`python -m quorum_gateway`: the public gRPC entry point, and the HTTP/JSON door to it."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from quorum_gateway.api import (
 from quorum_gateway.auth import AuthInterceptor
 from quorum_gateway.backends import Backends
 from quorum_gateway.eventlog import EventLog
+from quorum_gateway.http_server import HttpServer
 from quorum_gateway.idea_cache import IdeaCache, forgetting
 from quorum_gateway.ideas_api import IdeasApi
 from quorum_gateway.keys import KeyStore
@@ -102,8 +103,17 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         gateway_pb2_grpc.add_NotificationsServiceServicer_to_server(
             NotificationsApi(gateway), server.server
         )
+        http = HttpServer(
+            settings.gateway_http_host,
+            settings.gateway_http_port,
+            grpc_port=server.port,
+            grpc_host=settings.gateway_grpc_host,
+            max_body_bytes=settings.gateway_http_max_body_bytes,
+        )
         await server.start()
         await server.set_serving(False)
+        await http.start()
+        log.info("gateway HTTP/JSON API on %s", http.address)
 
         async def health_changed(serving: bool) -> None:
             await server.set_serving(serving)
@@ -120,7 +130,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await server.stop()
+        await http.stop(server.stop())
         await consumer.stop()
         await dead_letters.stop()
         await backends.close()

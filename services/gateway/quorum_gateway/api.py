@@ -8,6 +8,7 @@ internal services, naming the principal's tenant in every internal request.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -38,7 +39,11 @@ from quorum_gateway.requests import watch_cursor
 from quorum_gateway.visibility import visible_council, visible_report
 
 Context = grpc.aio.ServicerContext[Any, Any]
+log = logging.getLogger(__name__)
 WATCH_HEADER = "quorum-watch"
+# The cursor a watch starts after: a client that asked "from now" resumes from it
+# without a gap if the stream drops before its first event.
+WATCH_CURSOR_HEADER = "quorum-watch-cursor"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
 
@@ -65,20 +70,43 @@ class Gateway:
                     self.ideas.forget(principal.tenant_id, canonical)
 
     async def visible_organizations(
-        self, principal: Principal, organization_ids: set[str], context: Context
+        self,
+        principal: Principal,
+        organization_ids: set[str],
+        context: Context,
+        *,
+        best_effort: bool = False,
     ) -> set[str]:
-        """Organizations whose identity this principal may see among the given ones."""
+        """Organizations whose identity this principal may see among the given ones.
+
+        `best_effort` is for the answer to a write that is already committed: if the
+        directory cannot be asked, the others stay hidden (the safe side) rather than
+        the write being reported as failed.
+        """
         own = set(principal.own_organizations())
         others = sorted(organization_ids - own)
         if not others:
             return own
-        found = await self.backends.call(
-            self.backends.directory.ListOrganizations,
-            validation_pb2.ListOrganizationsRequest(
-                tenant_id=principal.tenant_id, organization_ids=others, page_size=500
-            ),
-            context,
+        request = validation_pb2.ListOrganizationsRequest(
+            tenant_id=principal.tenant_id, organization_ids=others, page_size=500
         )
+        if best_effort:
+            try:
+                found = await self.backends.invoke(
+                    self.backends.directory.ListOrganizations,
+                    request,
+                    self.backends.timeout_within(context),
+                )
+            except grpc.aio.AioRpcError as error:
+                log.warning(
+                    "directory unavailable (%s): a write's answer hides other organizations",
+                    error.code().name,
+                )
+                return own
+        else:
+            found = await self.backends.call(
+                self.backends.directory.ListOrganizations, request, context
+            )
         return own | {o.organization_id for o in found.organizations if o.peer_visible}
 
     async def progress(
@@ -500,7 +528,9 @@ class EventsApi(gateway_pb2_grpc.EventsServiceServicer):
             after = await self._log.latest(principal.tenant_id)
         # Headers now, so a caller knows the watch is accepted before any event comes
         # (a refused one gets its status instead, without these headers).
-        await context.send_initial_metadata(((WATCH_HEADER, "open"),))
+        await context.send_initial_metadata(
+            ((WATCH_HEADER, "open"), (WATCH_CURSOR_HEADER, str(after)))
+        )
         async for seq, raw in self._log.watch(
             principal.tenant_id, after, request.idea_id, list(request.kinds)
         ):

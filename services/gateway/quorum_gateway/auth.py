@@ -39,7 +39,9 @@ class AuthInterceptor(WrappingInterceptor):
         authorize(principal, method)
         if not self._limiter.allow(principal.key_id):
             wait = self._limiter.retry_after(principal.key_id)
-            raise ResourceExhausted(f"rate limit of this API key reached; retry in {wait:.2f}s")
+            raise ResourceExhausted(
+                f"rate limit of this API key reached; retry in {wait:.2f}s", retry_after=wait
+            )
         _principal.set(principal)
 
     def wrap(

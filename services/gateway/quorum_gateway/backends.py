@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,12 @@ from quorum_common import observability
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
 Response = TypeVar("Response")
+
+# Calls spread over every address the name resolves to (one per replica behind a
+# headless Service, `dns:///name:port`), not all on the first one.
+BALANCED = [
+    ("grpc.service_config", json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})),
+]
 
 # Codes a backend may answer that mean the same to the gateway's caller.
 _PASSED_THROUGH = {
@@ -42,9 +49,9 @@ class Backends:
     ) -> None:
         self.timeout = timeout
         self._channels = {
-            "ideas": grpc.aio.insecure_channel(ideas_address),
-            "validation": grpc.aio.insecure_channel(validation_address),
-            "notifications": grpc.aio.insecure_channel(notifications_address),
+            "ideas": grpc.aio.insecure_channel(ideas_address, options=BALANCED),
+            "validation": grpc.aio.insecure_channel(validation_address, options=BALANCED),
+            "notifications": grpc.aio.insecure_channel(notifications_address, options=BALANCED),
         }
         self.ideas = ideas_pb2_grpc.IdeasServiceStub(self._channels["ideas"])
         self.gates = validation_pb2_grpc.GateServiceStub(self._channels["validation"])
@@ -79,6 +86,11 @@ class Backends:
         with observability.client_call(self._names.get(id(method), "backend")) as metadata:
             return await method(request, timeout=seconds, metadata=metadata)
 
+    def timeout_within(self, context: Context) -> float:
+        """The backend timeout, within what is left of the caller's deadline."""
+        remaining = context.time_remaining()
+        return self.timeout if remaining is None else max(0.05, min(self.timeout, remaining))
+
     async def call(
         self,
         method: Callable[..., Awaitable[Response]],
@@ -86,10 +98,8 @@ class Backends:
         context: Context,
     ) -> Response:
         """Call a backend within the caller's deadline; relay its verdict on failure."""
-        remaining = context.time_remaining()
-        timeout = self.timeout if remaining is None else max(0.05, min(self.timeout, remaining))
         try:
-            return await self.invoke(method, request, timeout)
+            return await self.invoke(method, request, self.timeout_within(context))
         except grpc.aio.AioRpcError as error:
             await relay_error(context, error)
             raise

@@ -64,12 +64,18 @@ class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
         self._gateway = gateway
         self._backends = gateway.backends
 
-    async def _shown(self, idea: gateway_pb2.Idea, context: Context) -> gateway_pb2.Idea:
+    async def _shown(
+        self, idea: gateway_pb2.Idea, context: Context, *, written: bool = False
+    ) -> gateway_pb2.Idea:
+        """The idea as this caller may see it; `written`: the answer to a committed write,
+        which must not fail (nor claim the write failed) for want of the directory."""
         principal = current_principal()
         if principal.is_vendor:
             return idea
         submitter = idea.submitted_by.organization_id
-        visible = await self._gateway.visible_organizations(principal, {submitter}, context)
+        visible = await self._gateway.visible_organizations(
+            principal, {submitter}, context, best_effort=written
+        )
         return visible_idea(idea, visible)
 
     async def SubmitIdea(
@@ -94,7 +100,7 @@ class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
             context,
         )
         return gateway_pb2.SubmitIdeaResponse(
-            idea=await self._shown(public_idea(answer.idea), context),
+            idea=await self._shown(public_idea(answer.idea), context, written=True),
             similar_ideas=[
                 gateway_pb2.SimilarIdea(idea_id=s.idea_id, title=s.title, score=s.score)
                 for s in answer.similar_ideas
@@ -191,7 +197,8 @@ class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
                 context,
             )
         shown = gateway_pb2.EndorseIdeaResponse(
-            idea=await self._shown(public_idea(answer.idea), context), changed=answer.changed
+            idea=await self._shown(public_idea(answer.idea), context, written=True),
+            changed=answer.changed,
         )
         if answer.HasField("organization_endorsement"):
             shown.organization_endorsement.CopyFrom(answer.organization_endorsement)
@@ -213,7 +220,7 @@ class IdeasApi(gateway_pb2_grpc.IdeasServiceServicer):
                 context,
             )
         shown = gateway_pb2.WithdrawEndorsementResponse(
-            idea=await self._shown(public_idea(answer.idea), context)
+            idea=await self._shown(public_idea(answer.idea), context, written=True)
         )
         if answer.HasField("organization_endorsement"):
             shown.organization_endorsement.CopyFrom(answer.organization_endorsement)

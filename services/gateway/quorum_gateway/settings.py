@@ -45,3 +45,12 @@ class GatewaySettings(ServiceSettings):
     gateway_max_message_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request message accepted"
     )
+    gateway_http_host: str = Field(
+        default="127.0.0.1", description="Address the public HTTP/JSON API binds"
+    )
+    gateway_http_port: int = Field(
+        default=8080, ge=0, le=65535, description="Port of the public HTTP/JSON API"
+    )
+    gateway_http_max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest HTTP request body accepted (413 above)"
+    )

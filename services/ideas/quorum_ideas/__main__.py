@@ -57,7 +57,12 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
             outbox.run_relay(RelayProducer(settings.kafka_bootstrap_servers, "ideas-relay")),
             name="outbox-relay",
         )
-        server = GrpcServer(settings.ideas_grpc_host, settings.ideas_grpc_port, [SERVICE])
+        server = GrpcServer(
+            settings.ideas_grpc_host,
+            settings.ideas_grpc_port,
+            [SERVICE],
+            max_connection_age_seconds=settings.grpc_max_connection_age_seconds,
+        )
         ideas_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(store), server.server)
         await server.start()
         await server.set_serving(True)

@@ -163,7 +163,10 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
         dispatching = asyncio.create_task(dispatcher.run(), name="dispatcher")
         try:
             server = GrpcServer(
-                settings.notifications_grpc_host, settings.notifications_grpc_port, SERVICES
+                settings.notifications_grpc_host,
+                settings.notifications_grpc_port,
+                SERVICES,
+                max_connection_age_seconds=settings.grpc_max_connection_age_seconds,
             )
             notifications_pb2_grpc.add_NotificationsServiceServicer_to_server(
                 NotificationsApi(

@@ -209,7 +209,10 @@ class FanOut:
                 leased = now()
                 await self._deliveries.postpone_job(job["_id"], leased + JOB_LEASE)
         await self._deliveries.finish_job(job["_id"], planned, now())
-        log.info(
+        # At INFO only when someone is told: most events reach no subscriber, and a
+        # line for each would bury the ones that matter.
+        log.log(
+            logging.INFO if created else logging.DEBUG,
             "%s %s for idea %s: %d deliveries queued",
             notification.kind.value,
             notification.event_id,

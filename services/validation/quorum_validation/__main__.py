@@ -101,7 +101,12 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             ),
             asyncio.create_task(reevaluator.run(), name="reevaluator"),
         ]
-        server = GrpcServer(settings.validation_grpc_host, settings.validation_grpc_port, SERVICES)
+        server = GrpcServer(
+            settings.validation_grpc_host,
+            settings.validation_grpc_port,
+            SERVICES,
+            max_connection_age_seconds=settings.grpc_max_connection_age_seconds,
+        )
         validation_pb2_grpc.add_GateServiceServicer_to_server(
             GateApi(gates, entries), server.server
         )

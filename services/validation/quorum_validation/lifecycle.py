@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
-from quorum_common.errors import FailedPrecondition, PreconditionViolation
+from quorum_common.errors import FailedPrecondition, PreconditionViolation, Violations
 from quorum_validation.gate import Endorsement, GateReport
 from quorum_validation.pipeline import Pipeline
 
@@ -138,15 +138,23 @@ def check_open(status: Status, idea_id: str) -> None:
 
 
 def check_advance(pipeline: Pipeline, stage: str, status: Status, target: str, idea_id: str) -> str:
-    """The stage an advance may go to, or FailedPrecondition saying why not."""
+    """The stage an advance may go to, or FailedPrecondition saying why not.
+
+    A target that is no stage of the pipeline at all is a bad request (INVALID_ARGUMENT
+    naming `target_stage`), whatever the idea's state: a misspelling, not a state.
+    """
+    if target not in pipeline.stages:
+        violations = Violations()
+        violations.add(
+            "target_stage", f"must be a stage of the pipeline ({' → '.join(pipeline.stages)})"
+        )
+        violations.raise_if_any()
     check_open(status, idea_id)
     following = pipeline.next_stage(stage)
     if following is None:
         raise FailedPrecondition(f"idea {idea_id} is at {stage}, the end of the pipeline")
     if target != following:
-        if target not in pipeline.stages:
-            reason = f"{target} is not a stage of the pipeline ({' → '.join(pipeline.stages)})"
-        elif pipeline.stages.index(target) <= pipeline.stages.index(stage):
+        if pipeline.stages.index(target) <= pipeline.stages.index(stage):
             reason = f"{target} is not after {stage}"
         else:
             reason = f"skipping {following} is not allowed"

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 SECTIONS = (
     "reference", "pipeline", "hot_idea", "latency", "gateway", "growth", "gate_scaling", "memory",
+    "cli",
 )  # fmt: skip
 # The sections that need Quorum's four services running.
-PLATFORM_SECTIONS = {"pipeline", "hot_idea", "latency", "gateway", "growth", "memory"}
+PLATFORM_SECTIONS = {"pipeline", "hot_idea", "latency", "gateway", "growth", "memory", "cli"}
 # The sections repeated, interleaved, in every repetition (the reference among them).
 ROUNDS = ("reference", "pipeline", "hot_idea", "latency")
 

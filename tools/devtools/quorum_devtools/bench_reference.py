@@ -1,4 +1,4 @@
-"""The reference pipeline (../shared/reference/): this machine's limit for the same work.
+"""The reference pipeline: this machine's limit for the same durable work as an endorsement.
 
 A lean pipeline doing one endorsement's durable work with the same libraries and the
 same durability (grpc.aio → one group-committed MongoDB transaction with an outbox row →
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,8 +23,9 @@ from quorum_devtools.bench_platform import BenchError, Processes
 from quorum_devtools.bench_stats import median
 
 ROOT = Path(__file__).resolve().parents[3]
-# Beside the repository, not inside it: a yardstick shared by whoever works on this machine.
-FOLDER = ROOT.parent / "shared" / "reference"
+# Not part of the repository: a yardstick kept beside it on the team's machines and
+# shared by whoever works there; QUORUM_REFERENCE_DIR names it anywhere else.
+FOLDER = Path(os.environ.get("QUORUM_REFERENCE_DIR") or ROOT.parent / "shared" / "reference")
 # The reference's own deadlines (start, drain) are a minute or two; this is a backstop.
 TIMEOUT_SECONDS = 600.0
 POLL_SECONDS = 0.2

@@ -286,6 +286,10 @@ def _figure_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 f"wall {_number(figures.get('median_ms'), 2)} ms",
             )
         )
+    cli = results.get("cli", {})
+    for name, label in (("help", "quorum --help"), ("whoami", "quorum keys whoami (one call)")):
+        if name in cli:
+            rows.append((f"{label} (ms, a fresh process)", _number(cli[name]["median_ms"], 0), ""))
     for service, memory in results.get("memory", {}).get("services", {}).items():
         rows.append((f"{service} peak RSS (MB)", _number(memory.get("peak_rss_mb")), ""))
     idle = results.get("idle_cpu", {}).get("percent_of_one_core", {})

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from quorum_devtools import platform
+from quorum_devtools.bench_cli import cli_start
 from quorum_devtools.bench_config import PLATFORM_SECTIONS, ROUNDS, Config, Names, Servers
 from quorum_devtools.bench_gate import gate_scaling
 from quorum_devtools.bench_growth import growth, hot_idea_once, summarize_hot_idea
@@ -27,6 +28,7 @@ from quorum_devtools.bench_load import Loads, summarize_latency
 from quorum_devtools.bench_platform import (
     BenchError,
     Processes,
+    bootstrap_secret,
     cpu_seconds,
     create_tenant,
     free_port,
@@ -200,6 +202,7 @@ async def measure_platform(
         kafka_bootstrap_servers=servers.kafka_bootstrap_servers,
         mongodb_uri=servers.mongodb_uri,
         ports={service: free_port() for service in platform.SERVICES},
+        http_port=free_port(),
         topic_prefix=names.topic_prefix,
         database_prefix=names.database_prefix,
         # The per-key limits protect a shared gateway; here they would cap the load.
@@ -252,6 +255,12 @@ async def measure_platform(
                 config.growth_clients,
                 config.growth_drain_timeout,
             )
+            write_results(out, results)
+
+        if "cli" in sections:
+            say("the quorum command's start ...")
+            cli_key = await bootstrap_secret(settings.env(), f"{names.tenant}-cli")
+            results["cli"] = await cli_start(settings.address("gateway"), cli_key)
             write_results(out, results)
 
         if "memory" in sections:

@@ -1,6 +1,7 @@
 """`make test`: every check the project makes, with its servers started and stopped.
 
-Steps: generated contracts current, buf lint, ruff, mypy, then pytest against a
+Steps: generated contracts current, buf lint, buf breaking (against what this change
+builds on), ruff, mypy, then pytest against a
 real broker and MongoDB. When KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI are set they
 are used as they are; otherwise local servers are started for this run alone (a
 scratch folder, free ports) and stopped at the end.
@@ -38,11 +39,39 @@ def _step(
     return name, ok, time.monotonic() - began
 
 
+def _git(*args: str) -> str | None:
+    found = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
+def breaking_base() -> str | None:
+    """The commit the contracts must stay compatible with: where this branch left main,
+    or on main itself the commit before (QUORUM_BUF_AGAINST names another; "none" skips)."""
+    chosen = os.environ.get("QUORUM_BUF_AGAINST")
+    if chosen:
+        return None if chosen == "none" else chosen
+    head = _git("rev-parse", "HEAD")
+    base = _git("merge-base", "HEAD", "main")
+    if head and base and base != head:
+        return base
+    return _git("rev-parse", "--verify", "--quiet", "HEAD~1")
+
+
+def _buf_breaking() -> tuple[str, bool, float]:
+    base = breaking_base()
+    if base is None:
+        print("\n=== buf breaking: no earlier commit to compare with; skipped", flush=True)
+        return "buf breaking", True, 0.0
+    buf = str(ROOT / "node_modules" / ".bin" / "buf")
+    return _step("buf breaking", [buf, "breaking", "--against", f".git#ref={base}"])
+
+
 def main() -> int:
     began = time.monotonic()
     results = [
         _step("contracts", [sys.executable, "-m", "quorum_devtools.protogen", "--check"]),
         _step("buf lint", [str(ROOT / "node_modules" / ".bin" / "buf"), "lint"]),
+        _buf_breaking(),
         _step("ruff", [str(BIN / "ruff"), "check", "."]),
         _step("ruff format", [str(BIN / "ruff"), "format", "--check", "."]),
         _step("mypy", [str(BIN / "mypy")]),

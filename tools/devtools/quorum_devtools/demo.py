@@ -438,9 +438,9 @@ def modest_idea_passes(story: Narrator, cast: Cast) -> str:
 def who_was_told(story: Narrator, cast: Cast, blocked_id: str, modest_id: str) -> None:
     story.step("Who is told")
     story.say(
-        "The public API has no delivery log (it is the notifications service's own); by "
-        "the SPEC's rules a stage advance is told to every endorsing member and the "
-        "submitter:",
+        "By the product's rules a stage advance is told to every endorsing member and the "
+        "submitter, through their subscriptions; `quorum notifications deliveries --idea "
+        "ID` shows the delivery log of what was sent and how each attempt went:",
         style="italic",
     )
     table = Table(box=box.SIMPLE_HEAD, title="Recipients of each advance", title_justify="left")

@@ -23,6 +23,7 @@ from quorum_devtools.infra import IDLE_PAUSE_MAX_MS
 # Start order: backends before the gateway that watches them.
 SERVICES = ("ideas", "validation", "notifications", "gateway")
 DEFAULT_PORTS = {"gateway": 50051, "ideas": 50061, "validation": 50062, "notifications": 50063}
+DEFAULT_HTTP_PORT = 8080  # the gateway's HTTP/JSON door
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Platform:
     topic_prefix: str = ""
     database_prefix: str = "quorum_"
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    http_port: int = DEFAULT_HTTP_PORT
 
     def env(self) -> dict[str, str]:
         env = {
@@ -49,6 +51,7 @@ class Platform:
             upper = service.upper()
             env[f"{upper}_GRPC_PORT"] = str(self.ports[service])
             env[f"{upper}_MONGODB_DATABASE"] = f"{self.database_prefix}{service}"
+        env["GATEWAY_HTTP_PORT"] = str(self.http_port)
         env["IDEAS_ADDRESS"] = f"127.0.0.1:{self.ports['ideas']}"
         env["VALIDATION_ADDRESS"] = f"127.0.0.1:{self.ports['validation']}"
         env["NOTIFICATIONS_ADDRESS"] = f"127.0.0.1:{self.ports['notifications']}"
@@ -57,6 +60,11 @@ class Platform:
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
+
+    @property
+    def http_url(self) -> str:
+        """The base URL of the gateway's HTTP/JSON API."""
+        return f"http://127.0.0.1:{self.http_port}"
 
 
 def start(

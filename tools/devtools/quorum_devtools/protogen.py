@@ -1,7 +1,8 @@
 """Generate the Python contracts package from `proto/`, or check it is current.
 
-`make proto` writes `libs/contracts/quorum/`; `make test` runs `--check`, which
-generates into a scratch folder and fails when the committed code differs.
+`make proto` writes `libs/contracts/quorum/` (with the HTTP API's OpenAPI document,
+quorum/gateway/v1/openapi.json); `make test` runs `--check`, which generates into a
+scratch folder and fails when the committed code differs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
+
+from google.protobuf import descriptor_pb2
+from google.rpc import status_pb2
+
+from quorum_devtools import openapi
 
 ROOT = Path(__file__).resolve().parents[3]
 PROTO_DIR = ROOT / "proto"
@@ -47,6 +53,32 @@ def generate(out_dir: Path) -> None:
         if folder.is_dir():
             (folder / "__init__.py").touch()
     (out_dir / "quorum" / "py.typed").touch()
+    write_openapi(protos, out_dir / "quorum" / "gateway" / "v1" / "openapi.json")
+
+
+def write_openapi(protos: list[str], target: Path) -> None:
+    """The OpenAPI document, from the descriptors (with comments) of the same protos."""
+    # googleapis-common-protos ships google/rpc/status.proto beside its generated code.
+    googleapis = Path(status_pb2.__file__).parents[2]
+    well_known = str(resources.files("grpc_tools") / "_proto")
+    with tempfile.TemporaryDirectory() as tmp:
+        described = Path(tmp) / "descriptors.pb"
+        cmd = [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{PROTO_DIR}",
+            f"-I{well_known}",
+            f"-I{googleapis}",
+            "--include_imports",
+            "--include_source_info",
+            f"--descriptor_set_out={described}",
+            *protos,
+            "google/rpc/status.proto",
+        ]
+        subprocess.run(cmd, check=True, cwd=PROTO_DIR)
+        files = descriptor_pb2.FileDescriptorSet.FromString(described.read_bytes())
+    target.write_text(openapi.render(files))
 
 
 def _differences(left: Path, right: Path) -> list[str]:

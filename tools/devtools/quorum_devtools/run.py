@@ -124,8 +124,13 @@ def main() -> int:
                 print(
                     f"\nQuorum is up. Gateway: {gateway} (gRPC, plaintext)\n"
                     f"  grpcurl -plaintext {gateway} list\n"
+                    f"  HTTP/JSON: {settings.http_url}, OpenAPI at /openapi.json\n"
+                    '  in another shell, from this checkout: export PATH="$PWD/bin:$PATH", then\n'
+                    "    export QUORUM_API_KEY\n"
+                    "    QUORUM_API_KEY=$(quorum-bootstrap --tenant acme-software)\n"
+                    "    quorum --help   (README: Calling the API)\n"
                     f"  infra: Kafka {infra.bootstrap_servers}, MongoDB {infra.mongodb_uri}\n"
-                    + sinks.announcement(receivers, settings.address("notifications"))
+                    + sinks.announcement(receivers)
                     + "Press Ctrl-C to stop.\n",
                     flush=True,
                 )

@@ -302,19 +302,15 @@ def service_env(smtp_port: int) -> dict[str, str]:
     return {name: value for name, value in wanted.items() if name not in os.environ}
 
 
-def announcement(sinks: BackgroundSinks, notifications_address: str) -> str:
-    """Where a newcomer sees deliveries, and how to subscribe to them."""
+def announcement(sinks: BackgroundSinks) -> str:
+    """Where a newcomer sees deliveries, and how to subscribe to them (public API, a key)."""
     hook = f"http://127.0.0.1:{sinks.webhook_port}"
-    request = (
-        '{"tenant_id": "acme-software", "subscription": {"subscriber": {"team": "TEAM_PRODUCT"}, '
-        f'"webhook": {{"url": "{hook}/product", "secret": "{sinks.secret}"}}}}}}'
-    )
     return (
         f"  notifications: e-mail goes to the SMTP sink on 127.0.0.1:{sinks.smtp_port}, webhooks\n"
         f"    to {hook}/<any path> (checked with secret {sinks.secret!r}); both print\n"
         "    what they receive here, as 'sinks'. Subscribe the product team, e.g.:\n"
-        f"    grpcurl -plaintext -d '{request}' {notifications_address} "
-        "quorum.notifications.v1.NotificationsService/CreateSubscription\n"
+        f"    quorum notifications subscribe --team product --webhook {hook}/product "
+        f"--secret {sinks.secret}\n"
     )
 
 

@@ -1,0 +1,58 @@
+"""The HTTP/JSON door's server: hypercorn in the gateway's own event loop.
+
+The socket is bound here, before the server starts, so a port in use stops the
+gateway at start with one line (as the gRPC port does) instead of a failed task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Awaitable
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from quorum_common import errors
+from quorum_gateway.http_door import HttpDoor, local_target
+
+
+class HttpServer:
+    def __init__(
+        self, host: str, port: int, *, grpc_host: str, grpc_port: int, max_body_bytes: int
+    ) -> None:
+        try:
+            self._socket = socket.create_server((host, port), reuse_port=False)
+        except OSError as error:
+            raise errors.StartupError(
+                f"cannot listen on {host}:{port} for HTTP (GATEWAY_HTTP_PORT; {error.strerror})"
+            ) from None
+        self.port = int(self._socket.getsockname()[1])
+        self.address = f"{host}:{self.port}"
+        self.door = HttpDoor(local_target(grpc_host, grpc_port), max_body_bytes)
+        self._config = Config()
+        self._config.bind = [f"fd://{self._socket.fileno()}"]
+        self._config.accesslog = None
+        self._config.errorlog = "-"
+        # Open event streams end when the gRPC server stops; this bounds the rest.
+        self._config.graceful_timeout = 5.0
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        # hypercorn owns (and closes) the bound socket's descriptor from here on.
+        self._socket.detach()
+        self._task = asyncio.create_task(
+            serve(self.door.app, self._config, shutdown_trigger=self._stopping.wait),  # type: ignore[arg-type]
+            name="http-door",
+        )
+
+    async def stop(self, grpc_stopped: Awaitable[None]) -> None:
+        """Stop taking requests, let the gRPC server end its calls (and so the door's), close."""
+        self._stopping.set()
+        await grpc_stopped
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.door.close()

@@ -106,6 +106,7 @@ def owned(tmp_path: Path) -> Iterator[Owned]:
         kafka_bootstrap_servers=infra.bootstrap_servers,
         mongodb_uri=infra.mongodb_uri,
         ports={service: free_port() for service in platform.SERVICES},
+        http_port=free_port(),
         topic_prefix=f"f{tag}.",
         database_prefix=f"f{tag}_",
         extra_env={"LOG_FORMAT": "text"},

@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen --no-sync
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test up down status proto proto-check lint format \
-        unit demo bench images manifests clean
+        unit demo bench chaos images manifests clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ format: install ## apply ruff's fixes and formatting
 
 demo: install ## the newcomer scenario told through the client (starts the platform if needed)
 	$(RUN) python -m quorum_devtools.demo
+
+chaos: install ## the long fault-injection run: every process, the broker and mongod SIGKILLed 3 times each under load (minutes)
+	$(RUN) pytest tests/e2e/test_fault_injection.py --chaos -s -q
 
 bench: install ## throughput, latency, growth and CPU against the reference pipeline, in one run
 	$(RUN) python -m quorum_devtools.bench

@@ -56,3 +56,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="the deeper runs (the contract fuzz test's byte-level scrambles)",
     )
+    parser.addoption(
+        "--chaos",
+        action="store_true",
+        default=False,
+        help="the long fault-injection run (several faults of each kind; `make chaos`)",
+    )

@@ -55,3 +55,12 @@ async def gateway(running: platform.Platform, admin_key: str) -> AsyncIterator[g
     """A channel to the gateway that calls as the tenant's admin."""
     async with channel(running.address("gateway"), admin_key) as admin:
         yield admin
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The fault-injection run outlasts the default timeout: restarts, then convergence
+    # (its own bounds fail it long before these when something is stuck).
+    seconds = 3600 if config.getoption("--chaos") else 400
+    for item in items:
+        if item.nodeid.startswith("tests/e2e/test_fault_injection.py"):
+            item.add_marker(pytest.mark.timeout(seconds), append=False)

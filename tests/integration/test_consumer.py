@@ -27,7 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from quorum.events.v1 import events_pb2
 from quorum_common.consumer import PROCESSED, Consumed, EventConsumer
 from quorum_common.events import PoisonEvent, Topics, headers
-from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
 from quorum_common.unit_of_work import Unit
 from support import events
 from support.servers import Servers
@@ -93,7 +93,7 @@ async def setup(infra: Servers, isolation: Isolation) -> AsyncIterator[Setup]:
         settings: dict[str, Any] = {
             "name": "test",
             "bootstrap_servers": infra.kafka_bootstrap_servers,
-            "broker": broker,
+            "dead_letters": RelayProducer(infra.kafka_bootstrap_servers, "consumer-test-dlq"),
             "client": client,
             "database": database,
             "topics": topics,
@@ -315,6 +315,12 @@ async def idle_fetches_then_receive(setup: Setup, fetches: list[str], pause_ms: 
     consumer, applied = setup.make(idle_pause_max_ms=pause_ms), setup.applied
     await consumer.start()
     try:
+
+        async def joined() -> bool:
+            return consumer.joined
+
+        # The group is joined in the background; the spell measured is the idle loop's.
+        await eventually(joined, "the consumer in its group")
         started = len(fetches)
         await asyncio.sleep(1.0)  # the quiet spell being measured, not a synchronisation
         idle = len(fetches) - started

@@ -30,7 +30,7 @@ from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum_common.consumer import PROCESSED, EventConsumer
 from quorum_common.events import Topics, headers, new_event
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
 from quorum_common.mongo import Document, connect
 from quorum_common.outbox import Outbox
 from quorum_devtools.infra import IDLE_PAUSE_MAX_MS
@@ -85,7 +85,7 @@ async def ideas(infra: Servers) -> AsyncIterator[Running]:
     consumer = EventConsumer(
         name=CONSUMER,
         bootstrap_servers=bootstrap,
-        broker=broker,
+        dead_letters=RelayProducer(bootstrap, "ideas-test-dead-letters"),
         client=client,
         database=database,
         topics=topics,
@@ -95,7 +95,9 @@ async def ideas(infra: Servers) -> AsyncIterator[Running]:
         idle_pause_max_ms=IDLE_PAUSE_MAX_MS,
     )
     await consumer.start()
-    relay = asyncio.create_task(outbox.run_relay(broker), name="outbox-relay")
+    relay = asyncio.create_task(
+        outbox.run_relay(RelayProducer(bootstrap, "ideas-test-relay")), name="outbox-relay"
+    )
     server = GrpcServer("127.0.0.1", 0, [SERVICE])
     ideas_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(store), server.server)
     await server.start()

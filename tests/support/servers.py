@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import tempfile
 import time
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from quorum_devtools.infra import LocalInfra, kafka_answers, mongo_primary
+from quorum_devtools.infra import LocalInfra, Server, kafka_answers, mongo_primary
 
 
 @dataclass(frozen=True)
@@ -117,3 +118,37 @@ def servers() -> Iterator[Servers]:
     else:
         with _local() as found:
             yield found
+
+
+@contextmanager
+def private_broker(folder: Path) -> Iterator[Server]:
+    """A noida-db of the caller's own (free port, data in `folder`), to kill and restart.
+
+    A test that injects broker faults owns its broker: it never touches a shared one.
+    """
+    broker = Server("kafka", free_port(), folder)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def restart(server: Server) -> None:
+    """Start a stopped or killed local server again, on its port and data."""
+    # The dead server's listening socket may outlive it for a moment.
+    _wait(lambda: not _port_answers(server.port), f"port {server.port} to be released", 30)
+    server.start()
+
+
+def _port_answers(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def sigkill(server: Server) -> None:
+    """Kill a local server the hard way (no snapshot, no clean shutdown) and reap it."""
+    pid = server.pid()
+    assert pid is not None, f"{server.name} is not running"
+    os.kill(pid, signal.SIGKILL)
+    _wait(lambda: server.pid() is None, f"{server.name} to die", timeout=30)

@@ -22,14 +22,8 @@ context from the record's headers (see outbox.py); the events a handler publishe
 continue that span (`Consumed.trace`). The batch's database work runs inside the first
 record's span.
 
-The loop is aiokafka's public consumer API. On a broker that answers an empty fetch at
-once instead of holding it (the local noida-db), an idle consumer would fetch in a tight
-loop, and so would the quiet partitions of a busy one; with `idle_pause_max_ms` set the
-consumer paces its fetches (`_FetchSchedule`): it fetches again 5 ms after a poll that
-brought records, and after a tenth of its quiet spell (at most the maximum) when none
-came: a record arriving after a quiet spell waits at most about a tenth of it longer.
-On Kafka (which holds an empty fetch until a record arrives or
-fetch.max.wait.ms passes) it stays 0.
+The loop is aiokafka's public consumer API; on a broker that answers empty fetches at
+once (the local noida-db) it paces its fetches (fetch_schedule.py).
 """
 
 from __future__ import annotations
@@ -47,7 +41,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
-from faststream.kafka import KafkaBroker
 from opentelemetry import trace
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -56,6 +49,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from quorum.events.v1 import events_pb2
 from quorum_common import observability
 from quorum_common.events import PoisonEvent, Topics, decode, event_type, now
+from quorum_common.fetch_schedule import SHORT_POLL_MS, FetchSchedule
+from quorum_common.kafka import Outgoing, RelayProducer
 from quorum_common.mongo import Document
 from quorum_common.unit_of_work import Unit, commit
 
@@ -74,19 +69,13 @@ PROCESSED_INDEXES = [
 MAX_BATCH = 200
 # How long one poll waits for records when the broker holds empty fetches (Kafka).
 LONG_POLL_MS = 500
-# With idle pauses (a broker that answers empty fetches at once), how long a poll waits
-# after a pause: a fetch round trip or two on this host.
-SHORT_POLL_MS = 1
-IDLE_PAUSE_SHARE = 0.1
-# While records keep coming, a partition is fetched again this long after it brought
-# some (see _FetchSchedule): a transaction costs about the same for one event as for a
-# hundred, and at a few hundred events a second a consumer that fetches again at once
-# applies them one or two at a time.
-LINGER_S = 0.01
 # Offsets are committed at most this often (and whenever the stream goes quiet): a
 # redelivery after a crash or a rebalance is skipped as duplicates, so committing after
 # every batch would buy nothing but a broker round trip per batch.
 COMMIT_INTERVAL_S = 0.1
+# Joining the group is retried in the background (the broker may be down or restarting).
+JOIN_RETRY_FIRST_S = 0.5
+JOIN_RETRY_LONGEST_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -115,64 +104,13 @@ class _Item:
         return self.event.envelope.event_id
 
 
-class _FetchSchedule:
-    """When the consumer may fetch again, for brokers that never hold a fetch.
-
-    The fetcher of aiokafka fetches every partition it may, again as soon as an answer
-    comes back. Kafka holds a fetch that finds nothing; the local noida-db answers at
-    once, so every partition not paused is fetched in a tight loop. So after each poll
-    all partitions are paused, and all resumed together: LINGER_S after a poll that
-    brought records (what arrives meanwhile is fetched in one go and shares a
-    transaction), at once after a full batch (more is waiting), and after a tenth of
-    the quiet spell so far (at least LINGER_S, at most `longest`) when nothing came: an
-    idle consumer looks now and then, and a record after a quiet spell waits at most
-    about a tenth of it longer. All partitions are fetched in the same round, so an
-    event and the events it caused on another topic are seen in order when both exist.
-    """
-
-    def __init__(self, consumer: AIOKafkaConsumer, longest: float) -> None:
-        self._consumer = consumer
-        self._longest = longest
-        self._quiet_since: float | None = None
-        self._resume_at: float | None = None
-
-    @property
-    def pausing(self) -> bool:
-        return self._longest > 0
-
-    def after_poll(self, brought_records: bool, full: bool) -> None:
-        if not self.pausing or full:
-            self._quiet_since = None
-            return
-        now = time.monotonic()
-        if brought_records:
-            self._quiet_since = None
-            wait = LINGER_S
-        else:
-            self._quiet_since = self._quiet_since or now
-            wait = min(self._longest, max(LINGER_S, IDLE_PAUSE_SHARE * (now - self._quiet_since)))
-        assigned = list(self._consumer.assignment())
-        if assigned:
-            self._consumer.pause(*assigned)
-            self._resume_at = now + wait
-
-    async def wait_for_the_next_fetch(self) -> None:
-        if self._resume_at is None:
-            return
-        await asyncio.sleep(max(0.0, self._resume_at - time.monotonic()))
-        self._resume_at = None
-        paused = self._consumer.paused()
-        if paused:
-            self._consumer.resume(*paused)
-
-
 class EventConsumer:
     def __init__(
         self,
         *,
         name: str,
         bootstrap_servers: str,
-        broker: KafkaBroker,
+        dead_letters: RelayProducer,
         client: AsyncMongoClient[Document],
         database: AsyncDatabase[Document],
         topics: Topics,
@@ -185,10 +123,13 @@ class EventConsumer:
         max_backoff_seconds: float = 30.0,
         max_batch: int = MAX_BATCH,
         marks: bool = True,
+        group_instance_id: str | None = None,
     ) -> None:
         self.name = name
         self._bootstrap_servers = bootstrap_servers
-        self._broker = broker
+        # Replaced after any failure, like the relay's: a dead letter must get through a
+        # broker that lost its producer state.
+        self._dead_letters = dead_letters
         self._client = client
         self._processed = database[PROCESSED]
         # False for a handler whose own writes are keyed by event id (a redelivered event
@@ -199,6 +140,10 @@ class EventConsumer:
         # platform sharing a broker (tests, benchmarks) must never share a group.
         self._group_id = f"{topics.prefix}quorum-{name}"
         self._sources = sources
+        # Static membership: a restarted replica that rejoins under the same instance id
+        # takes its partitions back at once, where a new dynamic member waits for the dead
+        # one to be expelled (after its session timeout on Kafka; never on noida-db).
+        self._group_instance_id = group_instance_id
         self._handle = handle
         self._kinds = frozenset(kinds) if kinds is not None else None
         self._outbox = outbox
@@ -208,6 +153,7 @@ class EventConsumer:
         self._max_batch = max_batch
         self._failures: dict[str, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
+        self._joined = False
         self._task: asyncio.Task[None] | None = None
         # Offsets applied but not yet committed, and when offsets were last committed.
         self._uncommitted: dict[TopicPartition, int] = {}
@@ -224,19 +170,56 @@ class EventConsumer:
     def group_id(self) -> str:
         return self._group_id
 
+    @property
+    def joined(self) -> bool:
+        """True once the consumer is in its group and consuming."""
+        return self._joined
+
     async def start(self) -> None:
-        """Join the consumer group and consume in a task of its own until `stop`."""
-        self._consumer = AIOKafkaConsumer(
+        """Consume in a task of its own until `stop`; joining the group happens there.
+
+        The caller does not wait for the group: a service serves its API while its
+        consumer joins (or waits for the broker), so a restarted service answers at
+        once whatever the group coordinator is doing.
+        """
+        self._task = asyncio.create_task(self._join_and_run(), name=f"consumer-{self.name}")
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
             *self._sources,
             bootstrap_servers=self._bootstrap_servers.split(","),
             client_id=f"quorum-{self.name}",
             group_id=self._group_id,
+            group_instance_id=self._group_instance_id,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             max_poll_records=self._max_batch,
         )
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
+
+    async def _join_and_run(self) -> None:
+        delay = JOIN_RETRY_FIRST_S
+        while True:
+            self._consumer = self._new_consumer()
+            try:
+                # aiokafka's start returns once the group gave this member its partitions.
+                await self._consumer.start()
+                break
+            except KafkaError as error:
+                consumer, self._consumer = self._consumer, None
+                await consumer.stop()
+                log.warning(
+                    "%s could not join %s, will retry: %r", self.name, self._group_id, error
+                )
+                await asyncio.sleep(delay)
+                delay = min(JOIN_RETRY_LONGEST_S, delay * 2)
+        self._joined = True
+        log.info(
+            "%s joined %s: %s",
+            self.name,
+            self._group_id,
+            sorted(f"{tp.topic}/{tp.partition}" for tp in self._consumer.assignment()),
+        )
+        await self._run()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -245,9 +228,11 @@ class EventConsumer:
                 await self._task
             self._task = None
         if self._consumer is not None:
-            await self._commit(self._consumer)
+            if self._joined:
+                await self._commit(self._consumer)
             await self._consumer.stop()
             self._consumer = None
+            self._joined = False
         if self.transactions:
             log.info(
                 "%s applied %d events in %d transactions (%.1f each)",
@@ -260,7 +245,7 @@ class EventConsumer:
     async def _run(self) -> None:
         consumer = self._consumer
         assert consumer is not None
-        schedule = _FetchSchedule(consumer, self._idle_pause_max)
+        schedule = FetchSchedule(consumer, self._idle_pause_max)
         poll_ms = SHORT_POLL_MS if schedule.pausing else LONG_POLL_MS
         while True:
             await schedule.wait_for_the_next_fetch()
@@ -487,11 +472,8 @@ class EventConsumer:
             reason,
         )
         # Confirmed before the offset is committed: the poison is kept, not lost.
-        await self._broker.publish(
-            bytes(record.value or b""),
-            topic=self._dead_letter_topic,
-            key=record.key,
-            headers=headers,
+        await self._dead_letters.send(
+            [Outgoing(self._dead_letter_topic, record.key, bytes(record.value or b""), headers)]
         )
 
 

@@ -3,12 +3,21 @@
 A service owes its events in the same MongoDB transaction as its state change
 (`unit_of_work.commit` → `Outbox.insert`). Once that transaction has committed, its
 rows are handed to the relay in memory (`Outbox.committed`), which publishes them in
-order in batches (idempotent producer, acks=all) and then deletes them with one
-command. Nothing is read back on the way: the relay publishes what the transaction
-wrote. A crash between the commit and the publish leaves the rows in the collection;
-a sweep every second publishes rows no relay of this process knows (a process that
-died, a relay that failed). A crash between publishing and deleting publishes a row
-twice; consumers deduplicate by event id, so nothing is lost and nothing counts twice.
+order in batches (idempotent producer, acks=all) and then marks them published with
+the partition and offset the broker acknowledged, in one command. Nothing is read back
+on the way: the relay publishes what the transaction wrote. A crash between the commit
+and the publish leaves the rows owed; a sweep every second publishes owed rows no relay
+of this process knows (a process that died, a relay that failed). A crash between
+publishing and marking publishes a row twice; consumers deduplicate by event id, so
+nothing is lost and nothing counts twice.
+
+Published rows are kept for RETENTION (a TTL index), because a broker may lose records
+it acknowledged (acknowledged.py): every second, and before the first batch of every
+new producer, the relay compares each partition's log end offset with the highest
+offset it was acknowledged there; where the log ends below it, the rows from the log
+end on are owed again and go out again in their order, before anything newer. A batch
+acknowledged at offsets at or below earlier ones (the loss was found only then) owes
+that batch again too, behind the lost rows.
 
 Each row keeps the W3C trace context of the span that wrote it (the request or the
 consumed event); the relay publishes it in the record's headers under a "send" span,
@@ -25,24 +34,46 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
 from quorum.events.v1 import events_pb2
 from quorum_common import observability
+from quorum_common.acknowledged import Acknowledged
 from quorum_common.events import EVENT_TYPE_HEADER, headers, now
+from quorum_common.kafka import Outgoing, RelayProducer
 from quorum_common.mongo import Document
 
 log = logging.getLogger(__name__)
 
 COLLECTION = "outbox"
-INDEXES = [IndexModel([("seq", ASCENDING)], name="in_order")]
-# Indexes of the layout before rows were deleted once published (kept a week then).
-_OLD_INDEXES = ("pending_in_order", "expire_published")
+# How long a published row is kept, to publish it again if the broker loses it: far
+# past a broker restart and the relay's check that follows (seconds); MongoDB's TTL
+# monitor removes expired rows once a minute.
+RETENTION = timedelta(minutes=2)
+# `prepare` creates them, after retiring the earlier layouts' indexes on the same keys.
+INDEXES: list[IndexModel] = []
+_INDEXES = [
+    IndexModel([("seq", ASCENDING)], name="owed_in_order", partialFilterExpression={"owed": True}),
+    IndexModel(
+        [("published_at", ASCENDING)],
+        name="expire_acknowledged",
+        expireAfterSeconds=int(RETENTION.total_seconds()),
+    ),
+    IndexModel(
+        [("topic", ASCENDING), ("partition", ASCENDING), ("offset", ASCENDING)],
+        name="acknowledged",
+        partialFilterExpression={"owed": False},
+    ),
+]
+# Indexes of earlier layouts: rows kept a week once published, then deleted at once.
+_OLD_INDEXES = ("pending_in_order", "expire_published", "in_order")
+# How often the relay compares the broker's log end offsets with its acknowledgements.
+AUDIT_SECONDS = 1.0
 # The sweep leaves rows younger than this to the relay that wrote them: between a commit
 # and its hand-over the row is already visible, and publishing it twice costs consumers.
 SWEEP_GRACE = timedelta(seconds=2)
@@ -59,6 +90,11 @@ class Outbox:
         self._wake = asyncio.Event()
         self._sweep_now = True  # the first round looks for what a previous process left
         self._last_seq = 0
+        self._acknowledged: Acknowledged | None = None
+        # The producer generation whose broker was last checked for lost records.
+        self._audited_generation = 0
+        # Rows owed again because the broker lost them (for tests and logs).
+        self.republished = 0
 
     @property
     def database_name(self) -> str:
@@ -71,8 +107,10 @@ class Outbox:
             if name in indexes:
                 with contextlib.suppress(OperationFailure):
                     await self._entries.drop_index(name)
-        # Rows the old layout kept after publishing them.
+        # Rows the first layout kept after publishing them; rows of the second, all owed.
         await self._entries.delete_many({"published": True})
+        await self._entries.update_many({"owed": {"$exists": False}}, {"$set": {"owed": True}})
+        await self._entries.create_indexes(_INDEXES)
 
     def _next_seq(self) -> int:
         # Microseconds since the epoch, strictly increasing within this process.
@@ -104,6 +142,7 @@ class Outbox:
                 "headers": headers(event),
                 "trace": context,
                 "created_at": created,
+                "owed": True,
             }
             for event in events
         ]
@@ -134,7 +173,7 @@ class Outbox:
         self._sweep_now = True
         self._wake.set()
 
-    async def run_relay(self, broker: KafkaBroker, sweep_seconds: float = 1.0) -> None:
+    async def run_relay(self, producer: RelayProducer, sweep_seconds: float = 1.0) -> None:
         """Publish owed rows forever; cancel the task to stop it."""
         # The backlog gauge counts while this relay runs, on its event loop.
         stop_observing = observability.observe_outbox_backlog(
@@ -149,10 +188,15 @@ class Outbox:
                     if sweep:
                         notified, self._sweep_now = self._sweep_now, False
                         last_sweep = time.monotonic()
-                        await self._sweep(broker, all_rows=notified)
+                        await self._audit(producer)
+                        await self._sweep(producer, all_rows=notified)
                     while self._ready:
-                        await self._publish_ready(broker)
-                except (PyMongoError, KafkaError, OSError) as error:
+                        await self._publish_ready(producer)
+                except _Replay:
+                    continue  # the sweep publishes the rows owed again first
+                except (PyMongoError, KafkaError, OSError, TimeoutError) as error:
+                    # A failed producer was replaced already (RelayProducer); the rows
+                    # stay owed and go again in the same order.
                     log.warning("outbox relay failed, will retry: %s", error)
                     await asyncio.sleep(sweep_seconds)
                     continue
@@ -163,17 +207,20 @@ class Outbox:
                     await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         finally:
             stop_observing()
+            await producer.stop()
+            if self._acknowledged is not None:
+                await self._acknowledged.close()
 
-    async def _publish_ready(self, broker: KafkaBroker) -> None:
+    async def _publish_ready(self, producer: RelayProducer) -> None:
         batch = [self._ready[i] for i in range(min(BATCH, len(self._ready)))]
-        await self._publish(broker, batch)
+        await self._publish(producer, batch)
         for _ in batch:
             self._ready.popleft()
         self._known.difference_update(row["_id"] for row in batch)
 
-    async def _sweep(self, broker: KafkaBroker, all_rows: bool) -> None:
+    async def _sweep(self, producer: RelayProducer, all_rows: bool) -> None:
         """Publish rows in the collection that no relay of this process holds."""
-        query: Document = {}
+        query: Document = {"owed": True}
         if not all_rows:
             query["created_at"] = {"$lt": now() - SWEEP_GRACE}
         while True:
@@ -182,36 +229,42 @@ class Outbox:
             ).to_list()
             orphans = [row for row in found if row["_id"] not in self._known]
             if orphans:
-                await self._publish(broker, orphans)
+                await self._publish(producer, orphans)
             if len(found) < BATCH:
                 return
             query["seq"] = {"$gt": found[-1]["seq"]}
 
-    async def _publish(self, broker: KafkaBroker, rows: list[Document]) -> None:
-        # Pipelined: send all, then wait. The idempotent producer keeps per-partition
-        # order across in-flight requests, so one idea's events stay ordered.
+    async def _publish(self, producer: RelayProducer, rows: list[Document]) -> None:
         spans = []
-        try:
-            futures = []
-            for row in rows:
-                span, trace_headers = observability.start_send_span(
+        records = []
+        for row in rows:
+            span, trace_headers = observability.start_send_span(
+                row["topic"],
+                row.get("trace") or {},
+                key=row["key"],
+                event_id=row["_id"],
+                event_type=row["headers"].get(EVENT_TYPE_HEADER, ""),
+            )
+            spans.append(span)
+            records.append(
+                Outgoing(
                     row["topic"],
-                    row.get("trace") or {},
-                    key=row["key"],
-                    event_id=row["_id"],
-                    event_type=row["headers"].get(EVENT_TYPE_HEADER, ""),
+                    row["key"].encode(),
+                    row["value"],
+                    {**row["headers"], **trace_headers},
                 )
-                spans.append(span)
-                futures.append(
-                    await broker.publish(
-                        row["value"],
-                        topic=row["topic"],
-                        key=row["key"].encode(),
-                        headers={**row["headers"], **trace_headers},
-                        no_confirm=True,
-                    )
-                )
-            await asyncio.gather(*futures)
+            )
+        # A new producer is a broker that may have restarted: check it before the batch.
+        await producer.start()
+        if producer.generations != self._audited_generation:
+            self._audited_generation = producer.generations
+            # A new producer most often means a broker that restarted: a reader that
+            # knew the old one may take its whole timeout to notice.
+            await self._acknowledgements(producer).close()
+            if await self._audit(producer):
+                raise _Replay
+        try:
+            acknowledged = await producer.send(records)
         except BaseException as error:
             for span in spans:
                 observability.end_with_error(span, error)
@@ -219,7 +272,72 @@ class Outbox:
         # A send span lasts until the broker acknowledged the whole batch.
         for span in spans:
             span.end()
-        await self._entries.delete_many({"_id": {"$in": [row["_id"] for row in rows]}})
+        published = now()
+        await self._entries.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": row["_id"]},
+                    {
+                        "$set": {
+                            "owed": False,
+                            "published_at": published,
+                            "partition": metadata.partition,
+                            "offset": metadata.offset,
+                        }
+                    },
+                )
+                for row, metadata in zip(rows, acknowledged, strict=True)
+            ],
+            ordered=False,
+        )
+        went_back = self._acknowledgements(producer).record(acknowledged)
+        if went_back:
+            await self._owe_again(went_back)
+            raise _Replay
+
+    def _acknowledgements(self, producer: RelayProducer) -> Acknowledged:
+        if self._acknowledged is None:
+            self._acknowledged = Acknowledged(self._entries, producer.bootstrap_servers)
+        return self._acknowledged
+
+    async def _audit(self, producer: RelayProducer) -> bool:
+        """Owe again what the broker lost since it acknowledged it; True when it had."""
+        acknowledgements = self._acknowledgements(producer)
+        await acknowledgements.load()
+        lost = await acknowledgements.lost()
+        if lost:
+            await self._owe_again(lost)
+        return bool(lost)
+
+    async def _owe_again(self, lost: Mapping[TopicPartition, int]) -> None:
+        assert self._acknowledged is not None
+        for tp, start in lost.items():
+            result = await self._entries.update_many(
+                {
+                    "owed": False,
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "offset": {"$gte": start},
+                },
+                {
+                    "$set": {"owed": True},
+                    "$unset": {"published_at": "", "partition": "", "offset": ""},
+                },
+            )
+            self._acknowledged.forget_from(tp, start)
+            self.republished += result.modified_count
+            log.warning(
+                "the broker lost %s/%d from offset %d on: %d published rows owed again",
+                tp.topic,
+                tp.partition,
+                start,
+                result.modified_count,
+            )
+        self._sweep_now = True
 
     async def pending_count(self) -> int:
-        return await self._entries.count_documents({})
+        return await self._entries.count_documents({"owed": True})
+
+
+class _Replay(Exception):
+    """Rows were owed again (the broker lost them): publish from the oldest owed row."""

@@ -7,6 +7,7 @@ Telemetry is not here: the standard OTEL_* variables configure it (observability
 
 from __future__ import annotations
 
+import socket
 import sys
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
@@ -32,6 +33,11 @@ class ServiceSettings(BaseSettings):
         le=1000,
         description="Longest pause of an idle consumer (1 ms after an empty poll, doubling); "
         "only for brokers that answer empty fetches at once (the local noida-db); 0 on Kafka",
+    )
+    kafka_group_instance_id: str = Field(
+        default="",
+        description="This replica's static member id in its consumer groups: stable across "
+        "its restarts, unique among replicas; empty: host name and gRPC port",
     )
     mongodb_uri: str = Field(
         default="mongodb://127.0.0.1:27027/?replicaSet=rs0",
@@ -73,6 +79,18 @@ class ServiceSettings(BaseSettings):
         if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
+
+
+def group_instance_id(settings: ServiceSettings, grpc_port: int) -> str:
+    """The replica's static group member id (KIP-345): the setting, else host and port.
+
+    A restarted replica must come back under the id it had, so that the group hands it
+    its partitions at once instead of waiting for the dead member to be expelled (which
+    noida-db never does). Replicas must not share one: a second member under the same id
+    fences the first. The host name is the pod's on Kubernetes, and replicas on one
+    machine have distinct ports, so the default is stable and unique in both cases.
+    """
+    return settings.kafka_group_instance_id or f"{socket.gethostname()}:{grpc_port}"
 
 
 S = TypeVar("S", bound=BaseSettings)

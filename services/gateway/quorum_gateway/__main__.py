@@ -10,9 +10,10 @@ from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.mongo import connect
 from quorum_common.runtime import run_service
+from quorum_common.settings import group_instance_id
 from quorum_gateway.api import (
     AccessApi,
     DirectoryApi,
@@ -54,12 +55,11 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         event_log = EventLog(database)
         ideas = IdeaCache(settings.gateway_idea_cache_seconds)
         await event_log.create_indexes()
-        broker = make_broker(settings.kafka_bootstrap_servers, "gateway")
-        await broker.start()
+        dead_letters = RelayProducer(settings.kafka_bootstrap_servers, "gateway-dead-letters")
         consumer = EventConsumer(
             name="gateway",
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            broker=broker,
+            dead_letters=dead_letters,
             client=client,
             database=database,
             topics=topics,
@@ -69,6 +69,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             marks=False,
             after_commit=event_log.appended,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+            group_instance_id=group_instance_id(settings, settings.gateway_grpc_port),
         )
         await consumer.start()
         backends = Backends(
@@ -131,7 +132,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
                 await task
         await http.stop(server.stop())
         await consumer.stop()
-        await broker.stop()
+        await dead_letters.stop()
         await backends.close()
     finally:
         await client.close()

@@ -10,10 +10,11 @@ from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.mongo import connect
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
+from quorum_common.settings import group_instance_id
 from quorum_ideas.api import IdeasApi
 from quorum_ideas.settings import IdeasSettings
 from quorum_ideas.store import PROJECTED, IdeaStore
@@ -36,13 +37,12 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
         outbox = Outbox(database, topics.ideas)
         store = IdeaStore(client, database, outbox)
         await store.prepare()
-        broker = make_broker(settings.kafka_bootstrap_servers, "ideas")
-        await broker.start()
+        dead_letters = RelayProducer(settings.kafka_bootstrap_servers, "ideas-dead-letters")
         # Stage and status for ListIdeas and GetIdea, projected from the ledger's events.
         consumer = EventConsumer(
             name=CONSUMER,
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            broker=broker,
+            dead_letters=dead_letters,
             client=client,
             database=database,
             topics=topics,
@@ -50,9 +50,13 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
             handle=store.project,
             kinds=PROJECTED,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+            group_instance_id=group_instance_id(settings, settings.ideas_grpc_port),
         )
         await consumer.start()
-        relay = asyncio.create_task(outbox.run_relay(broker), name="outbox-relay")
+        relay = asyncio.create_task(
+            outbox.run_relay(RelayProducer(settings.kafka_bootstrap_servers, "ideas-relay")),
+            name="outbox-relay",
+        )
         server = GrpcServer(
             settings.ideas_grpc_host,
             settings.ideas_grpc_port,
@@ -78,7 +82,7 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
         relay.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await relay
-        await broker.stop()
+        await dead_letters.stop()
     finally:
         await client.close()
 

@@ -20,10 +20,11 @@ from quorum_common import outbox as outbox_module
 from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.mongo import Document, connect, ensure_indexes
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
+from quorum_common.settings import group_instance_id
 from quorum_notifications import deliveries as deliveries_module
 from quorum_notifications import recipients as recipients_module
 from quorum_notifications import subscriptions as subscriptions_module
@@ -129,13 +130,14 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
             on_planned=dispatcher.notify,
             patience=timedelta(seconds=settings.notifications_recipients_wait_seconds),
         )
-        broker = make_broker(settings.kafka_bootstrap_servers, "notifications")
-        await broker.start()
+        poison_letters = RelayProducer(
+            settings.kafka_bootstrap_servers, "notifications-dead-letters"
+        )
         intake = Intake(recipients, deliveries, on_job=fanout.notify)
         consumer = EventConsumer(
             name="notifications",
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            broker=broker,
+            dead_letters=poison_letters,
             client=client,
             database=database,
             topics=topics,
@@ -145,11 +147,17 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
             outbox=outbox,
             after_commit=intake.committed,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+            group_instance_id=group_instance_id(settings, settings.notifications_grpc_port),
         )
         await consumer.start()
         await webhooks.start()
         background = [
-            asyncio.create_task(outbox.run_relay(broker), name="outbox-relay"),
+            asyncio.create_task(
+                outbox.run_relay(
+                    RelayProducer(settings.kafka_bootstrap_servers, "notifications-relay")
+                ),
+                name="outbox-relay",
+            ),
             asyncio.create_task(fanout.run(), name="fan-out"),
         ]
         dispatching = asyncio.create_task(dispatcher.run(), name="dispatcher")
@@ -191,7 +199,7 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await broker.stop()
+            await poison_letters.stop()
     finally:
         await webhooks.close()
         await client.close()

@@ -10,12 +10,13 @@ from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import ensure_topics, make_broker
+from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.mongo import connect, ensure_indexes
 from quorum_common.outbox import COLLECTION as OUTBOX
 from quorum_common.outbox import INDEXES as OUTBOX_INDEXES
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
+from quorum_common.settings import group_instance_id
 from quorum_validation import decisions, directory, evidence, ledger, peers, policies
 from quorum_validation.api import DirectoryApi, GateApi, InsightsApi, PeersApi, PolicyApi
 from quorum_validation.handler import KINDS, IdeaEvents
@@ -75,12 +76,11 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
         reevaluator = Reevaluator(client, database, outbox, entries, records, pipelines, judging)
         # A rebuild too big for one transaction is carried on by the re-evaluator.
         judging.on_unfinished = reevaluator.notify
-        broker = make_broker(settings.kafka_bootstrap_servers, "validation")
-        await broker.start()
+        dead_letters = RelayProducer(settings.kafka_bootstrap_servers, "validation-dead-letters")
         consumer = EventConsumer(
             name="validation",
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            broker=broker,
+            dead_letters=dead_letters,
             client=client,
             database=database,
             topics=topics,
@@ -89,10 +89,16 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             kinds=KINDS,
             outbox=outbox,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+            group_instance_id=group_instance_id(settings, settings.validation_grpc_port),
         )
         await consumer.start()
         background = [
-            asyncio.create_task(outbox.run_relay(broker), name="outbox-relay"),
+            asyncio.create_task(
+                outbox.run_relay(
+                    RelayProducer(settings.kafka_bootstrap_servers, "validation-relay")
+                ),
+                name="outbox-relay",
+            ),
             asyncio.create_task(reevaluator.run(), name="reevaluator"),
         ]
         server = GrpcServer(
@@ -131,7 +137,7 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await broker.stop()
+        await dead_letters.stop()
     finally:
         await client.close()
 

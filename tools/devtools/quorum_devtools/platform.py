@@ -71,19 +71,24 @@ def start(
     platform: Platform, output: Mapping[str, IO[bytes] | int] | None = None
 ) -> dict[str, subprocess.Popen[bytes]]:
     """Start every service as its own process (`python -m quorum_<service>`)."""
-    env = platform.env()
-    processes = {}
-    for service in SERVICES:
-        sink = (output or {}).get(service, subprocess.PIPE)
-        processes[service] = subprocess.Popen(
-            [sys.executable, "-m", f"quorum_{service}"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # the supervisor, not the terminal, decides when they stop
-        )
-    return processes
+    return {
+        service: start_service(platform, service, (output or {}).get(service, subprocess.PIPE))
+        for service in SERVICES
+    }
+
+
+def start_service(
+    platform: Platform, service: str, output: IO[bytes] | int = subprocess.PIPE
+) -> subprocess.Popen[bytes]:
+    """Start one service's process (also to restart one that died)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", f"quorum_{service}"],
+        env=platform.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # the supervisor, not the terminal, decides when they stop
+    )
 
 
 def serving(address: str, timeout: float = 1.0) -> bool:

@@ -213,11 +213,14 @@ class EventConsumer:
                 await asyncio.sleep(delay)
                 delay = min(JOIN_RETRY_LONGEST_S, delay * 2)
         self._joined = True
+        assigned = self._consumer.assignment()
+        # Counts, not the list: with prefixed topics the list ran to hundreds of characters.
         log.info(
-            "%s joined %s: %s",
+            "%s joined %s: %d partitions of %d topics",
             self.name,
             self._group_id,
-            sorted(f"{tp.topic}/{tp.partition}" for tp in self._consumer.assignment()),
+            len(assigned),
+            len({tp.topic for tp in assigned}),
         )
         await self._run()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 
 import grpc
@@ -13,6 +12,7 @@ from e2e.test_gateway_api import Tenant, refused, submission, tenant, until
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum_devtools import platform
+from quorum_devtools.bench_probe import Probe
 from support.ledger import customers_counted
 
 pytestmark = pytest.mark.e2e
@@ -336,15 +336,20 @@ PLUMBING = {"outbox", "processed_events"}
 
 
 async def settled(running: platform.Platform) -> str:
-    """The fingerprint once the asynchronous pipeline has stopped changing records."""
-    previous = await fingerprint(running)
-    for _ in range(100):
-        await asyncio.sleep(0.3)
-        current = await fingerprint(running)
-        if current == previous:
-            return current
-        previous = current
-    raise AssertionError("the databases never settled")
+    """The fingerprint once nothing is left to publish or to consume (the bench's probe:
+    every outbox empty, every consumer group at its topics' ends, seen twice)."""
+    probe = Probe(
+        running.mongodb_uri,
+        running.database_prefix,
+        running.kafka_bootstrap_servers,
+        running.topic_prefix,
+    )
+    await probe.start()
+    try:
+        await probe.wait_quiet(within=60)
+    finally:
+        await probe.close()
+    return await fingerprint(running)
 
 
 async def fingerprint(running: platform.Platform) -> str:

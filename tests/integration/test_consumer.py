@@ -310,8 +310,13 @@ def fetches() -> Iterator[list[str]]:
         AIOKafkaClient.send = original
 
 
+# An idle spell, counted in the consumer's own polls: unpaused, each waits its long poll
+# while the fetcher asks again and again; paused, each is one round of fetches.
+IDLE_POLLS = 4
+
+
 async def idle_fetches_then_receive(setup: Setup, fetches: list[str], pause_ms: int) -> int:
-    """Fetches sent during a quiet spell of a second; then a record must still arrive."""
+    """Fetches sent during a quiet spell of IDLE_POLLS polls; then a record must arrive."""
     consumer, applied = setup.make(idle_pause_max_ms=pause_ms), setup.applied
     await consumer.start()
     try:
@@ -321,8 +326,12 @@ async def idle_fetches_then_receive(setup: Setup, fetches: list[str], pause_ms: 
 
         # The group is joined in the background; the spell measured is the idle loop's.
         await eventually(joined, "the consumer in its group")
-        started = len(fetches)
-        await asyncio.sleep(1.0)  # the quiet spell being measured, not a synchronisation
+        started, polled = len(fetches), consumer.polls
+
+        async def quiet_spell_over() -> bool:
+            return consumer.polls >= polled + IDLE_POLLS
+
+        await eventually(quiet_spell_over, "the consumer's idle polls")
         idle = len(fetches) - started
         event = idea_events(1)[0]
         await setup.broker.publish(
@@ -346,7 +355,7 @@ async def test_an_idle_consumer_pauses_and_still_receives(
 
     if infra.source != "testcontainers":
         # noida-db answers an empty fetch at once, so an unpaused idle consumer asks again
-        # and again (Kafka's long poll makes it wait instead); paused for a tenth of the
-        # quiet spell so far, it asks a few dozen times a second. Compared within one test,
-        # so a busy machine slows both alike.
+        # and again while it waits out each long poll (Kafka's long poll makes it wait
+        # instead); paused, it asks once a round. Counted per poll, not per second, so a
+        # busy machine changes neither count much.
         assert paused * 10 < unpaused, (paused, unpaused)

@@ -161,6 +161,8 @@ class EventConsumer:
         # What it took: transactions, and the events they applied (logged at stop).
         self.transactions = 0
         self.applied = 0
+        # Polls made so far, records or not: what an idle consumer's rounds are counted by.
+        self.polls = 0
 
     @property
     def dead_letter_topic(self) -> str:
@@ -254,6 +256,7 @@ class EventConsumer:
             await schedule.wait_for_the_next_fetch()
             try:
                 fetched = await consumer.getmany(timeout_ms=poll_ms, max_records=self._max_batch)
+                self.polls += 1
             except KafkaError as error:
                 log.warning("%s could not fetch, will retry: %r", self.name, error)
                 await asyncio.sleep(1.0)

@@ -64,7 +64,7 @@ def test_the_bench_writes_every_section_and_cleans_up(infra: Servers, tmp_path: 
     assert all(report[section] for section in SECTIONS), [s for s in SECTIONS if s not in report]
 
     reference = report["reference"]
-    if reference["available"]:  # ../shared/reference/ is there: the ratios are too
+    if reference["available"]:  # tools/reference is there: the ratios are too
         assert measured(reference["consumed_per_s"])
         assert measured(reference["cpu_ms_per_endorsement"]["total"])
         assert measured(report["ratios"]["pipeline_throughput"])

@@ -6,7 +6,7 @@
 
 Measures, in one run (see docs/benchmarks.md for what each figure means):
 
-1. reference     the reference pipeline (../shared/reference/, when that folder exists):
+1. reference     the reference pipeline (tools/reference/, or $QUORUM_REFERENCE_DIR):
                  the same durable work done lean; Quorum's figures are ratios to it
 2. pipeline      endorsements/s from 32 clients through gateway → ideas → Kafka →
                  validation, and CPU per validated endorsement of all Quorum's processes

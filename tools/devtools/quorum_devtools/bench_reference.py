@@ -23,9 +23,9 @@ from quorum_devtools.bench_platform import BenchError, Processes
 from quorum_devtools.bench_stats import median
 
 ROOT = Path(__file__).resolve().parents[3]
-# Not part of the repository: a yardstick kept beside it on the team's machines and
-# shared by whoever works there; QUORUM_REFERENCE_DIR names it anywhere else.
-FOLDER = Path(os.environ.get("QUORUM_REFERENCE_DIR") or ROOT.parent / "shared" / "reference")
+# tools/reference: the team's yardstick, kept as it is written (not this project's code,
+# not linted) so its figures stay comparable; QUORUM_REFERENCE_DIR names another copy.
+FOLDER = Path(os.environ.get("QUORUM_REFERENCE_DIR") or ROOT / "tools" / "reference")
 # The reference's own deadlines (start, drain) are a minute or two; this is a backstop.
 TIMEOUT_SECONDS = 600.0
 POLL_SECONDS = 0.2

@@ -112,17 +112,13 @@ class Gateway:
     async def progress(
         self, principal: Principal, idea_id: str, context: Context
     ) -> validation_pb2.GetIdeaProgressResponse | None:
-        remaining = context.time_remaining()
-        timeout = (
-            self.backends.timeout if remaining is None else min(self.backends.timeout, remaining)
-        )
         try:
             return await self.backends.invoke(
                 self.backends.gates.GetIdeaProgress,
                 validation_pb2.GetIdeaProgressRequest(
                     tenant_id=principal.tenant_id, idea_id=idea_id
                 ),
-                max(0.05, timeout),
+                self.backends.timeout_within(context),
             )
         except grpc.aio.AioRpcError as error:
             # Not in the ledger yet: the idea exists, its stage is on its way.

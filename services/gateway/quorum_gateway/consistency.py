@@ -58,13 +58,11 @@ class LedgerReads:
 
         A malformed request is left to the call itself, which names every bad field.
         """
-        remaining = context.time_remaining()
-        seconds = self._backends.timeout if remaining is None else remaining
         try:
             answer = await self._backends.invoke(
                 self._backends.ideas.GetIdea,
                 ideas_pb2.GetIdeaRequest(tenant_id=principal.tenant_id, idea_id=idea_id),
-                max(0.05, min(self._backends.timeout, seconds)),
+                self._backends.timeout_within(context),
             )
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
@@ -79,9 +77,7 @@ class LedgerReads:
         """The ledger's progress of these ideas, once it has folded these versions."""
         if not versions:
             return {}
-        remaining = context.time_remaining()
-        budget = self._backends.timeout if remaining is None else remaining
-        give_up = time.monotonic() + max(0.0, min(self._backends.timeout, budget) - MARGIN_S)
+        give_up = time.monotonic() + max(0.0, self._backends.timeout_within(context) - MARGIN_S)
         pause = FIRST_POLL_S
         while True:
             found = await self._read(principal, list(versions), context)

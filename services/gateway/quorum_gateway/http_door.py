@@ -57,6 +57,9 @@ DETAILS_KEY = "grpc-status-details-bin"
 UNDECODABLE = b"\xff"
 # Headers passed on to the gRPC call as metadata, and nothing else the client sent.
 FORWARDED_HEADERS = ("authorization", "traceparent", "tracestate")
+# A body over the limit is read (and dropped) up to this many times the limit before the
+# 413 is sent; past that the connection may close before the client reads the answer.
+DRAINED_AT_MOST = 16
 
 
 @dataclass(frozen=True)
@@ -200,19 +203,24 @@ class HttpDoor:
         try:
             async for chunk in request.stream():
                 size += len(chunk)
-                if size > self._max_body:
-                    return error_response(
-                        refusal(
-                            grpc.StatusCode.INVALID_ARGUMENT,
-                            f"the request body is over {self._max_body} bytes",
-                            "body",
-                            f"must be at most {self._max_body} bytes",
-                        ),
-                        413,
-                    )
-                chunks.append(chunk)
+                if size <= self._max_body:
+                    chunks.append(chunk)
+                elif size > DRAINED_AT_MOST * self._max_body:
+                    break
+                # Over the limit: the rest is read and dropped, so that a client still
+                # sending gets the 413 instead of a connection closed under it.
         except ClientDisconnect:
             return Response(status_code=499)
+        if size > self._max_body:
+            return error_response(
+                refusal(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"the request body is over {self._max_body} bytes",
+                    "body",
+                    f"must be at most {self._max_body} bytes",
+                ),
+                413,
+            )
         return b"".join(chunks)
 
     def _decode(self, rpc: Rpc, body: bytes, last_event_id: str | None) -> bytes | str:

@@ -30,8 +30,8 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_common.errors import StartupError
-from quorum_common.observability import is_read, read_traces_ratio
 from quorum_common.telemetry_plan import telemetry_plan
+from quorum_common.tracing import is_read, read_traces_ratio, write_traces_ratio
 from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
 from support.platforms import own_platform
@@ -134,9 +134,9 @@ async def receiver() -> AsyncIterator[Receiver]:
         await server.stop(grace=None)
 
 
-@pytest.fixture
-async def traced(
-    infra: Servers, isolation: Isolation, tmp_path: Path, receiver: Receiver
+@contextlib.asynccontextmanager
+async def _exporting(
+    infra: Servers, isolation: Isolation, tmp_path: Path, receiver: Receiver, write_ratio: str
 ) -> AsyncIterator[platform.Platform]:
     """A whole Quorum exporting to `receiver`, quickly (short batch and metric intervals)."""
     settings = platform.Platform(
@@ -153,6 +153,7 @@ async def traced(
             "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_METRICS_EXPORTER": "otlp",
             "OTEL_SDK_DISABLED": "false",
+            "QUORUM_WRITE_TRACES_RATIO": write_ratio,
             "LOG_FORMAT": "json",
         },
     )
@@ -171,6 +172,24 @@ async def traced(
         for handle in logs.values():
             handle.close()
     assert codes == dict.fromkeys(platform.SERVICES, 0), codes
+
+
+@pytest.fixture
+async def traced(
+    infra: Servers, isolation: Isolation, tmp_path: Path, receiver: Receiver
+) -> AsyncIterator[platform.Platform]:
+    """Every write traced (QUORUM_WRITE_TRACES_RATIO=1)."""
+    async with _exporting(infra, isolation, tmp_path, receiver, "1") as settings:
+        yield settings
+
+
+@pytest.fixture
+async def traced_on_request(
+    infra: Servers, isolation: Isolation, tmp_path: Path, receiver: Receiver
+) -> AsyncIterator[platform.Platform]:
+    """No write traced unless its caller's traceparent asks (QUORUM_WRITE_TRACES_RATIO=0)."""
+    async with _exporting(infra, isolation, tmp_path, receiver, "0") as settings:
+        yield settings
 
 
 async def _eventually(check: Callable[[], str], within: float = 30.0) -> None:
@@ -279,6 +298,55 @@ async def test_submit_idea_is_one_connected_trace_across_kafka(
     assert processed.attributes["quorum.outcome"] == "applied"
     # Health checks (the gateway watches its backends) never make traces.
     assert not [s for s in receiver.spans if "grpc.health" in s.name]
+
+
+@pytest.mark.e2e
+async def test_a_trace_not_sampled_costs_no_span_anywhere_and_a_sampled_caller_is_followed(
+    traced_on_request: platform.Platform, receiver: Receiver
+) -> None:
+    running = traced_on_request
+    key = await asyncio.to_thread(bootstrap_tenant, running.env(), "acme-software")
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    sampled = (("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01"),)
+    ideas_topic = f"{running.topic_prefix}quorum.ideas.v1"
+    async with channel(running.address("gateway"), key) as gateway:
+        ideas = gateway_pb2_grpc.IdeasServiceStub(gateway)
+        # Not sampled (ratio 0, no traceparent): the gateway, ideas, the relay and every
+        # consumer must agree and make no span for it.
+        idea = (await ideas.SubmitIdea(_submission())).idea
+        # Sampled by its caller: followed through every process. Same idea, so the same
+        # partition: once its records are processed, the submission's were before them.
+        await ideas.EndorseIdea(
+            gateway_pb2.EndorseIdeaRequest(
+                idea_id=idea.id,
+                member=domain_pb2.MemberRef(organization_id="globex", member_id="gil"),
+                importance=domain_pb2.IMPORTANCE_IMPORTANT,
+            ),
+            metadata=sampled,
+        )
+    endorse = "/quorum.gateway.v1.IdeasService/EndorseIdea"
+    expected = [
+        ("quorum-gateway", SERVER, endorse),
+        ("quorum-gateway", CLIENT, "/quorum.ideas.v1.IdeasService/EndorseIdea"),
+        ("quorum-ideas", SERVER, "/quorum.ideas.v1.IdeasService/EndorseIdea"),
+        ("quorum-ideas", PRODUCER, f"send {ideas_topic}"),
+        ("quorum-validation", CONSUMER, f"process {ideas_topic}"),
+        ("quorum-notifications", CONSUMER, f"process {ideas_topic}"),
+        ("quorum-gateway", CONSUMER, f"process {ideas_topic}"),
+    ]
+
+    def missing() -> str:
+        spans = receiver.trace(trace_id)
+        for service, kind, name in expected:
+            if _one(spans, service, kind, name) is None:
+                return f"{service} {name} not in the sampled trace; have {_names(spans)}"
+        return ""
+
+    await _eventually(missing)
+    top = _one(receiver.trace(trace_id), "quorum-gateway", SERVER, endorse)
+    assert top is not None and top.parent_id == "00f067aa0ba902b7"
+    others = [s for s in receiver.spans if s.trace_id != trace_id]
+    assert not others, f"spans of a trace nobody sampled: {_names(others)}"
 
 
 def _is_mongo(span: Collected) -> bool:
@@ -408,6 +476,8 @@ def test_reads_are_told_apart_from_writes_for_sampling(span: str, read: bool) ->
 
 
 def test_the_read_traces_ratio_is_a_fraction() -> None:
+    assert write_traces_ratio({}) == 0.1
+    assert write_traces_ratio({"QUORUM_WRITE_TRACES_RATIO": "0"}) == 0.0
     assert read_traces_ratio({}) == 0.01
     assert read_traces_ratio({"QUORUM_READ_TRACES_RATIO": "1"}) == 1.0
     for bad in ("2", "-0.1", "some"):
@@ -470,6 +540,7 @@ async def test_http_protobuf_to_a_traces_only_receiver_exports_and_complains_onc
         "OTEL_BSP_SCHEDULE_DELAY": "100",
         "OTEL_METRIC_EXPORT_INTERVAL": "200",
         "OTEL_SDK_DISABLED": "false",
+        "QUORUM_WRITE_TRACES_RATIO": "1",
     }
     with contextlib.ExitStack() as stack:
         # Off the event loop: the receiver in this loop must keep answering meanwhile.

@@ -41,13 +41,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
-from opentelemetry import trace
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from quorum.events.v1 import events_pb2
-from quorum_common import observability
+from quorum_common import meters, tracing
 from quorum_common.events import PoisonEvent, Topics, decode, event_type, now
 from quorum_common.fetch_schedule import SHORT_POLL_MS, FetchSchedule
 from quorum_common.kafka import Outgoing, RelayProducer
@@ -97,7 +96,7 @@ class _Item:
 
     record: Any
     event: events_pb2.Event
-    processing: observability.Processing | None = None
+    processing: tracing.Processing | None = None
 
     @property
     def event_id(self) -> str:
@@ -281,7 +280,7 @@ class EventConsumer:
                 self._uncommitted[tp] = batch[-1].offset + 1
                 end = consumer.highwater(tp)
                 if isinstance(end, int):
-                    observability.record_consumer_lag(
+                    meters.record_consumer_lag(
                         self._group_id, tp.topic, tp.partition, end - batch[-1].offset - 1
                     )
             if time.monotonic() - self._committed_at >= COMMIT_INTERVAL_S:
@@ -338,9 +337,9 @@ class EventConsumer:
         for item in items:
             await self._apply_alone(item)
 
-    def _start_processing(self, item: _Item) -> observability.Processing:
+    def _start_processing(self, item: _Item) -> tracing.Processing:
         record = item.record
-        processing = observability.start_processing(
+        processing = tracing.start_processing(
             group=self._group_id,
             topic=str(record.topic),
             partition=int(record.partition),
@@ -361,7 +360,7 @@ class EventConsumer:
         first = items[0].processing
         assert first is not None
         try:
-            with trace.use_span(first.span, end_on_exit=False):
+            with first.current():
                 seen = await commit(
                     self._client, self._outbox, lambda unit: self._work(unit, items)
                 )
@@ -414,7 +413,7 @@ class EventConsumer:
         """One event in its own transaction: applied, duplicate, dead-lettered or raised."""
         processing = item.processing = self._start_processing(item)
         try:
-            with trace.use_span(processing.span, end_on_exit=False):
+            with processing.current():
                 await commit(self._client, self._outbox, lambda unit: self._work_alone(unit, item))
         except (DuplicateKeyError, BulkWriteError) as error:
             if not _duplicate(error):
@@ -425,7 +424,7 @@ class EventConsumer:
             self._finish([item], {item.event_id})
             return
         except PoisonEvent as poison:
-            with trace.use_span(processing.span, end_on_exit=False):
+            with processing.current():
                 await self._dead_letter(item.record, str(poison))
             processing.end("dead_lettered")
             return
@@ -468,7 +467,7 @@ class EventConsumer:
             }
         )
         # Whoever inspects the dead letter lands on this failed processing span.
-        headers.update(observability.current_trace_context())
+        headers.update(tracing.current_trace_context())
         log.error(
             "%s dead-lettered %s/%s@%s: %s",
             self.name,

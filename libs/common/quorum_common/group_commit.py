@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 
-from quorum_common import observability
+from quorum_common import tracing
 from quorum_common.mongo import Document
 from quorum_common.unit_of_work import Unit, commit
 
@@ -81,7 +81,7 @@ class GroupCommit(Generic[W, R]):
         """Commit `work` with whatever else is waiting; its result, or its error raised."""
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         keys = frozenset(self._keys(work))
-        self._queue.append(_Call(work, future, observability.current_context(), keys))
+        self._queue.append(_Call(work, future, tracing.current_context(), keys))
         self._start_groups()
         return await future
 
@@ -118,7 +118,7 @@ class GroupCommit(Generic[W, R]):
 
     async def _commit_in_context(self, group: list[_Call[W, R]]) -> None:
         try:
-            with observability.within(group[0].context):
+            with tracing.within(group[0].context):
                 await self._commit_group([(call.work, call.future) for call in group])
         except BaseException as error:
             # Cancelled (the process stops): these calls are not committed.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import grpc
@@ -16,6 +16,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from quorum_common import errors
+from quorum_common.interceptors import WrappingInterceptor
+from quorum_common.observability import server_interceptors
 from quorum_common.telemetry_plan import telemetry_plan
 
 log = logging.getLogger(__name__)
@@ -89,44 +91,6 @@ async def abort_internal(context: grpc.aio.ServicerContext[Any, Any], method: st
     await context.abort(
         grpc.StatusCode.INTERNAL, f"internal error {error_id}; the service log has its details"
     )
-
-
-class WrappingInterceptor(grpc.aio.ServerInterceptor):
-    """An interceptor that wraps each method's handler once, not on every call.
-
-    grpc.aio asks every interceptor for the handler of every call; building the wrapper
-    (closures, a new RpcMethodHandler) each time is pure overhead on a busy server.
-    """
-
-    def __init__(self) -> None:
-        # Per method: the handler behind this interceptor, and its wrapper.
-        self._wrapped: dict[
-            str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]
-        ] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-        kept = self._wrapped.get(method)
-        if kept is not None and kept[0] is handler:
-            return kept[1]
-        # The first call, or what is behind this interceptor wraps per call itself.
-        wrapped = self.wrap(method, handler)
-        self._wrapped[method] = (handler, wrapped)
-        return wrapped
-
-    def wrap(
-        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        raise NotImplementedError
 
 
 class ErrorInterceptor(WrappingInterceptor):
@@ -317,11 +281,17 @@ class GrpcServer:
         max_connection_age_seconds: float = 0,
         request_check: Callable[[Any], None] | None = None,
     ) -> None:
-        # The error mapping is outermost, so errors raised by other interceptors
-        # (authentication, rate limits) become statuses too; decoding is innermost, so
-        # a caller without a key learns that before whether its bytes made sense.
+        # Telemetry is outermost, so a call's span and duration include everything; then
+        # the error mapping, so errors raised by other interceptors (authentication,
+        # rate limits) become statuses too; decoding is innermost, so a caller without
+        # a key learns that before whether its bytes made sense.
         self.server = grpc.aio.server(
-            interceptors=[ErrorInterceptor(), *interceptors, DecodingInterceptor(request_check)],
+            interceptors=[
+                *server_interceptors(),
+                ErrorInterceptor(),
+                *interceptors,
+                DecodingInterceptor(request_check),
+            ],
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", 4 * max_message_bytes),

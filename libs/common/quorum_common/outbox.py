@@ -42,7 +42,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
 from quorum.events.v1 import events_pb2
-from quorum_common import observability
+from quorum_common import meters, tracing
 from quorum_common.acknowledged import Acknowledged
 from quorum_common.events import EVENT_TYPE_HEADER, headers, now
 from quorum_common.kafka import Outgoing, RelayProducer
@@ -130,7 +130,7 @@ class Outbox:
         """The rows for these events (to `topic`, by default the outbox's), to insert
         inside the caller's transaction."""
         # Captured now, inside the caller's span; the relay runs in another task.
-        context = dict(trace) if trace is not None else observability.current_trace_context()
+        context = dict(trace) if trace is not None else tracing.current_trace_context()
         created = now()
         return [
             {
@@ -176,7 +176,7 @@ class Outbox:
     async def run_relay(self, producer: RelayProducer, sweep_seconds: float = 1.0) -> None:
         """Publish owed rows forever; cancel the task to stop it."""
         # The backlog gauge counts while this relay runs, on its event loop.
-        stop_observing = observability.observe_outbox_backlog(
+        stop_observing = meters.observe_outbox_backlog(
             self._entries.database.name, self.pending_count
         )
         last_sweep = time.monotonic()
@@ -238,7 +238,7 @@ class Outbox:
         spans = []
         records = []
         for row in rows:
-            span, trace_headers = observability.start_send_span(
+            span, trace_headers = tracing.start_send_span(
                 row["topic"],
                 row.get("trace") or {},
                 key=row["key"],
@@ -267,7 +267,7 @@ class Outbox:
             acknowledged = await producer.send(records)
         except BaseException as error:
             for span in spans:
-                observability.end_with_error(span, error)
+                tracing.end_with_error(span, error)
             raise
         # A send span lasts until the broker acknowledged the whole batch.
         for span in spans:

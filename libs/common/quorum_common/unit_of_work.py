@@ -21,7 +21,7 @@ from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from quorum.events.v1 import events_pb2
-from quorum_common import observability
+from quorum_common import tracing
 from quorum_common.mongo import Document
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ async def commit(
     """Run `work` and insert its events in one transaction; relay them after the commit."""
     written: list[Document] = []
     attempts = 0
-    cause = observability.current_trace_context()
+    cause = tracing.current_trace_context()
 
     async def attempt(session: AsyncClientSession) -> T:
         nonlocal written, attempts
@@ -79,7 +79,7 @@ async def commit(
         return result
 
     database = outbox.database_name if outbox is not None else ""
-    with observability.transaction_span(database) as span:
+    with tracing.transaction_span(database) as span:
         async with client.start_session() as session:
             result = await session.with_transaction(
                 attempt,

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 
 from quorum_common.errors import ResourceExhausted
-from quorum_common.grpc_server import WrappingInterceptor
+from quorum_common.interceptors import WrappingInterceptor
 from quorum_gateway.keys import KeyStore
 from quorum_gateway.principals import Principal, authorize, bearer
 from quorum_gateway.ratelimit import RateLimiter

@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
-from quorum_common import observability
+from quorum_common import tracing
 
 log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -83,7 +83,7 @@ class Backends:
         self, method: Callable[..., Awaitable[Response]], request: Any, seconds: float
     ) -> Response:
         """Call a backend with a deadline of `seconds`, in a CLIENT span when traced."""
-        with observability.client_call(self._names.get(id(method), "backend")) as metadata:
+        with tracing.client_call(self._names.get(id(method), "backend")) as metadata:
             return await method(request, timeout=seconds, metadata=metadata)
 
     def timeout_within(self, context: Context) -> float:

@@ -123,6 +123,7 @@ class Loads:
         ideas, first = self._throughput_ideas, self._throughput_first
         await self.probe.wait_quiet()
         before = await self.probe.consumed("validation", "ideas")
+        operations_before = await self.probe.mongo_operations()
         cpu_before = self.service_cpu()
         accepted = 0
         rpc: list[float] = []
@@ -163,6 +164,9 @@ class Loads:
         await self.probe.wait_quiet()
         quiet = time.perf_counter()
         cpu_after = self.service_cpu()
+        operations = operations_per(
+            operations_before, await self.probe.mongo_operations(), min(reached - before, accepted)
+        )
         elapsed = finished - started
         validated = reached - before
         cpu = cpu_used(cpu_before, cpu_after)
@@ -180,6 +184,7 @@ class Loads:
             "errors": failed,
             "cpu_seconds": cpu,
             "cpu_ms_per_endorsement": per_endorsement(cpu, min(validated, accepted)),
+            "mongo_operations_per_endorsement": operations,
         }
 
     # ------------------------------------------------------------------ latency
@@ -353,6 +358,18 @@ class Loads:
 
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {s: round(after[s] - before[s], 3) for s in before if s in after}
+
+
+def operations_per(
+    before: dict[str, int], after: dict[str, int], endorsements: int
+) -> dict[str, float]:
+    """MongoDB operations per endorsement, by `service.collection.kind`, and `total`."""
+    if endorsements <= 0:
+        return {}
+    spent = {k: v - before.get(k, 0) for k, v in after.items() if v > before.get(k, 0)}
+    figures = {k: round(v / endorsements, 2) for k, v in sorted(spent.items())}
+    figures["total"] = round(sum(spent.values()) / endorsements, 2)
+    return figures
 
 
 def per_endorsement(cpu_seconds: dict[str, float], endorsements: int) -> dict[str, float]:

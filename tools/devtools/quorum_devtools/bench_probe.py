@@ -173,6 +173,26 @@ class Probe:
                 return time.perf_counter(), count
             await asyncio.sleep(FAST_POLL_SECONDS)
 
+    async def mongo_operations(self) -> dict[str, int]:
+        """Operations so far on this run's databases, by `service.collection.kind`.
+
+        From the server's `top` counters: what each collection was asked (reads, inserts,
+        updates, removes, getMores, other commands). Two snapshots around a measurement
+        say how many MongoDB operations one endorsement costs, and where.
+        """
+        answer = await self._mongo.admin.command("top")
+        counts: dict[str, int] = {}
+        for namespace, figures in answer.get("totals", {}).items():
+            database, _, collection = namespace.partition(".")
+            if not database.startswith(self._database_prefix) or not collection:
+                continue
+            service = database[len(self._database_prefix) :]
+            for kind in ("queries", "insert", "update", "remove", "getmore", "commands"):
+                count = int(figures.get(kind, {}).get("count", 0))
+                if count:
+                    counts[f"{service}.{collection}.{kind}"] = count
+        return counts
+
     async def document_bytes(self, service: str, collection: str, key: str) -> int | None:
         """BSON size of one document of a service, None when it is not there."""
         found = await self._mongo[f"{self._database_prefix}{service}"][collection].aggregate(

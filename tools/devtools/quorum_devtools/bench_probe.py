@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from typing import Any
 
@@ -214,11 +215,16 @@ class Probe:
         A transaction is one oplog entry listing its writes (applyOps); each write is
         counted for the database it went to. Writes of other databases (another run on
         shared servers, the server's own) are `other`; `total` is every entry's size.
+        Outbox rows the TTL monitor removed (kept a while after publishing, then expired
+        in bulk about once a minute, whichever endorsements wrote them) are also counted
+        apart, as `outbox_expiry`: they belong to earlier writes, not to this window's.
         """
         if position is None:
             return None
         oplog = self._mongo["local"]["oplog.rs"]
-        since = {"$match": {"ts": {"$gt": position}}}
+        outboxes = "^" + re.escape(self._database_prefix) + r".*\.outbox$"
+        expiry = {"op": "d", "ns": {"$regex": outboxes}}
+        since = {"$match": {"ts": {"$gt": position}, "$nor": [expiry]}}
         totals = await oplog.aggregate(
             [since, {"$group": {"_id": None, "bytes": {"$sum": {"$bsonSize": "$$ROOT"}}}}]
         )
@@ -239,6 +245,14 @@ class Probe:
                 },
             ]
         )
+        expired = await oplog.aggregate(
+            [
+                {"$match": {"ts": {"$gt": position}, **expiry}},
+                {"$group": {"_id": None, "bytes": {"$sum": {"$bsonSize": "$$ROOT"}}}},
+            ]
+        )
+        async for group in expired:
+            found["outbox_expiry"] = int(group["bytes"])
         async for group in by_database:
             database = str(group["_id"] or "")
             ours = database.startswith(self._database_prefix)

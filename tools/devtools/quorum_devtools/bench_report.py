@@ -338,6 +338,7 @@ def growth_table(results: dict[str, Any]) -> list[str]:
         ("  written by validation", lambda s: _oplog(s, "validation")),
         ("  written by notifications", lambda s: _oplog(s, "notifications")),
         ("  written by gateway", lambda s: _oplog(s, "gateway")),
+        ("  outbox rows expired meanwhile (earlier writes)", lambda s: _oplog(s, "outbox_expiry")),
         ("GetIdea answer (bytes)", lambda s: _number(s["get_idea_answer_bytes"], 0)),
         ("idea document (BSON bytes)", lambda s: _number(s["idea_document_bytes"], 0)),
     )

@@ -22,6 +22,15 @@ S = TypeVar("S", bound=ServiceSettings)
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
+def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop, or None: asyncio's own."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
+
+
 def run_service(
     name: str,
     settings_class: type[S],
@@ -66,7 +75,8 @@ def run_service(
             log.warning("%s stopped before it had finished starting", name)
 
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=_loop_factory(settings.event_loop)) as runner:
+            runner.run(main())
     except StartupError as error:
         die(f"{name}: {error}")
     finally:

@@ -43,6 +43,11 @@ class ServiceSettings(BaseSettings):
         default="mongodb://127.0.0.1:27027/?replicaSet=rs0",
         description="MongoDB replica set URI (transactions need a replica set)",
     )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop",
+        description="The event loop: uvloop (libuv; less CPU per endorsement than the "
+        "standard library's, docs/benchmarks.md) or asyncio",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: Literal["json", "text"] = Field(
         default="json", description="json (one object per line) or text (for a terminal)"

@@ -11,13 +11,18 @@ of this process knows (a process that died, a relay that failed). A crash betwee
 publishing and marking publishes a row twice; consumers deduplicate by event id, so
 nothing is lost and nothing counts twice.
 
-Published rows are kept for RETENTION (a TTL index), because a broker may lose records
+Published rows are kept for RETENTION, because a broker may lose records
 it acknowledged (acknowledged.py): every second, and before the first batch of every
 new producer, the relay compares each partition's log end offset with the highest
 offset it was acknowledged there; where the log ends below it, the rows from the log
 end on are owed again and go out again in their order, before anything newer. A batch
 acknowledged at offsets at or below earlier ones (the loss was found only then) owes
 that batch again too, behind the lost rows.
+
+The relay deletes the rows past RETENTION itself, every second, a second's worth at
+a time; the TTL index, a minute later, only catches what a relay that stopped left.
+MongoDB's TTL monitor deletes everything expired in one pass a minute, which stalled
+every write on the server for as long as it took (seen as p99 latency).
 
 Each row keeps the W3C trace context of the span that wrote it (the request or the
 consumed event); the relay publishes it in the record's headers under a "send" span,
@@ -52,9 +57,10 @@ log = logging.getLogger(__name__)
 
 COLLECTION = "outbox"
 # How long a published row is kept, to publish it again if the broker loses it: far
-# past a broker restart and the relay's check that follows (seconds); MongoDB's TTL
-# monitor removes expired rows once a minute.
+# past a broker restart and the relay's check that follows (seconds). The relay
+# deletes expired rows every second; the TTL index, EXPIRY_MARGIN later, is the net.
 RETENTION = timedelta(minutes=2)
+EXPIRY_MARGIN = timedelta(minutes=1)
 # `prepare` creates them, after retiring the earlier layouts' indexes on the same keys.
 INDEXES: list[IndexModel] = []
 _INDEXES = [
@@ -62,7 +68,7 @@ _INDEXES = [
     IndexModel(
         [("published_at", ASCENDING)],
         name="expire_acknowledged",
-        expireAfterSeconds=int(RETENTION.total_seconds()),
+        expireAfterSeconds=int((RETENTION + EXPIRY_MARGIN).total_seconds()),
     ),
     IndexModel(
         [("topic", ASCENDING), ("partition", ASCENDING), ("offset", ASCENDING)],
@@ -110,7 +116,23 @@ class Outbox:
         # Rows the first layout kept after publishing them; rows of the second, all owed.
         await self._entries.delete_many({"published": True})
         await self._entries.update_many({"owed": {"$exists": False}}, {"$set": {"owed": True}})
+        await self._expire_after(indexes)
         await self._entries.create_indexes(_INDEXES)
+
+    async def _expire_after(self, indexes: Mapping[str, Document]) -> None:
+        """An existing TTL index takes this layout's expiry (create_indexes would refuse)."""
+        wanted = next(i.document for i in _INDEXES if i.document["name"] == "expire_acknowledged")
+        existing = indexes.get("expire_acknowledged")
+        if existing is None or existing.get("expireAfterSeconds") == wanted["expireAfterSeconds"]:
+            return
+        await self._entries.database.command(
+            "collMod",
+            self._entries.name,
+            index={
+                "name": "expire_acknowledged",
+                "expireAfterSeconds": wanted["expireAfterSeconds"],
+            },
+        )
 
     def _next_seq(self) -> int:
         # Microseconds since the epoch, strictly increasing within this process.
@@ -190,6 +212,7 @@ class Outbox:
                         last_sweep = time.monotonic()
                         await self._audit(producer)
                         await self._sweep(producer, all_rows=notified)
+                        await self.expire()
                     while self._ready:
                         await self._publish_ready(producer)
                 except _Replay:
@@ -233,6 +256,10 @@ class Outbox:
             if len(found) < BATCH:
                 return
             query["seq"] = {"$gt": found[-1]["seq"]}
+
+    async def expire(self) -> None:
+        """Delete the published rows kept past RETENTION (a second's worth, each second)."""
+        await self._entries.delete_many({"owed": False, "published_at": {"$lt": now() - RETENTION}})
 
     async def _publish(self, producer: RelayProducer, rows: list[Document]) -> None:
         spans = []

@@ -61,9 +61,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--response", type=Path, required=True)
+    parser.add_argument("--event-loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args()
     response = gateway_pb2.GetIdeaResponse.FromString(args.response.read_bytes())
-    asyncio.run(serve(args.port, response))
+    factory = None
+    if args.event_loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(serve(args.port, response))
 
 
 if __name__ == "__main__":

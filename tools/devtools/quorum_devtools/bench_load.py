@@ -314,7 +314,10 @@ class Loads:
         answer = await caller.ideas.GetIdea(request, metadata=caller.metadata)
         response_file = workdir / "echo-response.bin"
         response_file.write_bytes(answer.SerializeToString())
-        echo_address = await asyncio.to_thread(start_echo, response_file, self.processes)
+        event_loop = self.settings.extra_env.get("EVENT_LOOP", "uvloop")
+        echo_address = await asyncio.to_thread(
+            start_echo, response_file, self.processes, event_loop
+        )
         echo = Caller.open(echo_address, "not-checked")
         ideas = grpc.aio.insecure_channel(self.settings.address("ideas"))
         validation = grpc.aio.insecure_channel(self.settings.address("validation"))

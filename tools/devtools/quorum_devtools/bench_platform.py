@@ -126,12 +126,16 @@ def render_profiles(profiles: Path) -> list[Path]:
     return written
 
 
-def start_echo(response_file: Path, processes: Processes) -> str:
-    """The bare comparison server (bench_echo) in its own process; its address."""
+def start_echo(response_file: Path, processes: Processes, event_loop: str) -> str:
+    """The bare comparison server (bench_echo) in its own process; its address.
+
+    It runs on the services' event loop (EVENT_LOOP), so the comparison is the
+    gateway's own work, not a faster loop's.
+    """
     port = free_port()
     command = [
         sys.executable, "-m", "quorum_devtools.bench_echo",
-        "--port", str(port), "--response", str(response_file),
+        "--port", str(port), "--response", str(response_file), "--event-loop", event_loop,
     ]  # fmt: skip
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, start_new_session=True

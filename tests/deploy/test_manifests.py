@@ -396,6 +396,37 @@ def _referenced_secrets(rendered: Rendered) -> set[str]:
     return names
 
 
+def test_tls_ingresses_front_both_public_ports_of_the_gateway(rendered: Rendered) -> None:
+    service = rendered.get("Service", "quorum-gateway")
+    fronted: dict[str, Doc] = {}
+    for ingress in rendered.all("Ingress"):
+        spec = ingress["spec"]
+        covered = {host for entry in spec.get("tls", []) for host in entry["hosts"]}
+        assert all(entry.get("secretName") for entry in spec.get("tls", [])), ingress
+        for rule in spec["rules"]:
+            assert rule["host"] in covered, f"{rule['host']} is served without TLS"
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                assert backend["name"] == "quorum-gateway"
+                fronted[backend["port"]["name"]] = ingress
+    assert set(fronted) == {port["name"] for port in service["spec"]["ports"]} == {"grpc", "http"}
+    protocol = "nginx.ingress.kubernetes.io/backend-protocol"
+    assert fronted["grpc"]["metadata"]["annotations"][protocol] == "GRPC"
+    assert fronted["http"]["metadata"]["annotations"][protocol] == "HTTP"
+    # Server-sent events pass through unbuffered.
+    assert (
+        fronted["http"]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-buffering"]
+        == "off"
+    )
+
+
+def test_prod_documents_the_tls_secret_of_its_ingresses() -> None:
+    readme = (DEPLOY / "README.md").read_text()
+    for ingress in Rendered("prod").all("Ingress"):
+        for entry in ingress["spec"]["tls"]:
+            assert f"`{entry['secretName']}`" in readme, entry["secretName"]
+
+
 def test_dev_generates_every_secret_it_uses() -> None:
     dev = Rendered("dev")
     generated = {s["metadata"]["name"] for s in dev.all("Secret")}

@@ -5,8 +5,9 @@ in the checkout's root, runs every ```bash block in order and every ```python bl
 a file with `.venv/bin/python`, against a platform of its own (tests/e2e/conftest.py's
 `running`). The only differences from a newcomer's shell after `make run`: the
 platform's addresses. The README's `127.0.0.1:50051` is replaced by the private
-gateway's address, and the shell is given `QUORUM_ADDRESS`, `QUORUM_HTTP`, `MONGODB_URI` and
-`GATEWAY_MONGODB_DATABASE` as `make run`'s platform has them by default, so the test
+gateway's address, and the shell is given `QUORUM_ADDRESS`, `QUORUM_HTTP`, `MONGODB_URI`,
+`GATEWAY_MONGODB_DATABASE`, `KAFKA_BOOTSTRAP_SERVERS` and `KAFKA_TOPIC_PREFIX` as `make run`'s
+platform has them by default, so the test
 never talks to a `make run` (or another test) on the same machine.
 
 Conventions (`#>` promises, commands that may fail, blocks not run):
@@ -82,6 +83,9 @@ def test_the_readme_examples_work_as_written(running: platform.Platform, tmp_pat
         "QUORUM_HTTP": running.http_url,
         "MONGODB_URI": env["MONGODB_URI"],
         "GATEWAY_MONGODB_DATABASE": env["GATEWAY_MONGODB_DATABASE"],
+        # For the "Events on Kafka" example, which reads this platform's topics.
+        "KAFKA_BOOTSTRAP_SERVERS": env["KAFKA_BOOTSTRAP_SERVERS"],
+        "KAFKA_TOPIC_PREFIX": env["KAFKA_TOPIC_PREFIX"],
     }
     script = tmp_path / "readme.sh"
     script.write_text(_script(runnable, running.address("gateway"), tmp_path))

@@ -20,6 +20,7 @@ def own_platform(
     database_prefix: str,
     logs: Path,
     extra_env: Mapping[str, str] | None = None,
+    gateway_ca_file: str = "",
 ) -> Iterator[tuple[platform.Platform, Processes]]:
     """Start the services on free ports with their own topics and databases; stop them.
 
@@ -34,6 +35,7 @@ def own_platform(
         http_port=free_port(),
         topic_prefix=topic_prefix,
         database_prefix=database_prefix,
+        gateway_ca_file=gateway_ca_file,
     )
     handles = {service: (logs / f"{service}.log").open("wb") for service in platform.SERVICES}
     processes = platform.start(settings, output=handles)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from quorum_client.client import (
     ADDRESS_ENV,
     API_KEY_ENV,
+    CA_FILE_ENV,
     DEFAULT_ADDRESS,
     DEFAULT_TIMEOUT,
     Client,
@@ -17,6 +18,7 @@ from quorum_client.client import (
 __all__ = [
     "ADDRESS_ENV",
     "API_KEY_ENV",
+    "CA_FILE_ENV",
     "DEFAULT_ADDRESS",
     "DEFAULT_TIMEOUT",
     "Client",

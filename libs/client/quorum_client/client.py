@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -28,6 +29,7 @@ from quorum.notifications.v1 import notifications_pb2
 __all__ = [
     "ADDRESS_ENV",
     "API_KEY_ENV",
+    "CA_FILE_ENV",
     "DEFAULT_ADDRESS",
     "DEFAULT_TIMEOUT",
     "Client",
@@ -41,6 +43,7 @@ DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_TIMEOUT = 10.0
 ADDRESS_ENV = "QUORUM_ADDRESS"
 API_KEY_ENV = "QUORUM_API_KEY"
+CA_FILE_ENV = "QUORUM_TLS_CA_FILE"
 
 UNSPECIFIED_STATUS = notifications_pb2.DELIVERY_STATUS_UNSPECIFIED
 _Request = TypeVar("_Request")
@@ -218,6 +221,16 @@ class EventStream:
         self.close()
 
 
+def _channel(address: str, tls: bool, ca_file: str | None) -> grpc.Channel:
+    """Plaintext (local runs), or TLS checked against `ca_file` or the system's CAs.
+
+    Raises OSError when the CA file cannot be read."""
+    if not tls:
+        return grpc.insecure_channel(address)
+    root = Path(ca_file).read_bytes() if ca_file else None
+    return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=root))
+
+
 class Client:
     """Quorum's public API over one channel, authenticated by one API key.
 
@@ -232,17 +245,18 @@ class Client:
         timeout: float = DEFAULT_TIMEOUT,
         *,
         tls: bool = False,
+        ca_file: str | None = None,
         channel: grpc.Channel | None = None,
     ) -> None:
         self.address = address
         self.timeout = timeout
-        self.tls = tls
+        # A CA to check the gateway's certificate against (else QUORUM_TLS_CA_FILE)
+        # implies TLS; TLS without one trusts the system's CAs. "" means none, whatever
+        # the environment says.
+        self.ca_file = (ca_file if ca_file is not None else os.environ.get(CA_FILE_ENV)) or None
+        self.tls = tls or self.ca_file is not None
         if channel is None:
-            channel = (
-                grpc.secure_channel(address, grpc.ssl_channel_credentials())
-                if tls
-                else grpc.insecure_channel(address)
-            )
+            channel = _channel(address, self.tls, self.ca_file)
         self._channel = channel
         # No key, no header: the gateway then answers UNAUTHENTICATED with its own
         # words, which is clearer than anything guessed here.
@@ -270,7 +284,7 @@ class Client:
 
     def with_key(self, api_key: str) -> Client:
         """Another client for the same gateway acting with another key (own channel)."""
-        return Client(self.address, api_key, self.timeout, tls=self.tls)
+        return Client(self.address, api_key, self.timeout, tls=self.tls, ca_file=self.ca_file)
 
     def close(self) -> None:
         self._channel.close()

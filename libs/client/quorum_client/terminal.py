@@ -19,7 +19,7 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 
 from quorum_client import render
-from quorum_client.client import ADDRESS_ENV, API_KEY_ENV, Client, QuorumError
+from quorum_client.client import ADDRESS_ENV, API_KEY_ENV, CA_FILE_ENV, Client, QuorumError
 
 
 @dataclass
@@ -41,7 +41,13 @@ class State:
                 Text("Did the command that set it fail? Its error is above it."),
             )
             raise typer.Exit(2)
-        return Client(self.address, self.api_key, self.timeout, tls=self.tls)
+        try:
+            return Client(self.address, self.api_key, self.timeout, tls=self.tls)
+        except OSError as error:  # the CA file of QUORUM_TLS_CA_FILE
+            self.err.print(
+                Text(f"Error: {CA_FILE_ENV}: cannot read {error.filename}.", style="bold red")
+            )
+            raise typer.Exit(2) from None
 
 
 # What to do next, per status code: the gateway's sentence says what is wrong, this

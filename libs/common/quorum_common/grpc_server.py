@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -280,6 +281,7 @@ class GrpcServer:
         max_message_bytes: int = 4 * 1024 * 1024,
         max_connection_age_seconds: float = 0,
         request_check: Callable[[Any], None] | None = None,
+        credentials: grpc.ServerCredentials | None = None,
     ) -> None:
         # Telemetry is outermost, so a call's span and duration include everything; then
         # the error mapping, so errors raised by other interceptors (authentication,
@@ -303,12 +305,27 @@ class GrpcServer:
         self._names = list(service_names)
         serve_reflection(self.server, [*self._names, health.SERVICE_NAME])
         self.address = f"{host}:{port}"
+        # With credentials, the port speaks TLS only: a plaintext client fails to connect.
+        self.tls = credentials is not None
         try:
-            self.port = self.server.add_insecure_port(self.address)
+            self.port = (
+                self.server.add_secure_port(self.address, credentials)
+                if credentials is not None
+                else self.server.add_insecure_port(self.address)
+            )
         except RuntimeError:
             self.port = 0
         if self.port == 0:
             raise errors.StartupError(f"cannot listen on {self.address} (port in use?)")
+
+    def add_private_port(self) -> str:
+        """A plaintext port only this host's processes in this network namespace can reach
+        (an abstract Unix socket: no file, no TCP port), for callers inside the process
+        such as the gateway's HTTP door, which then needs no certificate to reach a TLS
+        port. Call before `start`; returns the target to dial."""
+        target = f"unix-abstract:quorum-{os.getpid()}-{uuid.uuid4().hex}"
+        self.server.add_insecure_port(target)
+        return target
 
     async def start(self) -> None:
         await self.server.start()

@@ -12,7 +12,7 @@ import sys
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from quorum_common.errors import StartupError
@@ -61,6 +61,31 @@ class ServiceSettings(BaseSettings):
         description="Close each client connection after this long (0: never), so clients "
         "re-resolve a headless Service and balance over new replicas too",
     )
+
+    grpc_tls_ca_file: str = Field(
+        default="",
+        description="Mutual TLS between the gateway and the internal services: the CA (PEM) "
+        "that signed every service's certificate; empty: plaintext inside the platform",
+    )
+    grpc_tls_cert_file: str = Field(
+        default="",
+        description="This service's certificate chain (PEM) for the internal mutual TLS",
+    )
+    grpc_tls_key_file: str = Field(
+        default="",
+        validate_default=True,
+        description="This service's private key (PEM) for the internal mutual TLS",
+    )
+
+    @field_validator("grpc_tls_key_file")
+    @classmethod
+    def _internal_tls_whole(cls, value: str, info: ValidationInfo) -> str:
+        given = [bool(info.data.get(f"grpc_tls_{n}_file")) for n in ("ca", "cert")] + [bool(value)]
+        if any(given) and not all(given):
+            raise ValueError(
+                "GRPC_TLS_CA_FILE, GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE go together"
+            )
+        return value
 
     @field_validator("mongodb_uri")
     @classmethod

@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import logging
 
+import grpc
+
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from quorum_common import tls
 from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
@@ -72,11 +75,13 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             group_instance_id=group_instance_id(settings, settings.gateway_grpc_port),
         )
         await consumer.start()
+        internal = tls.internal(settings)
         backends = Backends(
             settings.ideas_address,
             settings.validation_address,
             settings.notifications_address,
             settings.gateway_backend_timeout_seconds,
+            credentials=internal.channel() if internal else None,
         )
         limiter = RateLimiter(
             settings.gateway_rate_limit_per_second, settings.gateway_rate_limit_burst
@@ -88,6 +93,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             interceptors=[AuthInterceptor(keys, limiter)],
             max_message_bytes=settings.gateway_max_message_bytes,
             request_check=check_request,
+            credentials=public_credentials(settings),
         )
         gateway = Gateway(backends, ideas)
         gateway_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(gateway), server.server)
@@ -106,14 +112,15 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         http = HttpServer(
             settings.gateway_http_host,
             settings.gateway_http_port,
-            grpc_port=server.port,
-            grpc_host=settings.gateway_grpc_host,
+            grpc_target=server.add_private_port(),
             max_body_bytes=settings.gateway_http_max_body_bytes,
+            cert_file=settings.gateway_tls_cert_file,
+            key_file=settings.gateway_tls_key_file,
         )
         await server.start()
         await server.set_serving(False)
         await http.start()
-        log.info("gateway HTTP/JSON API on %s", http.address)
+        log.info("gateway HTTP/JSON API on %s (%s)", http.address, "https" if http.tls else "http")
 
         async def health_changed(serving: bool) -> None:
             await server.set_serving(serving)
@@ -136,6 +143,16 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         await backends.close()
     finally:
         await client.close()
+
+
+def public_credentials(settings: GatewaySettings) -> grpc.ServerCredentials | None:
+    """TLS on the public gRPC port when GATEWAY_TLS_CERT_FILE/KEY_FILE are set."""
+    if not settings.gateway_tls_cert_file:
+        return None
+    identity = tls.Identity.load(
+        settings.gateway_tls_cert_file, settings.gateway_tls_key_file, "GATEWAY_TLS"
+    )
+    return tls.server_credentials(identity)
 
 
 def main() -> None:

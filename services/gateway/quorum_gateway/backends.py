@@ -46,12 +46,20 @@ class Backends:
         validation_address: str,
         notifications_address: str,
         timeout: float,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self.timeout = timeout
+
+        def channel(address: str) -> grpc.aio.Channel:
+            # With credentials (GRPC_TLS_*), mutual TLS to the internal services.
+            if credentials is None:
+                return grpc.aio.insecure_channel(address, options=BALANCED)
+            return grpc.aio.secure_channel(address, credentials, options=BALANCED)
+
         self._channels = {
-            "ideas": grpc.aio.insecure_channel(ideas_address, options=BALANCED),
-            "validation": grpc.aio.insecure_channel(validation_address, options=BALANCED),
-            "notifications": grpc.aio.insecure_channel(notifications_address, options=BALANCED),
+            "ideas": channel(ideas_address),
+            "validation": channel(validation_address),
+            "notifications": channel(notifications_address),
         }
         self.ideas = ideas_pb2_grpc.IdeasServiceStub(self._channels["ideas"])
         self.gates = validation_pb2_grpc.GateServiceStub(self._channels["validation"])

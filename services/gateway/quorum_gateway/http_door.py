@@ -311,12 +311,5 @@ class HttpDoor:
             call.cancel()
 
 
-def local_target(host: str, port: int) -> str:
-    """Where the door reaches the gateway's gRPC port from inside its own process."""
-    if host in ("", "0.0.0.0", "::", "[::]"):
-        return f"127.0.0.1:{port}"
-    return f"{host}:{port}"
-
-
 def metadata_of(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple((name, headers[name]) for name in FORWARDED_HEADERS if name in headers)

@@ -2,6 +2,11 @@
 
 The socket is bound here, before the server starts, so a port in use stops the
 gateway at start with one line (as the gRPC port does) instead of a failed task.
+
+With a certificate and key (GATEWAY_TLS_CERT_FILE / GATEWAY_TLS_KEY_FILE) the port
+speaks HTTPS only (HTTP/2 and HTTP/1.1 by ALPN). The door reaches the gRPC server over
+the target it is given: the gateway gives it a port private to the process, so the
+hop needs no certificate whether the public gRPC port speaks TLS or not.
 """
 
 from __future__ import annotations
@@ -9,18 +14,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from collections.abc import Awaitable
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from quorum_common import errors
-from quorum_gateway.http_door import HttpDoor, local_target
+from quorum_gateway.http_door import HttpDoor
 
 
 class HttpServer:
     def __init__(
-        self, host: str, port: int, *, grpc_host: str, grpc_port: int, max_body_bytes: int
+        self,
+        host: str,
+        port: int,
+        *,
+        grpc_target: str,
+        max_body_bytes: int,
+        cert_file: str = "",
+        key_file: str = "",
     ) -> None:
         try:
             self._socket = socket.create_server((host, port), reuse_port=False)
@@ -30,8 +43,20 @@ class HttpServer:
             ) from None
         self.port = int(self._socket.getsockname()[1])
         self.address = f"{host}:{self.port}"
-        self.door = HttpDoor(local_target(grpc_host, grpc_port), max_body_bytes)
+        self.door = HttpDoor(grpc_target, max_body_bytes)
         self._config = Config()
+        self.tls = bool(cert_file)
+        if cert_file:
+            self._config.certfile = cert_file
+            self._config.keyfile = key_file
+            try:
+                self._config.create_ssl_context()
+            except (OSError, ssl.SSLError) as error:
+                self._socket.close()
+                raise errors.StartupError(
+                    "GATEWAY_TLS_CERT_FILE / GATEWAY_TLS_KEY_FILE: not a certificate and its "
+                    f"key ({error})"
+                ) from None
         self._config.bind = [f"fd://{self._socket.fileno()}"]
         self._config.accesslog = None
         self._config.errorlog = "-"

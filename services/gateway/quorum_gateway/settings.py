@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from quorum_common.settings import ServiceSettings
 
@@ -54,3 +54,20 @@ class GatewaySettings(ServiceSettings):
     gateway_http_max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest HTTP request body accepted (413 above)"
     )
+    gateway_tls_cert_file: str = Field(
+        default="",
+        description="Certificate chain (PEM) of the public gRPC and HTTP ports; empty: "
+        "plaintext (local runs, or TLS ended in front of the gateway)",
+    )
+    gateway_tls_key_file: str = Field(
+        default="",
+        validate_default=True,
+        description="Private key (PEM) of GATEWAY_TLS_CERT_FILE",
+    )
+
+    @field_validator("gateway_tls_key_file")
+    @classmethod
+    def _tls_whole(cls, value: str, info: ValidationInfo) -> str:
+        if bool(value) != bool(info.data.get("gateway_tls_cert_file")):
+            raise ValueError("GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE go together")
+        return value

@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
+from quorum_common import tls
 from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
@@ -62,6 +63,7 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
             settings.ideas_grpc_port,
             [SERVICE],
             max_connection_age_seconds=settings.grpc_max_connection_age_seconds,
+            credentials=tls.internal_server(settings),
         )
         ideas_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(store), server.server)
         await server.start()

@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from quorum_common import outbox as outbox_module
+from quorum_common import tls
 from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
@@ -167,6 +168,7 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
                 settings.notifications_grpc_port,
                 SERVICES,
                 max_connection_age_seconds=settings.grpc_max_connection_age_seconds,
+                credentials=tls.internal_server(settings),
             )
             notifications_pb2_grpc.add_NotificationsServiceServicer_to_server(
                 NotificationsApi(

@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
+from quorum_common import tls
 from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
@@ -106,6 +107,7 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             settings.validation_grpc_port,
             SERVICES,
             max_connection_age_seconds=settings.grpc_max_connection_age_seconds,
+            credentials=tls.internal_server(settings),
         )
         validation_pb2_grpc.add_GateServiceServicer_to_server(
             GateApi(gates, entries), server.server

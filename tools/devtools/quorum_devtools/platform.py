@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 import grpc
@@ -37,6 +38,10 @@ class Platform:
     database_prefix: str = "quorum_"
     extra_env: Mapping[str, str] = field(default_factory=dict)
     http_port: int = DEFAULT_HTTP_PORT
+    # The CA that signed the gateway's certificate when GATEWAY_TLS_* are set, for the
+    # health checks; else QUORUM_TLS_CA_FILE (the client's), else the system's CAs. The
+    # internal services' CA is GRPC_TLS_CA_FILE's.
+    gateway_ca_file: str = ""
 
     def env(self) -> dict[str, str]:
         env = {
@@ -64,7 +69,27 @@ class Platform:
     @property
     def http_url(self) -> str:
         """The base URL of the gateway's HTTP/JSON API."""
-        return f"http://127.0.0.1:{self.http_port}"
+        scheme = "https" if self.env().get("GATEWAY_TLS_CERT_FILE") else "http"
+        return f"{scheme}://127.0.0.1:{self.http_port}"
+
+    def credentials(self, service: str) -> grpc.ChannelCredentials | None:
+        """How to reach a service's gRPC port, as its settings have it: None for
+        plaintext, else TLS (mutual TLS to the internal services)."""
+        env = self.env()
+        if service == "gateway":
+            if not env.get("GATEWAY_TLS_CERT_FILE"):
+                return None
+            ca_file = self.gateway_ca_file or env.get("QUORUM_TLS_CA_FILE")
+            ca = Path(ca_file).read_bytes() if ca_file else None
+            return grpc.ssl_channel_credentials(root_certificates=ca)
+        if not env.get("GRPC_TLS_CA_FILE"):
+            return None
+        # Mutual TLS: this side presents the certificate the gateway presents.
+        return grpc.ssl_channel_credentials(
+            root_certificates=Path(env["GRPC_TLS_CA_FILE"]).read_bytes(),
+            private_key=Path(env["GRPC_TLS_KEY_FILE"]).read_bytes(),
+            certificate_chain=Path(env["GRPC_TLS_CERT_FILE"]).read_bytes(),
+        )
 
 
 def start(
@@ -91,8 +116,14 @@ def start_service(
     )
 
 
-def serving(address: str, timeout: float = 1.0) -> bool:
-    with grpc.insecure_channel(address) as channel:
+def serving(
+    address: str, timeout: float = 1.0, credentials: grpc.ChannelCredentials | None = None
+) -> bool:
+    with (
+        grpc.secure_channel(address, credentials)
+        if credentials is not None
+        else grpc.insecure_channel(address)
+    ) as channel:
         try:
             answer = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=""), timeout=timeout
@@ -117,7 +148,7 @@ def wait_serving(
             code = processes[service].poll()
             if code is not None:
                 raise StartFailedError(f"{service} exited with code {code} during start")
-            if serving(platform.address(service)):
+            if serving(platform.address(service), credentials=platform.credentials(service)):
                 pending.remove(service)
         if pending and time.monotonic() > deadline:
             raise StartFailedError(f"not SERVING after {timeout:.0f}s: {', '.join(pending)}")

@@ -1,8 +1,9 @@
 """Generate the Python contracts package from `proto/`, or check it is current.
 
 `make proto` writes `libs/contracts/quorum/` (with the HTTP API's OpenAPI document,
-quorum/gateway/v1/openapi.json); `make test` runs `--check`, which generates into a
-scratch folder and fails when the committed code differs.
+quorum/gateway/v1/openapi.json, and the Kafka events' AsyncAPI document,
+quorum/events/v1/asyncapi.json); `make test` runs `--check`, which generates into a
+scratch folder and fails when the committed code or either document differs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from google.protobuf import descriptor_pb2
 from google.rpc import status_pb2
 
-from quorum_devtools import openapi
+from quorum_devtools import asyncapi, openapi
 
 ROOT = Path(__file__).resolve().parents[3]
 PROTO_DIR = ROOT / "proto"
@@ -53,16 +54,18 @@ def generate(out_dir: Path) -> None:
         if folder.is_dir():
             (folder / "__init__.py").touch()
     (out_dir / "quorum" / "py.typed").touch()
-    write_openapi(protos, out_dir / "quorum" / "gateway" / "v1" / "openapi.json")
+    files = described(protos)
+    (out_dir / "quorum" / "gateway" / "v1" / "openapi.json").write_text(openapi.render(files))
+    (out_dir / "quorum" / "events" / "v1" / "asyncapi.json").write_text(asyncapi.render(files))
 
 
-def write_openapi(protos: list[str], target: Path) -> None:
-    """The OpenAPI document, from the descriptors (with comments) of the same protos."""
+def described(protos: list[str]) -> descriptor_pb2.FileDescriptorSet:
+    """The descriptors (with comments) of the same protos, for the API documents."""
     # googleapis-common-protos ships google/rpc/status.proto beside its generated code.
     googleapis = Path(status_pb2.__file__).parents[2]
     well_known = str(resources.files("grpc_tools") / "_proto")
     with tempfile.TemporaryDirectory() as tmp:
-        described = Path(tmp) / "descriptors.pb"
+        descriptors = Path(tmp) / "descriptors.pb"
         cmd = [
             sys.executable,
             "-m",
@@ -72,13 +75,12 @@ def write_openapi(protos: list[str], target: Path) -> None:
             f"-I{googleapis}",
             "--include_imports",
             "--include_source_info",
-            f"--descriptor_set_out={described}",
+            f"--descriptor_set_out={descriptors}",
             *protos,
             "google/rpc/status.proto",
         ]
         subprocess.run(cmd, check=True, cwd=PROTO_DIR)
-        files = descriptor_pb2.FileDescriptorSet.FromString(described.read_bytes())
-    target.write_text(openapi.render(files))
+        return descriptor_pb2.FileDescriptorSet.FromString(descriptors.read_bytes())
 
 
 def _differences(left: Path, right: Path) -> list[str]:

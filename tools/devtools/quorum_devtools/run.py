@@ -117,13 +117,15 @@ def main() -> int:
                 code = 1
                 break
             if not announced and all(
-                platform.serving(settings.address(s), 0.5) for s in platform.SERVICES
+                platform.serving(settings.address(s), 0.5, settings.credentials(s))
+                for s in platform.SERVICES
             ):
                 announced = True
                 gateway = settings.address("gateway")
+                tls = settings.credentials("gateway") is not None
                 print(
-                    f"\nQuorum is up. Gateway: {gateway} (gRPC, plaintext)\n"
-                    f"  grpcurl -plaintext {gateway} list\n"
+                    f"\nQuorum is up. Gateway: {gateway} (gRPC, {'TLS' if tls else 'plaintext'})\n"
+                    f"  grpcurl {'' if tls else '-plaintext '}{gateway} list\n"
                     f"  HTTP/JSON: {settings.http_url}, OpenAPI at /openapi.json\n"
                     '  in another shell, from this checkout: export PATH="$PWD/bin:$PATH", then\n'
                     "    export QUORUM_API_KEY\n"

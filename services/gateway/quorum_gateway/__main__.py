@@ -17,21 +17,18 @@ from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.mongo import connect
 from quorum_common.runtime import run_service
 from quorum_common.settings import group_instance_id
-from quorum_gateway.api import (
-    AccessApi,
-    DirectoryApi,
-    EventsApi,
-    GatesApi,
-    Gateway,
-    InsightsApi,
-    PolicyApi,
-)
+from quorum_gateway.access_api import AccessApi
+from quorum_gateway.api import Gateway
 from quorum_gateway.auth import AuthInterceptor
 from quorum_gateway.backends import Backends
+from quorum_gateway.directory_api import DirectoryApi, PolicyApi
 from quorum_gateway.eventlog import EventLog
+from quorum_gateway.events_api import EventsApi
+from quorum_gateway.gates_api import GatesApi
 from quorum_gateway.http_server import HttpServer
 from quorum_gateway.idea_cache import IdeaCache, forgetting
 from quorum_gateway.ideas_api import IdeasApi
+from quorum_gateway.insights_api import InsightsApi
 from quorum_gateway.keys import KeyStore
 from quorum_gateway.notifications_api import NotificationsApi
 from quorum_gateway.peers_api import PeersApi

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
+from starlette.routing import BaseRoute
 
 from quorum_common import errors
 from quorum_gateway.http_door import HttpDoor, local_target
@@ -20,7 +21,14 @@ from quorum_gateway.http_door import HttpDoor, local_target
 
 class HttpServer:
     def __init__(
-        self, host: str, port: int, *, grpc_host: str, grpc_port: int, max_body_bytes: int
+        self,
+        host: str,
+        port: int,
+        *,
+        grpc_host: str,
+        grpc_port: int,
+        max_body_bytes: int,
+        routes: Sequence[BaseRoute] = (),
     ) -> None:
         try:
             self._socket = socket.create_server((host, port), reuse_port=False)
@@ -30,7 +38,7 @@ class HttpServer:
             ) from None
         self.port = int(self._socket.getsockname()[1])
         self.address = f"{host}:{self.port}"
-        self.door = HttpDoor(local_target(grpc_host, grpc_port), max_body_bytes)
+        self.door = HttpDoor(local_target(grpc_host, grpc_port), max_body_bytes, routes)
         self._config = Config()
         self._config.bind = [f"fd://{self._socket.fileno()}"]
         self._config.accesslog = None

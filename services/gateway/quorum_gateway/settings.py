@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 
+from quorum_common.secretbox import check_keys
 from quorum_common.settings import ServiceSettings
 
 
@@ -54,3 +55,15 @@ class GatewaySettings(ServiceSettings):
     gateway_http_max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest HTTP request body accepted (413 above)"
     )
+    gateway_secrets_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Fernet key(s) that encrypt inbound endpoints' signing secrets at rest, "
+        "comma separated: the first encrypts, all decrypt; empty: a public development key "
+        "(a warning at start)",
+    )
+
+    @field_validator("gateway_secrets_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr) -> SecretStr:
+        check_keys(value.get_secret_value())
+        return value

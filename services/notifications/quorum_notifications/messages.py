@@ -9,7 +9,7 @@ from typing import Any
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
 from quorum.notifications.v1 import notifications_pb2
-from quorum_common.events import SCHEMA_VERSION, timestamp
+from quorum_common.events import SCHEMA_VERSION, now, timestamp
 from quorum_notifications.domain import (
     Channel,
     Kind,
@@ -158,10 +158,10 @@ def subscription_message(doc: Document, secret: str = "") -> notifications_pb2.S
         message.webhook.url = doc["target"]
         message.webhook.secret = secret
         message.webhook.scheme = SCHEME_NUMBERS[Scheme(doc.get("scheme", Scheme.QUORUM_V1))]
-        if doc.get("previous_secret_expires_at") is not None:
-            message.webhook.previous_secret_expires_at.CopyFrom(
-                timestamp(doc["previous_secret_expires_at"])
-            )
+        expires = doc.get("previous_secret_expires_at")
+        # A rollover that ran out is over, whether or not anyone ended it.
+        if expires is not None and expires > now():
+            message.webhook.previous_secret_expires_at.CopyFrom(timestamp(expires))
     else:
         message.email.address = doc["target"]
     return message

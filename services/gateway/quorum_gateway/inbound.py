@@ -15,11 +15,12 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import grpc
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -32,6 +33,7 @@ from quorum_gateway.http_door import HttpDoor, error_response, status_of_error
 from quorum_gateway.inbound_mapping import (
     METHODS,
     Action,
+    FieldMap,
     build,
     delivery_id_of,
     explain,
@@ -53,6 +55,8 @@ RESPONSES: dict[Action, type[gateway_pb2.SubmitIdeaResponse | gateway_pb2.Endors
 
 def refusal(code: int, message: str, problems: list[FieldViolation], http: int) -> JSONResponse:
     status = status_pb2.Status(code=code, message=message)
+    if not problems:
+        return error_response(status, http)
     status.details.add().Pack(
         error_details_pb2.BadRequest(
             field_violations=[
@@ -185,8 +189,8 @@ class InboundDoor:
         self,
         endpoint: Mapping[str, Any],
         action: Action,
-        fields: Any,
-        message: Any,
+        fields: Sequence[FieldMap],
+        message: Message,
         key: str,
         delivery_id: str,
         headers: Mapping[str, str],
@@ -213,7 +217,7 @@ class InboundDoor:
         await self._store.finish(key, result, now())
         return JSONResponse({**result, "duplicate": False})
 
-    def _refused(self, error: grpc.aio.AioRpcError, fields: Any) -> Response:
+    def _refused(self, error: grpc.aio.AioRpcError, fields: Sequence[FieldMap]) -> Response:
         status = status_of_error(error)
         if error.code() == grpc.StatusCode.UNAUTHENTICATED:
             status = status_pb2.Status(

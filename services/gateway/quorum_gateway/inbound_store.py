@@ -167,7 +167,9 @@ class InboundStore:
             await self._deliveries.insert_one({"_id": key, **doc})
         except DuplicateKeyError as error:
             pattern = (error.details or {}).get("keyPattern", {})
-            return "replayed" if "signature" in pattern else "known"
+            if "signature" in pattern and await self._deliveries.find_one({"_id": key}) is None:
+                return "replayed"
+            return "known"
         return "new"
 
     async def finish(self, key: str, answer: dict[str, Any], at: datetime) -> None:

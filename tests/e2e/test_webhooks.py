@@ -219,6 +219,38 @@ async def test_a_help_desk_webhook_makes_exactly_one_idea(
         assert again.status_code == 200, again.text
         assert again.json()["ideaId"] == idea_id
 
+        # A CRM that cannot sign: its notes endorse the idea; the delivery id is the note's.
+        notes = await inbound.CreateInboundEndpoint(
+            G.CreateInboundEndpointRequest(
+                endpoint=G.InboundEndpoint(
+                    key_id=integration.key.key_id,
+                    display_name="CRM notes",
+                    action=G.INBOUND_ACTION_ENDORSE_IDEA,
+                    fields=[
+                        G.InboundField(field="idea_id", value=value(pointer="/note/idea")),
+                        G.InboundField(
+                            field="member.organization_id", value=value(pointer="/contact/account")
+                        ),
+                        G.InboundField(
+                            field="member.member_id", value=value(pointer="/contact/id")
+                        ),
+                        G.InboundField(
+                            field="importance", value=value(constant="IMPORTANCE_CRITICAL")
+                        ),
+                    ],
+                    delivery_id=value(pointer="/note/id"),
+                    accept_unsigned=True,
+                )
+            )
+        )
+        note = {"note": {"id": 77, "idea": idea_id}, "contact": {"account": "bakery", "id": "bob"}}
+        for duplicate in (False, True):
+            endorsed = await desk.post(f"/inbound/{notes.endpoint.endpoint_id}", json=note)
+            assert endorsed.status_code == 200, endorsed.text
+            assert endorsed.json()["duplicate"] is duplicate
+            assert endorsed.json()["deliveryId"] == "77"
+            assert endorsed.json()["response"]["idea"]["endorsementCount"] == 2
+
         ideas = gateway_pb2_grpc.IdeasServiceStub(gateway)
         listing = await ideas.ListIdeas(G.ListIdeasRequest(page_size=100))
         assert [i.id for i in listing.ideas] == [idea_id]

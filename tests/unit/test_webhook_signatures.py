@@ -100,6 +100,9 @@ def test_a_rollover_signs_with_both_until_it_ends() -> None:
     assert signing.scheme is Scheme.QUORUM_V1  # no scheme stored: what it always was
     assert signing.secrets == ("new-secret-0123456", "old-secret-0123456")
     assert signing_of(doc, box, at + timedelta(hours=2)).secrets == ("new-secret-0123456",)
+    # A previous secret sealed under a lost key is left out, the newest still signs.
+    lost = {**doc, "previous_secret": SecretBox(Fernet.generate_key().decode()).seal("x")}
+    assert signing_of(lost, box, at).secrets == ("new-secret-0123456",)
     assert signing_of({"secret": "plain-secret-01234", "scheme": "standard"}, box, at).secrets == (
         "plain-secret-01234",
     )

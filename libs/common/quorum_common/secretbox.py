@@ -6,8 +6,8 @@ So it is stored as a Fernet token (AES-128-CBC with HMAC-SHA256, from the
 written before encryption existed is still told apart (and read as it is).
 
 The setting holds one Fernet key or several, comma separated: the first encrypts,
-every one decrypts, so the key itself can be rotated (add the new key first, restart,
-re-seal, then drop the old one).
+every one decrypts, so the key itself can be rotated: put the new key first and keep
+the old one after it while secrets sealed with it remain.
 """
 
 from __future__ import annotations
@@ -64,9 +64,3 @@ class SecretBox:
             raise SecretUnreadable(
                 "a stored secret does not decrypt with any configured key"
             ) from None
-
-    def reseal(self, stored: str) -> str:
-        """The value sealed under the first key (a plaintext one sealed for the first time)."""
-        if not self.is_sealed(stored):
-            return self.seal(stored)
-        return PREFIX + self._fernet.rotate(stored.removeprefix(PREFIX).encode()).decode()

@@ -11,6 +11,7 @@ encryption existed hold `secret` in plain text: it is read as it is, and sealed 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -20,7 +21,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from quorum_common.mongo import Document
-from quorum_common.secretbox import SecretBox
+from quorum_common.secretbox import SecretBox, SecretUnreadable
 from quorum_notifications import signatures
 from quorum_notifications.domain import Channel, Kind, Scope, Subscription
 from quorum_notifications.messages import subscription_of
@@ -51,7 +52,10 @@ def signing_of(doc: Document, box: SecretBox, at: datetime) -> Signing:
     previous = doc.get("previous_secret")
     expires = doc.get("previous_secret_expires_at")
     if previous and expires is not None and expires > at:
-        found.append(box.open(previous))
+        # The previous secret is a courtesy to receivers: one that no longer decrypts (a
+        # rotation made after the encryption key was lost) must not stop the new one.
+        with contextlib.suppress(SecretUnreadable):
+            found.append(box.open(previous))
     return Signing(signatures.Scheme(doc.get("scheme", signatures.Scheme.QUORUM_V1)), tuple(found))
 
 

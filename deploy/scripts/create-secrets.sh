@@ -37,6 +37,12 @@ for service in gateway ideas validation notifications; do
     "password=$password" \
     "uri=mongodb://quorum-$service:$password@$members/?replicaSet=rs0&authSource=admin"
 done
+# Fernet keys (32 random bytes, url-safe base64) that encrypt the inbound endpoints' and
+# the webhooks' signing secrets in MongoDB. Rotating one: put the new key first and the
+# old one after it, comma separated, restart; drop the old one once nothing uses it.
+fernet_key() { openssl rand -base64 32 | tr '+/' '-_'; }
+create quorum-gateway-secrets "secrets-key=$(fernet_key)"
+create quorum-notifications-secrets "secrets-key=$(fernet_key)"
 # Optional, for e-mail: NOTIFICATIONS_SMTP_* variables (host, port, credentials).
 #   kubectl -n "$namespace" create secret generic quorum-notifications-smtp \
 #     --from-literal=NOTIFICATIONS_SMTP_HOST=smtp.example.com ...

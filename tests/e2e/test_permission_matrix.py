@@ -276,6 +276,49 @@ async def _delete_subscription(world: World, role: str) -> Message:
     )
 
 
+async def _own_webhook(world: World, role: str) -> str:
+    created = await world.callers[role].call(
+        "NotificationsService/CreateSubscription", subscription(**own_subscriber(role))
+    )
+    return str(created.subscription.subscription_id)
+
+
+async def _rotate(world: World, role: str) -> Message:
+    return gateway_pb2.RotateWebhookSecretRequest(subscription_id=await _own_webhook(world, role))
+
+
+async def _end_rollover(world: World, role: str) -> Message:
+    return gateway_pb2.EndWebhookSecretRolloverRequest(
+        subscription_id=await _own_webhook(world, role)
+    )
+
+
+async def _inbound_endpoint(world: World) -> gateway_pb2.InboundEndpoint:
+    keys = await world.admin.call("AccessService/ListApiKeys", gateway_pb2.ListApiKeysRequest())
+    integration = next(k.key_id for k in keys.keys if k.role == gateway_pb2.ROLE_INTEGRATION)
+    return gateway_pb2.InboundEndpoint(
+        key_id=integration,
+        action=gateway_pb2.INBOUND_ACTION_SUBMIT_IDEA,
+        fields=[
+            gateway_pb2.InboundField(
+                field="title", value=gateway_pb2.InboundValue(pointer="/subject")
+            )
+        ],
+    )
+
+
+async def _create_inbound(world: World, role: str) -> Message:
+    return gateway_pb2.CreateInboundEndpointRequest(endpoint=await _inbound_endpoint(world))
+
+
+async def _delete_inbound(world: World, role: str) -> Message:
+    created = await world.admin.call(
+        "InboundService/CreateInboundEndpoint",
+        gateway_pb2.CreateInboundEndpointRequest(endpoint=await _inbound_endpoint(world)),
+    )
+    return gateway_pb2.DeleteInboundEndpointRequest(endpoint_id=created.endpoint.endpoint_id)
+
+
 async def _update_policy(world: World, role: str) -> Message:
     pipeline = await world.admin.call("PolicyService/GetPipeline", gateway_pb2.GetPipelineRequest())
     policy = next(p for p in pipeline.pipeline.policies if p.stage == "DISCOVERY")
@@ -419,6 +462,13 @@ REQUESTS: dict[str, Builder] = {
     ),
     "NotificationsService/DeleteSubscription": _delete_subscription,
     "NotificationsService/ListDeliveries": _fixed(lambda w, r: gateway_pb2.ListDeliveriesRequest()),
+    "NotificationsService/RotateWebhookSecret": _rotate,
+    "NotificationsService/EndWebhookSecretRollover": _end_rollover,
+    "InboundService/CreateInboundEndpoint": _create_inbound,
+    "InboundService/ListInboundEndpoints": _fixed(
+        lambda w, r: gateway_pb2.ListInboundEndpointsRequest()
+    ),
+    "InboundService/DeleteInboundEndpoint": _delete_inbound,
 }
 
 

@@ -918,6 +918,13 @@ def _calls(client: Client) -> dict[str, Callable[[], object]]:
         "ListSubscriptions": lambda: client.list_subscriptions(),
         "DeleteSubscription": lambda: client.delete_subscription("s"),
         "ListDeliveries": lambda: client.list_deliveries(idea_id=IDEA_ID),
+        "RotateWebhookSecret": lambda: client.rotate_webhook_secret("s"),
+        "EndWebhookSecretRollover": lambda: client.end_webhook_secret_rollover("s"),
+        "CreateInboundEndpoint": lambda: client.create_inbound_endpoint(
+            gateway_pb2.InboundEndpoint()
+        ),
+        "ListInboundEndpoints": lambda: client.list_inbound_endpoints(),
+        "DeleteInboundEndpoint": lambda: client.delete_inbound_endpoint("in_x"),
     }
 
 

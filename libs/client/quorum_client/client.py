@@ -272,6 +272,7 @@ class Client:
         self._access = gateway_pb2_grpc.AccessServiceStub(channel)
         self._events = gateway_pb2_grpc.EventsServiceStub(channel)
         self._notifications = gateway_pb2_grpc.NotificationsServiceStub(channel)
+        self._inbound = gateway_pb2_grpc.InboundServiceStub(channel)
 
     @classmethod
     def from_env(cls, timeout: float = DEFAULT_TIMEOUT) -> Client:
@@ -771,6 +772,49 @@ class Client:
                 page_size=page_size,
                 page_token=page_token,
             ),
+        )
+
+    def rotate_webhook_secret(
+        self, subscription_id: str, *, secret: str = "", previous_valid_seconds: int = 0
+    ) -> notifications_pb2.Subscription:
+        """A new signing secret (in the answer only); the previous one signs too for a while."""
+        return self._call(
+            self._notifications.RotateWebhookSecret,
+            gateway_pb2.RotateWebhookSecretRequest(
+                subscription_id=subscription_id,
+                secret=secret,
+                previous_valid_seconds=previous_valid_seconds,
+            ),
+        ).subscription
+
+    def end_webhook_secret_rollover(self, subscription_id: str) -> notifications_pb2.Subscription:
+        return self._call(
+            self._notifications.EndWebhookSecretRollover,
+            gateway_pb2.EndWebhookSecretRolloverRequest(subscription_id=subscription_id),
+        ).subscription
+
+    # --- inbound webhooks ---------------------------------------------------------
+
+    def create_inbound_endpoint(
+        self, endpoint: gateway_pb2.InboundEndpoint
+    ) -> gateway_pb2.InboundEndpoint:
+        """The endpoint with its signing secret (shown only now)."""
+        return self._call(
+            self._inbound.CreateInboundEndpoint,
+            gateway_pb2.CreateInboundEndpointRequest(endpoint=endpoint),
+        ).endpoint
+
+    def list_inbound_endpoints(self) -> list[gateway_pb2.InboundEndpoint]:
+        return list(
+            self._call(
+                self._inbound.ListInboundEndpoints, gateway_pb2.ListInboundEndpointsRequest()
+            ).endpoints
+        )
+
+    def delete_inbound_endpoint(self, endpoint_id: str) -> None:
+        self._call(
+            self._inbound.DeleteInboundEndpoint,
+            gateway_pb2.DeleteInboundEndpointRequest(endpoint_id=endpoint_id),
         )
 
     # --- events ------------------------------------------------------------------

@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 import grpc
+from starlette.routing import Route
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_common import tls
@@ -16,6 +17,7 @@ from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.mongo import connect
 from quorum_common.runtime import run_service
+from quorum_common.secretbox import SecretBox
 from quorum_common.settings import group_instance_id
 from quorum_gateway.access_api import AccessApi
 from quorum_gateway.api import Gateway
@@ -28,6 +30,10 @@ from quorum_gateway.gates_api import GatesApi
 from quorum_gateway.http_server import HttpServer
 from quorum_gateway.idea_cache import IdeaCache, forgetting
 from quorum_gateway.ideas_api import IdeasApi
+from quorum_gateway.inbound import PATH as INBOUND_PATH
+from quorum_gateway.inbound import InboundDoor
+from quorum_gateway.inbound_api import InboundApi
+from quorum_gateway.inbound_store import InboundStore
 from quorum_gateway.insights_api import InsightsApi
 from quorum_gateway.keys import KeyStore
 from quorum_gateway.notifications_api import NotificationsApi
@@ -52,6 +58,14 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         database = client[settings.gateway_mongodb_database]
         keys = KeyStore(database, settings.gateway_key_cache_seconds)
         await keys.create_indexes()
+        inbound = InboundStore(database)
+        await inbound.create_indexes()
+        box = SecretBox(settings.gateway_secrets_key.get_secret_value())
+        if box.development:
+            log.warning(
+                "GATEWAY_SECRETS_KEY is not set: inbound endpoints' secrets are encrypted with "
+                "the public development key (set a key of your own outside development)"
+            )
         event_log = EventLog(database)
         ideas = IdeaCache(settings.gateway_idea_cache_seconds)
         await event_log.create_indexes()
@@ -106,6 +120,10 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
         gateway_pb2_grpc.add_NotificationsServiceServicer_to_server(
             NotificationsApi(gateway), server.server
         )
+        gateway_pb2_grpc.add_InboundServiceServicer_to_server(
+            InboundApi(inbound, keys, box), server.server
+        )
+        inbound_door = InboundDoor(inbound, keys, box, settings.gateway_http_max_body_bytes)
         http = HttpServer(
             settings.gateway_http_host,
             settings.gateway_http_port,
@@ -113,7 +131,9 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             max_body_bytes=settings.gateway_http_max_body_bytes,
             cert_file=settings.gateway_tls_cert_file,
             key_file=settings.gateway_tls_key_file,
+            routes=[Route(INBOUND_PATH, inbound_door.receive, methods=["POST"])],
         )
+        inbound_door.use(http.door)
         await server.start()
         await server.set_serving(False)
         await http.start()

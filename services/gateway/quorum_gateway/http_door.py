@@ -13,7 +13,7 @@ WatchEvents answers as server-sent events, each `id:` being the event's cursor.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -26,7 +26,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from quorum.gateway.v1 import gateway_pb2
 
@@ -132,7 +132,9 @@ def status_of_error(error: grpc.aio.AioRpcError) -> status_pb2.Status:
 class HttpDoor:
     """The ASGI application: decode, forward to the gRPC port, encode."""
 
-    def __init__(self, grpc_target: str, max_body_bytes: int) -> None:
+    def __init__(
+        self, grpc_target: str, max_body_bytes: int, routes: Sequence[BaseRoute] = ()
+    ) -> None:
         self._target = grpc_target
         self._max_body = max_body_bytes
         self._rpcs = rpcs(list(gateway_pb2.DESCRIPTOR.services_by_name.values()))
@@ -140,6 +142,8 @@ class HttpDoor:
         self.app = Starlette(
             routes=[
                 Route("/openapi.json", self._openapi, methods=["GET"]),
+                # Before the RPCs' route, which would match any two segments.
+                *routes,
                 Route("/{service}/{method}", self._call, methods=["POST"]),
             ],
             exception_handlers={404: self._not_found, 405: self._not_allowed},

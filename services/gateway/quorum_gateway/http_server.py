@@ -15,10 +15,11 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
+from starlette.routing import BaseRoute
 
 from quorum_common import errors
 from quorum_gateway.http_door import HttpDoor
@@ -34,6 +35,7 @@ class HttpServer:
         max_body_bytes: int,
         cert_file: str = "",
         key_file: str = "",
+        routes: Sequence[BaseRoute] = (),
     ) -> None:
         try:
             self._socket = socket.create_server((host, port), reuse_port=False)
@@ -43,7 +45,7 @@ class HttpServer:
             ) from None
         self.port = int(self._socket.getsockname()[1])
         self.address = f"{host}:{self.port}"
-        self.door = HttpDoor(grpc_target, max_body_bytes)
+        self.door = HttpDoor(grpc_target, max_body_bytes, routes)
         self._config = Config()
         self.tls = bool(cert_file)
         if cert_file:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import time
 import uuid
 from datetime import datetime
@@ -18,6 +21,9 @@ from quorum_gateway.principals import Principal, Role, hash_secret, key_id_of, m
 
 KEYS = "api_keys"
 TENANTS = "tenants"
+# `qd_<key id>_<proof>`: this process acting as a key it holds no secret of (an inbound
+# endpoint acting as its integration key, calling the gateway's own gRPC port).
+DELEGATE_PREFIX = "qd"
 
 
 def principal_of(doc: Document) -> Principal:
@@ -57,6 +63,8 @@ class KeyStore:
         self._tenants = database[TENANTS]
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, str, Principal | None]] = {}
+        # Never leaves the process: a delegate secret is valid in the process that made it.
+        self._delegation = secrets.token_bytes(32)
 
     async def create_indexes(self) -> None:
         await ensure_indexes(
@@ -107,13 +115,40 @@ class KeyStore:
         await self._keys.insert_one(doc)
         return doc, secret
 
+    def delegate(self, key_id: str) -> str:
+        """A secret this process accepts as the key's own, while the key is valid."""
+        return f"{DELEGATE_PREFIX}_{key_id}_{self._proof(key_id)}"
+
+    def _proof(self, key_id: str) -> str:
+        return hmac.new(self._delegation, key_id.encode(), hashlib.sha256).hexdigest()
+
+    async def find(self, tenant_id: str, key_id: str) -> Document | None:
+        return await self._keys.find_one({"_id": key_id, "tenant_id": tenant_id})
+
     async def authenticate(self, secret: str) -> Principal:
         """The principal of a valid, unrevoked key; UNAUTHENTICATED otherwise.
 
         Verified keys are cached for a few seconds, so a revocation takes effect
         within `cache_seconds` on every replica without a read per call.
         """
+        if secret.startswith(f"{DELEGATE_PREFIX}_"):
+            return await self._delegated(secret)
         key_id = key_id_of(secret)
+        known_hash, principal = await self._principal(key_id)
+        if principal is None or not matches(secret, known_hash):
+            raise Unauthenticated("the API key is not valid (unknown, revoked or mistyped)")
+        return principal
+
+    async def _delegated(self, secret: str) -> Principal:
+        _, key_id, proof = [*secret.split("_", 2), "", ""][:3]
+        if not key_id or not hmac.compare_digest(proof, self._proof(key_id)):
+            raise Unauthenticated("the API key is not valid (unknown, revoked or mistyped)")
+        _, principal = await self._principal(key_id)
+        if principal is None:
+            raise Unauthenticated("the API key is not valid (unknown, revoked or mistyped)")
+        return principal
+
+    async def _principal(self, key_id: str) -> tuple[str, Principal | None]:
         moment = time.monotonic()
         cached = self._cache.get(key_id)
         if cached is not None and moment - cached[0] < self._cache_seconds:
@@ -123,9 +158,7 @@ class KeyStore:
             principal = principal_of(doc) if doc and not doc.get("revoked_at") else None
             known_hash = doc["hash"] if doc else ""
             self._cache[key_id] = (moment, known_hash, principal)
-        if principal is None or not matches(secret, known_hash):
-            raise Unauthenticated("the API key is not valid (unknown, revoked or mistyped)")
-        return principal
+        return known_hash, principal
 
     async def list(self, tenant_id: str, include_revoked: bool) -> list[gateway_pb2.ApiKey]:
         query: Document = {"tenant_id": tenant_id}

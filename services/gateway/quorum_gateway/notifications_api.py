@@ -102,3 +102,36 @@ class NotificationsApi(gateway_pb2_grpc.NotificationsServiceServicer):
         return gateway_pb2.ListDeliveriesResponse(
             deliveries=answer.deliveries, next_page_token=answer.next_page_token
         )
+
+    async def RotateWebhookSecret(
+        self, request: gateway_pb2.RotateWebhookSecretRequest, context: Context
+    ) -> gateway_pb2.RotateWebhookSecretResponse:
+        principal = current_principal()
+        # As with deleting: a customer or integration rotates only its own.
+        answer = await self._backends.call(
+            self._backends.notifications.RotateWebhookSecret,
+            notifications_pb2.RotateWebhookSecretRequest(
+                tenant_id=principal.tenant_id,
+                subscription_id=request.subscription_id,
+                secret=request.secret,
+                previous_valid_seconds=request.previous_valid_seconds,
+                scope=subscriber_scope(principal),
+            ),
+            context,
+        )
+        return gateway_pb2.RotateWebhookSecretResponse(subscription=answer.subscription)
+
+    async def EndWebhookSecretRollover(
+        self, request: gateway_pb2.EndWebhookSecretRolloverRequest, context: Context
+    ) -> gateway_pb2.EndWebhookSecretRolloverResponse:
+        principal = current_principal()
+        answer = await self._backends.call(
+            self._backends.notifications.EndWebhookSecretRollover,
+            notifications_pb2.EndWebhookSecretRolloverRequest(
+                tenant_id=principal.tenant_id,
+                subscription_id=request.subscription_id,
+                scope=subscriber_scope(principal),
+            ),
+            context,
+        )
+        return gateway_pb2.EndWebhookSecretRolloverResponse(subscription=answer.subscription)

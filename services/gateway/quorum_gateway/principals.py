@@ -71,6 +71,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "NotificationsService/ListSubscriptions": EVERYONE,
     "NotificationsService/DeleteSubscription": EVERYONE,
     "NotificationsService/ListDeliveries": EVERYONE,
+    "NotificationsService/RotateWebhookSecret": EVERYONE,
+    "NotificationsService/EndWebhookSecretRollover": EVERYONE,
+    "InboundService/CreateInboundEndpoint": ADMIN,
+    "InboundService/ListInboundEndpoints": ADMIN,
+    "InboundService/DeleteInboundEndpoint": ADMIN,
 }
 
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from quorum_common.secretbox import check_keys
 from quorum_common.settings import ServiceSettings
 
 
@@ -70,4 +71,17 @@ class GatewaySettings(ServiceSettings):
     def _tls_whole(cls, value: str, info: ValidationInfo) -> str:
         if bool(value) != bool(info.data.get("gateway_tls_cert_file")):
             raise ValueError("GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE go together")
+        return value
+
+    gateway_secrets_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Fernet key(s) that encrypt inbound endpoints' signing secrets at rest, "
+        "comma separated: the first encrypts, all decrypt; empty: a public development key "
+        "(a warning at start)",
+    )
+
+    @field_validator("gateway_secrets_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr) -> SecretStr:
+        check_keys(value.get_secret_value())
         return value

@@ -25,6 +25,7 @@ from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.mongo import Document, connect, ensure_indexes
 from quorum_common.outbox import Outbox
 from quorum_common.runtime import run_service
+from quorum_common.secretbox import SecretBox
 from quorum_common.settings import group_instance_id
 from quorum_notifications import deliveries as deliveries_module
 from quorum_notifications import recipients as recipients_module
@@ -100,6 +101,15 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
         # Before consuming: the projection's old per-idea arrays become member records.
         await recipients.migrate()
         subscriptions = Subscriptions(database)
+        box = SecretBox(settings.notifications_secrets_key.get_secret_value())
+        if box.development:
+            log.warning(
+                "NOTIFICATIONS_SECRETS_KEY is not set: webhook secrets are encrypted with the "
+                "public development key (set a key of your own outside development)"
+            )
+        sealed = await subscriptions.seal_plaintext(box)
+        if sealed:
+            log.info("encrypted %d webhook secrets stored in plain text", sealed)
         deliveries = DeliveryLog(client, database, outbox, dead_letters)
         mail = EmailSender(
             host=settings.notifications_smtp_host,
@@ -118,7 +128,7 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
         dispatcher = Dispatcher(
             deliveries,
             subscriptions,
-            Senders(webhooks, mail),
+            Senders(webhooks, mail, box),
             retry_policy(settings),
             concurrency=settings.notifications_delivery_concurrency,
             per_endpoint=settings.notifications_endpoint_concurrency,
@@ -176,6 +186,7 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
                     subscriptions,
                     deliveries,
                     settings.notifications_webhook_allow_private_networks,
+                    box,
                 ),
                 server.server,
             )

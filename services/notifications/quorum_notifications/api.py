@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -13,10 +13,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from quorum.domain.v1 import domain_pb2
 from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
-from quorum_common.errors import NotFound, Violations
+from quorum_common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from quorum_common.events import now
 from quorum_common.mongo import Document, in_transaction
-from quorum_notifications import paging
+from quorum_common.secretbox import SecretBox
+from quorum_notifications import paging, signatures
 from quorum_notifications.deliveries import DeliveryLog, Filters
 from quorum_notifications.domain import Channel, Recipient, Scope
 from quorum_notifications.messages import (
@@ -24,10 +25,12 @@ from quorum_notifications.messages import (
     kind_of,
     recipient_document,
     recipient_from,
+    scheme_of,
     scope_from,
     status_of,
     subscription_message,
 )
+from quorum_notifications.signatures import Scheme
 from quorum_notifications.subscriptions import Subscriptions
 from quorum_notifications.webhooks import check_resolves
 
@@ -35,7 +38,6 @@ Context = grpc.aio.ServicerContext[Any, Any]
 ID_MAX = 128
 DESCRIPTION_MAX = 200
 ADDRESS_MAX = 254
-SECRET_MIN, SECRET_MAX = 16, 256
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
 # Deliberately loose (mailbox syntax is vast); the SMTP server has the last word.
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
@@ -43,6 +45,10 @@ _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _KNOWN_KINDS = {n for n in domain_pb2.NotificationKind.values() if n != 0}
 _KNOWN_TEAMS = {n for n in domain_pb2.Team.values() if n != 0}
 _KNOWN_STATUSES = {n for n in notifications_pb2.DeliveryStatus.values() if n != 0}
+# UNSPECIFIED too: it is quorum-v1, what every subscription had before the choice.
+_KNOWN_SCHEMES = set(notifications_pb2.WebhookScheme.values())
+ROLLOVER_DEFAULT_SECONDS = 86_400
+ROLLOVER_MAX_SECONDS = 7 * 86_400
 
 
 def _check_tenant(violations: Violations, tenant_id: str) -> None:
@@ -102,6 +108,13 @@ def _check_email(violations: Violations, field: str, address: str) -> None:
         violations.add(field, "must be an e-mail address like name@example.com")
 
 
+def _check_secret(violations: Violations, field: str, scheme: Scheme, secret: str) -> None:
+    if secret:
+        problem = signatures.secret_problem(scheme, secret)
+        if problem is not None:
+            violations.add(field, problem)
+
+
 def _page_size(violations: Violations, size: int) -> int:
     if size > paging.PAGE_SIZE_MAX:
         violations.add("page_size", f"must be at most {paging.PAGE_SIZE_MAX}")
@@ -115,11 +128,13 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         subscriptions: Subscriptions,
         deliveries: DeliveryLog,
         allow_private_networks: bool,
+        box: SecretBox,
     ) -> None:
         self._client = client
         self._subscriptions = subscriptions
         self._deliveries = deliveries
         self._allow_private = allow_private_networks
+        self._box = box
 
     async def CreateSubscription(
         self, request: notifications_pb2.CreateSubscriptionRequest, context: Context
@@ -137,13 +152,10 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
             problem = await check_resolves(wanted.webhook.url, self._allow_private)
             if problem is not None:
                 violations.add("subscription.webhook.url", problem)
-            secret = wanted.webhook.secret
-            if secret and not (SECRET_MIN <= len(secret) <= SECRET_MAX and secret.isprintable()):
-                violations.add(
-                    "subscription.webhook.secret",
-                    f"must be {SECRET_MIN}-{SECRET_MAX} printable characters (or empty: "
-                    "one is generated)",
-                )
+            if wanted.webhook.scheme not in _KNOWN_SCHEMES:
+                violations.add("subscription.webhook.scheme", "must be a webhook scheme")
+            scheme = scheme_of(wanted.webhook.scheme)
+            _check_secret(violations, "subscription.webhook.secret", scheme, wanted.webhook.secret)
         else:
             _check_email(violations, "subscription.email.address", wanted.email.address)
         for index, number in enumerate(wanted.kinds):
@@ -156,6 +168,7 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         violations.raise_if_any()
 
         subscriber = recipient_from(wanted.subscriber)
+        secret = ""
         doc: Document = {
             "_id": str(uuid.uuid4()),
             "tenant_id": request.tenant_id,
@@ -168,13 +181,16 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         if channel == "webhook":
             doc["channel"] = Channel.WEBHOOK.value
             doc["target"] = wanted.webhook.url
-            doc["secret"] = wanted.webhook.secret or f"whsec_{secrets.token_urlsafe(32)}"
+            scheme = scheme_of(wanted.webhook.scheme)
+            secret = wanted.webhook.secret or signatures.new_secret(scheme)
+            doc["secret"] = self._box.seal(secret)
+            doc["scheme"] = scheme.value
         else:
             doc["channel"] = Channel.EMAIL.value
             doc["target"] = wanted.email.address.strip()
         await self._subscriptions.add(doc)
         return notifications_pb2.CreateSubscriptionResponse(
-            subscription=subscription_message(doc, with_secret=True)
+            subscription=subscription_message(doc, secret)
         )
 
     async def ListSubscriptions(
@@ -261,4 +277,61 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         )
         return notifications_pb2.ListDeliveriesResponse(
             deliveries=[delivery_message(d) for d in docs], next_page_token=paging.encode(last)
+        )
+
+    async def _own_webhook(
+        self, tenant_id: str, subscription_id: str, scope: Scope | None
+    ) -> Document:
+        """The webhook subscription a rotation is about; NOT_FOUND outside the caller's scope."""
+        found = await self._subscriptions.find(tenant_id, subscription_id)
+        if found is None or (scope is not None and not scope.admits(found["subscriber_key"])):
+            raise NotFound(f"subscription {subscription_id} not found")
+        if found["channel"] != Channel.WEBHOOK.value:
+            raise InvalidArgument(
+                [FieldViolation("subscription_id", "is an e-mail subscription: it has no secret")]
+            )
+        return found
+
+    async def RotateWebhookSecret(
+        self, request: notifications_pb2.RotateWebhookSecretRequest, context: Context
+    ) -> notifications_pb2.RotateWebhookSecretResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_uuid(violations, "subscription_id", request.subscription_id)
+        if request.previous_valid_seconds > ROLLOVER_MAX_SECONDS:
+            violations.add(
+                "previous_valid_seconds",
+                f"must be at most {ROLLOVER_MAX_SECONDS} (seven days; 0: a day)",
+            )
+        scope = _check_scope(violations, request)
+        violations.raise_if_any()
+        found = await self._own_webhook(request.tenant_id, request.subscription_id, scope)
+        scheme = Scheme(found.get("scheme", Scheme.QUORUM_V1))
+        _check_secret(violations, "secret", scheme, request.secret)
+        violations.raise_if_any()
+        secret = request.secret or signatures.new_secret(scheme)
+        keep = timedelta(seconds=request.previous_valid_seconds or ROLLOVER_DEFAULT_SECONDS)
+        doc = await self._subscriptions.rotate(
+            request.tenant_id, request.subscription_id, self._box.seal(secret), now() + keep
+        )
+        if doc is None:
+            raise NotFound(f"subscription {request.subscription_id} not found")
+        return notifications_pb2.RotateWebhookSecretResponse(
+            subscription=subscription_message(doc, secret)
+        )
+
+    async def EndWebhookSecretRollover(
+        self, request: notifications_pb2.EndWebhookSecretRolloverRequest, context: Context
+    ) -> notifications_pb2.EndWebhookSecretRolloverResponse:
+        violations = Violations()
+        _check_tenant(violations, request.tenant_id)
+        _check_uuid(violations, "subscription_id", request.subscription_id)
+        scope = _check_scope(violations, request)
+        violations.raise_if_any()
+        await self._own_webhook(request.tenant_id, request.subscription_id, scope)
+        doc = await self._subscriptions.end_rollover(request.tenant_id, request.subscription_id)
+        if doc is None:
+            raise NotFound(f"subscription {request.subscription_id} not found")
+        return notifications_pb2.EndWebhookSecretRolloverResponse(
+            subscription=subscription_message(doc)
         )

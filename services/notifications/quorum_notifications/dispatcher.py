@@ -22,6 +22,7 @@ from pymongo.errors import PyMongoError
 
 from quorum_common.events import now
 from quorum_common.mongo import Document
+from quorum_common.secretbox import SecretBox, SecretUnreadable
 from quorum_notifications import content
 from quorum_notifications.deliveries import DeliveryLog
 from quorum_notifications.domain import (
@@ -29,10 +30,11 @@ from quorum_notifications.domain import (
     Channel,
     Decision,
     Kind,
+    Outcome,
     RetryPolicy,
 )
 from quorum_notifications.mail import EmailSender
-from quorum_notifications.subscriptions import Subscriptions
+from quorum_notifications.subscriptions import Subscriptions, signing_of
 from quorum_notifications.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -41,16 +43,22 @@ IDLE_SECONDS = 1.0
 
 
 class Senders:
-    def __init__(self, webhooks: WebhookSender, mail: EmailSender) -> None:
+    def __init__(self, webhooks: WebhookSender, mail: EmailSender, box: SecretBox) -> None:
         self._webhooks = webhooks
         self._mail = mail
+        self._box = box
 
     async def send(self, delivery: Document, subscription: Document) -> AttemptResult:
         document = delivery["payload"]
         if delivery["channel"] == Channel.WEBHOOK.value:
+            try:
+                # Read at each attempt: a rotation counts from the next attempt on.
+                signing = signing_of(subscription, self._box, now())
+            except SecretUnreadable as error:
+                return AttemptResult(Outcome.FAILED, 0, f"{error} (NOTIFICATIONS_SECRETS_KEY)")
             return await self._webhooks.send(
                 delivery["target"],
-                subscription["secret"],
+                signing,
                 content.body(document),
                 delivery["_id"],
                 document["type"],

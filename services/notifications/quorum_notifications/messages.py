@@ -9,7 +9,7 @@ from typing import Any
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
 from quorum.notifications.v1 import notifications_pb2
-from quorum_common.events import SCHEMA_VERSION, timestamp
+from quorum_common.events import SCHEMA_VERSION, now, timestamp
 from quorum_notifications.domain import (
     Channel,
     Kind,
@@ -21,6 +21,7 @@ from quorum_notifications.domain import (
     Subscription,
     Team,
 )
+from quorum_notifications.signatures import Scheme
 
 Document = dict[str, Any]
 PRODUCER = "notifications"
@@ -131,9 +132,21 @@ def subscription_of(doc: Document) -> Subscription:
     )
 
 
-def subscription_message(
-    doc: Document, with_secret: bool = False
-) -> notifications_pb2.Subscription:
+SCHEME_NUMBERS = {
+    Scheme.QUORUM_V1: notifications_pb2.WEBHOOK_SCHEME_QUORUM_V1,
+    Scheme.STANDARD: notifications_pb2.WEBHOOK_SCHEME_STANDARD,
+}
+
+
+def scheme_of(number: int) -> Scheme:
+    """UNSPECIFIED is quorum-v1: what every subscription was before the choice existed."""
+    return (
+        Scheme.STANDARD if number == notifications_pb2.WEBHOOK_SCHEME_STANDARD else Scheme.QUORUM_V1
+    )
+
+
+def subscription_message(doc: Document, secret: str = "") -> notifications_pb2.Subscription:
+    """The subscription as the API shows it; `secret` (plain) only in the answer that set it."""
     message = notifications_pb2.Subscription(
         subscription_id=doc["_id"],
         subscriber=subscriber_message(recipient_of(doc["subscriber"])),
@@ -143,8 +156,12 @@ def subscription_message(
     )
     if doc["channel"] == Channel.WEBHOOK.value:
         message.webhook.url = doc["target"]
-        if with_secret:
-            message.webhook.secret = doc["secret"]
+        message.webhook.secret = secret
+        message.webhook.scheme = SCHEME_NUMBERS[Scheme(doc.get("scheme", Scheme.QUORUM_V1))]
+        expires = doc.get("previous_secret_expires_at")
+        # A rollover that ran out is over, whether or not anyone ended it.
+        if expires is not None and expires > now():
+            message.webhook.previous_secret_expires_at.CopyFrom(timestamp(expires))
     else:
         message.email.address = doc["target"]
     return message

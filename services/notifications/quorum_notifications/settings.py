@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from quorum_common.secretbox import check_keys
 from quorum_common.settings import ServiceSettings
 
 
@@ -50,6 +51,11 @@ class NotificationsSettings(ServiceSettings):
         description="Allow webhooks to loopback and private addresses (never link-local "
         "or metadata ones)",
     )
+    notifications_secrets_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Fernet key(s) that encrypt webhook secrets at rest, comma separated: the "
+        "first encrypts, all decrypt; empty: a public development key (a warning at start)",
+    )
     notifications_max_attempts: int = Field(
         default=10, ge=1, le=100, description="Attempts per delivery before it is dead-lettered"
     )
@@ -73,6 +79,12 @@ class NotificationsSettings(ServiceSettings):
         ge=0,
         description="How long a notification waits for the endorsements it depends on",
     )
+
+    @field_validator("notifications_secrets_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr) -> SecretStr:
+        check_keys(value.get_secret_value())
+        return value
 
     @field_validator("notifications_backoff_max_seconds")
     @classmethod

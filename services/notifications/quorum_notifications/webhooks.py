@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import socket
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,6 +32,14 @@ USER_AGENT = "Quorum-Webhooks/1"
 DETAIL_BYTES = 200
 # A subscription's host must resolve this quickly when it is created.
 RESOLVE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Signing:
+    """How one attempt is signed: its subscription's scheme and every secret valid now."""
+
+    scheme: signatures.Scheme
+    secrets: tuple[str, ...]
 
 
 class AddressRefused(Exception):
@@ -120,7 +129,12 @@ class WebhookSender:
             self._session = None
 
     async def send(
-        self, url: str, secret: str, body: bytes, notification_id: str, event_type: str
+        self,
+        url: str,
+        signing: Signing,
+        body: bytes,
+        notification_id: str,
+        event_type: str,
     ) -> AttemptResult:
         problem = check_url(url, self._allow_private)
         if problem is not None:
@@ -129,10 +143,11 @@ class WebhookSender:
         stamp = int(time.time())
         headers: dict[str, Any] = {
             "Content-Type": "application/json",
+            # Both schemes carry Quorum's own id and type headers: receivers may rely on
+            # them whatever the scheme.
             signatures.EVENT_ID_HEADER: notification_id,
             signatures.EVENT_TYPE_HEADER: event_type,
-            signatures.TIMESTAMP_HEADER: str(stamp),
-            signatures.SIGNATURE_HEADER: signatures.sign(secret, stamp, body),
+            **signatures.headers(signing.scheme, signing.secrets, notification_id, stamp, body),
         }
         try:
             async with self._session.post(

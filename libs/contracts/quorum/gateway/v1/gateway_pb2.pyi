@@ -56,6 +56,28 @@ ROLE_INTEGRATION: Role.ValueType  # 4
 """A system (help desk, CRM, chat) acting for members of its organizations."""
 Global___Role: _TypeAlias = Role  # noqa: Y015
 
+class _InboundAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _InboundActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_InboundAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INBOUND_ACTION_UNSPECIFIED: _InboundAction.ValueType  # 0
+    INBOUND_ACTION_SUBMIT_IDEA: _InboundAction.ValueType  # 1
+    """SubmitIdeaRequest from the payload; the delivery id makes it idempotent."""
+    INBOUND_ACTION_ENDORSE_IDEA: _InboundAction.ValueType  # 2
+    """EndorseIdeaRequest from the payload."""
+
+class InboundAction(_InboundAction, metaclass=_InboundActionEnumTypeWrapper):
+    """What an inbound endpoint does with a payload."""
+
+INBOUND_ACTION_UNSPECIFIED: InboundAction.ValueType  # 0
+INBOUND_ACTION_SUBMIT_IDEA: InboundAction.ValueType  # 1
+"""SubmitIdeaRequest from the payload; the delivery id makes it idempotent."""
+INBOUND_ACTION_ENDORSE_IDEA: InboundAction.ValueType  # 2
+"""EndorseIdeaRequest from the payload."""
+Global___InboundAction: _TypeAlias = InboundAction  # noqa: Y015
+
 @_typing.final
 class Idea(_message.Message):
     """An idea as the public API shows it: its counts, never its endorsements (those
@@ -2017,3 +2039,334 @@ class ListDeliveriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDeliveriesResponse: _TypeAlias = ListDeliveriesResponse  # noqa: Y015
+
+@_typing.final
+class RotateWebhookSecretRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    PREVIOUS_VALID_SECONDS_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    secret: _builtins.str
+    """The new secret; empty: one is generated."""
+    previous_valid_seconds: _builtins.int
+    """1..604800; 0 means 86400."""
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+        secret: _builtins.str = ...,
+        previous_valid_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["previous_valid_seconds", b"previous_valid_seconds", "secret", b"secret", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateWebhookSecretRequest: _TypeAlias = RotateWebhookSecretRequest  # noqa: Y015
+
+@_typing.final
+class RotateWebhookSecretResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subscription(self) -> _notifications_pb2.Subscription:
+        """With the new secret: the only time it is shown."""
+
+    def __init__(
+        self,
+        *,
+        subscription: _notifications_pb2.Subscription | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateWebhookSecretResponse: _TypeAlias = RotateWebhookSecretResponse  # noqa: Y015
+
+@_typing.final
+class EndWebhookSecretRolloverRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndWebhookSecretRolloverRequest: _TypeAlias = EndWebhookSecretRolloverRequest  # noqa: Y015
+
+@_typing.final
+class EndWebhookSecretRolloverResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subscription(self) -> _notifications_pb2.Subscription: ...
+    def __init__(
+        self,
+        *,
+        subscription: _notifications_pb2.Subscription | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndWebhookSecretRolloverResponse: _TypeAlias = EndWebhookSecretRolloverResponse  # noqa: Y015
+
+@_typing.final
+class InboundValue(_message.Message):
+    """Where one value comes from."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POINTER_FIELD_NUMBER: _builtins.int
+    HEADER_FIELD_NUMBER: _builtins.int
+    CONSTANT_FIELD_NUMBER: _builtins.int
+    pointer: _builtins.str
+    """A JSON pointer (RFC 6901) into the payload, e.g. "/ticket/subject"."""
+    header: _builtins.str
+    """A request header, e.g. "X-Delivery-Id"."""
+    constant: _builtins.str
+    """A fixed value, e.g. "SOURCE_CHANNEL_HELP_DESK" (parsed as the field's JSON)."""
+    def __init__(
+        self,
+        *,
+        pointer: _builtins.str = ...,
+        header: _builtins.str = ...,
+        constant: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["constant", b"constant", "header", b"header", "pointer", b"pointer", "source", b"source"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["constant", b"constant", "header", b"header", "pointer", b"pointer", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["pointer", "header", "constant"]  # noqa: Y015
+    _WhichOneofArgType_source: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
+
+Global___InboundValue: _TypeAlias = InboundValue  # noqa: Y015
+
+@_typing.final
+class InboundField(_message.Message):
+    """One field of the request, filled from the payload."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    OPTIONAL_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """The request field, dotted, e.g. "title", "submitted_by.member_id", "tags"."""
+    optional: _builtins.bool
+    """When set, a payload without the value leaves the field empty instead of being
+    refused.
+    """
+    @_builtins.property
+    def value(self) -> Global___InboundValue: ...
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        value: Global___InboundValue | None = ...,
+        optional: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "optional", b"optional", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InboundField: _TypeAlias = InboundField  # noqa: Y015
+
+@_typing.final
+class InboundEndpoint(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDPOINT_ID_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    ACTION_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    DELIVERY_ID_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    ACCEPT_UNSIGNED_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    endpoint_id: _builtins.str
+    """Assigned on creation: the URL's last segment, POST /inbound/<endpoint_id>."""
+    key_id: _builtins.str
+    """The INTEGRATION key the endpoint acts as: its organizations, permissions and
+    rate limit; revoking the key stops the endpoint.
+    """
+    display_name: _builtins.str
+    action: Global___InboundAction.ValueType
+    secret: _builtins.str
+    """The HMAC-SHA256 key senders sign with (Quorum-Timestamp and
+    `Quorum-Signature: v1=<hex>` over "<timestamp>.<body>"). Write-only: given
+    (16-256 printable characters) or generated, returned by CreateInboundEndpoint
+    only; stored encrypted.
+    """
+    accept_unsigned: _builtins.bool
+    """When set, unsigned requests are accepted too (the endpoint id is then the only
+    credential); a signed one is still verified.
+    """
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___InboundField]:
+        """How the request is made from the payload: at most 32 fields."""
+
+    @_builtins.property
+    def delivery_id(self) -> Global___InboundValue:
+        """The sender's delivery id (the same on its retries); unset: the header
+        Quorum-Delivery-Id.
+        """
+
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        endpoint_id: _builtins.str = ...,
+        key_id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        action: Global___InboundAction.ValueType = ...,
+        fields: _abc.Iterable[Global___InboundField] | None = ...,
+        delivery_id: Global___InboundValue | None = ...,
+        secret: _builtins.str = ...,
+        accept_unsigned: _builtins.bool = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "delivery_id", b"delivery_id"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_unsigned", b"accept_unsigned", "action", b"action", "created_at", b"created_at", "delivery_id", b"delivery_id", "display_name", b"display_name", "endpoint_id", b"endpoint_id", "fields", b"fields", "key_id", b"key_id", "secret", b"secret"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InboundEndpoint: _TypeAlias = InboundEndpoint  # noqa: Y015
+
+@_typing.final
+class CreateInboundEndpointRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDPOINT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def endpoint(self) -> Global___InboundEndpoint:
+        """Its endpoint_id and created_at are ignored."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: Global___InboundEndpoint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["endpoint", b"endpoint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint", b"endpoint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateInboundEndpointRequest: _TypeAlias = CreateInboundEndpointRequest  # noqa: Y015
+
+@_typing.final
+class CreateInboundEndpointResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDPOINT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def endpoint(self) -> Global___InboundEndpoint:
+        """With the secret: the only time it is shown."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: Global___InboundEndpoint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["endpoint", b"endpoint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint", b"endpoint"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateInboundEndpointResponse: _TypeAlias = CreateInboundEndpointResponse  # noqa: Y015
+
+@_typing.final
+class ListInboundEndpointsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListInboundEndpointsRequest: _TypeAlias = ListInboundEndpointsRequest  # noqa: Y015
+
+@_typing.final
+class ListInboundEndpointsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDPOINTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def endpoints(self) -> _containers.RepeatedCompositeFieldContainer[Global___InboundEndpoint]:
+        """Oldest first; secrets are never listed."""
+
+    def __init__(
+        self,
+        *,
+        endpoints: _abc.Iterable[Global___InboundEndpoint] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoints", b"endpoints"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListInboundEndpointsResponse: _TypeAlias = ListInboundEndpointsResponse  # noqa: Y015
+
+@_typing.final
+class DeleteInboundEndpointRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENDPOINT_ID_FIELD_NUMBER: _builtins.int
+    endpoint_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        endpoint_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["endpoint_id", b"endpoint_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteInboundEndpointRequest: _TypeAlias = DeleteInboundEndpointRequest  # noqa: Y015
+
+@_typing.final
+class DeleteInboundEndpointResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteInboundEndpointResponse: _TypeAlias = DeleteInboundEndpointResponse  # noqa: Y015

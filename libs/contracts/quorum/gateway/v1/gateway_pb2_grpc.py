@@ -1680,6 +1680,16 @@ class NotificationsServiceStub:
                 request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListDeliveriesRequest.SerializeToString,
                 response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.RotateWebhookSecret = channel.unary_unary(
+                '/quorum.gateway.v1.NotificationsService/RotateWebhookSecret',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.RotateWebhookSecretRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.RotateWebhookSecretResponse.FromString,
+                _registered_method=True)
+        self.EndWebhookSecretRollover = channel.unary_unary(
+                '/quorum.gateway.v1.NotificationsService/EndWebhookSecretRollover',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.EndWebhookSecretRolloverRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.EndWebhookSecretRolloverResponse.FromString,
+                _registered_method=True)
 
 
 class NotificationsServiceServicer:
@@ -1714,6 +1724,22 @@ class NotificationsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateWebhookSecret(self, request, context):
+        """A webhook subscription's new signing secret, shown only here; the previous one
+        stays valid (every delivery signed with both) until previous_valid_seconds pass
+        or EndWebhookSecretRollover.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndWebhookSecretRollover(self, request, context):
+        """Signs with the newest secret only from now on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1736,6 +1762,16 @@ def add_NotificationsServiceServicer_to_server(servicer, server):
                     servicer.ListDeliveries,
                     request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListDeliveriesRequest.FromString,
                     response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListDeliveriesResponse.SerializeToString,
+            ),
+            'RotateWebhookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateWebhookSecret,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.RotateWebhookSecretRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.RotateWebhookSecretResponse.SerializeToString,
+            ),
+            'EndWebhookSecretRollover': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndWebhookSecretRollover,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.EndWebhookSecretRolloverRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.EndWebhookSecretRolloverResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1847,6 +1883,229 @@ class NotificationsService:
             '/quorum.gateway.v1.NotificationsService/ListDeliveries',
             quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListDeliveriesRequest.SerializeToString,
             quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateWebhookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.NotificationsService/RotateWebhookSecret',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.RotateWebhookSecretRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.RotateWebhookSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndWebhookSecretRollover(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.NotificationsService/EndWebhookSecretRollover',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.EndWebhookSecretRolloverRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.EndWebhookSecretRolloverResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class InboundServiceStub:
+    """Inbound webhooks: an HTTP endpoint (POST /inbound/<endpoint_id> on the HTTP door)
+    that turns a JSON payload a help desk or CRM sends into SubmitIdea or EndorseIdea,
+    acting as one INTEGRATION key. Vendor admins only.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateInboundEndpoint = channel.unary_unary(
+                '/quorum.gateway.v1.InboundService/CreateInboundEndpoint',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateInboundEndpointRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateInboundEndpointResponse.FromString,
+                _registered_method=True)
+        self.ListInboundEndpoints = channel.unary_unary(
+                '/quorum.gateway.v1.InboundService/ListInboundEndpoints',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListInboundEndpointsRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListInboundEndpointsResponse.FromString,
+                _registered_method=True)
+        self.DeleteInboundEndpoint = channel.unary_unary(
+                '/quorum.gateway.v1.InboundService/DeleteInboundEndpoint',
+                request_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeleteInboundEndpointRequest.SerializeToString,
+                response_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeleteInboundEndpointResponse.FromString,
+                _registered_method=True)
+
+
+class InboundServiceServicer:
+    """Inbound webhooks: an HTTP endpoint (POST /inbound/<endpoint_id> on the HTTP door)
+    that turns a JSON payload a help desk or CRM sends into SubmitIdea or EndorseIdea,
+    acting as one INTEGRATION key. Vendor admins only.
+    """
+
+    def CreateInboundEndpoint(self, request, context):
+        """Creates an endpoint; its signing secret is in the response and never shown again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInboundEndpoints(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteInboundEndpoint(self, request, context):
+        """Deletes an endpoint: requests to it answer 404 from then on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_InboundServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateInboundEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateInboundEndpoint,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateInboundEndpointRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateInboundEndpointResponse.SerializeToString,
+            ),
+            'ListInboundEndpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInboundEndpoints,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListInboundEndpointsRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListInboundEndpointsResponse.SerializeToString,
+            ),
+            'DeleteInboundEndpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteInboundEndpoint,
+                    request_deserializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeleteInboundEndpointRequest.FromString,
+                    response_serializer=quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeleteInboundEndpointResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'quorum.gateway.v1.InboundService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('quorum.gateway.v1.InboundService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class InboundService:
+    """Inbound webhooks: an HTTP endpoint (POST /inbound/<endpoint_id> on the HTTP door)
+    that turns a JSON payload a help desk or CRM sends into SubmitIdea or EndorseIdea,
+    acting as one INTEGRATION key. Vendor admins only.
+    """
+
+    @staticmethod
+    def CreateInboundEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.InboundService/CreateInboundEndpoint',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateInboundEndpointRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.CreateInboundEndpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInboundEndpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.InboundService/ListInboundEndpoints',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListInboundEndpointsRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.ListInboundEndpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteInboundEndpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.gateway.v1.InboundService/DeleteInboundEndpoint',
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeleteInboundEndpointRequest.SerializeToString,
+            quorum_dot_gateway_dot_v1_dot_gateway__pb2.DeleteInboundEndpointResponse.FromString,
             options,
             channel_credentials,
             insecure,

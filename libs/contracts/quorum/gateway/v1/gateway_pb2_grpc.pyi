@@ -553,6 +553,13 @@ class NotificationsServiceStub:
     DeleteSubscription: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.DeleteSubscriptionRequest, _gateway_pb2.DeleteSubscriptionResponse]
     ListDeliveries: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListDeliveriesRequest, _gateway_pb2.ListDeliveriesResponse]
     """Every delivery with every attempt (a CUSTOMER: its own)."""
+    RotateWebhookSecret: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.RotateWebhookSecretRequest, _gateway_pb2.RotateWebhookSecretResponse]
+    """A webhook subscription's new signing secret, shown only here; the previous one
+    stays valid (every delivery signed with both) until previous_valid_seconds pass
+    or EndWebhookSecretRollover.
+    """
+    EndWebhookSecretRollover: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.EndWebhookSecretRolloverRequest, _gateway_pb2.EndWebhookSecretRolloverResponse]
+    """Signs with the newest secret only from now on."""
 
 @_typing.type_check_only
 class NotificationsServiceAsyncStub(NotificationsServiceStub):
@@ -568,6 +575,13 @@ class NotificationsServiceAsyncStub(NotificationsServiceStub):
     DeleteSubscription: _aio.UnaryUnaryMultiCallable[_gateway_pb2.DeleteSubscriptionRequest, _gateway_pb2.DeleteSubscriptionResponse]  # type: ignore[assignment]
     ListDeliveries: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListDeliveriesRequest, _gateway_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
     """Every delivery with every attempt (a CUSTOMER: its own)."""
+    RotateWebhookSecret: _aio.UnaryUnaryMultiCallable[_gateway_pb2.RotateWebhookSecretRequest, _gateway_pb2.RotateWebhookSecretResponse]  # type: ignore[assignment]
+    """A webhook subscription's new signing secret, shown only here; the previous one
+    stays valid (every delivery signed with both) until previous_valid_seconds pass
+    or EndWebhookSecretRollover.
+    """
+    EndWebhookSecretRollover: _aio.UnaryUnaryMultiCallable[_gateway_pb2.EndWebhookSecretRolloverRequest, _gateway_pb2.EndWebhookSecretRolloverResponse]  # type: ignore[assignment]
+    """Signs with the newest secret only from now on."""
 
 class NotificationsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Who is told about what, and the log of every delivery attempt."""
@@ -605,7 +619,87 @@ class NotificationsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_gateway_pb2.ListDeliveriesResponse, _abc.Awaitable[_gateway_pb2.ListDeliveriesResponse]]:
         """Every delivery with every attempt (a CUSTOMER: its own)."""
 
+    @_abc_1.abstractmethod
+    def RotateWebhookSecret(
+        self,
+        request: _gateway_pb2.RotateWebhookSecretRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.RotateWebhookSecretResponse, _abc.Awaitable[_gateway_pb2.RotateWebhookSecretResponse]]:
+        """A webhook subscription's new signing secret, shown only here; the previous one
+        stays valid (every delivery signed with both) until previous_valid_seconds pass
+        or EndWebhookSecretRollover.
+        """
+
+    @_abc_1.abstractmethod
+    def EndWebhookSecretRollover(
+        self,
+        request: _gateway_pb2.EndWebhookSecretRolloverRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.EndWebhookSecretRolloverResponse, _abc.Awaitable[_gateway_pb2.EndWebhookSecretRolloverResponse]]:
+        """Signs with the newest secret only from now on."""
+
 def add_NotificationsServiceServicer_to_server(servicer: NotificationsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class InboundServiceStub:
+    """Inbound webhooks: an HTTP endpoint (POST /inbound/<endpoint_id> on the HTTP door)
+    that turns a JSON payload a help desk or CRM sends into SubmitIdea or EndorseIdea,
+    acting as one INTEGRATION key. Vendor admins only.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> InboundServiceAsyncStub: ...
+    CreateInboundEndpoint: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.CreateInboundEndpointRequest, _gateway_pb2.CreateInboundEndpointResponse]
+    """Creates an endpoint; its signing secret is in the response and never shown again."""
+    ListInboundEndpoints: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListInboundEndpointsRequest, _gateway_pb2.ListInboundEndpointsResponse]
+    DeleteInboundEndpoint: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.DeleteInboundEndpointRequest, _gateway_pb2.DeleteInboundEndpointResponse]
+    """Deletes an endpoint: requests to it answer 404 from then on."""
+
+@_typing.type_check_only
+class InboundServiceAsyncStub(InboundServiceStub):
+    """Inbound webhooks: an HTTP endpoint (POST /inbound/<endpoint_id> on the HTTP door)
+    that turns a JSON payload a help desk or CRM sends into SubmitIdea or EndorseIdea,
+    acting as one INTEGRATION key. Vendor admins only.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateInboundEndpoint: _aio.UnaryUnaryMultiCallable[_gateway_pb2.CreateInboundEndpointRequest, _gateway_pb2.CreateInboundEndpointResponse]  # type: ignore[assignment]
+    """Creates an endpoint; its signing secret is in the response and never shown again."""
+    ListInboundEndpoints: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListInboundEndpointsRequest, _gateway_pb2.ListInboundEndpointsResponse]  # type: ignore[assignment]
+    DeleteInboundEndpoint: _aio.UnaryUnaryMultiCallable[_gateway_pb2.DeleteInboundEndpointRequest, _gateway_pb2.DeleteInboundEndpointResponse]  # type: ignore[assignment]
+    """Deletes an endpoint: requests to it answer 404 from then on."""
+
+class InboundServiceServicer(metaclass=_abc_1.ABCMeta):
+    """Inbound webhooks: an HTTP endpoint (POST /inbound/<endpoint_id> on the HTTP door)
+    that turns a JSON payload a help desk or CRM sends into SubmitIdea or EndorseIdea,
+    acting as one INTEGRATION key. Vendor admins only.
+    """
+
+    @_abc_1.abstractmethod
+    def CreateInboundEndpoint(
+        self,
+        request: _gateway_pb2.CreateInboundEndpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.CreateInboundEndpointResponse, _abc.Awaitable[_gateway_pb2.CreateInboundEndpointResponse]]:
+        """Creates an endpoint; its signing secret is in the response and never shown again."""
+
+    @_abc_1.abstractmethod
+    def ListInboundEndpoints(
+        self,
+        request: _gateway_pb2.ListInboundEndpointsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.ListInboundEndpointsResponse, _abc.Awaitable[_gateway_pb2.ListInboundEndpointsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteInboundEndpoint(
+        self,
+        request: _gateway_pb2.DeleteInboundEndpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.DeleteInboundEndpointResponse, _abc.Awaitable[_gateway_pb2.DeleteInboundEndpointResponse]]:
+        """Deletes an endpoint: requests to it answer 404 from then on."""
+
+def add_InboundServiceServicer_to_server(servicer: InboundServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class EventsServiceStub:
     """The tenant's events as they happen."""

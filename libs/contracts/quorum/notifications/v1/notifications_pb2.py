@@ -26,45 +26,55 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from quorum.domain.v1 import domain_pb2 as quorum_dot_domain_dot_v1_dot_domain__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+quorum/notifications/v1/notifications.proto\x12\x17quorum.notifications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dquorum/domain/v1/domain.proto\"-\n\x0eWebhookChannel\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x1f\n\x0c\x45mailChannel\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\xd0\x02\n\x0cSubscription\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x30\n\nsubscriber\x18\x02 \x01(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12:\n\x07webhook\x18\x03 \x01(\x0b\x32\'.quorum.notifications.v1.WebhookChannelH\x00\x12\x36\n\x05\x65mail\x18\x04 \x01(\x0b\x32%.quorum.notifications.v1.EmailChannelH\x00\x12\x31\n\x05kinds\x18\x05 \x03(\x0e\x32\".quorum.domain.v1.NotificationKind\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\t\n\x07\x63hannel\"\xc8\x01\n\x0f\x44\x65liveryAttempt\x12\x0e\n\x06number\x18\x01 \x01(\r\x12\x30\n\x0c\x61ttempted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x07outcome\x18\x03 \x01(\x0e\x32\'.quorum.notifications.v1.AttemptOutcome\x12\x15\n\rresponse_code\x18\x04 \x01(\r\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x06 \x01(\r\"\x86\x04\n\x08\x44\x65livery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12/\n\trecipient\x18\x03 \x01(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12*\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x19.quorum.domain.v1.Channel\x12\x0e\n\x06target\x18\x05 \x01(\t\x12\x30\n\x04kind\x18\x06 \x01(\x0e\x32\".quorum.domain.v1.NotificationKind\x12\x10\n\x08\x65vent_id\x18\x07 \x01(\t\x12\x0f\n\x07idea_id\x18\x08 \x01(\t\x12\x37\n\x06status\x18\t \x01(\x0e\x32\'.quorum.notifications.v1.DeliveryStatus\x12:\n\x08\x61ttempts\x18\n \x03(\x0b\x32(.quorum.notifications.v1.DeliveryAttempt\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fnext_attempt_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"k\n\x19\x43reateSubscriptionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12;\n\x0csubscription\x18\x02 \x01(\x0b\x32%.quorum.notifications.v1.Subscription\"Y\n\x1a\x43reateSubscriptionResponse\x12;\n\x0csubscription\x18\x01 \x01(\x0b\x32%.quorum.notifications.v1.Subscription\"^\n\x0fSubscriberScope\x12\x31\n\x0bsubscribers\x18\x01 \x03(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12\x18\n\x10organization_ids\x18\x02 \x03(\t\"\xbf\x01\n\x18ListSubscriptionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x30\n\nsubscriber\x18\x02 \x01(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x37\n\x05scope\x18\x05 \x01(\x0b\x32(.quorum.notifications.v1.SubscriberScope\"r\n\x19ListSubscriptionsResponse\x12<\n\rsubscriptions\x18\x01 \x03(\x0b\x32%.quorum.notifications.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x80\x01\n\x19\x44\x65leteSubscriptionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x37\n\x05scope\x18\x03 \x01(\x0b\x32(.quorum.notifications.v1.SubscriberScope\":\n\x1a\x44\x65leteSubscriptionResponse\x12\x1c\n\x14\x63\x61ncelled_deliveries\x18\x01 \x01(\r\"\xe2\x02\n\x15ListDeliveriesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x0f\n\x07idea_id\x18\x03 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\x12\x37\n\x06status\x18\x05 \x01(\x0e\x32\'.quorum.notifications.v1.DeliveryStatus\x12\x30\n\x04kind\x18\x06 \x01(\x0e\x32\".quorum.domain.v1.NotificationKind\x12/\n\trecipient\x18\x07 \x01(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12\x11\n\tpage_size\x18\x08 \x01(\r\x12\x12\n\npage_token\x18\t \x01(\t\x12\x37\n\x05scope\x18\n \x01(\x0b\x32(.quorum.notifications.v1.SubscriberScope\"h\n\x16ListDeliveriesResponse\x12\x35\n\ndeliveries\x18\x01 \x03(\x0b\x32!.quorum.notifications.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xa8\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x12\x1d\n\x19\x44\x45LIVERY_STATUS_CANCELLED\x10\x04*\xa8\x01\n\x0e\x41ttemptOutcome\x12\x1f\n\x1b\x41TTEMPT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41TTEMPT_OUTCOME_SUCCEEDED\x10\x01\x12\x1a\n\x16\x41TTEMPT_OUTCOME_FAILED\x10\x02\x12\x1d\n\x19\x41TTEMPT_OUTCOME_TIMED_OUT\x10\x03\x12\x1b\n\x17\x41TTEMPT_OUTCOME_REFUSED\x10\x04\x32\x83\x04\n\x14NotificationsService\x12}\n\x12\x43reateSubscription\x12\x32.quorum.notifications.v1.CreateSubscriptionRequest\x1a\x33.quorum.notifications.v1.CreateSubscriptionResponse\x12z\n\x11ListSubscriptions\x12\x31.quorum.notifications.v1.ListSubscriptionsRequest\x1a\x32.quorum.notifications.v1.ListSubscriptionsResponse\x12}\n\x12\x44\x65leteSubscription\x12\x32.quorum.notifications.v1.DeleteSubscriptionRequest\x1a\x33.quorum.notifications.v1.DeleteSubscriptionResponse\x12q\n\x0eListDeliveries\x12..quorum.notifications.v1.ListDeliveriesRequest\x1a/.quorum.notifications.v1.ListDeliveriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+quorum/notifications/v1/notifications.proto\x12\x17quorum.notifications.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dquorum/domain/v1/domain.proto\"\xa5\x01\n\x0eWebhookChannel\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\x12\x36\n\x06scheme\x18\x03 \x01(\x0e\x32&.quorum.notifications.v1.WebhookScheme\x12>\n\x1aprevious_secret_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1f\n\x0c\x45mailChannel\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"\xd0\x02\n\x0cSubscription\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x30\n\nsubscriber\x18\x02 \x01(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12:\n\x07webhook\x18\x03 \x01(\x0b\x32\'.quorum.notifications.v1.WebhookChannelH\x00\x12\x36\n\x05\x65mail\x18\x04 \x01(\x0b\x32%.quorum.notifications.v1.EmailChannelH\x00\x12\x31\n\x05kinds\x18\x05 \x03(\x0e\x32\".quorum.domain.v1.NotificationKind\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\t\n\x07\x63hannel\"\xc8\x01\n\x0f\x44\x65liveryAttempt\x12\x0e\n\x06number\x18\x01 \x01(\r\x12\x30\n\x0c\x61ttempted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x07outcome\x18\x03 \x01(\x0e\x32\'.quorum.notifications.v1.AttemptOutcome\x12\x15\n\rresponse_code\x18\x04 \x01(\r\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x06 \x01(\r\"\x86\x04\n\x08\x44\x65livery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12/\n\trecipient\x18\x03 \x01(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12*\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x19.quorum.domain.v1.Channel\x12\x0e\n\x06target\x18\x05 \x01(\t\x12\x30\n\x04kind\x18\x06 \x01(\x0e\x32\".quorum.domain.v1.NotificationKind\x12\x10\n\x08\x65vent_id\x18\x07 \x01(\t\x12\x0f\n\x07idea_id\x18\x08 \x01(\t\x12\x37\n\x06status\x18\t \x01(\x0e\x32\'.quorum.notifications.v1.DeliveryStatus\x12:\n\x08\x61ttempts\x18\n \x03(\x0b\x32(.quorum.notifications.v1.DeliveryAttempt\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fnext_attempt_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"k\n\x19\x43reateSubscriptionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12;\n\x0csubscription\x18\x02 \x01(\x0b\x32%.quorum.notifications.v1.Subscription\"Y\n\x1a\x43reateSubscriptionResponse\x12;\n\x0csubscription\x18\x01 \x01(\x0b\x32%.quorum.notifications.v1.Subscription\"^\n\x0fSubscriberScope\x12\x31\n\x0bsubscribers\x18\x01 \x03(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12\x18\n\x10organization_ids\x18\x02 \x03(\t\"\xbf\x01\n\x18ListSubscriptionsRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x30\n\nsubscriber\x18\x02 \x01(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x37\n\x05scope\x18\x05 \x01(\x0b\x32(.quorum.notifications.v1.SubscriberScope\"r\n\x19ListSubscriptionsResponse\x12<\n\rsubscriptions\x18\x01 \x03(\x0b\x32%.quorum.notifications.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x80\x01\n\x19\x44\x65leteSubscriptionRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x37\n\x05scope\x18\x03 \x01(\x0b\x32(.quorum.notifications.v1.SubscriberScope\":\n\x1a\x44\x65leteSubscriptionResponse\x12\x1c\n\x14\x63\x61ncelled_deliveries\x18\x01 \x01(\r\"\xe2\x02\n\x15ListDeliveriesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x0f\n\x07idea_id\x18\x03 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\x12\x37\n\x06status\x18\x05 \x01(\x0e\x32\'.quorum.notifications.v1.DeliveryStatus\x12\x30\n\x04kind\x18\x06 \x01(\x0e\x32\".quorum.domain.v1.NotificationKind\x12/\n\trecipient\x18\x07 \x01(\x0b\x32\x1c.quorum.domain.v1.Subscriber\x12\x11\n\tpage_size\x18\x08 \x01(\r\x12\x12\n\npage_token\x18\t \x01(\t\x12\x37\n\x05scope\x18\n \x01(\x0b\x32(.quorum.notifications.v1.SubscriberScope\"h\n\x16ListDeliveriesResponse\x12\x35\n\ndeliveries\x18\x01 \x03(\x0b\x32!.quorum.notifications.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb1\x01\n\x1aRotateWebhookSecretRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x0e\n\x06secret\x18\x03 \x01(\t\x12\x1e\n\x16previous_valid_seconds\x18\x04 \x01(\r\x12\x37\n\x05scope\x18\x05 \x01(\x0b\x32(.quorum.notifications.v1.SubscriberScope\"Z\n\x1bRotateWebhookSecretResponse\x12;\n\x0csubscription\x18\x01 \x01(\x0b\x32%.quorum.notifications.v1.Subscription\"\x86\x01\n\x1f\x45ndWebhookSecretRolloverRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\x37\n\x05scope\x18\x03 \x01(\x0b\x32(.quorum.notifications.v1.SubscriberScope\"_\n EndWebhookSecretRolloverResponse\x12;\n\x0csubscription\x18\x01 \x01(\x0b\x32%.quorum.notifications.v1.Subscription*j\n\rWebhookScheme\x12\x1e\n\x1aWEBHOOK_SCHEME_UNSPECIFIED\x10\x00\x12\x1c\n\x18WEBHOOK_SCHEME_QUORUM_V1\x10\x01\x12\x1b\n\x17WEBHOOK_SCHEME_STANDARD\x10\x02*\xa8\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x12\x1d\n\x19\x44\x45LIVERY_STATUS_CANCELLED\x10\x04*\xa8\x01\n\x0e\x41ttemptOutcome\x12\x1f\n\x1b\x41TTEMPT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41TTEMPT_OUTCOME_SUCCEEDED\x10\x01\x12\x1a\n\x16\x41TTEMPT_OUTCOME_FAILED\x10\x02\x12\x1d\n\x19\x41TTEMPT_OUTCOME_TIMED_OUT\x10\x03\x12\x1b\n\x17\x41TTEMPT_OUTCOME_REFUSED\x10\x04\x32\x98\x06\n\x14NotificationsService\x12}\n\x12\x43reateSubscription\x12\x32.quorum.notifications.v1.CreateSubscriptionRequest\x1a\x33.quorum.notifications.v1.CreateSubscriptionResponse\x12z\n\x11ListSubscriptions\x12\x31.quorum.notifications.v1.ListSubscriptionsRequest\x1a\x32.quorum.notifications.v1.ListSubscriptionsResponse\x12}\n\x12\x44\x65leteSubscription\x12\x32.quorum.notifications.v1.DeleteSubscriptionRequest\x1a\x33.quorum.notifications.v1.DeleteSubscriptionResponse\x12q\n\x0eListDeliveries\x12..quorum.notifications.v1.ListDeliveriesRequest\x1a/.quorum.notifications.v1.ListDeliveriesResponse\x12\x80\x01\n\x13RotateWebhookSecret\x12\x33.quorum.notifications.v1.RotateWebhookSecretRequest\x1a\x34.quorum.notifications.v1.RotateWebhookSecretResponse\x12\x8f\x01\n\x18\x45ndWebhookSecretRollover\x12\x38.quorum.notifications.v1.EndWebhookSecretRolloverRequest\x1a\x39.quorum.notifications.v1.EndWebhookSecretRolloverResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'quorum.notifications.v1.notifications_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYSTATUS']._serialized_start=2540
-  _globals['_DELIVERYSTATUS']._serialized_end=2708
-  _globals['_ATTEMPTOUTCOME']._serialized_start=2711
-  _globals['_ATTEMPTOUTCOME']._serialized_end=2879
-  _globals['_WEBHOOKCHANNEL']._serialized_start=136
-  _globals['_WEBHOOKCHANNEL']._serialized_end=181
-  _globals['_EMAILCHANNEL']._serialized_start=183
-  _globals['_EMAILCHANNEL']._serialized_end=214
-  _globals['_SUBSCRIPTION']._serialized_start=217
-  _globals['_SUBSCRIPTION']._serialized_end=553
-  _globals['_DELIVERYATTEMPT']._serialized_start=556
-  _globals['_DELIVERYATTEMPT']._serialized_end=756
-  _globals['_DELIVERY']._serialized_start=759
-  _globals['_DELIVERY']._serialized_end=1277
-  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=1279
-  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=1386
-  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_start=1388
-  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_end=1477
-  _globals['_SUBSCRIBERSCOPE']._serialized_start=1479
-  _globals['_SUBSCRIBERSCOPE']._serialized_end=1573
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=1576
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=1767
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=1769
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=1883
-  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_start=1886
-  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_end=2014
-  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_start=2016
-  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_end=2074
-  _globals['_LISTDELIVERIESREQUEST']._serialized_start=2077
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=2431
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=2433
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=2537
-  _globals['_NOTIFICATIONSSERVICE']._serialized_start=2882
-  _globals['_NOTIFICATIONSSERVICE']._serialized_end=3397
+  _globals['_WEBHOOKSCHEME']._serialized_start=3166
+  _globals['_WEBHOOKSCHEME']._serialized_end=3272
+  _globals['_DELIVERYSTATUS']._serialized_start=3275
+  _globals['_DELIVERYSTATUS']._serialized_end=3443
+  _globals['_ATTEMPTOUTCOME']._serialized_start=3446
+  _globals['_ATTEMPTOUTCOME']._serialized_end=3614
+  _globals['_WEBHOOKCHANNEL']._serialized_start=137
+  _globals['_WEBHOOKCHANNEL']._serialized_end=302
+  _globals['_EMAILCHANNEL']._serialized_start=304
+  _globals['_EMAILCHANNEL']._serialized_end=335
+  _globals['_SUBSCRIPTION']._serialized_start=338
+  _globals['_SUBSCRIPTION']._serialized_end=674
+  _globals['_DELIVERYATTEMPT']._serialized_start=677
+  _globals['_DELIVERYATTEMPT']._serialized_end=877
+  _globals['_DELIVERY']._serialized_start=880
+  _globals['_DELIVERY']._serialized_end=1398
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=1400
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=1507
+  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_start=1509
+  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_end=1598
+  _globals['_SUBSCRIBERSCOPE']._serialized_start=1600
+  _globals['_SUBSCRIBERSCOPE']._serialized_end=1694
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=1697
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=1888
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=1890
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=2004
+  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_start=2007
+  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_end=2135
+  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_start=2137
+  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_end=2195
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=2198
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=2552
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=2554
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=2658
+  _globals['_ROTATEWEBHOOKSECRETREQUEST']._serialized_start=2661
+  _globals['_ROTATEWEBHOOKSECRETREQUEST']._serialized_end=2838
+  _globals['_ROTATEWEBHOOKSECRETRESPONSE']._serialized_start=2840
+  _globals['_ROTATEWEBHOOKSECRETRESPONSE']._serialized_end=2930
+  _globals['_ENDWEBHOOKSECRETROLLOVERREQUEST']._serialized_start=2933
+  _globals['_ENDWEBHOOKSECRETROLLOVERREQUEST']._serialized_end=3067
+  _globals['_ENDWEBHOOKSECRETROLLOVERRESPONSE']._serialized_start=3069
+  _globals['_ENDWEBHOOKSECRETROLLOVERRESPONSE']._serialized_end=3164
+  _globals['_NOTIFICATIONSSERVICE']._serialized_start=3617
+  _globals['_NOTIFICATIONSSERVICE']._serialized_end=4409
 # @@protoc_insertion_point(module_scope)

@@ -25,6 +25,44 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _WebhookScheme:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WebhookSchemeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WebhookScheme.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WEBHOOK_SCHEME_UNSPECIFIED: _WebhookScheme.ValueType  # 0
+    """Same as WEBHOOK_SCHEME_QUORUM_V1: what every subscription made before the choice
+    existed uses.
+    """
+    WEBHOOK_SCHEME_QUORUM_V1: _WebhookScheme.ValueType  # 1
+    """Quorum-Event-Id, Quorum-Timestamp and `Quorum-Signature: v1=<hex>` (HMAC-SHA256
+    over "<timestamp>.<body>" keyed with the secret's characters).
+    """
+    WEBHOOK_SCHEME_STANDARD: _WebhookScheme.ValueType  # 2
+    """Standard Webhooks (standardwebhooks.com): webhook-id, webhook-timestamp and
+    `webhook-signature: v1,<base64>` (HMAC-SHA256 over "<id>.<timestamp>.<body>"
+    keyed with the secret's base64-decoded bytes, secret `whsec_<base64>`).
+    """
+
+class WebhookScheme(_WebhookScheme, metaclass=_WebhookSchemeEnumTypeWrapper):
+    """How a webhook request is signed."""
+
+WEBHOOK_SCHEME_UNSPECIFIED: WebhookScheme.ValueType  # 0
+"""Same as WEBHOOK_SCHEME_QUORUM_V1: what every subscription made before the choice
+existed uses.
+"""
+WEBHOOK_SCHEME_QUORUM_V1: WebhookScheme.ValueType  # 1
+"""Quorum-Event-Id, Quorum-Timestamp and `Quorum-Signature: v1=<hex>` (HMAC-SHA256
+over "<timestamp>.<body>" keyed with the secret's characters).
+"""
+WEBHOOK_SCHEME_STANDARD: WebhookScheme.ValueType  # 2
+"""Standard Webhooks (standardwebhooks.com): webhook-id, webhook-timestamp and
+`webhook-signature: v1,<base64>` (HMAC-SHA256 over "<id>.<timestamp>.<body>"
+keyed with the secret's base64-decoded bytes, secret `whsec_<base64>`).
+"""
+Global___WebhookScheme: _TypeAlias = WebhookScheme  # noqa: Y015
+
 class _DeliveryStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -95,21 +133,35 @@ class WebhookChannel(_message.Message):
 
     URL_FIELD_NUMBER: _builtins.int
     SECRET_FIELD_NUMBER: _builtins.int
+    SCHEME_FIELD_NUMBER: _builtins.int
+    PREVIOUS_SECRET_EXPIRES_AT_FIELD_NUMBER: _builtins.int
     url: _builtins.str
     """http or https; never a link-local or cloud metadata address."""
     secret: _builtins.str
     """The HMAC-SHA256 key of the signature. Write-only: given (16-256
     characters) or generated on creation, returned by CreateSubscription only.
+    With WEBHOOK_SCHEME_STANDARD it is `whsec_` and the base64 of 24-64 bytes.
+    Stored encrypted.
     """
+    scheme: Global___WebhookScheme.ValueType
+    """Chosen on creation; UNSPECIFIED is QUORUM_V1."""
+    @_builtins.property
+    def previous_secret_expires_at(self) -> _timestamp_pb2.Timestamp:
+        """Output only. While a rollover lasts (RotateWebhookSecret): when the previous
+        secret stops being used; unset when the subscription has one secret.
+        """
+
     def __init__(
         self,
         *,
         url: _builtins.str = ...,
         secret: _builtins.str = ...,
+        scheme: Global___WebhookScheme.ValueType = ...,
+        previous_secret_expires_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["previous_secret_expires_at", b"previous_secret_expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["secret", b"secret", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["previous_secret_expires_at", b"previous_secret_expires_at", "scheme", b"scheme", "secret", b"secret", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -562,3 +614,109 @@ class ListDeliveriesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDeliveriesResponse: _TypeAlias = ListDeliveriesResponse  # noqa: Y015
+
+@_typing.final
+class RotateWebhookSecretRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    SECRET_FIELD_NUMBER: _builtins.int
+    PREVIOUS_VALID_SECONDS_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    subscription_id: _builtins.str
+    secret: _builtins.str
+    """The new secret (as in WebhookChannel.secret); empty: one is generated."""
+    previous_valid_seconds: _builtins.int
+    """How long the current secret stays valid beside the new one: 1..604800
+    (seven days); 0 means 86400 (a day).
+    """
+    @_builtins.property
+    def scope(self) -> Global___SubscriberScope:
+        """When set, a subscription outside it is NOT_FOUND (it is not the caller's)."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+        secret: _builtins.str = ...,
+        previous_valid_seconds: _builtins.int = ...,
+        scope: Global___SubscriberScope | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["previous_valid_seconds", b"previous_valid_seconds", "scope", b"scope", "secret", b"secret", "subscription_id", b"subscription_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateWebhookSecretRequest: _TypeAlias = RotateWebhookSecretRequest  # noqa: Y015
+
+@_typing.final
+class RotateWebhookSecretResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subscription(self) -> Global___Subscription:
+        """With the new secret: the only time it is shown."""
+
+    def __init__(
+        self,
+        *,
+        subscription: Global___Subscription | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateWebhookSecretResponse: _TypeAlias = RotateWebhookSecretResponse  # noqa: Y015
+
+@_typing.final
+class EndWebhookSecretRolloverRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    subscription_id: _builtins.str
+    @_builtins.property
+    def scope(self) -> Global___SubscriberScope: ...
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+        scope: Global___SubscriberScope | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope", "subscription_id", b"subscription_id", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndWebhookSecretRolloverRequest: _TypeAlias = EndWebhookSecretRolloverRequest  # noqa: Y015
+
+@_typing.final
+class EndWebhookSecretRolloverResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subscription(self) -> Global___Subscription: ...
+    def __init__(
+        self,
+        *,
+        subscription: Global___Subscription | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscription", b"subscription"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndWebhookSecretRolloverResponse: _TypeAlias = EndWebhookSecretRolloverResponse  # noqa: Y015

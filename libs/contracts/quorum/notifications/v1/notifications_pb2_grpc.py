@@ -59,6 +59,16 @@ class NotificationsServiceStub:
                 request_serializer=quorum_dot_notifications_dot_v1_dot_notifications__pb2.ListDeliveriesRequest.SerializeToString,
                 response_deserializer=quorum_dot_notifications_dot_v1_dot_notifications__pb2.ListDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.RotateWebhookSecret = channel.unary_unary(
+                '/quorum.notifications.v1.NotificationsService/RotateWebhookSecret',
+                request_serializer=quorum_dot_notifications_dot_v1_dot_notifications__pb2.RotateWebhookSecretRequest.SerializeToString,
+                response_deserializer=quorum_dot_notifications_dot_v1_dot_notifications__pb2.RotateWebhookSecretResponse.FromString,
+                _registered_method=True)
+        self.EndWebhookSecretRollover = channel.unary_unary(
+                '/quorum.notifications.v1.NotificationsService/EndWebhookSecretRollover',
+                request_serializer=quorum_dot_notifications_dot_v1_dot_notifications__pb2.EndWebhookSecretRolloverRequest.SerializeToString,
+                response_deserializer=quorum_dot_notifications_dot_v1_dot_notifications__pb2.EndWebhookSecretRolloverResponse.FromString,
+                _registered_method=True)
 
 
 class NotificationsServiceServicer:
@@ -99,6 +109,22 @@ class NotificationsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateWebhookSecret(self, request, context):
+        """Gives a webhook subscription a new signing secret (returned by this call only)
+        and keeps the current one valid for a rollover: until it ends, every delivery
+        is signed with both, so a receiver can switch secrets at its own pace.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndWebhookSecretRollover(self, request, context):
+        """Ends a rollover now: deliveries are signed with the newest secret only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -121,6 +147,16 @@ def add_NotificationsServiceServicer_to_server(servicer, server):
                     servicer.ListDeliveries,
                     request_deserializer=quorum_dot_notifications_dot_v1_dot_notifications__pb2.ListDeliveriesRequest.FromString,
                     response_serializer=quorum_dot_notifications_dot_v1_dot_notifications__pb2.ListDeliveriesResponse.SerializeToString,
+            ),
+            'RotateWebhookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateWebhookSecret,
+                    request_deserializer=quorum_dot_notifications_dot_v1_dot_notifications__pb2.RotateWebhookSecretRequest.FromString,
+                    response_serializer=quorum_dot_notifications_dot_v1_dot_notifications__pb2.RotateWebhookSecretResponse.SerializeToString,
+            ),
+            'EndWebhookSecretRollover': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndWebhookSecretRollover,
+                    request_deserializer=quorum_dot_notifications_dot_v1_dot_notifications__pb2.EndWebhookSecretRolloverRequest.FromString,
+                    response_serializer=quorum_dot_notifications_dot_v1_dot_notifications__pb2.EndWebhookSecretRolloverResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -236,6 +272,60 @@ class NotificationsService:
             '/quorum.notifications.v1.NotificationsService/ListDeliveries',
             quorum_dot_notifications_dot_v1_dot_notifications__pb2.ListDeliveriesRequest.SerializeToString,
             quorum_dot_notifications_dot_v1_dot_notifications__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateWebhookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.notifications.v1.NotificationsService/RotateWebhookSecret',
+            quorum_dot_notifications_dot_v1_dot_notifications__pb2.RotateWebhookSecretRequest.SerializeToString,
+            quorum_dot_notifications_dot_v1_dot_notifications__pb2.RotateWebhookSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndWebhookSecretRollover(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorum.notifications.v1.NotificationsService/EndWebhookSecretRollover',
+            quorum_dot_notifications_dot_v1_dot_notifications__pb2.EndWebhookSecretRolloverRequest.SerializeToString,
+            quorum_dot_notifications_dot_v1_dot_notifications__pb2.EndWebhookSecretRolloverResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,6 +53,13 @@ class NotificationsServiceStub:
     """Ends a subscription; its deliveries not yet made are cancelled."""
     ListDeliveries: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.ListDeliveriesRequest, _notifications_pb2.ListDeliveriesResponse]
     """The delivery log, newest first, with every attempt of each delivery."""
+    RotateWebhookSecret: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.RotateWebhookSecretRequest, _notifications_pb2.RotateWebhookSecretResponse]
+    """Gives a webhook subscription a new signing secret (returned by this call only)
+    and keeps the current one valid for a rollover: until it ends, every delivery
+    is signed with both, so a receiver can switch secrets at its own pace.
+    """
+    EndWebhookSecretRollover: _grpc.UnaryUnaryMultiCallable[_notifications_pb2.EndWebhookSecretRolloverRequest, _notifications_pb2.EndWebhookSecretRolloverResponse]
+    """Ends a rollover now: deliveries are signed with the newest secret only."""
 
 @_typing.type_check_only
 class NotificationsServiceAsyncStub(NotificationsServiceStub):
@@ -75,6 +82,13 @@ class NotificationsServiceAsyncStub(NotificationsServiceStub):
     """Ends a subscription; its deliveries not yet made are cancelled."""
     ListDeliveries: _aio.UnaryUnaryMultiCallable[_notifications_pb2.ListDeliveriesRequest, _notifications_pb2.ListDeliveriesResponse]  # type: ignore[assignment]
     """The delivery log, newest first, with every attempt of each delivery."""
+    RotateWebhookSecret: _aio.UnaryUnaryMultiCallable[_notifications_pb2.RotateWebhookSecretRequest, _notifications_pb2.RotateWebhookSecretResponse]  # type: ignore[assignment]
+    """Gives a webhook subscription a new signing secret (returned by this call only)
+    and keeps the current one valid for a rollover: until it ends, every delivery
+    is signed with both, so a receiver can switch secrets at its own pace.
+    """
+    EndWebhookSecretRollover: _aio.UnaryUnaryMultiCallable[_notifications_pb2.EndWebhookSecretRolloverRequest, _notifications_pb2.EndWebhookSecretRolloverResponse]  # type: ignore[assignment]
+    """Ends a rollover now: deliveries are signed with the newest secret only."""
 
 class NotificationsServiceServicer(metaclass=_abc_1.ABCMeta):
     """Subscriptions and the delivery log.
@@ -118,5 +132,24 @@ class NotificationsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notifications_pb2.ListDeliveriesResponse, _abc.Awaitable[_notifications_pb2.ListDeliveriesResponse]]:
         """The delivery log, newest first, with every attempt of each delivery."""
+
+    @_abc_1.abstractmethod
+    def RotateWebhookSecret(
+        self,
+        request: _notifications_pb2.RotateWebhookSecretRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notifications_pb2.RotateWebhookSecretResponse, _abc.Awaitable[_notifications_pb2.RotateWebhookSecretResponse]]:
+        """Gives a webhook subscription a new signing secret (returned by this call only)
+        and keeps the current one valid for a rollover: until it ends, every delivery
+        is signed with both, so a receiver can switch secrets at its own pace.
+        """
+
+    @_abc_1.abstractmethod
+    def EndWebhookSecretRollover(
+        self,
+        request: _notifications_pb2.EndWebhookSecretRolloverRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notifications_pb2.EndWebhookSecretRolloverResponse, _abc.Awaitable[_notifications_pb2.EndWebhookSecretRolloverResponse]]:
+        """Ends a rollover now: deliveries are signed with the newest secret only."""
 
 def add_NotificationsServiceServicer_to_server(servicer: NotificationsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

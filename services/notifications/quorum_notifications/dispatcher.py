@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from pymongo.errors import PyMongoError
 
+from quorum_common import meters
 from quorum_common.events import now
 from quorum_common.mongo import Document
 from quorum_common.secretbox import SecretBox, SecretUnreadable
@@ -32,6 +33,7 @@ from quorum_notifications.domain import (
     Kind,
     Outcome,
     RetryPolicy,
+    Status,
 )
 from quorum_notifications.mail import EmailSender
 from quorum_notifications.subscriptions import Subscriptions, signing_of
@@ -40,6 +42,13 @@ from quorum_notifications.webhooks import WebhookSender
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 1.0
+# What an attempt left the delivery as, in quorum.notifications.deliveries' terms.
+_OUTCOMES = {
+    Status.DELIVERED: "delivered",
+    Status.PENDING: "failed",  # it will be attempted again
+    Status.FAILED: "dead_lettered",  # retries exhausted (or refused for good)
+    Status.CANCELLED: "skipped",
+}
 
 
 class Senders:
@@ -134,6 +143,7 @@ class Dispatcher:
             )
             if subscription is None:
                 await self._deliveries.cancel(claimed, now())
+                meters.record_delivery(channel=str(claimed["channel"]).lower(), outcome="skipped")
                 return
             attempted_at = now()
             began = time.monotonic()
@@ -142,6 +152,13 @@ class Dispatcher:
             status = await self._deliveries.record(
                 claimed, result, attempted_at, duration_ms, self._decide
             )
+            if status is not None:
+                meters.record_delivery(
+                    channel=str(claimed["channel"]).lower(),
+                    outcome=_OUTCOMES[status],
+                    event_type=str(claimed["payload"].get("type", "")),
+                    seconds=duration_ms / 1000,
+                )
             log.info(
                 "delivery %s to %s: attempt %s, %s",
                 claimed["_id"],

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +28,6 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from quorum_common.errors import StartupError
-from quorum_common.interceptors import WrappingInterceptor
 from quorum_common.meters import record_process_duration
 
 MONGODB_COMMAND_SPANS_VARIABLE = "QUORUM_MONGODB_COMMAND_SPANS"
@@ -107,7 +106,7 @@ def traced_calls(
     recorded costs about a third of what serving a cached GetIdea does, and tracing
     every write cost about a fifth of the platform's CPU per endorsement (measured,
     docs/benchmarks.md). A write not traced still carries a context saying so
-    (TraceContextInterceptor), so the services and consumers after it trace nothing
+    (TracingInterceptor), so the services and consumers after it trace nothing
     either. Every call is still counted and timed in rpc.server.call.duration.
     """
 
@@ -128,36 +127,72 @@ def traced_calls(
     return traced
 
 
-class TraceContextInterceptor(WrappingInterceptor):
-    """A write the tracing instrumentation skipped still runs in a trace context.
+class TracingInterceptor(grpc.aio.ServerInterceptor):
+    """Every incoming call's tracing, decided once, in one interceptor.
 
-    The context says "not sampled" (the caller's, from its traceparent, or a new one),
-    so the calls, outbox entries and Kafka records the write causes carry that choice
-    on and nothing after it starts a trace of its own. Reads skipped stay without a
-    context: they cause nothing downstream worth the few microseconds.
+    A call `traced` picks gets its server span from the OpenTelemetry instrumentation's
+    interceptor (`instrumentation`). A write it does not pick still runs in a trace
+    context, one that says "not sampled" (the caller's, from its traceparent, or a new
+    one), so the calls, outbox entries and Kafka records the write causes carry that
+    choice on and nothing after it starts a trace of its own. Reads not picked stay
+    without a context: they cause nothing downstream worth the few microseconds.
     """
 
-    def wrap(
-        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        if handler.unary_unary is None or is_read(method) or method.startswith(_PLUMBING):
+    def __init__(
+        self,
+        traced: Callable[[grpc.HandlerCallDetails], bool],
+        instrumentation: grpc.aio.ServerInterceptor,
+    ) -> None:
+        self._traced = traced
+        self._instrumentation = instrumentation
+        # Per method: the handler behind this interceptor, and its unsampled wrapper.
+        self._unsampled: dict[
+            str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]
+        ] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        if self._traced(handler_call_details):
+            return await self._instrumentation.intercept_service(continuation, handler_call_details)
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if (
+            handler is None
+            or handler.unary_unary is None
+            or is_read(method)
+            or method.startswith(_PLUMBING)
+        ):
             return handler
-        inner: Any = handler.unary_unary
+        kept = self._unsampled.get(method)
+        if kept is not None and kept[0] is handler:
+            return kept[1]
+        wrapped = _in_unsampled_context(handler)
+        self._unsampled[method] = (handler, wrapped)
+        return wrapped
 
-        async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            if trace.get_current_span().get_span_context().is_valid:
-                return await inner(request, context)  # traced: the server span is current
-            token = otel_context.attach(_unsampled_context(context.invocation_metadata()))
-            try:
-                return await inner(request, context)
-            finally:
-                otel_context.detach(token)
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary_unary,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+def _in_unsampled_context(
+    handler: grpc.RpcMethodHandler[Any, Any],
+) -> grpc.RpcMethodHandler[Any, Any]:
+    inner: Any = handler.unary_unary
+
+    async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        token = otel_context.attach(_unsampled_context(context.invocation_metadata()))
+        try:
+            return await inner(request, context)
+        finally:
+            otel_context.detach(token)
+
+    return grpc.unary_unary_rpc_method_handler(
+        unary_unary,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 def _unsampled_context(metadata: Any) -> otel_context.Context:
@@ -224,7 +259,8 @@ def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
     chosen = traced_calls(read_traces_ratio(), write_traces_ratio())
-    return [aio_server_interceptor(filter_=chosen), TraceContextInterceptor()]  # type: ignore[no-untyped-call]
+    instrumentation = aio_server_interceptor()  # type: ignore[no-untyped-call]
+    return [TracingInterceptor(chosen, instrumentation)]
 
 
 # ------------------------------------------------------------- Kafka trace context

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import grpc
@@ -81,7 +81,8 @@ class _Gauges:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._lag: dict[tuple[str, str, int], int] = {}
-        self._backlogs: dict[int, tuple[asyncio.AbstractEventLoop, Any, dict[str, str]]] = {}
+        # Per outbox database: its owed entries when its relay last counted them.
+        self._backlogs: dict[str, int] = {}
 
     def set_lag(self, group: str, topic: str, partition: int, lag: int) -> None:
         with self._lock:
@@ -103,44 +104,17 @@ class _Gauges:
             for (group, topic, partition), lag in values
         ]
 
-    def add_backlog(
-        self, count: Callable[[], Awaitable[int]], attributes: dict[str, str]
-    ) -> Callable[[], None]:
-        key = id(count)
+    def set_backlog(self, database: str, entries: int | None) -> None:
         with self._lock:
-            self._backlogs[key] = (asyncio.get_running_loop(), count, attributes)
+            if entries is None:
+                self._backlogs.pop(database, None)
+            else:
+                self._backlogs[database] = entries
 
-        def remove() -> None:
-            with self._lock:
-                self._backlogs.pop(key, None)
-
-        return remove
-
-    def observe_backlog(self, options: CallbackOptions) -> Iterable[Observation]:
+    def observe_backlog(self, _: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
-            backlogs = list(self._backlogs.values())
-        observations = []
-        for loop, count, attributes in backlogs:
-            # Counting needs the loop that owns the MongoDB client; the reader runs in
-            # its own thread, so it asks that loop and waits a little. A loop that is
-            # gone (shutdown) or is this very thread (a flush from inside) is skipped.
-            if loop.is_closed() or not loop.is_running() or _running_loop() is loop:
-                continue
-            future = asyncio.run_coroutine_threadsafe(count(), loop)
-            try:
-                value = future.result(timeout=min(2.0, options.timeout_millis / 1000))
-            except Exception:
-                future.cancel()
-                continue
-            observations.append(Observation(value, attributes))
-        return observations
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+            backlogs = list(self._backlogs.items())
+        return [Observation(n, {"db.namespace": database}) for database, n in backlogs]
 
 
 _gauges = _Gauges()
@@ -158,14 +132,13 @@ _meter.create_observable_gauge(
 )
 
 
-def observe_outbox_backlog(
-    database: str, pending_count: Callable[[], Awaitable[int]]
-) -> Callable[[], None]:
-    """Report `pending_count()` as quorum.outbox.backlog; call from the owning loop.
+def set_outbox_backlog(database: str, entries: int | None) -> None:
+    """quorum.outbox.backlog of `database` is now `entries` (None: no longer reported).
 
-    Returns the function that stops reporting it.
+    The relay counts its owed entries itself, on its own loop; the metric reader's
+    thread only reads the number.
     """
-    return _gauges.add_backlog(pending_count, {"db.namespace": database})
+    _gauges.set_backlog(database, entries)
 
 
 def record_process_duration(seconds: float, attributes: dict[str, str]) -> None:

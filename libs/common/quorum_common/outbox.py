@@ -197,11 +197,8 @@ class Outbox:
 
     async def run_relay(self, producer: RelayProducer, sweep_seconds: float = 1.0) -> None:
         """Publish owed rows forever; cancel the task to stop it."""
-        # The backlog gauge counts while this relay runs, on its event loop.
-        stop_observing = meters.observe_outbox_backlog(
-            self._entries.database.name, self.pending_count
-        )
         last_sweep = time.monotonic()
+        last_tidy = 0.0
         try:
             while True:
                 self._wake.clear()
@@ -212,7 +209,12 @@ class Outbox:
                         last_sweep = time.monotonic()
                         await self._audit(producer)
                         await self._sweep(producer, all_rows=notified)
-                        await self.expire()
+                        if time.monotonic() - last_tidy >= sweep_seconds:
+                            # Once a second, not at every sweep a commit asked for.
+                            last_tidy = time.monotonic()
+                            await self.expire()
+                            backlog = await self.pending_count()
+                            meters.set_outbox_backlog(self.database_name, backlog)
                     while self._ready:
                         await self._publish_ready(producer)
                 except _Replay:
@@ -229,7 +231,7 @@ class Outbox:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         finally:
-            stop_observing()
+            meters.set_outbox_backlog(self.database_name, None)
             await producer.stop()
             if self._acknowledged is not None:
                 await self._acknowledged.close()

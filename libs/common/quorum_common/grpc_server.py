@@ -17,7 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from quorum_common import errors
-from quorum_common.interceptors import WrappingInterceptor
+from quorum_common.interceptors import WrappingInterceptor, replaced
 from quorum_common.observability import server_interceptors
 from quorum_common.telemetry_plan import telemetry_plan
 
@@ -100,46 +100,31 @@ class ErrorInterceptor(WrappingInterceptor):
     def wrap(
         self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
     ) -> grpc.RpcMethodHandler[Any, Any]:
-        if handler.unary_unary is not None:
-            inner: Any = handler.unary_unary
+        inner: Any = handler.unary_unary
+        inner_stream: Any = handler.unary_stream
 
-            async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                try:
-                    return await inner(request, context)
-                except errors.QuorumError as error:
-                    await abort_with(context, error)
-                except (grpc.aio.AbortError, grpc.aio.UsageError):
-                    raise
-                except Exception:
-                    await abort_internal(context, method)
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                return await inner(request, context)
+            except errors.QuorumError as error:
+                await abort_with(context, error)
+            except (grpc.aio.AbortError, grpc.aio.UsageError):
+                raise
+            except Exception:
+                await abort_internal(context, method)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            inner_stream: Any = handler.unary_stream
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                async for item in inner_stream(request, context):
+                    yield item
+            except errors.QuorumError as error:
+                await abort_with(context, error)
+            except (grpc.aio.AbortError, grpc.aio.UsageError):
+                raise
+            except Exception:
+                await abort_internal(context, method)
 
-            async def unary_stream(
-                request: Any, context: grpc.aio.ServicerContext[Any, Any]
-            ) -> Any:
-                try:
-                    async for item in inner_stream(request, context):
-                        yield item
-                except errors.QuorumError as error:
-                    await abort_with(context, error)
-                except (grpc.aio.AbortError, grpc.aio.UsageError):
-                    raise
-                except Exception:
-                    await abort_internal(context, method)
-
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return replaced(handler, unary_unary=unary_unary, unary_stream=unary_stream)
 
 
 class _Throttled:
@@ -209,27 +194,20 @@ class DecodingInterceptor(WrappingInterceptor):
         if deserializer is None:
             return handler
         decode = self._decoder(method, deserializer)
-        if handler.unary_unary is not None:
-            inner: Any = handler.unary_unary
+        inner: Any = handler.unary_unary
+        inner_stream: Any = handler.unary_stream
 
-            async def unary_unary(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                return await inner(decode(raw), context)
+        async def unary_unary(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            return await inner(decode(raw), context)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary, response_serializer=handler.response_serializer
-            )
-        if handler.unary_stream is not None:
-            inner_stream: Any = handler.unary_stream
+        async def unary_stream(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            async for item in inner_stream(decode(raw), context):
+                yield item
 
-            async def unary_stream(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                async for item in inner_stream(decode(raw), context):
-                    yield item
-
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream, response_serializer=handler.response_serializer
-            )
         # Streamed requests (reflection) are decoded by grpc as before.
-        return handler
+        return replaced(
+            handler, unary_unary=unary_unary, unary_stream=unary_stream, raw_requests=True
+        )
 
 
 def connection_age(seconds: float) -> list[tuple[str, int]]:

@@ -44,3 +44,36 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
         self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
     ) -> grpc.RpcMethodHandler[Any, Any]:
         raise NotImplementedError
+
+
+Unary = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+Streaming = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Any]
+
+
+def replaced(
+    handler: grpc.RpcMethodHandler[Any, Any],
+    *,
+    unary_unary: Unary | None = None,
+    unary_stream: Streaming | None = None,
+    raw_requests: bool = False,
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """`handler` with its behaviour replaced, keeping its (de)serializers.
+
+    Only the kind `handler` is (one request, one answer or a stream of answers) is
+    replaced; a handler of another kind (streamed requests: reflection) comes back as
+    it is. `raw_requests`: grpc hands the new behaviour the request's bytes.
+    """
+    deserializer = None if raw_requests else handler.request_deserializer
+    if handler.unary_unary is not None and unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary,
+            request_deserializer=deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.unary_stream is not None and unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream,
+            request_deserializer=deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return handler

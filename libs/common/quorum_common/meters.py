@@ -17,7 +17,7 @@ import grpc
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from quorum_common.interceptors import WrappingInterceptor
+from quorum_common.interceptors import WrappingInterceptor, replaced
 
 _meter = metrics.get_meter("quorum_common")
 # Boundaries the semantic conventions recommend for durations in seconds.
@@ -185,43 +185,30 @@ class RpcMetricsInterceptor(WrappingInterceptor):
                 return "UNKNOWN"
             return "OK" if code is None else _code_name(code)
 
-        if handler.unary_unary is not None:
-            inner: Any = handler.unary_unary
+        inner: Any = handler.unary_unary
+        inner_stream: Any = handler.unary_stream
 
-            async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                started, error = time.perf_counter(), None
-                try:
-                    return await inner(request, context)
-                except BaseException as caught:
-                    error = caught
-                    raise
-                finally:
-                    record(started, final_code(context, error))
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            started, error = time.perf_counter(), None
+            try:
+                return await inner(request, context)
+            except BaseException as caught:
+                error = caught
+                raise
+            finally:
+                record(started, final_code(context, error))
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            inner_stream: Any = handler.unary_stream
+        async def unary_stream(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            started, error = time.perf_counter(), None
+            try:
+                async for item in inner_stream(request, context):
+                    yield item
+            except BaseException as caught:
+                error = caught
+                raise
+            finally:
+                record(started, final_code(context, error))
 
-            async def unary_stream(
-                request: Any, context: grpc.aio.ServicerContext[Any, Any]
-            ) -> AsyncIterator[Any]:
-                started, error = time.perf_counter(), None
-                try:
-                    async for item in inner_stream(request, context):
-                        yield item
-                except BaseException as caught:
-                    error = caught
-                    raise
-                finally:
-                    record(started, final_code(context, error))
-
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return replaced(handler, unary_unary=unary_unary, unary_stream=unary_stream)

@@ -28,6 +28,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from quorum_common.errors import StartupError
+from quorum_common.interceptors import replaced
 from quorum_common.meters import record_process_duration
 
 MONGODB_COMMAND_SPANS_VARIABLE = "QUORUM_MONGODB_COMMAND_SPANS"
@@ -188,11 +189,7 @@ def _in_unsampled_context(
         finally:
             otel_context.detach(token)
 
-    return grpc.unary_unary_rpc_method_handler(
-        unary_unary,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+    return replaced(handler, unary_unary=unary_unary)
 
 
 def _unsampled_context(metadata: Any) -> otel_context.Context:

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 
 from quorum_common.errors import ResourceExhausted
-from quorum_common.interceptors import WrappingInterceptor
+from quorum_common.interceptors import WrappingInterceptor, replaced
 from quorum_gateway.keys import KeyStore
 from quorum_gateway.principals import Principal, authorize, bearer
 from quorum_gateway.ratelimit import RateLimiter
@@ -49,31 +49,16 @@ class AuthInterceptor(WrappingInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any]:
         if method.startswith(OPEN_PREFIXES):
             return handler
-        if handler.unary_unary is not None:
-            inner: Any = handler.unary_unary
+        inner: Any = handler.unary_unary
+        inner_stream: Any = handler.unary_stream
 
-            async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                await self._admit(method, context)
-                return await inner(request, context)
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            await self._admit(method, context)
+            return await inner(request, context)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            inner_stream: Any = handler.unary_stream
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            await self._admit(method, context)
+            async for item in inner_stream(request, context):
+                yield item
 
-            async def unary_stream(
-                request: Any, context: grpc.aio.ServicerContext[Any, Any]
-            ) -> Any:
-                await self._admit(method, context)
-                async for item in inner_stream(request, context):
-                    yield item
-
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        return replaced(handler, unary_unary=unary_unary, unary_stream=unary_stream)

@@ -37,6 +37,7 @@ from quorum_gateway.inbound_store import InboundStore
 from quorum_gateway.insights_api import InsightsApi
 from quorum_gateway.keys import KeyStore
 from quorum_gateway.notifications_api import NotificationsApi
+from quorum_gateway.peer_visibility import PeerVisibility
 from quorum_gateway.peers_api import PeersApi
 from quorum_gateway.ratelimit import RateLimiter
 from quorum_gateway.requests import check_request
@@ -106,7 +107,9 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             request_check=check_request,
             credentials=public_credentials(settings),
         )
-        gateway = Gateway(backends, ideas)
+        gateway = Gateway(
+            backends, ideas, PeerVisibility(settings.gateway_peer_visibility_cache_seconds)
+        )
         gateway_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(gateway), server.server)
         gateway_pb2_grpc.add_GatesServiceServicer_to_server(GatesApi(gateway), server.server)
         gateway_pb2_grpc.add_DirectoryServiceServicer_to_server(

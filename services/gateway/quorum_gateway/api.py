@@ -21,6 +21,7 @@ from quorum.validation.v1 import validation_pb2
 from quorum_gateway.backends import Backends
 from quorum_gateway.consistency import LedgerReads
 from quorum_gateway.idea_cache import IdeaCache, canonical_id
+from quorum_gateway.peer_visibility import PeerVisibility
 from quorum_gateway.principals import (
     Principal,
 )
@@ -36,10 +37,16 @@ WATCH_CURSOR_HEADER = "quorum-watch-cursor"
 class Gateway:
     """What all public servicers share: backends, the idea cache and the visibility rules."""
 
-    def __init__(self, backends: Backends, ideas: IdeaCache | None = None) -> None:
+    def __init__(
+        self,
+        backends: Backends,
+        ideas: IdeaCache | None = None,
+        peers: PeerVisibility | None = None,
+    ) -> None:
         self.backends = backends
         self.ideas = ideas or IdeaCache(ttl=0)
         self.ledger = LedgerReads(backends)
+        self.peers = peers or PeerVisibility(ttl=0)
 
     @contextlib.asynccontextmanager
     async def changing(self, principal: Principal, *idea_ids: str) -> AsyncIterator[None]:
@@ -70,9 +77,10 @@ class Gateway:
         the write being reported as failed.
         """
         own = set(principal.own_organizations())
-        others = sorted(organization_ids - own)
+        seen, unknown = self.peers.known(principal.tenant_id, organization_ids - own)
+        others = sorted(unknown)
         if not others:
-            return own
+            return own | seen
         request = validation_pb2.ListOrganizationsRequest(
             tenant_id=principal.tenant_id, organization_ids=others, page_size=500
         )
@@ -93,7 +101,9 @@ class Gateway:
             found = await self.backends.call(
                 self.backends.directory.ListOrganizations, request, context
             )
-        return own | {o.organization_id for o in found.organizations if o.peer_visible}
+        visible: set[str] = {o.organization_id for o in found.organizations if o.peer_visible}
+        self.peers.learn(principal.tenant_id, others, visible)
+        return own | seen | visible
 
     async def progress(
         self, principal: Principal, idea_id: str, context: Context

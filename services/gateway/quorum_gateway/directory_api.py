@@ -18,13 +18,17 @@ class DirectoryApi(gateway_pb2_grpc.DirectoryServiceServicer):
         self, request: gateway_pb2.UpsertOrganizationRequest, context: Context
     ) -> gateway_pb2.UpsertOrganizationResponse:
         principal = current_principal()
-        answer = await self._backends.call(
-            self._backends.directory.UpsertOrganization,
-            validation_pb2.UpsertOrganizationRequest(
-                tenant_id=principal.tenant_id, organization=request.organization
-            ),
-            context,
-        )
+        try:
+            answer = await self._backends.call(
+                self._backends.directory.UpsertOrganization,
+                validation_pb2.UpsertOrganizationRequest(
+                    tenant_id=principal.tenant_id, organization=request.organization
+                ),
+                context,
+            )
+        finally:
+            # Also when it failed: a call that timed out may still have committed.
+            self._gateway.peers.forget(principal.tenant_id, request.organization.organization_id)
         return gateway_pb2.UpsertOrganizationResponse(organization=answer.organization)
 
     async def GetOrganization(

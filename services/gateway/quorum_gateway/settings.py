@@ -43,6 +43,13 @@ class GatewaySettings(ServiceSettings):
         description="How long GetIdea may answer from the gateway's memory; any event or "
         "write about the idea ends it at once (0: always ask the backends)",
     )
+    gateway_peer_visibility_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long the directory's answer whether an organization may be named "
+        "to other customers is kept; a change through this gateway ends it at once (0: "
+        "always ask)",
+    )
     gateway_max_message_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request message accepted"
     )

@@ -169,6 +169,12 @@ class FanOut:
         if notification is None:  # cannot happen: only such events become jobs
             await self._deliveries.finish_job(job["_id"], 0, at)
             return True
+        if not await self._subscriptions.any_wanting(notification.tenant_id, notification.kind):
+            # Nobody in the tenant wants this kind: no recipients to read, no audience
+            # to page through (most gates open with no subscriber for them). A
+            # subscription made from now on hears of the next such event.
+            await self._deliveries.finish_job(job["_id"], 0, at)
+            return True
         idea = await self._recipients.idea(notification.tenant_id, notification.idea_id)
         known = (
             await self._recipients.known(

@@ -35,6 +35,8 @@ INDEXES = [
         [("tenant_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)],
         name="oldest_first",
     ),
+    # Whether anyone in a tenant wants a kind (`any_wanting`, once per notification).
+    IndexModel([("tenant_id", ASCENDING), ("kinds", ASCENDING)], name="by_kind"),
 ]
 
 
@@ -99,6 +101,14 @@ class Subscriptions:
             {"_id": subscription_id, "tenant_id": tenant_id}, session=session
         )
         return done.deleted_count == 1
+
+    async def any_wanting(self, tenant_id: str, kind: Kind) -> bool:
+        """Whether any subscription of the tenant wants this kind (one indexed read)."""
+        found = await self._subscriptions.find_one(
+            {"tenant_id": tenant_id, "$or": [{"kinds": []}, {"kinds": kind.value}]},
+            projection={"_id": 1},
+        )
+        return found is not None
 
     async def matching(
         self, tenant_id: str, subscriber_keys: Iterable[str], kind: Kind

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum.validation.v1 import validation_pb2
 from quorum_common.errors import (
@@ -46,49 +48,48 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
             shown.report.CopyFrom(report)
         return shown
 
+    async def _decision(self, idea_id: str, method: Any, request: Any, context: Context) -> Any:
+        """A decision about one idea, taken once the ledger has caught up with the caller's
+        writes (read-your-writes), and forgotten by the idea cache once answered."""
+        principal = current_principal()
+        await self._gateway.ledger.caught_up(principal, idea_id, context)
+        async with self._gateway.changing(principal, idea_id):
+            return await self._backends.call(method, request, context)
+
     async def AdvanceStage(
         self, request: gateway_pb2.AdvanceStageRequest, context: Context
     ) -> gateway_pb2.AdvanceStageResponse:
         principal = current_principal()
-        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
-        async with self._gateway.changing(principal, request.idea_id):
-            answer = await self._backends.call(
-                self._backends.gates.AdvanceStage,
-                validation_pb2.AdvanceStageRequest(
-                    tenant_id=principal.tenant_id,
-                    idea_id=request.idea_id,
-                    target_stage=request.target_stage,
-                    actor=principal.actor(),
-                    expected_version=request.expected_version,
-                ),
-                context,
-            )
-        return gateway_pb2.AdvanceStageResponse(
-            idea_id=answer.idea_id,
-            from_stage=answer.from_stage,
-            stage=answer.stage,
-            status=answer.status,
-            report=answer.report,
-            stage_version=answer.version,
+        answer = await self._decision(
+            request.idea_id,
+            self._backends.gates.AdvanceStage,
+            validation_pb2.AdvanceStageRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                target_stage=request.target_stage,
+                actor=principal.actor(),
+                expected_version=request.expected_version,
+            ),
+            context,
         )
+        return gateway_pb2.AdvanceStageResponse(**_moved(answer))
 
     async def DeclineIdea(
         self, request: gateway_pb2.DeclineIdeaRequest, context: Context
     ) -> gateway_pb2.DeclineIdeaResponse:
         principal = current_principal()
-        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
-        async with self._gateway.changing(principal, request.idea_id):
-            answer = await self._backends.call(
-                self._backends.gates.DeclineIdea,
-                validation_pb2.DeclineIdeaRequest(
-                    tenant_id=principal.tenant_id,
-                    idea_id=request.idea_id,
-                    reason=request.reason,
-                    actor=principal.actor(),
-                    expected_version=request.expected_version,
-                ),
-                context,
-            )
+        answer = await self._decision(
+            request.idea_id,
+            self._backends.gates.DeclineIdea,
+            validation_pb2.DeclineIdeaRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                reason=request.reason,
+                actor=principal.actor(),
+                expected_version=request.expected_version,
+            ),
+            context,
+        )
         return gateway_pb2.DeclineIdeaResponse(
             idea_id=answer.idea_id, status=answer.status, stage_version=answer.version
         )
@@ -97,20 +98,19 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
         self, request: gateway_pb2.CastCouncilVoteRequest, context: Context
     ) -> gateway_pb2.CastCouncilVoteResponse:
         principal = current_principal()
-        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
-        async with self._gateway.changing(principal, request.idea_id):
-            answer = await self._backends.call(
-                self._backends.gates.CastCouncilVote,
-                validation_pb2.CastCouncilVoteRequest(
-                    tenant_id=principal.tenant_id,
-                    idea_id=request.idea_id,
-                    council_id=request.council_id,
-                    organization_id=acting_organization(principal, request.organization_id),
-                    approve=request.approve,
-                    comment=request.comment,
-                ),
-                context,
-            )
+        answer = await self._decision(
+            request.idea_id,
+            self._backends.gates.CastCouncilVote,
+            validation_pb2.CastCouncilVoteRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                council_id=request.council_id,
+                organization_id=acting_organization(principal, request.organization_id),
+                approve=request.approve,
+                comment=request.comment,
+            ),
+            context,
+        )
         return gateway_pb2.CastCouncilVoteResponse(
             approvals=answer.approvals, rejections=answer.rejections, stage=answer.stage
         )
@@ -119,34 +119,25 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
         self, request: gateway_pb2.OverrideStageRequest, context: Context
     ) -> gateway_pb2.OverrideStageResponse:
         principal = current_principal()
-        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
-        async with self._gateway.changing(principal, request.idea_id):
-            answer = await self._backends.call(
-                self._backends.gates.OverrideStage,
-                validation_pb2.OverrideStageRequest(
-                    tenant_id=principal.tenant_id,
-                    idea_id=request.idea_id,
-                    target_stage=request.target_stage,
-                    justification=request.justification,
-                    actor=principal.actor(),
-                    expected_version=request.expected_version,
-                ),
-                context,
-            )
-        return gateway_pb2.OverrideStageResponse(
-            idea_id=answer.idea_id,
-            from_stage=answer.from_stage,
-            stage=answer.stage,
-            status=answer.status,
-            report=answer.report,
-            stage_version=answer.version,
+        answer = await self._decision(
+            request.idea_id,
+            self._backends.gates.OverrideStage,
+            validation_pb2.OverrideStageRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                target_stage=request.target_stage,
+                justification=request.justification,
+                actor=principal.actor(),
+                expected_version=request.expected_version,
+            ),
+            context,
         )
+        return gateway_pb2.OverrideStageResponse(**_moved(answer))
 
     async def CoSignIdea(
         self, request: gateway_pb2.CoSignIdeaRequest, context: Context
     ) -> gateway_pb2.CoSignIdeaResponse:
         principal = current_principal()
-        await self._gateway.ledger.caught_up(principal, request.idea_id, context)
         if principal.role is Role.CUSTOMER:
             councils = await self._backends.call(
                 self._backends.directory.ListCouncils,
@@ -158,15 +149,27 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
             )
             if council is None or principal.organization_id not in council.member_organization_ids:
                 raise PermissionDenied("only a member of the council may co-sign for it")
-        async with self._gateway.changing(principal, request.idea_id):
-            answer = await self._backends.call(
-                self._backends.gates.CoSignIdea,
-                validation_pb2.CoSignIdeaRequest(
-                    tenant_id=principal.tenant_id,
-                    idea_id=request.idea_id,
-                    council_id=request.council_id,
-                    actor=principal.actor(),
-                ),
-                context,
-            )
+        answer = await self._decision(
+            request.idea_id,
+            self._backends.gates.CoSignIdea,
+            validation_pb2.CoSignIdeaRequest(
+                tenant_id=principal.tenant_id,
+                idea_id=request.idea_id,
+                council_id=request.council_id,
+                actor=principal.actor(),
+            ),
+            context,
+        )
         return gateway_pb2.CoSignIdeaResponse(co_signed_by=answer.co_signed_by)
+
+
+def _moved(answer: Any) -> dict[str, Any]:
+    """What an advance or an override answers: where the idea went, and the report."""
+    return {
+        "idea_id": answer.idea_id,
+        "from_stage": answer.from_stage,
+        "stage": answer.stage,
+        "status": answer.status,
+        "report": answer.report,
+        "stage_version": answer.version,
+    }

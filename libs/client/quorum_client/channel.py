@@ -1,0 +1,81 @@
+"""Where and how the client reaches the gateway: the channel, the key, the deadline.
+
+Every call of the public API goes through `Connection._call` (one deadline, one
+`authorization` header, one translation of failures into `QuorumError`); the calls of
+each public service (quorum_client.calls) build on it, and `Client` is all of them.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self, TypeVar
+
+import grpc
+
+from quorum_client.errors import QuorumError
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+DEFAULT_TIMEOUT = 10.0
+ADDRESS_ENV = "QUORUM_ADDRESS"
+API_KEY_ENV = "QUORUM_API_KEY"
+
+_Request = TypeVar("_Request")
+_Response = TypeVar("_Response")
+
+
+def open_channel(address: str, *, tls: bool = False) -> grpc.Channel:
+    """A channel to the gateway: TLS with the system's roots, or plaintext."""
+    if tls:
+        return grpc.secure_channel(address, grpc.ssl_channel_credentials())
+    return grpc.insecure_channel(address)
+
+
+class Connection:
+    """One channel to one gateway, authenticated by one API key.
+
+    `timeout` (seconds) bounds every unary call; the gateway propagates it to the
+    services behind it. Use as a context manager, or call `close()`.
+    """
+
+    def __init__(
+        self,
+        address: str = DEFAULT_ADDRESS,
+        api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        tls: bool = False,
+        channel: grpc.Channel | None = None,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.tls = tls
+        self._channel = channel if channel is not None else open_channel(address, tls=tls)
+        # No key, no header: the gateway then answers UNAUTHENTICATED with its own
+        # words, which is clearer than anything guessed here.
+        self._metadata: tuple[tuple[str, str | bytes], ...] = (
+            (("authorization", f"Bearer {api_key}"),) if api_key else ()
+        )
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _call(
+        self, method: grpc.UnaryUnaryMultiCallable[_Request, _Response], request: _Request
+    ) -> _Response:
+        try:
+            return method(request, timeout=self.timeout, metadata=self._metadata)
+        except grpc.RpcError as error:
+            raise QuorumError.from_rpc_error(
+                error, address=self.address, timeout=self.timeout
+            ) from error

@@ -1,6 +1,6 @@
 """What every `quorum` command shares: where and as whom it calls, errors, output.
 
-The command groups (cli.py, notifications_cli.py) build on these, so a refused call
+Every command group (one module each in this package) builds on these, so a refused call
 reads the same whichever command made it.
 """
 

@@ -20,12 +20,7 @@ from quorum_client.calls.insights import InsightsCalls
 from quorum_client.calls.notifications import NotificationsCalls
 from quorum_client.calls.peers import PeersCalls
 from quorum_client.calls.policies import PolicyCalls
-from quorum_client.channel import (
-    ADDRESS_ENV,
-    API_KEY_ENV,
-    DEFAULT_ADDRESS,
-    DEFAULT_TIMEOUT,
-)
+from quorum_client.channel import ADDRESS_ENV, API_KEY_ENV, DEFAULT_ADDRESS, DEFAULT_TIMEOUT
 from quorum_client.errors import FieldViolation, PreconditionViolation, QuorumError
 
 __all__ = [

@@ -10,10 +10,7 @@ from rich.text import Text
 
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import render
-from quorum_client.cli.options import (
-    ExpectedVersion,
-    IdeaArg,
-)
+from quorum_client.cli.options import ExpectedVersion, IdeaArg
 from quorum_client.cli.terminal import calling, emit, stage_name
 
 gates_app = typer.Typer(help="Gate reports; advance, decline; council votes.", no_args_is_help=True)

@@ -10,10 +10,7 @@ from rich.text import Text
 
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import render
-from quorum_client.cli.choices import (
-    Role,
-    role_value,
-)
+from quorum_client.cli.choices import Role, role_value
 from quorum_client.cli.terminal import calling, emit
 
 keys_app = typer.Typer(help="API keys and the principals behind them.", no_args_is_help=True)

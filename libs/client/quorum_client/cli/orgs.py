@@ -11,10 +11,7 @@ from rich.text import Text
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import render
-from quorum_client.cli.choices import (
-    Relationship,
-    relationship_value,
-)
+from quorum_client.cli.choices import Relationship, relationship_value
 from quorum_client.cli.terminal import calling, emit
 from quorum_client.client import QuorumError
 

@@ -9,9 +9,7 @@ from rich.text import Text
 
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import render
-from quorum_client.cli.options import (
-    IdeaArg,
-)
+from quorum_client.cli.options import IdeaArg
 from quorum_client.cli.terminal import calling, emit
 
 peers_app = typer.Typer(

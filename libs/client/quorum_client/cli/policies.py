@@ -10,12 +10,7 @@ from rich.text import Text
 
 from quorum.domain.v1 import domain_pb2
 from quorum_client import render
-from quorum_client.cli.choices import (
-    Commitment,
-    Weighting,
-    commitment_value,
-    weighting_value,
-)
+from quorum_client.cli.choices import Commitment, Weighting, commitment_value, weighting_value
 from quorum_client.cli.terminal import calling, emit, stage_name
 
 policies_app = typer.Typer(

@@ -5,11 +5,7 @@ from __future__ import annotations
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
 from quorum.gateway.v1 import gateway_pb2
-from quorum_client.render.text import (
-    importance,
-    member,
-    timestamp,
-)
+from quorum_client.render.text import importance, member, timestamp
 
 
 def _payload_type(field: str) -> str:

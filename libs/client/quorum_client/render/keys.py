@@ -9,13 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from quorum.gateway.v1 import gateway_pb2
-from quorum_client.render.text import (
-    day,
-    field_grid,
-    plain_table,
-    role,
-    timestamp,
-)
+from quorum_client.render.text import day, field_grid, plain_table, role, timestamp
 
 
 def keys_table(keys: Sequence[gateway_pb2.ApiKey]) -> Table:

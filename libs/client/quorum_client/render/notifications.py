@@ -9,13 +9,7 @@ from rich.text import Text
 
 from quorum.domain.v1 import domain_pb2
 from quorum.notifications.v1 import notifications_pb2
-from quorum_client.render.text import (
-    ID_WIDTH,
-    label,
-    member,
-    plain_table,
-    timestamp,
-)
+from quorum_client.render.text import ID_WIDTH, label, member, plain_table, timestamp
 
 
 def subscriber_text(who: domain_pb2.Subscriber) -> str:

@@ -8,10 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from quorum.domain.v1 import domain_pb2
-from quorum_client.render.text import (
-    label,
-    plain_table,
-)
+from quorum_client.render.text import label, plain_table
 
 
 def peers_table(peers: Sequence[domain_pb2.Peer]) -> Table:

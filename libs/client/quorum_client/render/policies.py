@@ -10,14 +10,7 @@ from rich.text import Text
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
-from quorum_client.render.text import (
-    label,
-    number,
-    percent,
-    plain_table,
-    timestamp,
-    weighting,
-)
+from quorum_client.render.text import label, number, percent, plain_table, timestamp, weighting
 
 
 def council_rule(policy: domain_pb2.GatePolicy) -> str:

@@ -5,10 +5,7 @@ from __future__ import annotations
 from rich.console import RenderableType
 
 from quorum.domain.v1 import domain_pb2
-from quorum_client.render.text import (
-    field_grid,
-    percent,
-)
+from quorum_client.render.text import field_grid, percent
 
 
 def organization_scorecard(card: domain_pb2.OrganizationScorecard) -> RenderableType:

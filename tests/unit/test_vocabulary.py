@@ -24,5 +24,5 @@ def test_its_numbers_are_the_contracts() -> None:
 
 
 def test_the_cli_offers_exactly_its_values() -> None:
-    offered = [int(choices.importance_value(c)) for c in choices.Importance]
+    offered = [int(choices.wire(domain_pb2.Importance, c)) for c in choices.Importance]
     assert offered == [int(i) for i in Importance]

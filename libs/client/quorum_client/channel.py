@@ -30,7 +30,25 @@ def open_channel(address: str, *, tls: bool = False) -> grpc.Channel:
     return grpc.insecure_channel(address)
 
 
-class Connection:
+class Closing:
+    """Closed by `close()` or by leaving its `with` block: the client and its streams."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Connection(Closing):
     """One channel to one gateway, authenticated by one API key.
 
     `timeout` (seconds) bounds every unary call; the gateway propagates it to the
@@ -58,17 +76,6 @@ class Connection:
 
     def close(self) -> None:
         self._channel.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _call(
         self, method: grpc.UnaryUnaryMultiCallable[_Request, _Response], request: _Request

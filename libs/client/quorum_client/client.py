@@ -13,7 +13,7 @@ import os
 
 from quorum_client.calls.access import AccessCalls
 from quorum_client.calls.directory import DirectoryCalls
-from quorum_client.calls.events import EventsCalls, EventStream
+from quorum_client.calls.events import EventsCalls
 from quorum_client.calls.gates import GatesCalls
 from quorum_client.calls.ideas import IdeasCalls
 from quorum_client.calls.insights import InsightsCalls
@@ -21,19 +21,8 @@ from quorum_client.calls.notifications import NotificationsCalls
 from quorum_client.calls.peers import PeersCalls
 from quorum_client.calls.policies import PolicyCalls
 from quorum_client.channel import ADDRESS_ENV, API_KEY_ENV, DEFAULT_ADDRESS, DEFAULT_TIMEOUT
-from quorum_client.errors import FieldViolation, PreconditionViolation, QuorumError
 
-__all__ = [
-    "ADDRESS_ENV",
-    "API_KEY_ENV",
-    "DEFAULT_ADDRESS",
-    "DEFAULT_TIMEOUT",
-    "Client",
-    "EventStream",
-    "FieldViolation",
-    "PreconditionViolation",
-    "QuorumError",
-]
+__all__ = ["Client"]
 
 
 class Client(

@@ -26,8 +26,7 @@ from rich.console import Console
 from rich.text import Text
 
 from quorum.gateway.v1 import gateway_pb2
-from quorum_client import render
-from quorum_client.client import ADDRESS_ENV, API_KEY_ENV, DEFAULT_ADDRESS, Client, QuorumError
+from quorum_client import ADDRESS_ENV, API_KEY_ENV, DEFAULT_ADDRESS, Client, QuorumError, render
 from quorum_devtools import platform
 from quorum_devtools.demo_cast import DemoError, Narrator
 from quorum_devtools.demo_platform import admin_key, ensure_platform, stop_platform

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
-from quorum_client.client import Client
+from quorum_client import Client
 
 # Stages and gate verdicts follow endorsements through Kafka; on a laptop that takes
 # milliseconds, but a cold broker or a busy CI machine deserves patience.

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from quorum_client.client import ADDRESS_ENV, API_KEY_ENV
+from quorum_client import ADDRESS_ENV, API_KEY_ENV
 from quorum_devtools import platform
 from quorum_devtools.demo_cast import DemoError
 from quorum_devtools.infra import DEFAULT_DIR

@@ -15,8 +15,7 @@ from rich.text import Text
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
-from quorum_client import render
-from quorum_client.client import Client, QuorumError
+from quorum_client import Client, QuorumError, render
 from quorum_devtools.demo_cast import (
     COUNCIL,
     MEGACORP,

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from functools import cached_property
-from types import TracebackType
-from typing import Self
 
 import grpc
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from quorum_client.channel import Connection
+from quorum_client.channel import Closing, Connection
 from quorum_client.errors import QuorumError
 
 # Sent by the gateway as WatchEvents opens (quorum_gateway.api.WATCH_CURSOR_HEADER).
 WATCH_CURSOR_HEADER = "quorum-watch-cursor"
 
 
-class EventStream:
+class EventStream(Closing):
     """An open WatchEvents stream: iterate it; `cursor` is the last one received.
 
     Closing it (or leaving its `with` block) cancels the call. Resume later with
@@ -59,17 +57,6 @@ class EventStream:
     def close(self) -> None:
         self._closed = True
         self._call.cancel()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class EventsCalls(Connection):

@@ -7,9 +7,14 @@ of each choice is the enum's name without its prefix, lower-case, `-` for `_`.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, TypeVar
 
-from quorum.domain.v1 import domain_pb2
-from quorum.gateway.v1 import gateway_pb2
+from quorum_client.render.text import enum_prefix
+
+if TYPE_CHECKING:
+    from google.protobuf.internal.enum_type_wrapper import _EnumTypeWrapper
+
+_V = TypeVar("_V", bound=int)
 
 
 class Importance(StrEnum):
@@ -69,37 +74,12 @@ class Role(StrEnum):
     INTEGRATION = "integration"
 
 
-def constant(choice: StrEnum) -> str:
-    return choice.value.upper().replace("-", "_")
+def wire(enum: _EnumTypeWrapper[_V], choice: StrEnum | None) -> _V:
+    """The contract's value of a choice: `nice-to-have` is IMPORTANCE_NICE_TO_HAVE.
 
-
-def importance_value(choice: Importance) -> domain_pb2.Importance.ValueType:
-    return domain_pb2.Importance.Value(f"IMPORTANCE_{constant(choice)}")
-
-
-def commitment_value(choice: Commitment) -> domain_pb2.Commitment.ValueType:
-    return domain_pb2.Commitment.Value(f"COMMITMENT_{constant(choice)}")
-
-
-def channel_value(choice: Channel) -> domain_pb2.SourceChannel.ValueType:
-    return domain_pb2.SourceChannel.Value(f"SOURCE_CHANNEL_{constant(choice)}")
-
-
-def job_value(choice: JobFunction) -> domain_pb2.JobFunction.ValueType:
-    return domain_pb2.JobFunction.Value(f"JOB_FUNCTION_{constant(choice)}")
-
-
-def status_value(choice: Status) -> domain_pb2.IdeaStatus.ValueType:
-    return domain_pb2.IdeaStatus.Value(f"IDEA_STATUS_{constant(choice)}")
-
-
-def relationship_value(choice: Relationship) -> domain_pb2.Relationship.ValueType:
-    return domain_pb2.Relationship.Value(f"RELATIONSHIP_{constant(choice)}")
-
-
-def weighting_value(choice: Weighting) -> domain_pb2.Weighting.ValueType:
-    return domain_pb2.Weighting.Value(f"WEIGHTING_{constant(choice)}")
-
-
-def role_value(choice: Role) -> gateway_pb2.Role.ValueType:
-    return gateway_pb2.Role.Value(f"ROLE_{constant(choice)}")
+    Every enum of the contract prefixes its values with its UNSPECIFIED value's prefix
+    (buf lint's rule), so one spelling rule serves them all; render.label reads back.
+    No choice is the UNSPECIFIED value, which the contract reads as "not given".
+    """
+    name = choice.value.upper().replace("-", "_") if choice is not None else "UNSPECIFIED"
+    return enum.Value(enum_prefix(enum.DESCRIPTOR) + name)

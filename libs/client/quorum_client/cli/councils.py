@@ -10,6 +10,7 @@ from rich.text import Text
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import render
+from quorum_client.cli.options import set_given
 from quorum_client.cli.terminal import calling, emit
 
 councils_app = typer.Typer(
@@ -41,15 +42,10 @@ def councils_upsert(
     with calling(ctx) as client:
         existing = {c.council_id: c for c in client.list_councils()}
         current = existing.get(council) or domain_pb2.Council(council_id=council)
-        if name is not None:
-            current.name = name
-        if charter is not None:
-            current.charter = charter
+        set_given(current, name=name, charter=charter, quorum=quorum)
         if member is not None:
             del current.member_organization_ids[:]
             current.member_organization_ids.extend(member)
-        if quorum is not None:
-            current.quorum = quorum
         stored = client.upsert_council(current)
     emit(ctx, stored, render.councils_table([stored]))
 

@@ -15,12 +15,10 @@ from quorum_client.cli.choices import (
     Channel,
     Importance,
     Status,
-    channel_value,
-    commitment_value,
-    importance_value,
-    status_value,
+    wire,
 )
 from quorum_client.cli.options import (
+    AllPagesOption,
     CommitOption,
     ExpectedVersion,
     IdeaArg,
@@ -29,9 +27,10 @@ from quorum_client.cli.options import (
     JobOption,
     MemberOption,
     OrgOption,
+    PageTokenOption,
     member_ref,
 )
-from quorum_client.cli.terminal import calling, emit, stage_name
+from quorum_client.cli.terminal import calling, emit, emit_page, stage_name
 
 ideas_app = typer.Typer(
     help="Submit, find, endorse and merge customers' ideas.", no_args_is_help=True
@@ -78,11 +77,11 @@ def ideas_submit(
             problem,
             product_area=area,
             tags=tag or (),
-            source_channel=channel_value(channel),
+            source_channel=wire(domain_pb2.SourceChannel, channel),
             submitted_by=member_ref(org, member, job),
-            importance=importance_value(importance),
+            importance=wire(domain_pb2.Importance, importance),
             impact=impact,
-            commitments=[commitment_value(c) for c in commit or ()],
+            commitments=[wire(domain_pb2.Commitment, c) for c in commit or ()],
             request_id=request_id,
         )
     if id_only:
@@ -118,14 +117,12 @@ def ideas_list(
     page_size: Annotated[
         int, typer.Option("--page-size", min=1, max=100, help="Ideas per page.")
     ] = 20,
-    page_token: Annotated[
-        str, typer.Option("--page-token", help="Continue where a previous page ended.")
-    ] = "",
-    all_pages: Annotated[bool, typer.Option("--all", help="Fetch every page.")] = False,
+    page_token: PageTokenOption = "",
+    all_pages: AllPagesOption = False,
 ) -> None:
     """List ideas, newest first."""
     wanted_stage = stage_name(stage)
-    wanted_status = status_value(status) if status else domain_pb2.IDEA_STATUS_UNSPECIFIED
+    wanted_status = wire(domain_pb2.IdeaStatus, status)
     with calling(ctx) as client:
         if all_pages:
             everything = client.iter_ideas(
@@ -145,12 +142,8 @@ def ideas_list(
                 page_size=page_size,
                 page_token=page_token,
             )
-    parts: list[RenderableType] = [
-        render.ideas_table(page.ideas) if page.ideas else Text("No ideas match.")
-    ]
-    if page.next_page_token:
-        parts.append(Text(f"More: --page-token {page.next_page_token}", style="dim"))
-    emit(ctx, page, *parts)
+    body = render.ideas_table(page.ideas) if page.ideas else Text("No ideas match.")
+    emit_page(ctx, page, body, page.next_page_token)
 
 
 @ideas_app.command("endorsements")
@@ -160,10 +153,8 @@ def ideas_endorsements(
     page_size: Annotated[
         int, typer.Option("--page-size", min=1, max=500, help="Organizations per page.")
     ] = 50,
-    page_token: Annotated[
-        str, typer.Option("--page-token", help="Continue where a previous page ended.")
-    ] = "",
-    all_pages: Annotated[bool, typer.Option("--all", help="Fetch every page.")] = False,
+    page_token: PageTokenOption = "",
+    all_pages: AllPagesOption = False,
 ) -> None:
     """The organizations behind an idea and how each counts (a customer: the visible ones)."""
     with calling(ctx) as client:
@@ -175,12 +166,8 @@ def ideas_endorsements(
                 )
                 page.endorsements.extend(more.endorsements)
                 page.next_page_token = more.next_page_token
-    parts: list[RenderableType] = [
-        render.endorsements_table(page) if page.endorsements else Text("No endorsements shown.")
-    ]
-    if page.next_page_token:
-        parts.append(Text(f"More: --page-token {page.next_page_token}", style="dim"))
-    emit(ctx, page, *parts)
+    body = render.endorsements_table(page) if page.endorsements else Text("No endorsements shown.")
+    emit_page(ctx, page, body, page.next_page_token)
 
 
 @ideas_app.command("endorse")
@@ -200,9 +187,9 @@ def ideas_endorse(
         answer = client.endorse_idea(
             idea,
             member=member_ref(org, member, job),
-            importance=importance_value(importance),
+            importance=wire(domain_pb2.Importance, importance),
             impact=impact,
-            commitments=[commitment_value(c) for c in commit or ()],
+            commitments=[wire(domain_pb2.Commitment, c) for c in commit or ()],
             expected_version=expected_version,
         )
     headline = "Endorsed." if answer.changed else "Already endorsed exactly so; nothing changed."

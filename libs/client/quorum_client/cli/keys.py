@@ -10,7 +10,7 @@ from rich.text import Text
 
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import render
-from quorum_client.cli.choices import Role, role_value
+from quorum_client.cli.choices import Role, wire
 from quorum_client.cli.terminal import calling, emit
 
 keys_app = typer.Typer(help="API keys and the principals behind them.", no_args_is_help=True)
@@ -52,7 +52,7 @@ def keys_create(
         answer = client.create_api_key(
             principal_id=principal,
             display_name=name or principal,
-            role=role_value(role),
+            role=wire(gateway_pb2.Role, role),
             organization_id=org,
             member_id=member,
             organization_ids=for_org or (),

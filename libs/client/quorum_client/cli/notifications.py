@@ -22,8 +22,9 @@ from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum.notifications.v1 import notifications_pb2
 from quorum_client import render
-from quorum_client.cli.choices import constant
-from quorum_client.cli.terminal import calling, emit
+from quorum_client.cli.choices import wire
+from quorum_client.cli.options import PageTokenOption
+from quorum_client.cli.terminal import calling, emit, emit_page
 
 notifications_app = typer.Typer(
     help="Subscriptions (webhook or e-mail) and the delivery log.", no_args_is_help=True
@@ -57,7 +58,7 @@ def subscriber(org: str, member: str, team: Team | None) -> domain_pb2.Subscribe
     if team is not None and (org or member):
         raise typer.BadParameter("give --team, or --org (and --member), not both")
     if team is not None:
-        return domain_pb2.Subscriber(team=domain_pb2.Team.Value(f"TEAM_{constant(team)}"))
+        return domain_pb2.Subscriber(team=wire(domain_pb2.Team, team))
     if member:
         return domain_pb2.Subscriber(
             member=domain_pb2.MemberRef(organization_id=org, member_id=member)
@@ -90,10 +91,7 @@ def subscribe(
     if bool(webhook) == bool(email):
         raise typer.BadParameter("give exactly one of --webhook and --email")
     subscription = notifications_pb2.Subscription(
-        kinds=[
-            domain_pb2.NotificationKind.Value(f"NOTIFICATION_KIND_{constant(k)}")
-            for k in kind or ()
-        ],
+        kinds=[wire(domain_pb2.NotificationKind, k) for k in kind or ()],
         description=description,
     )
     who = subscriber(org, member, team)
@@ -159,16 +157,10 @@ def deliveries(
     page_size: Annotated[
         int, typer.Option("--page-size", min=1, max=500, help="Deliveries per page.")
     ] = 50,
-    page_token: Annotated[
-        str, typer.Option("--page-token", help="Continue where a previous page ended.")
-    ] = "",
+    page_token: PageTokenOption = "",
 ) -> None:
     """The delivery log: every notification, its attempts and where it stands."""
-    wanted = (
-        notifications_pb2.DeliveryStatus.Value(f"DELIVERY_STATUS_{constant(status)}")
-        if status is not None
-        else notifications_pb2.DELIVERY_STATUS_UNSPECIFIED
-    )
+    wanted = wire(notifications_pb2.DeliveryStatus, status)
     with calling(ctx) as client:
         page = client.list_deliveries(
             idea_id=idea,
@@ -177,11 +169,9 @@ def deliveries(
             page_size=page_size,
             page_token=page_token,
         )
-    parts: list[RenderableType] = [
+    body = (
         render.deliveries_table(page.deliveries)
         if page.deliveries
         else Text("No deliveries match.")
-    ]
-    if page.next_page_token:
-        parts.append(Text(f"More: --page-token {page.next_page_token}", style="dim"))
-    emit(ctx, page, *parts)
+    )
+    emit_page(ctx, page, body, page.next_page_token)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from google.protobuf.message import Message
 
 from quorum.domain.v1 import domain_pb2
-from quorum_client.cli.choices import Commitment, Importance, JobFunction, job_value
+from quorum_client.cli.choices import Commitment, Importance, JobFunction, wire
 
 OrgOption = Annotated[
     str, typer.Option("--org", help="The member's organization (implied by a customer key).")
@@ -36,6 +37,10 @@ ExpectedVersion = Annotated[
         help="Fail with ABORTED unless the version is still this (0: do not check).",
     ),
 ]
+PageTokenOption = Annotated[
+    str, typer.Option("--page-token", help="Continue where a previous page ended.")
+]
+AllPagesOption = Annotated[bool, typer.Option("--all", help="Fetch every page.")]
 IdeaArg = Annotated[str, typer.Argument(help="The idea's id.", show_default=False)]
 
 
@@ -47,5 +52,16 @@ def member_ref(
     return domain_pb2.MemberRef(
         organization_id=org,
         member_id=member,
-        job_function=job_value(job) if job is not None else domain_pb2.JOB_FUNCTION_UNSPECIFIED,
+        job_function=wire(domain_pb2.JobFunction, job),
     )
+
+
+def set_given(message: Message, **values: object) -> None:
+    """Set each field an option was given for; an option left out (None) changes nothing.
+
+    What `upsert` and `policies set` promise: the current record with only the typed
+    fields changed, so a second command does not undo the first.
+    """
+    for name, value in values.items():
+        if value is not None:
+            setattr(message, name, value)

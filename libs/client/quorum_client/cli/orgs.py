@@ -11,9 +11,10 @@ from rich.text import Text
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import render
-from quorum_client.cli.choices import Relationship, relationship_value
+from quorum_client.cli.choices import Relationship, wire
+from quorum_client.cli.options import set_given
 from quorum_client.cli.terminal import calling, emit
-from quorum_client.client import QuorumError
+from quorum_client.errors import QuorumError
 
 orgs_app = typer.Typer(help="The tenant's customer organizations.", no_args_is_help=True)
 
@@ -60,22 +61,18 @@ def orgs_upsert(
             current = domain_pb2.Organization(
                 organization_id=organization, relationship=domain_pb2.RELATIONSHIP_ACTIVE
             )
-        if name is not None:
-            current.name = name
-        if segment is not None:
-            current.segment = segment
-        if arr is not None:
-            current.arr = arr
+        set_given(
+            current,
+            name=name,
+            segment=segment,
+            arr=arr,
+            poor_fit=poor_fit,
+            parent_id=parent,
+            peer_visible=peer_visible,
+            contact=contact,
+        )
         if relationship is not None:
-            current.relationship = relationship_value(relationship)
-        if poor_fit is not None:
-            current.poor_fit = poor_fit
-        if parent is not None:
-            current.parent_id = parent
-        if peer_visible is not None:
-            current.peer_visible = peer_visible
-        if contact is not None:
-            current.contact = contact
+            current.relationship = wire(domain_pb2.Relationship, relationship)
         current.ClearField("updated_at")
         stored = client.upsert_organization(current)
     emit(ctx, stored, render.organization_details(stored))

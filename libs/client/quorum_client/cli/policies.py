@@ -10,7 +10,8 @@ from rich.text import Text
 
 from quorum.domain.v1 import domain_pb2
 from quorum_client import render
-from quorum_client.cli.choices import Commitment, Weighting, commitment_value, weighting_value
+from quorum_client.cli.choices import Commitment, Weighting, wire
+from quorum_client.cli.options import set_given
 from quorum_client.cli.terminal import calling, emit, stage_name
 
 policies_app = typer.Typer(
@@ -49,7 +50,7 @@ def _commitment_requirement(text: str) -> domain_pb2.CommitmentRequirement:
             f"{match.group(1)!r} is not one of {choices}", param_hint="--commitment"
         ) from None
     return domain_pb2.CommitmentRequirement(
-        commitment=commitment_value(kind), count=int(match.group(2))
+        commitment=wire(domain_pb2.Commitment, kind), count=int(match.group(2))
     )
 
 
@@ -141,16 +142,19 @@ def policies_set(
         # The service assigns both; sending old values back would only confuse.
         policy.ClearField("version")
         policy.ClearField("updated_at")
-        if min_customers is not None:
-            policy.min_customers = min_customers
-        if min_segments is not None:
-            policy.min_segments = min_segments
-        if min_active is not None:
-            policy.min_active = min_active
-        if min_weight is not None:
-            policy.min_weight = min_weight
-        if max_share is not None:
-            policy.max_share = max_share
+        set_given(
+            policy,
+            min_customers=min_customers,
+            min_segments=min_segments,
+            min_active=min_active,
+            min_weight=min_weight,
+            max_share=max_share,
+            affiliates_count_once=affiliates_count_once,
+            sponsor_excluded=sponsor_excluded,
+            max_age_days=max_age_days,
+        )
+        if weighting is not None:
+            policy.weighting = wire(domain_pb2.Weighting, weighting)
         if requirements is not None:
             del policy.min_commitments[:]
             policy.min_commitments.extend(r for r in requirements if r.count)
@@ -162,25 +166,14 @@ def policies_set(
                 policy.council_approval.council_id = council
             if council_quorum is not None:
                 policy.council_approval.quorum = council_quorum
-        if weighting is not None:
-            policy.weighting = weighting_value(weighting)
         if (factor_active, factor_prospect, factor_churned) != (None, None, None):
             factors = policy.relationship_factors
             if not policy.HasField("relationship_factors"):
                 # SPEC defaults, so changing one factor does not zero the others.
                 factors.active, factors.prospect, factors.churned = 1.0, 0.5, 0.5
-            if factor_active is not None:
-                factors.active = factor_active
-            if factor_prospect is not None:
-                factors.prospect = factor_prospect
-            if factor_churned is not None:
-                factors.churned = factor_churned
-        if affiliates_count_once is not None:
-            policy.affiliates_count_once = affiliates_count_once
-        if sponsor_excluded is not None:
-            policy.sponsor_excluded = sponsor_excluded
-        if max_age_days is not None:
-            policy.max_age_days = max_age_days
+            set_given(
+                factors, active=factor_active, prospect=factor_prospect, churned=factor_churned
+            )
         if what_if:
             verdict = client.what_if(policy)
             emit(ctx, verdict, render.what_if(verdict))

@@ -22,16 +22,20 @@ YES = "yes"
 NO = "no"
 
 
+def enum_prefix(descriptor: EnumDescriptor) -> str:
+    """IMPORTANCE_ for Importance: what the names of the contract's enum values start with."""
+    unspecified = descriptor.values_by_number.get(0)
+    return unspecified.name.removesuffix("UNSPECIFIED") if unspecified is not None else ""
+
+
 def label(descriptor: EnumDescriptor, value: int) -> str:
     """IMPORTANCE_NICE_TO_HAVE → "nice-to-have"; the UNSPECIFIED value → "-"."""
     found = descriptor.values_by_number.get(value)
     if found is None:
         return str(value)
-    unspecified = descriptor.values_by_number.get(0)
-    prefix = unspecified.name.removesuffix("UNSPECIFIED") if unspecified is not None else ""
     if value == 0:
         return "-"
-    return found.name.removeprefix(prefix).lower().replace("_", "-")
+    return found.name.removeprefix(enum_prefix(descriptor)).lower().replace("_", "-")
 
 
 def importance(value: int) -> str:

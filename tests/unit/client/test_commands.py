@@ -1,8 +1,4 @@
-"""The `quorum` command tree, where it calls and as whom, and --json.
-
-All of them run the CLI against the in-process stand-in gateway
-(tests/support/fake_gateway.py), which records what it was asked.
-"""
+"""The `quorum` command tree, where it calls and as whom, and --json."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""The client covers the whole public contract: one method per RPC.
-
-All of them run the CLI against the in-process stand-in gateway
-(tests/support/fake_gateway.py), which records what it was asked.
-"""
+"""The client covers the whole public contract: one method per RPC."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""`quorum orgs|councils|policies …`: only the given fields change.
-
-All of them run the CLI against the in-process stand-in gateway
-(tests/support/fake_gateway.py), which records what it was asked.
-"""
+"""`quorum orgs|councils|policies …`: only the given fields change."""
 
 from __future__ import annotations
 

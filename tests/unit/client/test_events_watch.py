@@ -1,8 +1,4 @@
-"""`quorum events watch`: one line per event, cursor first, and its refusals.
-
-All of them run the CLI against the in-process stand-in gateway
-(tests/support/fake_gateway.py), which records what it was asked.
-"""
+"""`quorum events watch`: one line per event, cursor first, and its refusals."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""`quorum gates …`, and how a refused or failed call reads.
-
-All of them run the CLI against the in-process stand-in gateway
-(tests/support/fake_gateway.py), which records what it was asked.
-"""
+"""`quorum gates …`, and how a refused or failed call reads."""
 
 from __future__ import annotations
 
@@ -16,6 +12,7 @@ from support.fake_gateway import (
     IDEA_ID,
     FakeGateway,
     abort,
+    bad_request,
     megacorp_report,
     quorum,
 )
@@ -192,16 +189,7 @@ def test_bad_input_prints_one_message_and_every_field(gateway: FakeGateway) -> N
     gateway.answers["SubmitIdea"] = abort(
         code_pb2.INVALID_ARGUMENT,
         "invalid argument: title: is required, problem: is required",
-        error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field="title", description="is required"
-                ),
-                error_details_pb2.BadRequest.FieldViolation(
-                    field="problem", description="is required"
-                ),
-            ]
-        ),
+        bad_request(("title", "is required"), ("problem", "is required")),
     )
 
     result = quorum(gateway, "ideas", "submit", "", "--problem", "", "--area", "")

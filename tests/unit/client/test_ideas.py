@@ -1,8 +1,4 @@
-"""`quorum ideas …`: what each command sends and prints.
-
-All of them run the CLI against the in-process stand-in gateway
-(tests/support/fake_gateway.py), which records what it was asked.
-"""
+"""`quorum ideas …`: what each command sends and prints."""
 
 from __future__ import annotations
 

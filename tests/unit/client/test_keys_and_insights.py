@@ -1,8 +1,4 @@
-"""`quorum keys|scorecards|peers …`: secrets once, records, introductions.
-
-All of them run the CLI against the in-process stand-in gateway
-(tests/support/fake_gateway.py), which records what it was asked.
-"""
+"""`quorum keys|scorecards|peers …`: secrets once, records, introductions."""
 
 from __future__ import annotations
 

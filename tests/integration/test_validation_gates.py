@@ -18,7 +18,6 @@ from google.rpc import error_details_pb2, status_pb2
 from integration.conftest import RunningValidation
 from quorum.domain.v1 import domain_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
-from quorum_common.events import event_type
 from quorum_validation.decisions import Decisions
 from quorum_validation.gate import Evidence, evaluate
 from quorum_validation.messages import endorsement_from, organization_from, policy_from
@@ -456,7 +455,3 @@ async def test_bad_requests_name_every_bad_field(validation: RunningValidation) 
             validation_pb2.GetIdeaProgressRequest(tenant_id=TENANT, idea_id=str(uuid.uuid4()))
         )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
-
-
-def test_event_types_are_named_by_their_payload() -> None:
-    assert event_type(events.submitted(TENANT, "x")) == "IdeaSubmitted"

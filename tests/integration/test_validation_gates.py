@@ -23,25 +23,12 @@ from quorum_validation.gate import Evidence, evaluate
 from quorum_validation.messages import endorsement_from, organization_from, policy_from
 from support import events
 from support.kafka import Collector, publish
+from support.newcomer import ORGANIZATIONS, PM, TENANT
 
 if TYPE_CHECKING:
     from quorum.validation.v1.validation_pb2_grpc import GateServiceAsyncStub
 
 pytestmark = pytest.mark.integration
-
-TENANT = "acme-software"
-PM = domain_pb2.Actor(principal_id="pm-1", role="PRODUCT_MANAGER", display_name="Pat")
-ACTIVE, PROSPECT = domain_pb2.RELATIONSHIP_ACTIVE, domain_pb2.RELATIONSHIP_PROSPECT
-
-# The newcomer scenario's directory: one huge customer, five small ones in 3 industries.
-ORGANIZATIONS = [
-    ("megacorp", "MegaCorp", "manufacturing", 500_000_000, ACTIVE),
-    ("bakery", "Bakery Co", "retail", 50_000_000, ACTIVE),
-    ("clinic", "Clinic Ltd", "health", 40_000_000, ACTIVE),
-    ("shop", "Shop GmbH", "retail", 45_000_000, ACTIVE),
-    ("lab", "Lab Inc", "health", 42_000_000, PROSPECT),
-    ("bank", "Bank AG", "finance", 48_000_000, ACTIVE),
-]
 
 
 async def populate(service: RunningValidation) -> None:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import grpc
 import pytest
 
-from e2e.test_gateway_api import Caller, Tenant, refused, submission, tenant
+from e2e.test_gateway_api import Caller, Tenant, refused, tenant
+from support.newcomer import submission
 
 __all__ = ["tenant"]  # the fixture
 

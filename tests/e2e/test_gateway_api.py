@@ -18,6 +18,7 @@ from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
 from support.ledger import customers_counted
+from support.newcomer import submission
 
 if TYPE_CHECKING:
     from quorum.gateway.v1.gateway_pb2_grpc import (
@@ -143,16 +144,6 @@ async def tenant(running: platform.Platform, gateway: grpc.aio.Channel) -> Async
     finally:
         for open_channel in channels.values():
             await open_channel.close()
-
-
-def submission(title: str = "Export gate reports to CSV") -> gateway_pb2.SubmitIdeaRequest:
-    return gateway_pb2.SubmitIdeaRequest(
-        title=title,
-        problem="Our portfolio board reviews gate decisions in spreadsheets every week.",
-        product_area="reporting",
-        source_channel=domain_pb2.SOURCE_CHANNEL_PORTAL,
-        importance=domain_pb2.IMPORTANCE_IMPORTANT,
-    )
 
 
 async def refused(call: Awaitable[Any]) -> grpc.aio.AioRpcError:

@@ -21,6 +21,7 @@ from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from quorum_devtools import platform
 from quorum_devtools.sinks import MailSink, WebhookSink
 from support.auth import channel
+from support.newcomer import submission
 from support.servers import free_port
 
 pytestmark = pytest.mark.e2e
@@ -62,16 +63,6 @@ async def hooks() -> AsyncIterator[WebhookSink]:
     await sink.start()
     yield sink
     await sink.stop()
-
-
-def submission(title: str) -> gateway_pb2.SubmitIdeaRequest:
-    return gateway_pb2.SubmitIdeaRequest(
-        title=title,
-        problem="Our portfolio board reviews gate decisions in spreadsheets every week.",
-        product_area="reporting",
-        source_channel=domain_pb2.SOURCE_CHANNEL_PORTAL,
-        importance=domain_pb2.IMPORTANCE_IMPORTANT,
-    )
 
 
 @pytest.mark.platform_env(

@@ -26,6 +26,7 @@ from quorum.gateway.v1 import gateway_pb2
 from quorum.notifications.v1 import notifications_pb2
 from quorum_devtools import platform
 from support.auth import channel
+from support.newcomer import member, submission
 from support.permissions import documented_permissions
 
 pytestmark = pytest.mark.e2e
@@ -51,21 +52,6 @@ ACTS_FOR = {
 REFUSED_BY_RULES = {"GatesService/AdvanceStage": grpc.StatusCode.FAILED_PRECONDITION}
 SERVICES = list(gateway_pb2.DESCRIPTOR.services_by_name.values())
 RPCS = {f"{s.name}/{m.name}": m for s in SERVICES for m in s.methods}
-
-
-def member(who: tuple[str, str]) -> domain_pb2.MemberRef:
-    return domain_pb2.MemberRef(organization_id=who[0], member_id=who[1])
-
-
-def submission(title: str, by: tuple[str, str] | None = None) -> gateway_pb2.SubmitIdeaRequest:
-    return gateway_pb2.SubmitIdeaRequest(
-        title=title,
-        problem="Our portfolio board reviews gate decisions in spreadsheets every week.",
-        product_area="reporting",
-        source_channel=domain_pb2.SOURCE_CHANNEL_PORTAL,
-        importance=domain_pb2.IMPORTANCE_IMPORTANT,
-        submitted_by=member(by) if by else None,
-    )
 
 
 @dataclass

@@ -88,12 +88,15 @@ async def setup(infra: Servers, isolation: Isolation) -> AsyncIterator[Setup]:
     broker = make_broker(infra.kafka_bootstrap_servers, "consumer-test")
     await broker.start()
     applied = Applied(database)
+    # Each consumer's dead-letter producer, stopped at the end as `__main__` stops its own.
+    producers: list[RelayProducer] = []
 
     def make(**overrides: Any) -> EventConsumer:
+        producers.append(RelayProducer(infra.kafka_bootstrap_servers, "consumer-test-dlq"))
         settings: dict[str, Any] = {
             "name": "test",
             "bootstrap_servers": infra.kafka_bootstrap_servers,
-            "dead_letters": RelayProducer(infra.kafka_bootstrap_servers, "consumer-test-dlq"),
+            "dead_letters": producers[-1],
             "client": client,
             "database": database,
             "topics": topics,
@@ -108,6 +111,8 @@ async def setup(infra: Servers, isolation: Isolation) -> AsyncIterator[Setup]:
     try:
         yield Setup(applied, topics, broker, infra.kafka_bootstrap_servers, make)
     finally:
+        for producer in producers:
+            await producer.stop()
         await broker.stop()
         await client.close()
 

@@ -82,10 +82,11 @@ async def ideas(infra: Servers) -> AsyncIterator[Running]:
     await store.prepare()
     broker = make_broker(bootstrap, "ideas-test")
     await broker.start()
+    dead_letters = RelayProducer(bootstrap, "ideas-test-dead-letters")
     consumer = EventConsumer(
         name=CONSUMER,
         bootstrap_servers=bootstrap,
-        dead_letters=RelayProducer(bootstrap, "ideas-test-dead-letters"),
+        dead_letters=dead_letters,
         client=client,
         database=database,
         topics=topics,
@@ -114,6 +115,7 @@ async def ideas(infra: Servers) -> AsyncIterator[Running]:
         await channel.close()
         await server.stop(0)
         await consumer.stop()
+        await dead_letters.stop()
         relay.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await relay

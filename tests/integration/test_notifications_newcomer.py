@@ -32,21 +32,11 @@ from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_devtools.sinks import ReceivedWebhook
 from support import events
 from support.kafka import publish
+from support.newcomer import ORGANIZATIONS, PM, TENANT
 from support.servers import Servers
 
 pytestmark = pytest.mark.integration
 
-TENANT = "acme-software"
-PM = domain_pb2.Actor(principal_id="pm-1", role="PRODUCT_MANAGER", display_name="Pat")
-ACTIVE, PROSPECT = domain_pb2.RELATIONSHIP_ACTIVE, domain_pb2.RELATIONSHIP_PROSPECT
-ORGANIZATIONS = [
-    ("megacorp", "MegaCorp", "manufacturing", 500_000_000, ACTIVE),
-    ("bakery", "Bakery Co", "retail", 50_000_000, ACTIVE),
-    ("clinic", "Clinic Ltd", "health", 40_000_000, ACTIVE),
-    ("shop", "Shop GmbH", "retail", 45_000_000, ACTIVE),
-    ("lab", "Lab Inc", "health", 42_000_000, PROSPECT),
-    ("bank", "Bank AG", "finance", 48_000_000, ACTIVE),
-]
 N = notifications_pb2
 SMALL = ["bakery", "clinic", "shop", "lab", "bank"]
 SECRETS = {f"/{org}": f"whsec_{org}_secret_for_tests" for org in [*SMALL, "megacorp", "product"]}

@@ -30,7 +30,6 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_common.errors import StartupError
-from quorum_common.telemetry_plan import telemetry_plan
 from quorum_common.tracing import is_read, read_traces_ratio, write_traces_ratio
 from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
@@ -416,49 +415,7 @@ async def test_services_export_rpc_consumer_and_outbox_metrics(
     await _eventually(missing)
 
 
-# The OTEL_* rules, without processes: what gets exported, and bad values caught early.
-
-
-def test_nothing_is_exported_without_an_endpoint() -> None:
-    plan = telemetry_plan({})
-    assert (plan.traces, plan.metrics) == ((), ())
-    assert plan.describe() == "traces not exported; metrics not exported"
-
-
-def test_the_standard_variables_choose_exporters_per_signal() -> None:
-    plan = telemetry_plan(
-        {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317",
-            "OTEL_METRICS_EXPORTER": "none",
-        }
-    )
-    assert (plan.traces, plan.metrics) == (("otlp",), ())
-    only_metrics = telemetry_plan({"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "https://metrics:4317"})
-    assert (only_metrics.traces, only_metrics.metrics) == ((), ("otlp",))
-    per_signal = telemetry_plan(
-        {
-            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc",
-        }
-    )
-    assert (per_signal.traces_protocol, per_signal.metrics_protocol) == ("http/protobuf", "grpc")
-    console = telemetry_plan({"OTEL_TRACES_EXPORTER": "console"})
-    assert console.traces == ("console",)
-    assert telemetry_plan({"OTEL_SDK_DISABLED": "true"}).disabled
-
-
-@pytest.mark.parametrize(
-    ("env", "variable"),
-    [
-        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
-        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, "OTEL_EXPORTER_OTLP_PROTOCOL"),
-        ({"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER"),
-    ],
-)
-def test_a_bad_value_names_its_variable(env: dict[str, str], variable: str) -> None:
-    with pytest.raises(StartupError, match=f"^{variable}: "):
-        telemetry_plan(env)
+# Which spans are reads, without processes: reads are sampled apart from writes.
 
 
 @pytest.mark.parametrize(

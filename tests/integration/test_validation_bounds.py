@@ -10,7 +10,7 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from integration.conftest import RunningValidation
-from integration.test_validation_gates import PM, TENANT, gates, populate, recorded
+from integration.test_validation_gates import gates, populate, recorded
 from quorum.domain.v1 import domain_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_validation.messages import policy_document
@@ -18,6 +18,7 @@ from quorum_validation.pipeline import default_pipeline
 from quorum_validation.policies import PIPELINES
 from support import events
 from support.kafka import Collector, publish
+from support.newcomer import PM, TENANT
 
 pytestmark = pytest.mark.integration
 

@@ -18,31 +18,17 @@ from google.rpc import error_details_pb2, status_pb2
 from integration.conftest import RunningValidation
 from quorum.domain.v1 import domain_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
-from quorum_common.events import event_type
 from quorum_validation.decisions import Decisions
 from quorum_validation.gate import Evidence, evaluate
 from quorum_validation.messages import endorsement_from, organization_from, policy_from
 from support import events
 from support.kafka import Collector, publish
+from support.newcomer import ORGANIZATIONS, PM, TENANT
 
 if TYPE_CHECKING:
     from quorum.validation.v1.validation_pb2_grpc import GateServiceAsyncStub
 
 pytestmark = pytest.mark.integration
-
-TENANT = "acme-software"
-PM = domain_pb2.Actor(principal_id="pm-1", role="PRODUCT_MANAGER", display_name="Pat")
-ACTIVE, PROSPECT = domain_pb2.RELATIONSHIP_ACTIVE, domain_pb2.RELATIONSHIP_PROSPECT
-
-# The newcomer scenario's directory: one huge customer, five small ones in 3 industries.
-ORGANIZATIONS = [
-    ("megacorp", "MegaCorp", "manufacturing", 500_000_000, ACTIVE),
-    ("bakery", "Bakery Co", "retail", 50_000_000, ACTIVE),
-    ("clinic", "Clinic Ltd", "health", 40_000_000, ACTIVE),
-    ("shop", "Shop GmbH", "retail", 45_000_000, ACTIVE),
-    ("lab", "Lab Inc", "health", 42_000_000, PROSPECT),
-    ("bank", "Bank AG", "finance", 48_000_000, ACTIVE),
-]
 
 
 async def populate(service: RunningValidation) -> None:
@@ -456,7 +442,3 @@ async def test_bad_requests_name_every_bad_field(validation: RunningValidation) 
             validation_pb2.GetIdeaProgressRequest(tenant_id=TENANT, idea_id=str(uuid.uuid4()))
         )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
-
-
-def test_event_types_are_named_by_their_payload() -> None:
-    assert event_type(events.submitted(TENANT, "x")) == "IdeaSubmitted"

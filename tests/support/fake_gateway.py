@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
-from google.rpc import status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from typer.testing import CliRunner, Result
 
@@ -96,17 +96,32 @@ def quorum(gateway: FakeGateway, *args: str, key: str = "qk_test") -> Result:
     )
 
 
+def packed(*details: Message) -> list[any_pb2.Any]:
+    """Details as a google.rpc.Status carries them."""
+    holders = []
+    for detail in details:
+        holder = any_pb2.Any()
+        holder.Pack(detail)
+        holders.append(holder)
+    return holders
+
+
 def abort(code: int, message: str, *details: Message) -> Answer:
     def answer(request: Any, context: grpc.ServicerContext) -> Any:
-        packed = []
-        for detail in details:
-            holder = any_pb2.Any()
-            holder.Pack(detail)
-            packed.append(holder)
-        status = status_pb2.Status(code=code, message=message, details=packed)
+        status = status_pb2.Status(code=code, message=message, details=packed(*details))
         context.abort_with_status(rpc_status.to_status(status))
 
     return answer
+
+
+def bad_request(*violations: tuple[str, str]) -> error_details_pb2.BadRequest:
+    """google.rpc.BadRequest naming each (field, description)."""
+    return error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+            for field, description in violations
+        ]
+    )
 
 
 def an_idea(**fields: Any) -> gateway_pb2.Idea:

@@ -19,11 +19,8 @@ from enum import IntEnum
 
 from quorum_common.errors import Conflict, FailedPrecondition, NotFound, Violations
 
-
-class Importance(IntEnum):
-    NICE_TO_HAVE = 1
-    IMPORTANT = 2
-    CRITICAL = 3
+# Declared once for every service; re-exported, as the rest of this vocabulary is.
+from quorum_common.vocabulary import Importance as Importance
 
 
 class Commitment(IntEnum):

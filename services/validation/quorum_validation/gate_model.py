@@ -11,16 +11,13 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
 from typing import ClassVar
 
-
-class Importance(IntEnum):
-    NICE_TO_HAVE = 1
-    IMPORTANT = 2
-    CRITICAL = 3
+# Declared once for every service; re-exported, as the rest of this vocabulary is.
+from quorum_common.vocabulary import Importance as Importance
 
 
 class Commitment(StrEnum):

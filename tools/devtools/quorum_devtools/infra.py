@@ -38,6 +38,19 @@ class InfraError(Exception):
     pass
 
 
+# The servers this process started, by PID. A server outlives the call that started
+# it (a PID file tracks it), but as our child it must be reaped through its Popen:
+# dropped, the Popen would warn that its process is still running; reaped behind its
+# back (os.waitpid), it could never learn that the process ended.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _reap_children() -> None:
+    for pid, child in list(_CHILDREN.items()):
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+
+
 def noida_binary() -> Path:
     import noida_db  # installed by `uv sync` (dev group)
 
@@ -181,6 +194,8 @@ class Server:
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,  # Ctrl-C in a terminal must not hit it directly
                 )
+            _reap_children()  # a server killed earlier (a fault test) is waited for now
+            _CHILDREN[process.pid] = process
             self.pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
@@ -212,6 +227,12 @@ def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
+        return False
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _CHILDREN[pid]
         return False
     # A zombie child still "exists"; reap it if it is ours.
     try:

@@ -9,13 +9,13 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import any_pb2, duration_pb2
+from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import Client, FieldViolation, PreconditionViolation, QuorumError
+from support.fake_gateway import bad_request, megacorp_report, packed
 
 
 class FakeCall(grpc.RpcError, grpc.Call):
@@ -55,53 +55,12 @@ class FakeCall(grpc.RpcError, grpc.Call):
         return False
 
 
-def packed(*messages: Any) -> list[any_pb2.Any]:
-    out = []
-    for message in messages:
-        detail = any_pb2.Any()
-        detail.Pack(message)
-        out.append(detail)
-    return out
-
-
-def blocked_report() -> domain_pb2.GateReport:
-    return domain_pb2.GateReport(
-        stage="DISCOVERY",
-        policy_version=1,
-        holds=False,
-        summary=(
-            "needs 2 more customers from 1 more segment; "
-            "MegaCorp holds 100% of the weight, over the 50% cap"
-        ),
-        criteria=[
-            domain_pb2.CriterionResult(name="min_customers", required=3, actual=1, met=False),
-            domain_pb2.CriterionResult(name="max_share", required=0.5, actual=1.0, met=False),
-        ],
-        weights=[
-            domain_pb2.OrganizationWeight(
-                organization_id="megacorp", organization_name="MegaCorp", weight=14400, share=1
-            )
-        ],
-    )
-
-
 def test_bad_input_names_every_field() -> None:
     message = "invalid argument: title: is required, problem: is required"
     status = status_pb2.Status(
         code=code_pb2.INVALID_ARGUMENT,
         message=message,
-        details=packed(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(
-                        field="title", description="is required"
-                    ),
-                    error_details_pb2.BadRequest.FieldViolation(
-                        field="problem", description="is required"
-                    ),
-                ]
-            )
-        ),
+        details=packed(bad_request(("title", "is required"), ("problem", "is required"))),
     )
 
     error = QuorumError.from_rpc_error(
@@ -132,7 +91,7 @@ def test_a_refused_advance_carries_its_unmet_criteria_and_the_gate_report() -> N
                     )
                 ]
             ),
-            blocked_report(),
+            megacorp_report(),
         ),
     )
 
@@ -143,7 +102,7 @@ def test_a_refused_advance_carries_its_unmet_criteria_and_the_gate_report() -> N
     assert error.precondition_violations == (
         PreconditionViolation("GATE_CRITERION", "min_customers", "requires 3"),
     )
-    assert error.gate_report == blocked_report()
+    assert error.gate_report == megacorp_report()
     assert error.field_violations == ()
 
 
@@ -250,7 +209,7 @@ def refusing_gateway() -> Iterator[tuple[str, list[tuple[tuple[str, str | bytes]
         status = status_pb2.Status(
             code=code_pb2.FAILED_PRECONDITION,
             message="the gate into DISCOVERY does not hold",
-            details=packed(blocked_report()),
+            details=packed(megacorp_report()),
         )
         context.abort_with_status(rpc_status.to_status(status))
 
@@ -285,7 +244,7 @@ def test_the_client_sends_its_key_and_unpacks_a_real_status(
 
     assert raised.value.code is grpc.StatusCode.FAILED_PRECONDITION
     assert raised.value.message == "the gate into DISCOVERY does not hold"
-    assert raised.value.gate_report == blocked_report()
+    assert raised.value.gate_report == megacorp_report()
     assert ("authorization", "Bearer qk_secret") in seen[0]
 
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner, Result
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum.notifications.v1 import notifications_pb2
-from quorum_client import events_cli
 from quorum_client.cli import app
+from quorum_client.cli import events as events_cli
 from support.fake_gateway import IDEA_ID, FakeGateway, an_idea, quorum
 
 

@@ -17,8 +17,8 @@ from google.protobuf import json_format
 from rich.text import Text
 
 from quorum_client import render
-from quorum_client.client import QuorumError
-from quorum_client.terminal import State, print_error, state_of
+from quorum_client.cli.terminal import State, print_error, state_of
+from quorum_client.errors import QuorumError
 
 events_app = typer.Typer(help="The tenant's event stream.", no_args_is_help=True)
 

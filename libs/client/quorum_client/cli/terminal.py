@@ -1,6 +1,6 @@
 """What every `quorum` command shares: where and as whom it calls, errors, output.
 
-The command groups (cli.py, notifications_cli.py) build on these, so a refused call
+Every command group (one module each in this package) builds on these, so a refused call
 reads the same whichever command made it.
 """
 
@@ -19,7 +19,9 @@ from rich.console import Console, RenderableType
 from rich.text import Text
 
 from quorum_client import render
-from quorum_client.client import ADDRESS_ENV, API_KEY_ENV, CA_FILE_ENV, Client, QuorumError
+from quorum_client.channel import ADDRESS_ENV, API_KEY_ENV, CA_FILE_ENV
+from quorum_client.client import Client
+from quorum_client.errors import QuorumError
 
 
 @dataclass
@@ -118,6 +120,14 @@ def emit(ctx: typer.Context, message: Message, *renderables: RenderableType) -> 
         return
     for renderable in renderables:
         state.out.print(renderable)
+
+
+def emit_page(
+    ctx: typer.Context, page: Message, body: RenderableType, next_page_token: str
+) -> None:
+    """One page of an answer, then how to ask for the next one when there is one."""
+    more = Text(f"More: --page-token {next_page_token}", style="dim")
+    emit(ctx, page, *([body, more] if next_page_token else [body]))
 
 
 def stage_name(value: str) -> str:

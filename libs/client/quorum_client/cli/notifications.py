@@ -11,21 +11,20 @@ names which of its organizations or members; a vendor key anyone, teams included
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich import box
 from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum.notifications.v1 import notifications_pb2
 from quorum_client import render
-from quorum_client.terminal import calling, emit
+from quorum_client.cli.choices import wire
+from quorum_client.cli.options import PageTokenOption
+from quorum_client.cli.terminal import calling, emit, emit_page
 
 notifications_app = typer.Typer(
     help="Subscriptions (webhook or e-mail) and the delivery log.", no_args_is_help=True
@@ -54,16 +53,12 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-def _upper(choice: StrEnum) -> str:
-    return choice.value.upper().replace("-", "_")
-
-
 def subscriber(org: str, member: str, team: Team | None) -> domain_pb2.Subscriber | None:
     """Who is told; None lets the gateway take the key's own member or organization."""
     if team is not None and (org or member):
         raise typer.BadParameter("give --team, or --org (and --member), not both")
     if team is not None:
-        return domain_pb2.Subscriber(team=domain_pb2.Team.Value(f"TEAM_{_upper(team)}"))
+        return domain_pb2.Subscriber(team=wire(domain_pb2.Team, team))
     if member:
         return domain_pb2.Subscriber(
             member=domain_pb2.MemberRef(organization_id=org, member_id=member)
@@ -71,68 +66,6 @@ def subscriber(org: str, member: str, team: Team | None) -> domain_pb2.Subscribe
     if org:
         return domain_pb2.Subscriber(organization_id=org)
     return None
-
-
-def subscriber_text(who: domain_pb2.Subscriber) -> str:
-    which = who.WhichOneof("who")
-    if which == "member":
-        return render.member(who.member)
-    if which == "organization_id":
-        return f"{who.organization_id} (organization)"
-    if which == "team":
-        return f"{render.label(domain_pb2.Team.DESCRIPTOR, who.team)} team"
-    return "-"
-
-
-def kinds_text(kinds: Sequence[int]) -> str:
-    if not kinds:
-        return "every kind"
-    return ", ".join(render.label(domain_pb2.NotificationKind.DESCRIPTOR, k) for k in kinds)
-
-
-def channel_text(subscription: notifications_pb2.Subscription) -> str:
-    if subscription.HasField("webhook"):
-        return f"webhook {subscription.webhook.url}"
-    if subscription.HasField("email"):
-        return f"e-mail {subscription.email.address}"
-    return "-"
-
-
-def _table() -> Table:
-    return Table(box=box.SIMPLE_HEAD, pad_edge=False)
-
-
-def subscriptions_table(subscriptions: Sequence[notifications_pb2.Subscription]) -> Table:
-    # Two lines a subscription keep it within 80 columns without ever wrapping an id.
-    table = _table()
-    table.add_column("Subscription (who)", width=render.ID_WIDTH, overflow="fold")
-    table.add_column("Channel (kinds)", overflow="fold")
-    for s in subscriptions:
-        table.add_row(
-            Text(s.subscription_id) + Text(f"\n{subscriber_text(s.subscriber)}"),
-            Text(channel_text(s)) + Text(f"\n{kinds_text(s.kinds)}"),
-        )
-    return table
-
-
-def deliveries_table(deliveries: Sequence[notifications_pb2.Delivery]) -> Table:
-    # Two lines a delivery keep it within 80 columns without ever wrapping an id.
-    table = _table()
-    table.add_column("Notification (idea)", width=render.ID_WIDTH, overflow="fold")
-    table.add_column("To", overflow="fold")
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Tries", justify="right", no_wrap=True)
-    for d in deliveries:
-        when = d.completed_at if d.HasField("completed_at") else d.next_attempt_at
-        table.add_row(
-            Text(render.label(domain_pb2.NotificationKind.DESCRIPTOR, d.kind))
-            + Text(f"\n{d.idea_id or '-'}"),
-            Text(f"{subscriber_text(d.recipient)}\nvia {d.target}"),
-            render.label(notifications_pb2.DeliveryStatus.DESCRIPTOR, d.status)
-            + f"\n{render.timestamp(when)}",
-            str(len(d.attempts)),
-        )
-    return table
 
 
 @notifications_app.command("subscribe")
@@ -158,9 +91,7 @@ def subscribe(
     if bool(webhook) == bool(email):
         raise typer.BadParameter("give exactly one of --webhook and --email")
     subscription = notifications_pb2.Subscription(
-        kinds=[
-            domain_pb2.NotificationKind.Value(f"NOTIFICATION_KIND_{_upper(k)}") for k in kind or ()
-        ],
+        kinds=[wire(domain_pb2.NotificationKind, k) for k in kind or ()],
         description=description,
     )
     who = subscriber(org, member, team)
@@ -174,7 +105,7 @@ def subscribe(
         made = client.create_subscription(subscription)
     parts: list[RenderableType] = [
         Text(f"Subscribed {made.subscription_id}.", style="bold"),
-        subscriptions_table([made]),
+        render.subscriptions_table([made]),
     ]
     if made.webhook.secret:
         parts.append(Text(f"Webhook secret (shown only now): {made.webhook.secret}"))
@@ -193,7 +124,7 @@ def list_subscriptions(ctx: typer.Context) -> None:
     emit(
         ctx,
         gateway_pb2.ListSubscriptionsResponse(subscriptions=found),
-        subscriptions_table(found) if found else Text("No subscriptions."),
+        render.subscriptions_table(found) if found else Text("No subscriptions."),
     )
 
 
@@ -226,16 +157,10 @@ def deliveries(
     page_size: Annotated[
         int, typer.Option("--page-size", min=1, max=500, help="Deliveries per page.")
     ] = 50,
-    page_token: Annotated[
-        str, typer.Option("--page-token", help="Continue where a previous page ended.")
-    ] = "",
+    page_token: PageTokenOption = "",
 ) -> None:
     """The delivery log: every notification, its attempts and where it stands."""
-    wanted = (
-        notifications_pb2.DeliveryStatus.Value(f"DELIVERY_STATUS_{_upper(status)}")
-        if status is not None
-        else notifications_pb2.DELIVERY_STATUS_UNSPECIFIED
-    )
+    wanted = wire(notifications_pb2.DeliveryStatus, status)
     with calling(ctx) as client:
         page = client.list_deliveries(
             idea_id=idea,
@@ -244,9 +169,9 @@ def deliveries(
             page_size=page_size,
             page_token=page_token,
         )
-    parts: list[RenderableType] = [
-        deliveries_table(page.deliveries) if page.deliveries else Text("No deliveries match.")
-    ]
-    if page.next_page_token:
-        parts.append(Text(f"More: --page-token {page.next_page_token}", style="dim"))
-    emit(ctx, page, *parts)
+    body = (
+        render.deliveries_table(page.deliveries)
+        if page.deliveries
+        else Text("No deliveries match.")
+    )
+    emit_page(ctx, page, body, page.next_page_token)

@@ -46,7 +46,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from quorum.events.v1 import events_pb2
-from quorum_common import meters, tracing
+from quorum_common import fault_points, meters, tracing
 from quorum_common.events import PoisonEvent, Topics, decode, event_type, now
 from quorum_common.fetch_schedule import SHORT_POLL_MS, FetchSchedule
 from quorum_common.kafka import Outgoing, RelayProducer
@@ -283,6 +283,7 @@ class EventConsumer:
                     meters.record_consumer_lag(
                         self._group_id, tp.topic, tp.partition, end - batch[-1].offset - 1
                     )
+            fault_points.reached("applied")
             if time.monotonic() - self._committed_at >= COMMIT_INTERVAL_S:
                 await self._commit(consumer)
 

@@ -48,7 +48,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
 from quorum.events.v1 import events_pb2
-from quorum_common import meters, tracing
+from quorum_common import fault_points, meters, tracing
 from quorum_common.acknowledged import Acknowledged
 from quorum_common.events import EVENT_TYPE_HEADER, headers, now
 from quorum_common.kafka import Outgoing, RelayProducer
@@ -316,6 +316,7 @@ class Outbox:
         # A send span lasts until the broker acknowledged the whole batch.
         for span in spans:
             span.end()
+        fault_points.reached("published")
         published = now()
         await self._entries.bulk_write(
             [

@@ -51,7 +51,8 @@ from support.faults import (
 from support.harness import Harness, running
 from support.servers import free_port
 
-pytestmark = pytest.mark.e2e
+# Seven cases, each with two restarts on a machine that may be busy with another run.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 # (service, fault point @ the hit that kills): counts small enough that the load of one
 # case (40 endorsements) gets there, past the first hits so that work is in flight.

@@ -37,11 +37,12 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -93,6 +94,9 @@ AUDIT_SECONDS = 1.0
 # The sweep leaves rows younger than this to the relay that wrote them: between a commit
 # and its hand-over the row is already visible, and publishing it twice costs consumers.
 SWEEP_GRACE = timedelta(seconds=2)
+# After a new producer (most often a broker that restarted), for this long each batch
+# also looks for earlier rows still claiming the offsets it was given (_offsets_taken).
+TAKEN_CHECK_SECONDS = 30.0
 BATCH = 500
 
 
@@ -113,6 +117,8 @@ class Outbox:
         self._acknowledged: Acknowledged | None = None
         # The producer generation whose broker was last checked for lost records.
         self._audited_generation = 0
+        # Until when each batch checks whether its offsets were earlier rows' too.
+        self._check_taken_until = 0.0
         # Rows owed again because the broker lost them (for tests and logs).
         self.republished = 0
 
@@ -302,6 +308,7 @@ class Outbox:
         await producer.start()
         if producer.generations != self._audited_generation:
             self._audited_generation = producer.generations
+            self._check_taken_until = time.monotonic() + TAKEN_CHECK_SECONDS
             # A new producer most often means a broker that restarted: a reader that
             # knew the old one may take its whole timeout to notice.
             await self._acknowledgements(producer).close()
@@ -336,9 +343,44 @@ class Outbox:
             ordered=False,
         )
         went_back = self._acknowledgements(producer).record(acknowledged)
+        if not went_back and time.monotonic() < self._check_taken_until:
+            went_back = await self._offsets_taken(rows, acknowledged)
         if went_back:
             await self._owe_again(went_back)
             raise _Replay
+
+    async def _offsets_taken(
+        self, rows: list[Document], acknowledged: Sequence[RecordMetadata]
+    ) -> dict[TopicPartition, int]:
+        """Partitions where this batch got offsets that earlier rows still claim.
+
+        Replicas share the outbox and the topic: after the broker lost records, another
+        replica's relay may have filled the log past this relay's acknowledgements
+        before its check ran, so the log end no longer tells where the loss began. An
+        offset acknowledged now that an earlier row also holds means the broker lost
+        that row, and every row it acknowledged from there on: {partition: offset}.
+        """
+        offsets: dict[TopicPartition, list[int]] = {}
+        for metadata in acknowledged:
+            tp = TopicPartition(metadata.topic, metadata.partition)
+            offsets.setdefault(tp, []).append(metadata.offset)
+        ids = [row["_id"] for row in rows]
+        taken: dict[TopicPartition, int] = {}
+        for tp, given in offsets.items():
+            earlier = await self._entries.find_one(
+                {
+                    "owed": False,
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "offset": {"$in": given},
+                    "_id": {"$nin": ids},
+                },
+                projection={"offset": 1},
+                sort=[("offset", ASCENDING)],
+            )
+            if earlier is not None:
+                taken[tp] = earlier["offset"]
+        return taken
 
     def _acknowledgements(self, producer: RelayProducer) -> Acknowledged:
         if self._acknowledged is None:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from quorum.events.v1 import events_pb2
 from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.outbox import COLLECTION as OUTBOX
-from quorum_common.outbox import Outbox
+from quorum_common.outbox import EXPIRY_INDEX, EXPIRY_MARGIN, RETENTION, Outbox
 from quorum_common.unit_of_work import Unit, commit
 from quorum_devtools.infra import Server
 from support import events
@@ -111,4 +112,35 @@ async def test_the_relay_drains_after_its_broker_was_killed_and_restarted(
         relay.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await relay
+        await client.close()
+
+
+async def test_the_retention_window_is_a_setting_and_a_changed_one_is_applied(
+    infra: Servers, isolation: Isolation
+) -> None:
+    """OUTBOX_RETENTION_SECONDS: the relay expires rows past it, the TTL index follows."""
+    client: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb_uri, tz_aware=True)
+    database = client[isolation.database("retention")]
+    try:
+        await Outbox(database, "unused").prepare()
+        first = await database[OUTBOX].index_information()
+        assert first[EXPIRY_INDEX]["expireAfterSeconds"] == int(
+            (RETENTION + EXPIRY_MARGIN).total_seconds()
+        )
+        short = Outbox(database, "unused", timedelta(seconds=30))
+        await short.prepare()
+        changed = await database[OUTBOX].index_information()
+        assert changed[EXPIRY_INDEX]["expireAfterSeconds"] == int(
+            (timedelta(seconds=30) + EXPIRY_MARGIN).total_seconds()
+        )
+        published = datetime.now(UTC)
+        await database[OUTBOX].insert_many(
+            [
+                {"_id": "past", "owed": False, "published_at": published - timedelta(seconds=31)},
+                {"_id": "within", "owed": False, "published_at": published - timedelta(seconds=20)},
+            ]
+        )
+        await short.expire()
+        assert [row["_id"] async for row in database[OUTBOX].find()] == ["within"]
+    finally:
         await client.close()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ class Load:
     retries: collections.Counter[str] = field(default_factory=collections.Counter)
     refused: list[str] = field(default_factory=list)
     reached: asyncio.Event = field(default_factory=asyncio.Event)
+    _acked: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.injected = [asyncio.Event() for _ in self.boundaries]
@@ -141,7 +143,14 @@ class Load:
                 )
                 return
             self.acknowledged += 1
+            self._acked.set()
             return
+
+    async def progressed(self, within: float = 1.0) -> None:
+        """Return after the next acknowledgement, or after `within` seconds without one."""
+        self._acked.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._acked.wait(), within)
 
     async def at_boundary(self, index: int) -> None:
         """Wait until the clients reached boundary `index` (or ran out of work)."""
@@ -299,3 +308,25 @@ class Watcher:
             )
             if value
         }
+
+
+async def pinned(settings: platform.Platform, tenant: Tenant) -> None:
+    """Give each of the tenant's clients a gateway replica of its own to prefer.
+
+    Client k names every gateway replica, starting with the k-th: gRPC's default
+    pick_first policy keeps one connection to the first that answers and moves to the
+    next when that one dies, as a client behind a list of gateway addresses would. So
+    clients spread over the replicas, keep their replica (and the reads of their own
+    writes through it) while it lives, and go on through another when it is killed.
+    """
+    ports = [settings.port(name) for name in settings.replicas("gateway")]
+    clients = [tenant.admin, *tenant.callers]
+    renewed = []
+    for index, client in enumerate(clients):
+        order = ports[index % len(ports) :] + ports[: index % len(ports)]
+        target = "ipv4:" + ",".join(f"127.0.0.1:{port}" for port in order)
+        channel = grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+        renewed.append(Caller(channel, client.metadata))
+    tenant.admin, *tenant.callers = renewed
+    for client in clients:
+        await client.channel.close()

@@ -1,7 +1,12 @@
-"""A whole Quorum of its own for a test: the four services as processes, logs kept."""
+"""A whole Quorum of its own for a test: the four services as processes, logs kept.
+
+`replicas=2` runs each service as two processes (platform.py: own ports, shared
+database and consumer group, the gateway balancing over a backend's replicas).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,33 +26,50 @@ def own_platform(
     logs: Path,
     extra_env: Mapping[str, str] | None = None,
     gateway_ca_file: str = "",
+    replicas: int = 1,
 ) -> Iterator[tuple[platform.Platform, Processes]]:
     """Start the services on free ports with their own topics and databases; stop them.
 
-    Each service logs to `logs/<service>.log` (printed when the start fails). A clean
-    shutdown is part of the contract: every service still running exits 0 on SIGTERM.
+    Each replica logs to `logs/<name>.log` (`ideas`, `ideas-2`, ...; printed when the
+    start fails). A clean shutdown is part of the contract: every replica still running
+    exits 0 on SIGTERM.
     """
-    settings = platform.Platform(
-        extra_env=dict(extra_env or {}),
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        ports={service: free_port() for service in platform.SERVICES},
-        http_port=free_port(),
-        topic_prefix=topic_prefix,
-        database_prefix=database_prefix,
-        gateway_ca_file=gateway_ca_file,
+    settings = replicated(
+        platform.Platform(
+            extra_env=dict(extra_env or {}),
+            kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+            mongodb_uri=infra.mongodb_uri,
+            ports={service: free_port() for service in platform.SERVICES},
+            http_port=free_port(),
+            topic_prefix=topic_prefix,
+            database_prefix=database_prefix,
+            gateway_ca_file=gateway_ca_file,
+        ),
+        replicas,
     )
-    handles = {service: (logs / f"{service}.log").open("wb") for service in platform.SERVICES}
+    handles = {name: (logs / f"{name}.log").open("wb") for name in settings.names}
     processes = platform.start(settings, output=handles)
     try:
         platform.wait_serving(settings, processes, timeout=60)
         yield settings, processes
     except platform.StartFailedError:
-        for service in platform.SERVICES:
-            print(f"--- {service} log ---\n{(logs / f'{service}.log').read_text()}")
+        for name in settings.names:
+            print(f"--- {name} log ---\n{(logs / f'{name}.log').read_text()}")
         raise
     finally:
         codes = platform.stop(processes)
         for handle in handles.values():
             handle.close()
-    assert codes == dict.fromkeys(platform.SERVICES, 0), codes
+    assert codes == dict.fromkeys(settings.names, 0), codes
+
+
+def replicated(settings: platform.Platform, replicas: int) -> platform.Platform:
+    """The same platform with `replicas` processes of each service, on more free ports."""
+    if replicas <= 1:
+        return settings
+    more = {service: [free_port() for _ in range(replicas - 1)] for service in platform.SERVICES}
+    return dataclasses.replace(
+        settings,
+        more_ports=more,
+        more_http_ports=[free_port() for _ in range(replicas - 1)],
+    )

@@ -46,11 +46,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from quorum.events.v1 import events_pb2
-from quorum_common import meters, tracing
+from quorum_common import fault_points, meters, tracing
 from quorum_common.events import PoisonEvent, Topics, decode, event_type, now
 from quorum_common.fetch_schedule import SHORT_POLL_MS, FetchSchedule
 from quorum_common.kafka import Outgoing, RelayProducer
 from quorum_common.mongo import Document
+from quorum_common.rewritten import LastApplied, ReadRewrittenAgain
 from quorum_common.unit_of_work import Unit, commit
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,9 @@ class EventConsumer:
         self._task: asyncio.Task[None] | None = None
         # Offsets applied but not yet committed, and when offsets were last committed.
         self._uncommitted: dict[TopicPartition, int] = {}
+        # The last record applied per partition, checked on every assignment: a broker
+        # that lost records may have refilled the log under the committed offset.
+        self._last_applied = LastApplied(bootstrap_servers)
         self._committed_at = 0.0
         # What it took: transactions, and the events they applied (logged at stop).
         self.transactions = 0
@@ -186,8 +190,7 @@ class EventConsumer:
         self._task = asyncio.create_task(self._join_and_run(), name=f"consumer-{self.name}")
 
     def _new_consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(
-            *self._sources,
+        consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap_servers.split(","),
             client_id=f"quorum-{self.name}",
             group_id=self._group_id,
@@ -196,6 +199,18 @@ class EventConsumer:
             enable_auto_commit=False,
             max_poll_records=self._max_batch,
         )
+        consumer.subscribe(
+            self._sources, listener=ReadRewrittenAgain(self._last_applied, self._read_again)
+        )
+        return consumer
+
+    async def _read_again(self, partitions: list[TopicPartition]) -> None:
+        """Partitions the broker rewrote under this consumer: from the earliest offset."""
+        log.warning("%s reads %d rewritten partitions again", self.name, len(partitions))
+        for tp in partitions:
+            self._uncommitted.pop(tp, None)  # offsets of the log as it was
+        if self._consumer is not None:
+            await self._consumer.seek_to_beginning(*partitions)
 
     async def _join_and_run(self) -> None:
         delay = JOIN_RETRY_FIRST_S
@@ -278,11 +293,13 @@ class EventConsumer:
                 continue
             for tp, batch in fetched.items():
                 self._uncommitted[tp] = batch[-1].offset + 1
+                self._last_applied.note(tp, batch[-1].offset, bytes(batch[-1].value or b""))
                 end = consumer.highwater(tp)
                 if isinstance(end, int):
                     meters.record_consumer_lag(
                         self._group_id, tp.topic, tp.partition, end - batch[-1].offset - 1
                     )
+            fault_points.reached("applied")
             if time.monotonic() - self._committed_at >= COMMIT_INTERVAL_S:
                 await self._commit(consumer)
 

@@ -8,7 +8,13 @@ from typing import Any, TypeVar
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConfigurationError, InvalidURI, PyMongoError
+from pymongo.errors import (
+    CollectionInvalid,
+    ConfigurationError,
+    InvalidURI,
+    OperationFailure,
+    PyMongoError,
+)
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -65,12 +71,23 @@ async def in_transaction(
         )
 
 
+# The server's answer to creating a collection that another client just created.
+NAMESPACE_EXISTS = 48
+
+
 async def ensure_indexes(database: AsyncDatabase[Document], specs: dict[str, list[Any]]) -> None:
     """Create each collection's indexes; `specs` maps collection → IndexModel list."""
     existing = set(await database.list_collection_names())
     for name, models in specs.items():
         # Collections must exist before a transaction writes to them (MongoDB 6 rule).
         if name not in existing:
-            await database.create_collection(name)
+            # Replicas starting together race to create it: whoever does, it exists.
+            try:
+                await database.create_collection(name)
+            except CollectionInvalid:
+                pass
+            except OperationFailure as error:
+                if error.code != NAMESPACE_EXISTS:
+                    raise
         if models:
             await database[name].create_indexes(models)

@@ -11,7 +11,8 @@ of this process knows (a process that died, a relay that failed). A crash betwee
 publishing and marking publishes a row twice; consumers deduplicate by event id, so
 nothing is lost and nothing counts twice.
 
-Published rows are kept for RETENTION, because a broker may lose records
+Published rows are kept for a retention window (OUTBOX_RETENTION_SECONDS, by default
+RETENTION: two minutes), because a broker may lose records
 it acknowledged (acknowledged.py): every second, and before the first batch of every
 new producer, the relay compares each partition's log end offset with the highest
 offset it was acknowledged there; where the log ends below it, the rows from the log
@@ -19,7 +20,7 @@ end on are owed again and go out again in their order, before anything newer. A 
 acknowledged at offsets at or below earlier ones (the loss was found only then) owes
 that batch again too, behind the lost rows.
 
-The relay deletes the rows past RETENTION itself, every second, a second's worth at
+The relay deletes the rows past the window itself, every second, a second's worth at
 a time; the TTL index, a minute later, only catches what a relay that stopped left.
 MongoDB's TTL monitor deletes everything expired in one pass a minute, which stalled
 every write on the server for as long as it took (seen as p99 latency).
@@ -36,18 +37,19 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
 from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
 from quorum.events.v1 import events_pb2
-from quorum_common import meters, tracing
+from quorum_common import fault_points, meters, tracing
 from quorum_common.acknowledged import Acknowledged
 from quorum_common.events import EVENT_TYPE_HEADER, headers, now
 from quorum_common.kafka import Outgoing, RelayProducer
@@ -56,26 +58,35 @@ from quorum_common.mongo import Document
 log = logging.getLogger(__name__)
 
 COLLECTION = "outbox"
-# How long a published row is kept, to publish it again if the broker loses it: far
-# past a broker restart and the relay's check that follows (seconds). The relay
+# How long a published row is kept by default, to publish it again if the broker loses
+# it: far past a broker restart and the relay's check that follows (seconds). The relay
 # deletes expired rows every second; the TTL index, EXPIRY_MARGIN later, is the net.
+# OUTBOX_RETENTION_SECONDS sets it (the services pass it to Outbox).
 RETENTION = timedelta(minutes=2)
 EXPIRY_MARGIN = timedelta(minutes=1)
+EXPIRY_INDEX = "expire_acknowledged"
 # `prepare` creates them, after retiring the earlier layouts' indexes on the same keys.
 INDEXES: list[IndexModel] = []
-_INDEXES = [
-    IndexModel([("seq", ASCENDING)], name="owed_in_order", partialFilterExpression={"owed": True}),
-    IndexModel(
-        [("published_at", ASCENDING)],
-        name="expire_acknowledged",
-        expireAfterSeconds=int((RETENTION + EXPIRY_MARGIN).total_seconds()),
-    ),
-    IndexModel(
-        [("topic", ASCENDING), ("partition", ASCENDING), ("offset", ASCENDING)],
-        name="acknowledged",
-        partialFilterExpression={"owed": False},
-    ),
-]
+
+
+def _indexes(retention: timedelta) -> list[IndexModel]:
+    return [
+        IndexModel(
+            [("seq", ASCENDING)], name="owed_in_order", partialFilterExpression={"owed": True}
+        ),
+        IndexModel(
+            [("published_at", ASCENDING)],
+            name=EXPIRY_INDEX,
+            expireAfterSeconds=int((retention + EXPIRY_MARGIN).total_seconds()),
+        ),
+        IndexModel(
+            [("topic", ASCENDING), ("partition", ASCENDING), ("offset", ASCENDING)],
+            name="acknowledged",
+            partialFilterExpression={"owed": False},
+        ),
+    ]
+
+
 # Indexes of earlier layouts: rows kept a week once published, then deleted at once.
 _OLD_INDEXES = ("pending_in_order", "expire_published", "in_order")
 # How often the relay compares the broker's log end offsets with its acknowledgements.
@@ -83,13 +94,20 @@ AUDIT_SECONDS = 1.0
 # The sweep leaves rows younger than this to the relay that wrote them: between a commit
 # and its hand-over the row is already visible, and publishing it twice costs consumers.
 SWEEP_GRACE = timedelta(seconds=2)
+# After a new producer (most often a broker that restarted), for this long each batch
+# also looks for earlier rows still claiming the offsets it was given (_offsets_taken).
+TAKEN_CHECK_SECONDS = 30.0
 BATCH = 500
 
 
 class Outbox:
-    def __init__(self, database: AsyncDatabase[Document], topic: str) -> None:
+    def __init__(
+        self, database: AsyncDatabase[Document], topic: str, retention: timedelta = RETENTION
+    ) -> None:
         self._entries = database[COLLECTION]
         self.topic = topic
+        self.retention = retention
+        self._indexes = _indexes(retention)
         self._ready: deque[Document] = deque()
         # Ids handed over in memory and not yet deleted: the sweep leaves them alone.
         self._known: set[str] = set()
@@ -99,6 +117,8 @@ class Outbox:
         self._acknowledged: Acknowledged | None = None
         # The producer generation whose broker was last checked for lost records.
         self._audited_generation = 0
+        # Until when each batch checks whether its offsets were earlier rows' too.
+        self._check_taken_until = 0.0
         # Rows owed again because the broker lost them (for tests and logs).
         self.republished = 0
 
@@ -117,19 +137,20 @@ class Outbox:
         await self._entries.delete_many({"published": True})
         await self._entries.update_many({"owed": {"$exists": False}}, {"$set": {"owed": True}})
         await self._expire_after(indexes)
-        await self._entries.create_indexes(_INDEXES)
+        await self._entries.create_indexes(self._indexes)
 
     async def _expire_after(self, indexes: Mapping[str, Document]) -> None:
-        """An existing TTL index takes this layout's expiry (create_indexes would refuse)."""
-        wanted = next(i.document for i in _INDEXES if i.document["name"] == "expire_acknowledged")
-        existing = indexes.get("expire_acknowledged")
+        """An existing TTL index takes this layout's and this retention's expiry
+        (create_indexes would refuse another expiry under the same name)."""
+        wanted = next(i.document for i in self._indexes if i.document["name"] == EXPIRY_INDEX)
+        existing = indexes.get(EXPIRY_INDEX)
         if existing is None or existing.get("expireAfterSeconds") == wanted["expireAfterSeconds"]:
             return
         await self._entries.database.command(
             "collMod",
             self._entries.name,
             index={
-                "name": "expire_acknowledged",
+                "name": EXPIRY_INDEX,
                 "expireAfterSeconds": wanted["expireAfterSeconds"],
             },
         )
@@ -260,8 +281,10 @@ class Outbox:
             query["seq"] = {"$gt": found[-1]["seq"]}
 
     async def expire(self) -> None:
-        """Delete the published rows kept past RETENTION (a second's worth, each second)."""
-        await self._entries.delete_many({"owed": False, "published_at": {"$lt": now() - RETENTION}})
+        """Delete the published rows kept past the retention (a second's worth, each second)."""
+        await self._entries.delete_many(
+            {"owed": False, "published_at": {"$lt": now() - self.retention}}
+        )
 
     async def _publish(self, producer: RelayProducer, rows: list[Document]) -> None:
         spans = []
@@ -287,6 +310,7 @@ class Outbox:
         await producer.start()
         if producer.generations != self._audited_generation:
             self._audited_generation = producer.generations
+            self._check_taken_until = time.monotonic() + TAKEN_CHECK_SECONDS
             # A new producer most often means a broker that restarted: a reader that
             # knew the old one may take its whole timeout to notice.
             await self._acknowledgements(producer).close()
@@ -301,6 +325,7 @@ class Outbox:
         # A send span lasts until the broker acknowledged the whole batch.
         for span in spans:
             span.end()
+        fault_points.reached("published")
         published = now()
         await self._entries.bulk_write(
             [
@@ -320,9 +345,44 @@ class Outbox:
             ordered=False,
         )
         went_back = self._acknowledgements(producer).record(acknowledged)
+        if not went_back and time.monotonic() < self._check_taken_until:
+            went_back = await self._offsets_taken(rows, acknowledged)
         if went_back:
             await self._owe_again(went_back)
             raise _Replay
+
+    async def _offsets_taken(
+        self, rows: list[Document], acknowledged: Sequence[RecordMetadata]
+    ) -> dict[TopicPartition, int]:
+        """Partitions where this batch got offsets that earlier rows still claim.
+
+        Replicas share the outbox and the topic: after the broker lost records, another
+        replica's relay may have filled the log past this relay's acknowledgements
+        before its check ran, so the log end no longer tells where the loss began. An
+        offset acknowledged now that an earlier row also holds means the broker lost
+        that row, and every row it acknowledged from there on: {partition: offset}.
+        """
+        offsets: dict[TopicPartition, list[int]] = {}
+        for metadata in acknowledged:
+            tp = TopicPartition(metadata.topic, metadata.partition)
+            offsets.setdefault(tp, []).append(metadata.offset)
+        ids = [row["_id"] for row in rows]
+        taken: dict[TopicPartition, int] = {}
+        for tp, given in offsets.items():
+            earlier = await self._entries.find_one(
+                {
+                    "owed": False,
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "offset": {"$in": given},
+                    "_id": {"$nin": ids},
+                },
+                projection={"offset": 1},
+                sort=[("offset", ASCENDING)],
+            )
+            if earlier is not None:
+                taken[tp] = earlier["offset"]
+        return taken
 
     def _acknowledgements(self, producer: RelayProducer) -> Acknowledged:
         if self._acknowledged is None:

@@ -55,6 +55,13 @@ class ServiceSettings(BaseSettings):
     startup_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long to wait for Kafka and MongoDB at start"
     )
+    outbox_retention_seconds: int = Field(
+        default=120,
+        ge=10,
+        description="How long a published outbox row is kept, with the partition and offset "
+        "the broker acknowledged, to publish it again if the broker loses it (longer than a "
+        "broker restart takes)",
+    )
     grpc_max_connection_age_seconds: float = Field(
         default=0,
         ge=0,

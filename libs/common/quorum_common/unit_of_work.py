@@ -21,7 +21,7 @@ from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from quorum.events.v1 import events_pb2
-from quorum_common import tracing
+from quorum_common import fault_points, tracing
 from quorum_common.mongo import Document
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ async def commit(
         if unit.rows and outbox is not None:
             await outbox.insert(session, unit.rows)
         written = unit.rows
+        fault_points.reached("transaction")
         return result
 
     database = outbox.database_name if outbox is not None else ""
@@ -89,5 +90,6 @@ async def commit(
         if span is not None:
             span.set_attributes({"quorum.attempts": attempts, "quorum.events": len(written)})
     if written and outbox is not None:
+        fault_points.reached("committed")
         outbox.committed(written)
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum_common import tls
@@ -35,7 +36,9 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
             settings.startup_timeout_seconds,
         )
         database = client[settings.ideas_mongodb_database]
-        outbox = Outbox(database, topics.ideas)
+        outbox = Outbox(
+            database, topics.ideas, timedelta(seconds=settings.outbox_retention_seconds)
+        )
         store = IdeaStore(client, database, outbox)
         await store.prepare()
         dead_letters = RelayProducer(settings.kafka_bootstrap_servers, "ideas-dead-letters")

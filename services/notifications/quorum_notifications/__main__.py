@@ -95,7 +95,9 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
         )
         database = client[settings.notifications_mongodb_database]
         await create_indexes(database)
-        outbox = Outbox(database, topics.notifications)
+        outbox = Outbox(
+            database, topics.notifications, timedelta(seconds=settings.outbox_retention_seconds)
+        )
         await outbox.prepare()
         recipients = Recipients(database)
         # Before consuming: the projection's old per-idea arrays become member records.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_common import tls
@@ -55,7 +56,9 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
                 OUTBOX: OUTBOX_INDEXES,
             },
         )
-        outbox = Outbox(database, topics.validation)
+        outbox = Outbox(
+            database, topics.validation, timedelta(seconds=settings.outbox_retention_seconds)
+        )
         await outbox.prepare()
         entries = ledger.LedgerStore(database)
         records = evidence.EvidenceStore(database)

@@ -32,6 +32,8 @@ READY_TIMEOUT = 60.0
 # consumer then costs about 1% of a core, a record after a quiet spell waits at most a
 # tenth of the spell longer per Kafka hop, and while records flow nothing waits.
 IDLE_PAUSE_MAX_MS = 100
+# How long mongod lets a transaction live before aborting it (see Server.command).
+TRANSACTION_LIFETIME_SECONDS = 10
 
 
 class InfraError(Exception):
@@ -152,6 +154,10 @@ class Server:
             "--logpath", str(self.data_dir / "mongod.log"), "--logappend",
             "--wiredTigerCacheSizeGB", "0.25",
             "--setParameter", "diagnosticDataCollectionEnabled=false",
+            # A process killed inside a transaction leaves it open, holding its documents:
+            # every other write to them fails with WriteConflict until the server aborts
+            # it, after this (default 60 s). Quorum's transactions last milliseconds.
+            "--setParameter", f"transactionLifetimeLimitSeconds={TRANSACTION_LIFETIME_SECONDS}",
             "--oplogSize", "128",
             "--wiredTigerEngineConfigString", "log=(file_max=20MB,prealloc=false)",
         ]  # fmt: skip

@@ -2,6 +2,14 @@
 
 Used by `make run` (quorum_devtools.run) and by the end-to-end tests, so both run
 the platform exactly the same way.
+
+A service may run as several replicas on this machine (`Platform.more_ports`): each
+replica is a process of its own with its own gRPC port (a gateway replica its own HTTP
+port too), named `<service>` for the first and `<service>-2`, `<service>-3`, ... for
+the others. The replicas of a service share its database and its consumer group, and
+each keeps a static group member id of its own (the default: host name and gRPC port).
+The gateway reaches the replicas of a backend through one gRPC target naming all of
+them (`ipv4:127.0.0.1:p1,127.0.0.1:p2`), over which its channels balance round-robin.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -42,8 +50,35 @@ class Platform:
     # health checks; else QUORUM_TLS_CA_FILE (the client's), else the system's CAs. The
     # internal services' CA is GRPC_TLS_CA_FILE's.
     gateway_ca_file: str = ""
+    # The gRPC ports of a service's replicas after the first (which is on `ports`).
+    more_ports: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    # The HTTP ports of the gateway's replicas after the first, one per more_ports entry.
+    more_http_ports: Sequence[int] = ()
 
-    def env(self) -> dict[str, str]:
+    def replicas(self, service: str) -> list[str]:
+        """The names of a service's replicas: `ideas`, then `ideas-2`, `ideas-3`, ..."""
+        more = len(self.more_ports.get(service, ()))
+        return [service, *(f"{service}-{k}" for k in range(2, more + 2))]
+
+    @property
+    def names(self) -> list[str]:
+        """Every replica of every service, in start order."""
+        return [name for service in SERVICES for name in self.replicas(service)]
+
+    def port(self, name: str) -> int:
+        """The gRPC port of a replica (a service's name is its first replica)."""
+        service, index = replica_of(name)
+        return self.ports[service] if index == 0 else self.more_ports[service][index - 1]
+
+    def target(self, service: str) -> str:
+        """The gRPC target naming every replica of a service (round_robin balances)."""
+        ports = [self.port(name) for name in self.replicas(service)]
+        if len(ports) == 1:
+            return f"127.0.0.1:{ports[0]}"
+        return "ipv4:" + ",".join(f"127.0.0.1:{port}" for port in ports)
+
+    def env(self, name: str | None = None) -> dict[str, str]:
+        """The environment of a replica's process (by default the first's, for tools)."""
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
@@ -57,14 +92,20 @@ class Platform:
             env[f"{upper}_GRPC_PORT"] = str(self.ports[service])
             env[f"{upper}_MONGODB_DATABASE"] = f"{self.database_prefix}{service}"
         env["GATEWAY_HTTP_PORT"] = str(self.http_port)
-        env["IDEAS_ADDRESS"] = f"127.0.0.1:{self.ports['ideas']}"
-        env["VALIDATION_ADDRESS"] = f"127.0.0.1:{self.ports['validation']}"
-        env["NOTIFICATIONS_ADDRESS"] = f"127.0.0.1:{self.ports['notifications']}"
+        env["IDEAS_ADDRESS"] = self.target("ideas")
+        env["VALIDATION_ADDRESS"] = self.target("validation")
+        env["NOTIFICATIONS_ADDRESS"] = self.target("notifications")
+        if name is not None:
+            service, index = replica_of(name)
+            env[f"{service.upper()}_GRPC_PORT"] = str(self.port(name))
+            if service == "gateway" and index > 0:
+                env["GATEWAY_HTTP_PORT"] = str(self.more_http_ports[index - 1])
         env.update(self.extra_env)
         return env
 
-    def address(self, service: str) -> str:
-        return f"127.0.0.1:{self.ports[service]}"
+    def address(self, name: str) -> str:
+        """A replica's gRPC address (a service's name is its first replica)."""
+        return f"127.0.0.1:{self.port(name)}"
 
     @property
     def http_url(self) -> str:
@@ -92,23 +133,33 @@ class Platform:
         )
 
 
+def replica_of(name: str) -> tuple[str, int]:
+    """The service of a replica's name and the replica's index (0 for the first)."""
+    service, _, number = name.partition("-")
+    return service, int(number) - 1 if number else 0
+
+
 def start(
     platform: Platform, output: Mapping[str, IO[bytes] | int] | None = None
 ) -> dict[str, subprocess.Popen[bytes]]:
-    """Start every service as its own process (`python -m quorum_<service>`)."""
+    """Start every replica of every service as its own process (`python -m quorum_<service>`)."""
     return {
-        service: start_service(platform, service, (output or {}).get(service, subprocess.PIPE))
-        for service in SERVICES
+        name: start_service(platform, name, (output or {}).get(name, subprocess.PIPE))
+        for name in platform.names
     }
 
 
 def start_service(
-    platform: Platform, service: str, output: IO[bytes] | int = subprocess.PIPE
+    platform: Platform,
+    name: str,
+    output: IO[bytes] | int = subprocess.PIPE,
+    extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start one service's process (also to restart one that died)."""
+    """Start one replica's process (also to restart one that died), named as in `names`."""
+    service, _ = replica_of(name)
     return subprocess.Popen(
         [sys.executable, "-m", f"quorum_{service}"],
-        env=platform.env(),
+        env={**platform.env(name), **(extra_env or {})},
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=subprocess.STDOUT,
@@ -140,16 +191,17 @@ class StartFailedError(Exception):
 def wait_serving(
     platform: Platform, processes: Mapping[str, subprocess.Popen[bytes]], timeout: float = 60.0
 ) -> None:
-    """Block until every service reports SERVING; raise if one exits or time runs out."""
+    """Block until every replica reports SERVING; raise if one exits or time runs out."""
     deadline = time.monotonic() + timeout
-    pending = list(SERVICES)
+    pending = list(platform.names)
     while pending:
-        for service in list(pending):
-            code = processes[service].poll()
+        for name in list(pending):
+            code = processes[name].poll()
             if code is not None:
-                raise StartFailedError(f"{service} exited with code {code} during start")
-            if serving(platform.address(service), credentials=platform.credentials(service)):
-                pending.remove(service)
+                raise StartFailedError(f"{name} exited with code {code} during start")
+            service, _ = replica_of(name)
+            if serving(platform.address(name), credentials=platform.credentials(service)):
+                pending.remove(name)
         if pending and time.monotonic() > deadline:
             raise StartFailedError(f"not SERVING after {timeout:.0f}s: {', '.join(pending)}")
         if pending:
@@ -157,11 +209,11 @@ def wait_serving(
 
 
 def stop(processes: Mapping[str, subprocess.Popen[bytes]], timeout: float = 15.0) -> dict[str, int]:
-    """SIGTERM everything (gateway first), wait, SIGKILL stragglers; exit codes."""
+    """SIGTERM everything (gateway replicas first), wait, SIGKILL stragglers; exit codes."""
     for service in reversed(SERVICES):
-        process = processes.get(service)
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+        for name, process in processes.items():
+            if replica_of(name)[0] == service and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + timeout
     codes = {}
     for service, process in processes.items():

@@ -4,10 +4,15 @@ Starts the local broker and MongoDB (unless already running), the four services 
 separate processes, waits until each reports SERVING over gRPC health, prints where
 the gateway listens, streams every log line prefixed by its service, and on Ctrl-C
 stops everything it started. A second `make run` finds the lock and says so.
+
+`QUORUM_REPLICAS=2 make run` runs two replicas of each service (`ideas`, `ideas-2`,
+...): replica k listens on its service's port + 100 * (k - 1) (a gateway replica's
+HTTP door on 8080 + k - 1), and the gateway balances over a backend's replicas.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import io
 import os
@@ -21,13 +26,28 @@ from quorum_devtools import platform, sinks
 from quorum_devtools.infra import DEFAULT_DIR, InfraError, LocalInfra
 
 COLORS = {"ideas": "36", "validation": "35", "notifications": "33", "gateway": "32", "sinks": "34"}
+# Replica k of a service listens on its port + REPLICA_PORT_STEP * (k - 1).
+REPLICA_PORT_STEP = 100
 
 
-def _prefix(service: str) -> str:
-    label = f"{service:<13}|"
+def _prefix(name: str) -> str:
+    label = f"{name:<15}|"
     if sys.stdout.isatty():
-        return f"\033[{COLORS[service]}m{label}\033[0m "
+        return f"\033[{COLORS[platform.replica_of(name)[0]]}m{label}\033[0m "
     return f"{label} "
+
+
+def _replicated(settings: platform.Platform, replicas: int) -> platform.Platform:
+    """Replicas after the first on fixed ports next to the defaults (see the docstring)."""
+    more = range(1, replicas)
+    return dataclasses.replace(
+        settings,
+        more_ports={
+            service: [port + REPLICA_PORT_STEP * k for k in more]
+            for service, port in settings.ports.items()
+        },
+        more_http_ports=[settings.http_port + k for k in more],
+    )
 
 
 def _take_lock(path: Path) -> IO[str] | None:
@@ -48,6 +68,11 @@ def _take_lock(path: Path) -> IO[str] | None:
 
 
 def main() -> int:
+    wanted = os.environ.get("QUORUM_REPLICAS", "1")
+    if not wanted.isdigit() or not 1 <= int(wanted) <= 9:
+        print(f"run: QUORUM_REPLICAS must be 1 to 9, not {wanted!r}", file=sys.stderr)
+        return 2
+    replicas = int(wanted)
     lock = _take_lock(DEFAULT_DIR / "run.lock")
     if lock is None:
         return 1
@@ -75,6 +100,8 @@ def main() -> int:
             **sinks.service_env(receivers.smtp_port),
         },
     )
+    if replicas > 1:
+        settings = _replicated(settings, replicas)
     stopping = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -117,8 +144,10 @@ def main() -> int:
                 code = 1
                 break
             if not announced and all(
-                platform.serving(settings.address(s), 0.5, settings.credentials(s))
-                for s in platform.SERVICES
+                platform.serving(
+                    settings.address(s), 0.5, settings.credentials(platform.replica_of(s)[0])
+                )
+                for s in settings.names
             ):
                 announced = True
                 gateway = settings.address("gateway")

@@ -25,9 +25,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from quorum.events.v1 import events_pb2
-from quorum_common.consumer import PROCESSED, Consumed, EventConsumer
+from quorum_common.consumer import EventConsumer
 from quorum_common.events import PoisonEvent, Topics, headers
 from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
+from quorum_common.processed import PROCESSED, Consumed
 from quorum_common.unit_of_work import Unit
 from support import events
 from support.servers import Servers

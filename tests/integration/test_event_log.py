@@ -19,7 +19,7 @@ from conftest import Isolation
 from pymongo import AsyncMongoClient
 
 from quorum.events.v1 import events_pb2
-from quorum_common.consumer import Consumed
+from quorum_common.processed import Consumed
 from quorum_common.unit_of_work import Unit, commit
 from quorum_gateway.eventlog import EventLog
 from support import events

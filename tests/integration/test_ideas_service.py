@@ -27,12 +27,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
 from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
-from quorum_common.consumer import PROCESSED, EventConsumer
+from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics, headers, new_event
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
 from quorum_common.mongo import Document, connect
 from quorum_common.outbox import Outbox
+from quorum_common.processed import PROCESSED
 from quorum_devtools.infra import IDLE_PAUSE_MAX_MS
 from quorum_ideas.__main__ import CONSUMER, SERVICE
 from quorum_ideas.api import IdeasApi

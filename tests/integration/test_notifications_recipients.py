@@ -22,9 +22,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
-from quorum_common.consumer import Consumed
 from quorum_common.events import new_event, now
 from quorum_common.outbox import Outbox
+from quorum_common.processed import Consumed
 from quorum_common.unit_of_work import Unit, commit
 from quorum_notifications.__main__ import create_indexes
 from quorum_notifications.deliveries import DeliveryLog

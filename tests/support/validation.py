@@ -17,12 +17,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
-from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, Consumed
 from quorum_common.events import new_event, timestamp
 from quorum_common.mongo import ensure_indexes
 from quorum_common.outbox import COLLECTION as OUTBOX
 from quorum_common.outbox import INDEXES as OUTBOX_INDEXES
 from quorum_common.outbox import Outbox
+from quorum_common.processed import PROCESSED, PROCESSED_INDEXES, Consumed
 from quorum_common.unit_of_work import commit
 from quorum_validation import decisions, directory, evidence, ledger, peers, policies
 from quorum_validation.criteria import judge

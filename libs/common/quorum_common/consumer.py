@@ -33,38 +33,34 @@ import contextlib
 import heapq
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
-from pymongo import ASCENDING, AsyncMongoClient, IndexModel
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from quorum.events.v1 import events_pb2
 from quorum_common import fault_points, meters, tracing
-from quorum_common.events import PoisonEvent, Topics, decode, event_type, now
+from quorum_common.events import PoisonEvent, Topics, decode, event_type
 from quorum_common.fetch_schedule import SHORT_POLL_MS, FetchSchedule
 from quorum_common.kafka import Outgoing, RelayProducer
 from quorum_common.mongo import Document
+from quorum_common.processed import (
+    PROCESSED,
+    Consumed,
+    Handler,
+    duplicate,
+    processed_mark,
+)
 from quorum_common.rewritten import LastApplied, ReadRewrittenAgain
 from quorum_common.unit_of_work import Unit, commit
 
 log = logging.getLogger(__name__)
-
-PROCESSED = "processed_events"
-PROCESSED_INDEXES = [
-    # Kept longer than Kafka's retention, so no redelivery can outlive its record.
-    IndexModel(
-        [("processed_at", ASCENDING)],
-        name="expire_processed",
-        expireAfterSeconds=int(timedelta(days=30).total_seconds()),
-    )
-]
 
 MAX_BATCH = 200
 # How long one poll waits for records when the broker holds empty fetches (Kafka).
@@ -76,19 +72,6 @@ COMMIT_INTERVAL_S = 0.1
 # Joining the group is retried in the background (the broker may be down or restarting).
 JOIN_RETRY_FIRST_S = 0.5
 JOIN_RETRY_LONGEST_S = 5.0
-
-
-@dataclass(frozen=True)
-class Consumed:
-    """One fresh event handed to a handler, and the trace context the events it causes continue."""
-
-    event: events_pb2.Event
-    trace: dict[str, str] = field(default_factory=dict)
-
-
-# Applies fresh events in order inside one transaction; raises PoisonEvent for one that
-# can never apply (the batch then goes one by one and that event is dead-lettered).
-Handler = Callable[[Unit, Sequence[Consumed]], Awaitable[None]]
 
 
 @dataclass
@@ -401,7 +384,7 @@ class EventConsumer:
         fresh = [item for item in items if item.event_id not in seen]
         if fresh and self._marks:
             await self._processed.insert_many(
-                [_processed_mark(item.event) for item in fresh], session=unit.session
+                [processed_mark(item.event) for item in fresh], session=unit.session
             )
         if fresh:
             await self._handle(
@@ -433,7 +416,7 @@ class EventConsumer:
             with processing.current():
                 await commit(self._client, self._outbox, lambda unit: self._work_alone(unit, item))
         except (DuplicateKeyError, BulkWriteError) as error:
-            if not _duplicate(error):
+            if not duplicate(error):
                 processing.end("failed", error)
                 await self._back_off(item.event_id, error)
                 raise
@@ -456,7 +439,7 @@ class EventConsumer:
         # The mark goes in first: for an event seen before, its unique _id fails the
         # insert and the transaction aborts with nothing done.
         if self._marks:
-            await self._processed.insert_one(_processed_mark(item.event), session=unit.session)
+            await self._processed.insert_one(processed_mark(item.event), session=unit.session)
         assert item.processing is not None
         await self._handle(unit, [Consumed(item.event, item.processing.context)])
 
@@ -497,35 +480,3 @@ class EventConsumer:
         await self._dead_letters.send(
             [Outgoing(self._dead_letter_topic, record.key, bytes(record.value or b""), headers)]
         )
-
-
-def _duplicate(error: DuplicateKeyError | BulkWriteError) -> bool:
-    """A unique key refused the write: the event's mark, or a handler's own key."""
-    if isinstance(error, DuplicateKeyError):
-        return True
-    errors = error.details.get("writeErrors") or []
-    return bool(errors) and all(e.get("code") == 11000 for e in errors)
-
-
-def _processed_mark(event: events_pb2.Event) -> Document:
-    return {
-        "_id": event.envelope.event_id,
-        "tenant_id": event.envelope.tenant_id,
-        "type": event_type(event),
-        "processed_at": now(),
-    }
-
-
-def one_by_one(
-    apply: Callable[[Any, events_pb2.Event], Awaitable[None]],
-) -> Handler:
-    """A handler that applies each event with `apply(session, event)`, in order.
-
-    For handlers whose work is small or rare enough not to need set-based code.
-    """
-
-    async def handle(unit: Unit, consumed: Sequence[Consumed]) -> None:
-        for item in consumed:
-            await apply(unit.session, item.event)
-
-    return handle

@@ -22,9 +22,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from quorum.events.v1 import events_pb2
-from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, Consumed
 from quorum_common.events import event_type, from_timestamp
 from quorum_common.mongo import Document, ensure_indexes
+from quorum_common.processed import PROCESSED, PROCESSED_INDEXES, Consumed
 from quorum_common.unit_of_work import Unit
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from quorum.gateway.v1 import gateway_pb2
-from quorum_common.consumer import Consumed, Handler
+from quorum_common.processed import Consumed, Handler
 from quorum_common.unit_of_work import Unit
 
 Key = tuple[str, str]  # (tenant id, idea id)

@@ -19,7 +19,6 @@ from pymongo.errors import DuplicateKeyError
 
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
-from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, Consumed
 from quorum_common.errors import Conflict, NotFound
 from quorum_common.events import PoisonEvent, event_type, now
 from quorum_common.group_commit import GroupCommit
@@ -27,6 +26,7 @@ from quorum_common.mongo import Document, ensure_indexes
 from quorum_common.outbox import COLLECTION as OUTBOX
 from quorum_common.outbox import INDEXES as OUTBOX_INDEXES
 from quorum_common.outbox import Outbox
+from quorum_common.processed import PROCESSED, PROCESSED_INDEXES, Consumed
 from quorum_common.unit_of_work import Unit, commit
 from quorum_ideas import domain, requests
 from quorum_ideas.documents import (

@@ -18,12 +18,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from quorum_common import outbox as outbox_module
 from quorum_common import tls
-from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
+from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.mongo import Document, connect, ensure_indexes
 from quorum_common.outbox import Outbox
+from quorum_common.processed import PROCESSED, PROCESSED_INDEXES
 from quorum_common.runtime import run_service
 from quorum_common.secretbox import SecretBox
 from quorum_common.settings import group_instance_id

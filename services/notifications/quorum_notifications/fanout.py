@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from pymongo.errors import PyMongoError
 
 from quorum.events.v1 import events_pb2
-from quorum_common.consumer import Consumed
 from quorum_common.events import now
 from quorum_common.mongo import Document
+from quorum_common.processed import Consumed
 from quorum_common.unit_of_work import Unit
 from quorum_notifications import content
 from quorum_notifications.deliveries import DeliveryLog

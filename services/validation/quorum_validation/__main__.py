@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_common import tls
-from quorum_common.consumer import PROCESSED, PROCESSED_INDEXES, EventConsumer
+from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import RelayProducer, ensure_topics
@@ -17,6 +17,7 @@ from quorum_common.mongo import connect, ensure_indexes
 from quorum_common.outbox import COLLECTION as OUTBOX
 from quorum_common.outbox import INDEXES as OUTBOX_INDEXES
 from quorum_common.outbox import Outbox
+from quorum_common.processed import PROCESSED, PROCESSED_INDEXES
 from quorum_common.runtime import run_service
 from quorum_common.settings import group_instance_id
 from quorum_validation import decisions, directory, evidence, ledger, peers, policies

@@ -18,8 +18,8 @@ from datetime import datetime
 
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
-from quorum_common.consumer import Consumed
 from quorum_common.events import PoisonEvent, from_timestamp
+from quorum_common.processed import Consumed
 from quorum_common.unit_of_work import Unit
 from quorum_validation.evidence import EvidenceStore, Record, record_key
 from quorum_validation.gate import Endorsement, Importance

@@ -149,7 +149,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
 
         background = [
             asyncio.create_task(backends.watch_health(health_changed), name="backend-health"),
-            asyncio.create_task(event_log.follow_changes(), name="event-log-changes"),
+            asyncio.create_task(event_log.follow_changes(ideas.forget), name="event-log-changes"),
         ]
         await stop.wait()
         log.info("gateway stopping")

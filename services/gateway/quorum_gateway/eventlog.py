@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import timedelta
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -108,15 +108,27 @@ class EventLog:
         """Called after a commit in this process; wakes the watchers."""
         asyncio.get_running_loop().create_task(self.wake())
 
-    async def follow_changes(self) -> None:
-        """Wake watchers on inserts by any gateway replica (a change stream)."""
+    async def follow_changes(
+        self, about: Callable[[str, str], None] = lambda tenant_id, idea_id: None
+    ) -> None:
+        """Wake watchers on inserts by any gateway replica (a change stream).
+
+        `about(tenant_id, idea_id)` hears of every event any replica logged: with several
+        replicas each consumes only some partitions, and the idea cache of every replica
+        must forget an idea whichever replica consumed the event about it.
+        """
         while True:
             try:
-                # Only that something was inserted matters, not what: the watchers query.
                 async with await self._log.watch(
-                    [{"$match": {"operationType": "insert"}}, {"$project": {"_id": 1}}]
+                    [
+                        {"$match": {"operationType": "insert"}},
+                        {"$project": {"fullDocument.tenant_id": 1, "fullDocument.idea_id": 1}},
+                    ]
                 ) as stream:
-                    async for _ in stream:
+                    async for change in stream:
+                        entry = change.get("fullDocument") or {}
+                        if entry.get("idea_id"):
+                            about(str(entry.get("tenant_id", "")), str(entry["idea_id"]))
                         await self.wake()
             except PyMongoError as error:
                 log.warning("event log change stream stopped, restarting: %s", error)

@@ -14,9 +14,11 @@ keep what it answered and forget it the moment anything about that idea happens:
 - every entry is dropped after `ttl` seconds whatever happens, which bounds the effect
   of anything missed (a consumer far behind, say).
 
-Several gateway replicas each keep their own cache: a write through one replica
-reaches another's cache through the event, within that consumer's lag. A client keeps
-its HTTP/2 connection, so its calls stay on one replica (see docs and README).
+Several gateway replicas each keep their own cache and each consumes only some of
+the topics' partitions; every replica follows the event log's change stream, so an
+event any replica logged makes every replica forget its idea (`EventLog.follow_changes`):
+a write through one replica reaches another's cache within that consumer's lag. A
+client keeps its HTTP/2 connection, so its calls stay on one replica (see docs and README).
 """
 
 from __future__ import annotations

@@ -29,8 +29,6 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from quorum_common.errors import StartupError
-from quorum_common.tracing import is_read, read_traces_ratio, write_traces_ratio
 from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
 from support.platforms import own_platform
@@ -413,34 +411,6 @@ async def test_services_export_rpc_consumer_and_outbox_metrics(
         return ""
 
     await _eventually(missing)
-
-
-# Which spans are reads, without processes: reads are sampled apart from writes.
-
-
-@pytest.mark.parametrize(
-    ("span", "read"),
-    [
-        ("/quorum.gateway.v1.IdeasService/GetIdea", True),
-        ("/quorum.gateway.v1.IdeasService/ListEndorsements", True),
-        ("/quorum.gateway.v1.EventsService/WatchEvents", True),
-        ("/quorum.ideas.v1.IdeasService/FindSimilarIdeas", True),
-        ("/quorum.gateway.v1.IdeasService/EndorseIdea", False),
-        ("/quorum.gateway.v1.GatesService/AdvanceStage", False),
-    ],
-)
-def test_reads_are_told_apart_from_writes_for_sampling(span: str, read: bool) -> None:
-    assert is_read(span) is read
-
-
-def test_the_read_traces_ratio_is_a_fraction() -> None:
-    assert write_traces_ratio({}) == 0.1
-    assert write_traces_ratio({"QUORUM_WRITE_TRACES_RATIO": "0"}) == 0.0
-    assert read_traces_ratio({}) == 0.01
-    assert read_traces_ratio({"QUORUM_READ_TRACES_RATIO": "1"}) == 1.0
-    for bad in ("2", "-0.1", "some"):
-        with pytest.raises(StartupError, match=r"^QUORUM_READ_TRACES_RATIO: "):
-            read_traces_ratio({"QUORUM_READ_TRACES_RATIO": bad})
 
 
 # OTLP over HTTP, to a receiver that takes traces only (as many hosted tracing backends).

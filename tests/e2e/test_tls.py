@@ -111,6 +111,18 @@ def test_the_public_ports_speak_tls_and_only_tls(
     )
     assert cli.returncode == 0, cli.stderr
     assert "vendor-admin" in cli.stdout
+    # Or from --ca-file.
+    quorum_command = str(Path(sys.executable).parent / "quorum")
+    flagged = subprocess.run(
+        [quorum_command, "--ca-file", certificates["ca"], "keys", "whoami"],
+        env={**secured.env(), "QUORUM_ADDRESS": address, "QUORUM_API_KEY": key},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert flagged.returncode == 0, flagged.stderr
+    assert "vendor-admin" in flagged.stdout
 
     # HTTPS: the door forwards to the TLS gRPC server over its private port.
     assert secured.http_url.startswith("https://")

@@ -32,6 +32,18 @@ def test_an_empty_key_variable_is_named_before_any_call(gateway: FakeGateway) ->
     assert gateway.calls == []
 
 
+def test_an_unreadable_ca_file_is_named_before_any_call(gateway: FakeGateway) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["--ca-file", "/nonexistent/ca.pem", "keys", "whoami"],
+        env={"QUORUM_ADDRESS": gateway.address, "QUORUM_API_KEY": "qk_x", "COLUMNS": "200"},
+    )
+
+    assert result.exit_code == 2
+    assert "--ca-file / QUORUM_TLS_CA_FILE: cannot read /nonexistent/ca.pem" in result.stderr
+    assert gateway.calls == []
+
+
 def test_submit_prints_only_the_id_for_scripts(gateway: FakeGateway) -> None:
     gateway.answers["SubmitIdea"] = lambda request, context: gateway_pb2.SubmitIdeaResponse(
         idea=an_idea()

@@ -17,7 +17,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from quorum_client.channel import ADDRESS_ENV, API_KEY_ENV, DEFAULT_ADDRESS, DEFAULT_TIMEOUT
+from quorum_client.channel import (
+    ADDRESS_ENV,
+    API_KEY_ENV,
+    CA_FILE_ENV,
+    DEFAULT_ADDRESS,
+    DEFAULT_TIMEOUT,
+)
 from quorum_client.cli.councils import councils_app
 from quorum_client.cli.events import events_app
 from quorum_client.cli.gates import gates_app
@@ -77,6 +83,15 @@ def main(
         bool,
         typer.Option("--tls/--plaintext", envvar="QUORUM_TLS", help="Use TLS to the gateway."),
     ] = False,
+    ca_file: Annotated[
+        str | None,
+        typer.Option(
+            "--ca-file",
+            envvar=CA_FILE_ENV,
+            help="A CA certificate (PEM) to check the gateway's against; implies --tls.",
+            show_default=False,
+        ),
+    ] = None,
     json_output: Annotated[
         bool,
         typer.Option("--json", help="Print answers as JSON (events: one object per line)."),
@@ -88,6 +103,7 @@ def main(
         api_key=api_key or None,
         timeout=timeout,
         tls=tls,
+        ca_file=ca_file or None,
         json=json_output,
         out=Console(highlight=False),
         err=Console(stderr=True, highlight=False),

@@ -30,6 +30,7 @@ class State:
     api_key: str | None
     timeout: float
     tls: bool
+    ca_file: str | None
     json: bool
     out: Console
     err: Console
@@ -44,10 +45,15 @@ class State:
             )
             raise typer.Exit(2)
         try:
-            return Client(self.address, self.api_key, self.timeout, tls=self.tls)
+            return Client(
+                self.address, self.api_key, self.timeout, tls=self.tls, ca_file=self.ca_file
+            )
         except OSError as error:  # the CA file of QUORUM_TLS_CA_FILE
             self.err.print(
-                Text(f"Error: {CA_FILE_ENV}: cannot read {error.filename}.", style="bold red")
+                Text(
+                    f"Error: --ca-file / {CA_FILE_ENV}: cannot read {error.filename}.",
+                    style="bold red",
+                )
             )
             raise typer.Exit(2) from None
 

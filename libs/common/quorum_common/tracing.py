@@ -28,7 +28,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from quorum_common.errors import StartupError
-from quorum_common.interceptors import replaced
+from quorum_common.interceptors import WrappingInterceptor, replaced
 from quorum_common.meters import record_process_duration
 
 MONGODB_COMMAND_SPANS_VARIABLE = "QUORUM_MONGODB_COMMAND_SPANS"
@@ -128,7 +128,7 @@ def traced_calls(
     return traced
 
 
-class TracingInterceptor(grpc.aio.ServerInterceptor):
+class TracingInterceptor(WrappingInterceptor):
     """Every incoming call's tracing, decided once, in one interceptor.
 
     A call `traced` picks gets its server span from the OpenTelemetry instrumentation's
@@ -144,12 +144,9 @@ class TracingInterceptor(grpc.aio.ServerInterceptor):
         traced: Callable[[grpc.HandlerCallDetails], bool],
         instrumentation: grpc.aio.ServerInterceptor,
     ) -> None:
+        super().__init__()
         self._traced = traced
         self._instrumentation = instrumentation
-        # Per method: the handler behind this interceptor, and its unsampled wrapper.
-        self._unsampled: dict[
-            str, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]
-        ] = {}
 
     async def intercept_service(
         self,
@@ -160,21 +157,14 @@ class TracingInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         if self._traced(handler_call_details):
             return await self._instrumentation.intercept_service(continuation, handler_call_details)
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if (
-            handler is None
-            or handler.unary_unary is None
-            or is_read(method)
-            or method.startswith(_PLUMBING)
-        ):
+        return await super().intercept_service(continuation, handler_call_details)
+
+    def wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        if handler.unary_unary is None or is_read(method) or method.startswith(_PLUMBING):
             return handler
-        kept = self._unsampled.get(method)
-        if kept is not None and kept[0] is handler:
-            return kept[1]
-        wrapped = _in_unsampled_context(handler)
-        self._unsampled[method] = (handler, wrapped)
-        return wrapped
+        return _in_unsampled_context(handler)
 
 
 def _in_unsampled_context(

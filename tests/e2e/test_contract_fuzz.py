@@ -28,7 +28,6 @@ from conftest import Isolation
 from google.rpc import error_details_pb2, status_pb2
 from pymongo import AsyncMongoClient
 
-from e2e.test_gateway_api import until
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_devtools import platform
@@ -38,6 +37,7 @@ from support.fuzz import Case, Rpc, Seeds, cases, rpcs, scrambled
 from support.ledger import customers_counted
 from support.platforms import own_platform
 from support.servers import Servers
+from support.waiting import until
 
 pytestmark = pytest.mark.e2e
 

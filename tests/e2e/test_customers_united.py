@@ -8,13 +8,14 @@ import grpc
 import pytest
 from pymongo import AsyncMongoClient
 
-from e2e.test_gateway_api import Tenant, refused, tenant, until
+from e2e.test_gateway_api import Tenant, refused, tenant
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum_devtools import platform
 from quorum_devtools.bench_probe import Probe
 from support.ledger import customers_counted
 from support.newcomer import submission
+from support.waiting import until
 
 pytestmark = pytest.mark.e2e
 __all__ = ["tenant"]  # the fixture, shared with the gateway tests

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +17,7 @@ from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
 from support.ledger import customers_counted
 from support.newcomer import submission
+from support.waiting import until
 
 if TYPE_CHECKING:
     from quorum.gateway.v1.gateway_pb2_grpc import (
@@ -159,13 +158,6 @@ def bad_fields(error: grpc.aio.AioRpcError) -> set[str]:
     bad = error_details_pb2.BadRequest()
     assert status.details[0].Unpack(bad)
     return {v.field for v in bad.field_violations}
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, f"never saw {what}"
-        await asyncio.sleep(0.05)
 
 
 async def test_the_newcomer_scenario_through_the_gateway(tenant: Tenant) -> None:

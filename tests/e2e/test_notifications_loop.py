@@ -7,9 +7,7 @@ deliveries land on a real webhook receiver and a real SMTP server in this test.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -23,6 +21,7 @@ from quorum_devtools.sinks import MailSink, WebhookSink
 from support.auth import channel
 from support.newcomer import submission
 from support.servers import free_port
+from support.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,13 +39,6 @@ DIRECTORY = [
     ("lab", "Lab Inc", "health", 42_000_000),
 ]
 SECRET = "whsec_end_to_end_tests_only"
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, f"never saw {what}"
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture

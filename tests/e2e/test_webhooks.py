@@ -8,10 +8,9 @@ rollover; a quorum-v1 subscription keeps its scheme; no secret is stored in plai
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -27,6 +26,7 @@ from quorum_devtools import platform
 from quorum_devtools.sinks import ReceivedWebhook, WebhookSink
 from quorum_gateway.inbound_mapping import sign
 from quorum_notifications import signatures
+from support.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -42,13 +42,6 @@ TICKET = {
     },
     "requester": {"organization": "bakery", "id": "ann"},
 }
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, f"never saw {what}"
-        await asyncio.sleep(0.05)
 
 
 def value(**source: str) -> G.InboundValue:

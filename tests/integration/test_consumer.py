@@ -9,7 +9,6 @@ idle pauses) runs against the broker.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from quorum_common.processed import PROCESSED, Consumed
 from quorum_common.unit_of_work import Unit
 from support import events
 from support.servers import Servers
+from support.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -132,14 +132,6 @@ def idea_events(count: int) -> list[events_pb2.Event]:
 
 def ids(history: Sequence[events_pb2.Event]) -> list[str]:
     return [e.envelope.event_id for e in history]
-
-
-async def eventually(check: Callable[[], Any], what: str) -> None:
-    deadline = time.monotonic() + WITHIN
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {WITHIN:.0f}s")
-        await asyncio.sleep(0.05)
 
 
 async def dead_letters(setup: Setup, count: int) -> list[Any]:
@@ -273,7 +265,7 @@ async def test_a_failure_is_retried_from_the_broker_and_applies_exactly_once(
         async def all_applied() -> bool:
             return sorted(await applied.effects()) == sorted(ids(history))
 
-        await eventually(all_applied, "every event applied")
+        await until(all_applied, "every event applied", WITHIN)
     finally:
         await consumer.stop()
     assert applied.failing[flaky] == 0
@@ -292,7 +284,7 @@ async def test_a_failure_is_retried_from_the_broker_and_applies_exactly_once(
         async def marker_applied() -> bool:
             return marker.envelope.event_id in await applied.effects()
 
-        await eventually(marker_applied, "the next event")
+        await until(marker_applied, "the next event", WITHIN)
     finally:
         await again.stop()
     assert applied.calls == [[marker.envelope.event_id]]
@@ -331,13 +323,13 @@ async def idle_fetches_then_receive(setup: Setup, fetches: list[str], pause_ms: 
             return consumer.joined
 
         # The group is joined in the background; the spell measured is the idle loop's.
-        await eventually(joined, "the consumer in its group")
+        await until(joined, "the consumer in its group", WITHIN)
         started, polled = len(fetches), consumer.polls
 
         async def quiet_spell_over() -> bool:
             return consumer.polls >= polled + IDLE_POLLS
 
-        await eventually(quiet_spell_over, "the consumer's idle polls")
+        await until(quiet_spell_over, "the consumer's idle polls", WITHIN)
         idle = len(fetches) - started
         event = idea_events(1)[0]
         await setup.broker.publish(
@@ -347,7 +339,7 @@ async def idle_fetches_then_receive(setup: Setup, fetches: list[str], pause_ms: 
         async def received() -> bool:
             return event.envelope.event_id in await applied.effects()
 
-        await eventually(received, "the record after a quiet spell")
+        await until(received, "the record after a quiet spell", WITHIN)
     finally:
         await consumer.stop()
     return idle

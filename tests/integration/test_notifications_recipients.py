@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +34,7 @@ from quorum_notifications.recipients import Recipients
 from quorum_notifications.subscriptions import Subscriptions
 from support import events
 from support.servers import Servers
+from support.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +49,6 @@ async def database(infra: Servers, isolation: Isolation) -> AsyncIterator[Databa
     await create_indexes(found)
     yield found
     await client.close()
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, f"never saw {what}"
-        await asyncio.sleep(0.02)
 
 
 async def consume(database: Database, intake: Intake, batch: list[events_pb2.Event]) -> None:

@@ -132,6 +132,11 @@ _meter.create_observable_gauge(
 )
 
 
+# Whether metrics leave the process (observability.configure_telemetry says so); what is
+# only worth measuring for an exported metric (a count in MongoDB) is skipped otherwise.
+exported = False
+
+
 def set_outbox_backlog(database: str, entries: int | None) -> None:
     """quorum.outbox.backlog of `database` is now `entries` (None: no longer reported).
 

@@ -160,7 +160,8 @@ def configure_telemetry(service: str) -> Telemetry:
     # docs/benchmarks.md).
     if tracing.mongodb_command_spans():
         PymongoInstrumentor().instrument()
-    _configured.traces, _configured.metrics = True, bool(plan.metrics)
+    _configured.traces = True
+    meters.exported = bool(plan.metrics)
     return telemetry
 
 
@@ -171,7 +172,7 @@ def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
     kept: list[grpc.aio.ServerInterceptor] = []
     if _configured.traces:
         kept += tracing.server_interceptors()
-    if _configured.metrics:
+    if meters.exported:
         kept.append(meters.RpcMetricsInterceptor())
     return kept
 
@@ -181,7 +182,6 @@ class _Configured:
     """What configure_telemetry set up in this process (nothing, until it runs)."""
 
     traces: bool = False
-    metrics: bool = False
 
 
 _configured = _Configured()

@@ -234,8 +234,9 @@ class Outbox:
                             # Once a second, not at every sweep a commit asked for.
                             last_tidy = time.monotonic()
                             await self.expire()
-                            backlog = await self.pending_count()
-                            meters.set_outbox_backlog(self.database_name, backlog)
+                            if meters.exported:
+                                backlog = await self.pending_count()
+                                meters.set_outbox_backlog(self.database_name, backlog)
                     while self._ready:
                         await self._publish_ready(producer)
                 except _Replay:

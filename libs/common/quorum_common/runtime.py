@@ -22,7 +22,7 @@ S = TypeVar("S", bound=ServiceSettings)
 SHUTDOWN_GRACE_SECONDS = 10.0
 
 
-def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's loop, or None: asyncio's own."""
     if name == "uvloop":
         import uvloop
@@ -75,7 +75,7 @@ def run_service(
             log.warning("%s stopped before it had finished starting", name)
 
     try:
-        with asyncio.Runner(loop_factory=_loop_factory(settings.event_loop)) as runner:
+        with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
             runner.run(main())
     except StartupError as error:
         die(f"{name}: {error}")

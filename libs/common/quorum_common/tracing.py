@@ -350,6 +350,18 @@ def current_trace_context() -> dict[str, str]:
 _tracer = trace.get_tracer("quorum_common")
 
 
+def _not_sampled(carrier: Mapping[str, str]) -> dict[str, str] | None:
+    """The trace context in `carrier` when its trace is not sampled (else None).
+
+    Such a trace gets no span, here or anywhere after: what it causes carries this
+    context on as it came, so nothing downstream starts a trace of its own either.
+    """
+    traceparent = carrier.get("traceparent", "")
+    if not traceparent or _sampled_flag(traceparent):
+        return None
+    return {k: v for k, v in carrier.items() if k in ("traceparent", "tracestate")}
+
+
 def start_send_span(
     topic: str, parent: Mapping[str, str], *, key: str, event_id: str, event_type: str
 ) -> tuple[Span, dict[str, str]]:
@@ -357,6 +369,9 @@ def start_send_span(
 
     The caller ends the span once the broker has acknowledged the record.
     """
+    unsampled = _not_sampled(parent)
+    if unsampled is not None:
+        return trace.INVALID_SPAN, unsampled
     parent_context = propagate.extract(parent)
     span = _tracer.start_span(
         f"send {topic}",
@@ -448,12 +463,9 @@ def start_processing(
 ) -> Processing:
     """Start the CONSUMER span of one record; the caller ends it (`Processing.end`)."""
     started = time.perf_counter()
-    traceparent = headers.get("traceparent", "")
-    if traceparent and not _sampled_flag(traceparent):
-        # A trace nobody samples: no span; the events this record causes carry its
-        # context on as it came, so they are not traced either.
-        kept = {k: v for k, v in headers.items() if k in ("traceparent", "tracestate")}
-        return Processing(trace.INVALID_SPAN, kept, group, topic, started)
+    unsampled = _not_sampled(headers)
+    if unsampled is not None:
+        return Processing(trace.INVALID_SPAN, unsampled, group, topic, started)
     parent = propagate.extract(headers)
     span = _tracer.start_span(
         f"process {topic}",

@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 
 from quorum.gateway.v1 import gateway_pb2
+from quorum_common.runtime import loop_factory
 
 SERVICE = "quorum.gateway.v1.IdeasService"
 
@@ -64,12 +65,7 @@ def main() -> None:
     parser.add_argument("--event-loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args()
     response = gateway_pb2.GetIdeaResponse.FromString(args.response.read_bytes())
-    factory = None
-    if args.event_loop == "uvloop":
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
+    with asyncio.Runner(loop_factory=loop_factory(args.event_loop)) as runner:
         runner.run(serve(args.port, response))
 
 

@@ -103,6 +103,7 @@ class EventConsumer:
         outbox: Any = None,
         after_commit: Callable[[], None] | None = None,
         idle_pause_max_ms: int = 0,
+        linger_ms: int = 0,
         max_backoff_seconds: float = 30.0,
         max_batch: int = MAX_BATCH,
         marks: bool = True,
@@ -132,6 +133,7 @@ class EventConsumer:
         self._outbox = outbox
         self._after_commit = after_commit
         self._idle_pause_max = idle_pause_max_ms / 1000
+        self._linger = linger_ms / 1000
         self._max_backoff = max_backoff_seconds
         self._max_batch = max_batch
         self._failures: dict[str, int] = {}
@@ -247,7 +249,7 @@ class EventConsumer:
     async def _run(self) -> None:
         consumer = self._consumer
         assert consumer is not None
-        schedule = FetchSchedule(consumer, self._idle_pause_max)
+        schedule = FetchSchedule(consumer, self._idle_pause_max, self._linger)
         poll_ms = SHORT_POLL_MS if schedule.pausing else LONG_POLL_MS
         while True:
             await schedule.wait_for_the_next_fetch()

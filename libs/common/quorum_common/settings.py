@@ -34,6 +34,14 @@ class ServiceSettings(BaseSettings):
         description="Longest pause of an idle consumer (1 ms after an empty poll, doubling); "
         "only for brokers that answer empty fetches at once (the local noida-db); 0 on Kafka",
     )
+    kafka_consumer_linger_ms: int = Field(
+        default=30,
+        ge=0,
+        le=1000,
+        description="After a fetch that brought events, how long a consumer waits before "
+        "fetching again, so that what arrives meanwhile is applied in the same transaction: "
+        "under load fewer, larger batches (less CPU per event) for at most this much latency",
+    )
     kafka_group_instance_id: str = Field(
         default="",
         description="This replica's static member id in its consumer groups: stable across "

@@ -84,6 +84,7 @@ async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
             marks=False,
             after_commit=event_log.appended,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+            linger_ms=settings.kafka_consumer_linger_ms,
             group_instance_id=group_instance_id(settings, settings.gateway_grpc_port),
         )
         await consumer.start()

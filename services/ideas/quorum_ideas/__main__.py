@@ -54,6 +54,7 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
             handle=store.project,
             kinds=PROJECTED,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+            linger_ms=settings.kafka_consumer_linger_ms,
             group_instance_id=group_instance_id(settings, settings.ideas_grpc_port),
         )
         await consumer.start()

@@ -161,6 +161,7 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
             outbox=outbox,
             after_commit=intake.committed,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+            linger_ms=settings.kafka_consumer_linger_ms,
             group_instance_id=group_instance_id(settings, settings.notifications_grpc_port),
         )
         await consumer.start()

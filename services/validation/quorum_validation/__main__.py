@@ -94,6 +94,7 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             kinds=KINDS,
             outbox=outbox,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
+            linger_ms=settings.kafka_consumer_linger_ms,
             group_instance_id=group_instance_id(settings, settings.validation_grpc_port),
         )
         await consumer.start()

@@ -124,6 +124,7 @@ class Loads:
         await self.probe.wait_quiet()
         before = await self.probe.consumed("validation", "ideas")
         operations_before = await self.probe.mongo_operations()
+        commands_before = await self.probe.mongo_commands()
         cpu_before = self.service_cpu()
         accepted = 0
         rpc: list[float] = []
@@ -164,9 +165,9 @@ class Loads:
         await self.probe.wait_quiet()
         quiet = time.perf_counter()
         cpu_after = self.service_cpu()
-        operations = operations_per(
-            operations_before, await self.probe.mongo_operations(), min(reached - before, accepted)
-        )
+        counted = min(reached - before, accepted)
+        operations = operations_per(operations_before, await self.probe.mongo_operations(), counted)
+        commands = commands_per(commands_before, await self.probe.mongo_commands(), counted)
         elapsed = finished - started
         validated = reached - before
         cpu = cpu_used(cpu_before, cpu_after)
@@ -185,6 +186,7 @@ class Loads:
             "cpu_seconds": cpu,
             "cpu_ms_per_endorsement": per_endorsement(cpu, min(validated, accepted)),
             "mongo_operations_per_endorsement": operations,
+            "mongo_commands_per_endorsement": commands,
         }
 
     # ------------------------------------------------------------------ latency
@@ -372,6 +374,20 @@ def operations_per(
     spent = {k: v - before.get(k, 0) for k, v in after.items() if v > before.get(k, 0)}
     figures = {k: round(v / endorsements, 2) for k, v in sorted(spent.items())}
     figures["total"] = round(sum(spent.values()) / endorsements, 2)
+    return figures
+
+
+def commands_per(
+    before: dict[str, int], after: dict[str, int], endorsements: int
+) -> dict[str, float]:
+    """MongoDB commands per endorsement by name, `total` (transactions apart)."""
+    if endorsements <= 0:
+        return {}
+    spent = {k: v - before.get(k, 0) for k, v in after.items() if v > before.get(k, 0)}
+    figures = {k: round(v / endorsements, 3) for k, v in sorted(spent.items()) if v}
+    figures["total"] = round(
+        sum(v for k, v in spent.items() if k != "transactions") / endorsements, 2
+    )
     return figures
 
 

@@ -241,6 +241,20 @@ def _figure_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         )
         shares = ", ".join(f"{k} {v:.2f}" for k, v in cpu.items() if k != "total")
         rows.append(("    by process (ms)", "", shares))
+        commands = pipeline.get("mongo_commands_per_endorsement", {})
+        if commands:
+            rows.append(
+                (
+                    "  MongoDB commands / transactions per endorsement",
+                    f"{_number(commands.get('total'), 2)} / "
+                    f"{_number(commands.get('transactions'), 3)}",
+                    ", ".join(
+                        f"{k} {v:.2f}"
+                        for k, v in sorted(commands.items(), key=lambda kv: -kv[1])
+                        if k not in ("total", "transactions") and v >= 0.01
+                    ),
+                )
+            )
     hot = results.get("hot_idea", {})
     if hot:
         failed = (

@@ -168,6 +168,9 @@ class Rounds:
                 "cpu_ms_per_endorsement": median_figures(
                     [r["cpu_ms_per_endorsement"] for r in runs]
                 ),
+                "mongo_commands_per_endorsement": median_figures(
+                    [r.get("mongo_commands_per_endorsement", {}) for r in runs]
+                ),
                 "repetitions": runs,
             }
         if self.runs.get("hot_idea"):

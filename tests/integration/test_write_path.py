@@ -247,6 +247,32 @@ async def test_two_groups_commit_at_once_but_never_on_the_same_idea(setup: Setup
         )
 
 
+async def test_a_window_gathers_a_busy_process_calls_but_never_holds_a_quiet_one(
+    setup: Setup,
+) -> None:
+    await setup.database.create_collection("effects")
+    groups: list[list[int]] = []
+
+    async def apply(unit: Unit, works: Sequence[int]) -> list[Any]:
+        groups.append(list(works))
+        await setup.database["effects"].insert_many(
+            [{"_id": w} for w in works], session=unit.session
+        )
+        return list(works)
+
+    # A window far longer than the test may take: a call that waited for it would fail
+    # the test by its deadline, not by a measured time.
+    group: GroupCommit[int, int] = GroupCommit(setup.client, None, apply, max_group=3, window=600)
+
+    # A quiet process: the first call's group starts at once.
+    assert await asyncio.wait_for(group.run(1), timeout=30) == 1
+    # Within the window, calls wait for each other until a full group goes at once.
+    outcomes = await asyncio.wait_for(asyncio.gather(*(group.run(w) for w in (2, 3, 4))), 30)
+
+    assert outcomes == [2, 3, 4]
+    assert groups == [[1], [2, 3, 4]]
+
+
 # --- the outbox -------------------------------------------------------------------------
 
 

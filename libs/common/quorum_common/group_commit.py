@@ -5,7 +5,10 @@ whose calls each commit alone spends most of its time committing. `GroupCommit`
 queues the calls and runs them in groups: when fewer than `in_flight` groups are
 committing, the first waiting call starts one at once (nothing waits on a quiet
 process); calls that arrive meanwhile form the next group, at most `max_group` of them.
-So the window of a group is the commit before it, bounded by the size cap. Calls that
+So the window of a group is the commit before it, bounded by the size cap; with a
+`window`, groups also start at least that long after one another (a full group goes at
+once), so a busy process commits fewer, larger groups while a quiet one, whose last
+group started longer ago than the window, still starts at once. Calls that
 change the same thing (`keys`: the ideas a call changes) never sit in two groups
 committing at once, and are decided in the order they came.
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -64,6 +68,7 @@ class GroupCommit(Generic[W, R]):
         max_group: int = MAX_GROUP,
         keys: Callable[[W], Iterable[Hashable]] = lambda work: (),
         in_flight: int = IN_FLIGHT,
+        window: float = 0.0,
     ) -> None:
         self._client = client
         self._outbox = outbox
@@ -71,6 +76,9 @@ class GroupCommit(Generic[W, R]):
         self._max_group = max_group
         self._keys = keys
         self._in_flight = in_flight
+        self._window = window
+        self._last_start = -math.inf
+        self._window_timer: asyncio.TimerHandle | None = None
         self._queue: deque[_Call[W, R]] = deque()
         # Groups committing now, with the keys they hold.
         self._running: dict[asyncio.Task[None], frozenset[Hashable]] = {}
@@ -93,6 +101,8 @@ class GroupCommit(Generic[W, R]):
         calls on one idea are decided in the order they came, one group after another.
         """
         while self._queue and len(self._running) < self._in_flight:
+            if not self._window_over():
+                return
             held: set[Hashable] = set().union(*self._running.values())
             group: list[_Call[W, R]] = []
             waiting: deque[_Call[W, R]] = deque()
@@ -105,10 +115,27 @@ class GroupCommit(Generic[W, R]):
             if not group:
                 return
             self._queue = waiting
+            self._last_start = asyncio.get_running_loop().time()
             taken = frozenset().union(*(call.keys for call in group))
             task = asyncio.create_task(self._commit_in_context(group), name="group-commit")
             self._running[task] = taken
             task.add_done_callback(self._finished)
+
+    def _window_over(self) -> bool:
+        """Whether a group may start now; if not, start the groups when it may."""
+        if self._window <= 0 or len(self._queue) >= self._max_group:
+            return True
+        loop = asyncio.get_running_loop()
+        wait = self._last_start + self._window - loop.time()
+        if wait <= 0:
+            return True
+        if self._window_timer is None:
+            self._window_timer = loop.call_later(wait, self._window_ended)
+        return False
+
+    def _window_ended(self) -> None:
+        self._window_timer = None
+        self._start_groups()
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)

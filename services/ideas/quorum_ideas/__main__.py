@@ -39,7 +39,12 @@ async def serve(settings: IdeasSettings, stop: asyncio.Event) -> None:
         outbox = Outbox(
             database, topics.ideas, timedelta(seconds=settings.outbox_retention_seconds)
         )
-        store = IdeaStore(client, database, outbox)
+        store = IdeaStore(
+            client,
+            database,
+            outbox,
+            group_window=settings.ideas_group_commit_window_ms / 1000,
+        )
         await store.prepare()
         dead_letters = RelayProducer(settings.kafka_bootstrap_servers, "ideas-dead-letters")
         # Stage and status for ListIdeas and GetIdea, projected from the ledger's events.

@@ -11,3 +11,11 @@ class IdeasSettings(ServiceSettings):
     ideas_mongodb_database: str = Field(
         default="quorum_ideas", min_length=1, description="The ideas service's own database"
     )
+    ideas_group_commit_window_ms: float = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="Concurrent write calls share one transaction; under load groups also "
+        "start at least this long after one another, so they are larger (fewer commands per "
+        "endorsement) for at most this much latency; a quiet process never waits",
+    )

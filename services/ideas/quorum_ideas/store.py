@@ -87,6 +87,7 @@ class IdeaStore:
         database: AsyncDatabase[Document],
         outbox: Outbox,
         clock: Callable[[], datetime] = moment,
+        group_window: float = 0.0,
     ) -> None:
         self._client = client
         self._database = database
@@ -97,7 +98,7 @@ class IdeaStore:
         self._clock = clock
         self._writes = Writes(database, clock)
         self._group: GroupCommit[Work, Any] = GroupCommit(
-            client, outbox, self._writes.apply, keys=changed_by
+            client, outbox, self._writes.apply, keys=changed_by, window=group_window
         )
 
     @property

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 SECTIONS = (
     "reference", "pipeline", "hot_idea", "latency", "gateway", "growth", "gate_scaling", "memory",
-    "cli",
+    "cli", "unit_costs",
 )  # fmt: skip
 SERVICES = {"ideas", "validation", "notifications", "gateway"}
 
@@ -72,8 +72,13 @@ def test_the_bench_writes_every_section_and_cleans_up(infra: Servers, tmp_path: 
         assert (tmp_path / "reference.jsonl").read_text().strip()
     else:
         assert "not found" in reference["note"]
+    costs = report["unit_costs"]
+    assert measured(costs["grpc"]["round_trip_ms"])
+    if "mongod" in costs:  # the test's mongod runs on this machine: its CPU clock is read
+        assert measured(costs["mongod"]["transaction_ms"])
     pipeline = report["pipeline"]
     assert measured(pipeline["per_second"])
+    assert measured(pipeline["mongo_commands_per_endorsement"]["total"])
     assert pipeline["repetitions"][0]["complete"], pipeline
     assert measured(pipeline["cpu_ms_per_endorsement"]["total"])
     hot = report["hot_idea"]

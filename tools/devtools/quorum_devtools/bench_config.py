@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 SECTIONS = (
     "reference", "pipeline", "hot_idea", "latency", "gateway", "growth", "gate_scaling", "memory",
-    "cli",
+    "cli", "unit_costs",
 )  # fmt: skip
 # The sections that need Quorum's four services running.
 PLATFORM_SECTIONS = {"pipeline", "hot_idea", "latency", "gateway", "growth", "memory", "cli"}
@@ -45,6 +45,9 @@ class Config:
     gate_repetitions: int
     drain_timeout: float
     idle_seconds: float
+    # unit costs: MongoDB calls priced, and seconds of gRPC round trips
+    unit_mongo_calls: int
+    unit_grpc_seconds: float
 
 
 FULL = Config(
@@ -70,6 +73,8 @@ FULL = Config(
     gate_repetitions=9,
     drain_timeout=120.0,
     idle_seconds=10.0,
+    unit_mongo_calls=800,
+    unit_grpc_seconds=4.0,
 )
 # Seconds, not minutes: proves every section still runs (make test), measures nothing.
 SMOKE = Config(
@@ -95,6 +100,8 @@ SMOKE = Config(
     gate_repetitions=1,
     drain_timeout=30.0,
     idle_seconds=0.5,
+    unit_mongo_calls=40,
+    unit_grpc_seconds=0.3,
 )
 
 

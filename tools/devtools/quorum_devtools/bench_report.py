@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from quorum_devtools.bench_costs import floor_of
+
 PIPELINE_SHARE = 0.50  # of the reference's throughput
 HOT_IDEA_SHARE = 0.50  # of the pipeline's throughput, with no failed call
 CPU_RATIO = 3.0  # CPU per validated endorsement, at most this many times the reference's
@@ -255,6 +257,7 @@ def _figure_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                     ),
                 )
             )
+    rows.extend(_unit_cost_rows(results))
     hot = results.get("hot_idea", {})
     if hot:
         failed = (
@@ -434,3 +437,41 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True
+
+
+def _unit_cost_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The unit prices of this run, and mongod's share of the pipeline at those prices."""
+    costs = results.get("unit_costs", {})
+    rows: list[tuple[str, str, str]] = []
+    wire = costs.get("grpc", {})
+    if wire:
+        rows.append(
+            (
+                "unit cost: gRPC unary round trip, CPU (ms)",
+                _number(wire.get("round_trip_ms"), 3),
+                f"server {wire.get('server_ms')}, client {wire.get('client_ms')}",
+            )
+        )
+    mongo = costs.get("mongod", {})
+    if not mongo:
+        return rows
+    rows.append(
+        (
+            "unit cost: mongod CPU per command / transaction (ms)",
+            f"{_number(mongo.get('command_ms'), 3)} / {_number(mongo.get('transaction_ms'), 3)}",
+            f"a command inside a transaction {mongo.get('command_in_transaction_ms')}",
+        )
+    )
+    pipeline = results.get("pipeline", {})
+    commands = pipeline.get("mongo_commands_per_endorsement", {})
+    if commands:
+        floor = floor_of(commands, costs, 0)
+        measured = pipeline.get("cpu_ms_per_endorsement", {}).get("mongo")
+        rows.append(
+            (
+                "  pipeline's commands at these prices, mongod (ms)",
+                _number(floor["mongod_ms"], 2),
+                f"measured {_number(measured, 2)}",
+            )
+        )
+    return rows

@@ -22,6 +22,7 @@ from typing import Any
 from quorum_devtools import platform
 from quorum_devtools.bench_cli import cli_start
 from quorum_devtools.bench_config import PLATFORM_SECTIONS, ROUNDS, Config, Names, Servers
+from quorum_devtools.bench_costs import grpc_round_trip, mongod_costs
 from quorum_devtools.bench_gate import gate_scaling
 from quorum_devtools.bench_growth import growth, hot_idea_once, summarize_hot_idea
 from quorum_devtools.bench_load import Loads, summarize_latency
@@ -355,6 +356,22 @@ async def measure(
         results["gate_scaling"] = await asyncio.to_thread(
             gate_scaling, config.gate_sizes, config.gate_repetitions
         )
+        write_results(out, results)
+    if "unit_costs" in sections:
+        say("unit costs: mongod commands and transactions, gRPC round trips ...")
+        costs: dict[str, Any] = {
+            "grpc": await grpc_round_trip(
+                out, processes, environment.get("EVENT_LOOP", "uvloop"), config.unit_grpc_seconds
+            )
+        }
+        if "mongo" in servers.pids:  # a server of this machine, whose CPU clock it can read
+            costs["mongod"] = await mongod_costs(
+                servers.mongodb_uri,
+                f"{names.database_prefix}costs",
+                servers.pids["mongo"],
+                config.unit_mongo_calls,
+            )
+        results["unit_costs"] = costs
         write_results(out, results)
     if PLATFORM_SECTIONS & set(sections):
         await measure_platform(

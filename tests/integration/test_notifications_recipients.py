@@ -69,7 +69,11 @@ async def everyone(recipients: Recipients, idea_id: str) -> list[Member]:
 
 def intake_for(database: Database, recipients: Recipients) -> Intake:
     outbox = Outbox(database, "unused")
-    return Intake(recipients, DeliveryLog(database.client, database, outbox, "unused.dlq"))
+    return Intake(
+        recipients,
+        DeliveryLog(database.client, database, outbox, "unused.dlq"),
+        Subscriptions(database),
+    )
 
 
 def advanced(idea_id: str, organizations: list[str]) -> events_pb2.Event:
@@ -215,6 +219,24 @@ async def test_a_big_idea_fans_out_page_by_page_one_delivery_per_subscription(
             *(f"https://m.example/{m.member_id}" for m in members[::5]),
         ]
     )
+
+
+async def test_an_event_nobody_subscribed_to_makes_no_fan_out_job(database: Database) -> None:
+    recipients = Recipients(database)
+    intake = intake_for(database, recipients)
+    first = events.submitted(TENANT, "megacorp")
+    idea = first.envelope.idea_id
+    unheard = advanced(idea, ["megacorp"])
+    await consume(database, intake, [first, unheard])
+    assert await database["fanout"].find_one({"_id": unheard.envelope.event_id}) is None
+
+    # Once a subscription of the tenant wants the kind, the next such event is fanned out.
+    await subscribe(database, Recipient(organization_id="megacorp"), "https://m.example/hook")
+    heard = advanced(idea, ["megacorp"])
+    await consume(database, intake, [heard])
+    job = await database["fanout"].find_one({"_id": heard.envelope.event_id})
+    assert job is not None
+    assert job["state"] == "PENDING"
 
 
 async def test_thousands_of_endorsers_are_told_without_reading_them_at_once(

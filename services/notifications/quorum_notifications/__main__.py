@@ -147,7 +147,7 @@ async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
         poison_letters = RelayProducer(
             settings.kafka_bootstrap_servers, "notifications-dead-letters"
         )
-        intake = Intake(recipients, deliveries, on_job=fanout.notify)
+        intake = Intake(recipients, deliveries, subscriptions, on_job=fanout.notify)
         consumer = EventConsumer(
             name="notifications",
             bootstrap_servers=settings.kafka_bootstrap_servers,

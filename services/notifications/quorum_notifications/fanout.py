@@ -1,10 +1,10 @@
 """From events to queued deliveries: the consumer's handler and the fan-out worker.
 
 The consumer only records (in its transaction, with the event id) that an event
-calls for a notification; choosing recipients happens here, off the consumer's
-critical path, because it may have to wait a moment for the idea events that say
-who endorsed (they travel on another topic and can arrive after the validation
-event that calls for the notification).
+calls for a notification some subscription of its tenant wants; choosing recipients
+happens here, off the consumer's critical path, because it may have to wait a moment
+for the idea events that say who endorsed (they travel on another topic and can
+arrive after the validation event that calls for the notification).
 """
 
 from __future__ import annotations
@@ -66,10 +66,12 @@ class Intake:
         self,
         recipients: Recipients,
         deliveries: DeliveryLog,
+        subscriptions: Subscriptions,
         on_job: Callable[[], None] = lambda: None,
     ) -> None:
         self._recipients = recipients
         self._deliveries = deliveries
+        self._subscriptions = subscriptions
         self._on_job = on_job
         self._job_added = False
 
@@ -77,6 +79,14 @@ class Intake:
         events = [c.event for c in consumed]
         await self._recipients.apply(unit.session, events)
         jobs = [(e, n) for e in events if (n := notification_of(e)) is not None]
+        if jobs:
+            # A kind nobody in the tenant subscribed to makes no job: most gates open
+            # with no subscriber for them, and a job costs the fan-out three commands of
+            # its own (claim, look, finish) where this costs one read per batch.
+            wanted = await self._subscriptions.wanted(
+                unit.session, ((n.tenant_id, n.kind) for _, n in jobs)
+            )
+            jobs = [(e, n) for e, n in jobs if (n.tenant_id, n.kind) in wanted]
         if jobs:
             await self._deliveries.add_jobs(unit.session, jobs, now())
             # Set by an attempt that may yet abort: at worst one needless wake-up.

@@ -102,13 +102,30 @@ class Subscriptions:
         )
         return done.deleted_count == 1
 
-    async def any_wanting(self, tenant_id: str, kind: Kind) -> bool:
+    async def any_wanting(
+        self, tenant_id: str, kind: Kind, session: AsyncClientSession | None = None
+    ) -> bool:
         """Whether any subscription of the tenant wants this kind (one indexed read)."""
         found = await self._subscriptions.find_one(
             {"tenant_id": tenant_id, "$or": [{"kinds": []}, {"kinds": kind.value}]},
             projection={"_id": 1},
+            session=session,
         )
         return found is not None
+
+    async def wanted(
+        self, session: AsyncClientSession, asked: Iterable[tuple[str, Kind]]
+    ) -> set[tuple[str, Kind]]:
+        """Which (tenant, kind) pairs some subscription wants: one indexed read a pair.
+
+        A batch of events names a few pairs at most (one tenant's gate openings, say),
+        whatever its size.
+        """
+        return {
+            (tenant_id, kind)
+            for tenant_id, kind in sorted(set(asked), key=lambda pair: (pair[0], pair[1].value))
+            if await self.any_wanting(tenant_id, kind, session)
+        }
 
     async def matching(
         self, tenant_id: str, subscriber_keys: Iterable[str], kind: Kind

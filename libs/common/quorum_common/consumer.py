@@ -46,6 +46,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from quorum.events.v1 import events_pb2
 from quorum_common import fault_points, meters, tracing
+from quorum_common.assignor import ByInstanceAssignor
 from quorum_common.events import PoisonEvent, Topics, decode, event_type
 from quorum_common.fetch_schedule import SHORT_POLL_MS, FetchSchedule
 from quorum_common.kafka import Outgoing, RelayProducer
@@ -181,9 +182,14 @@ class EventConsumer:
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             max_poll_records=self._max_batch,
+            # Each replica the same partitions whoever computes them (quorum_common.assignor).
+            # Only this one: noida-db left a group offered two protocols in
+            # PreparingRebalance for good (docs/infra.md).
+            partition_assignment_strategy=(ByInstanceAssignor(self._group_instance_id),),
         )
         consumer.subscribe(
-            self._sources, listener=ReadRewrittenAgain(self._last_applied, self._read_again)
+            self._sources,
+            listener=ReadRewrittenAgain(self.name, self._last_applied, self._read_again),
         )
         return consumer
 

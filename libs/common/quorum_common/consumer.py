@@ -24,9 +24,7 @@ record's span.
 
 The loop is aiokafka's public consumer API; on a broker that answers empty fetches at
 once (the local noida-db) it paces its fetches (fetch_schedule.py). A loop that fails
-anyway joins its group again: a member that stopped consuming would hold its
-partitions unread (`make chaos` once lost a gateway's loop to a partition revoked
-while its batch was applied).
+joins its group again: a member that stopped consuming would hold its partitions unread.
 """
 
 from __future__ import annotations
@@ -185,9 +183,8 @@ class EventConsumer:
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             max_poll_records=self._max_batch,
-            # Each replica the same partitions whoever computes them (quorum_common.assignor).
-            # Only this one: noida-db left a group offered two protocols in
-            # PreparingRebalance for good (docs/infra.md).
+            # The same partitions per replica whoever computes them (see assignor.py); the
+            # only one: noida-db left a group offered two in PreparingRebalance (infra.md).
             partition_assignment_strategy=(ByInstanceAssignor(self._group_instance_id),),
         )
         consumer.subscribe(

@@ -60,8 +60,8 @@ format: install ## apply ruff's fixes and formatting
 demo: install ## the newcomer scenario told through the client (starts the platform if needed)
 	$(RUN) python -m quorum_devtools.demo
 
-chaos: install ## the long fault-injection run: every process, the broker and mongod SIGKILLed 3 times each under load (minutes)
-	$(RUN) pytest tests/e2e/test_fault_injection.py --chaos -s -q
+chaos: install ## the long fault-injection run: every process, the broker and mongod SIGKILLed 3 times each under load (minutes; SEED=n repeats a run)
+	$(RUN) pytest tests/e2e/test_fault_injection.py --chaos -s -q $(if $(SEED),--fault-seed $(SEED))
 
 bench: install ## throughput, latency, growth and CPU against the reference pipeline, in one run
 	$(RUN) python -m quorum_devtools.bench

@@ -62,3 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="the long fault-injection run (several faults of each kind; `make chaos`)",
     )
+    parser.addoption(
+        "--fault-seed",
+        type=int,
+        default=None,
+        help="the fault-injection run's seed (its faults, their order, their moments)",
+    )

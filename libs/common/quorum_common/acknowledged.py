@@ -9,8 +9,16 @@ broker acknowledged (outbox.py); this module remembers the highest acknowledged 
 per partition and compares it with the broker's log end offsets, so the relay can owe
 again (and publish again, in order) the rows from the first lost offset on.
 
+The log end alone cannot tell every loss when replicas' relays share a topic: another
+relay may have refilled the log past this one's acknowledgements before its check ran,
+or a row's acknowledgement may be marked a moment after another relay owed the lost
+rows again. So for a while after a new producer (a broker that restarted gives every
+relay one) the relay also reads the log back at the offsets its recent rows were
+acknowledged at (`not_there`): a row whose offset now holds another record, or none,
+was lost. `make chaos` lost an endorsement for good without it (docs/infra.md).
+
 A replicated Kafka cluster with acks=all and min.insync.replicas >= 2 never loses an
-acknowledged record, and then this check never finds anything.
+acknowledged record, and then these checks never find anything.
 """
 
 from __future__ import annotations
@@ -111,8 +119,65 @@ class Acknowledged:
             raise
         return {tp: end for tp, end in ends.items() if end <= self._highest[tp]}
 
+    async def not_there(self, rows: Sequence[Document]) -> dict[TopicPartition, int]:
+        """Where the log no longer holds these published rows at their offsets.
+
+        {partition: the lowest offset whose record is not the row acknowledged there}.
+        """
+        wanted: dict[TopicPartition, dict[int, bytes]] = {}
+        for row in rows:
+            tp = TopicPartition(row["topic"], row["partition"])
+            wanted.setdefault(tp, {})[row["offset"]] = bytes(row["value"])
+        if not wanted:
+            return {}
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id="quorum-outbox-readback",
+            group_id=None,
+            enable_auto_commit=False,
+            request_timeout_ms=int(AUDIT_TIMEOUT_SECONDS * 1000),
+        )
+        await reader.start()
+        try:
+            found = await asyncio.wait_for(_read_at(reader, wanted), AUDIT_TIMEOUT_SECONDS)
+        finally:
+            with contextlib.suppress(KafkaError, OSError):
+                await reader.stop()
+        lost: dict[TopicPartition, int] = {}
+        for tp, at in wanted.items():
+            gone = [
+                offset for offset, value in at.items() if found.get(tp, {}).get(offset) != value
+            ]
+            if gone:
+                lost[tp] = min(gone)
+        return lost
+
     async def close(self) -> None:
         reader, self._reader = self._reader, None
         if reader is not None:
             with contextlib.suppress(KafkaError, OSError):
                 await reader.stop()
+
+
+async def _read_at(
+    reader: AIOKafkaConsumer, wanted: dict[TopicPartition, dict[int, bytes]]
+) -> dict[TopicPartition, dict[int, bytes]]:
+    """The records from each partition's lowest wanted offset up to its highest (or the end)."""
+    ends = await reader.end_offsets(list(wanted))
+    reader.assign(list(wanted))
+    upto = {tp: min(max(at), ends[tp] - 1) for tp, at in wanted.items()}
+    found: dict[TopicPartition, dict[int, bytes]] = {tp: {} for tp in wanted}
+    open_ = {tp for tp in wanted if min(wanted[tp]) <= upto[tp]}
+    for tp in wanted:
+        if tp in open_:
+            reader.seek(tp, min(wanted[tp]))
+        else:
+            reader.pause(tp)
+    while open_:
+        for tp, records in (await reader.getmany(*open_, timeout_ms=200)).items():
+            for record in records:
+                found[tp][record.offset] = bytes(record.value or b"")
+            if records and records[-1].offset >= upto[tp]:
+                open_.discard(tp)
+                reader.pause(tp)
+    return found

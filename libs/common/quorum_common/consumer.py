@@ -23,7 +23,8 @@ continue that span (`Consumed.trace`). The batch's database work runs inside the
 record's span.
 
 The loop is aiokafka's public consumer API; on a broker that answers empty fetches at
-once (the local noida-db) it paces its fetches (fetch_schedule.py).
+once (the local noida-db) it paces its fetches (fetch_schedule.py). A loop that fails
+joins its group again: a member that stopped consuming would hold its partitions unread.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from quorum.events.v1 import events_pb2
 from quorum_common import fault_points, meters, tracing
+from quorum_common.assignor import ByInstanceAssignor
 from quorum_common.events import PoisonEvent, Topics, decode, event_type
 from quorum_common.fetch_schedule import SHORT_POLL_MS, FetchSchedule
-from quorum_common.kafka import Outgoing, RelayProducer
+from quorum_common.kafka import RelayProducer, dead_letter
 from quorum_common.mongo import Document
 from quorum_common.processed import (
     PROCESSED,
@@ -183,9 +185,13 @@ class EventConsumer:
             auto_offset_reset="earliest",
             enable_auto_commit=False,
             max_poll_records=self._max_batch,
+            # The same partitions per replica whoever computes them (see assignor.py); the
+            # only one: noida-db left a group offered two in PreparingRebalance (infra.md).
+            partition_assignment_strategy=(ByInstanceAssignor(self._group_instance_id),),
         )
         consumer.subscribe(
-            self._sources, listener=ReadRewrittenAgain(self._last_applied, self._read_again)
+            self._sources,
+            listener=ReadRewrittenAgain(self.name, self._last_applied, self._read_again),
         )
         return consumer
 
@@ -198,15 +204,30 @@ class EventConsumer:
             await self._consumer.seek_to_beginning(*partitions)
 
     async def _join_and_run(self) -> None:
+        while True:
+            consumer = await self._join()
+            try:
+                await self._run(consumer)
+            except Exception:
+                # A member that stopped consuming would still hold its partitions (its
+                # heartbeats go on): nobody would read them. So it leaves and joins again.
+                log.exception("%s stopped consuming; it joins %s again", self.name, self._group_id)
+            # Nothing committed: what it applied since the last commit comes again, skipped.
+            self._consumer, self._joined = None, False
+            with contextlib.suppress(KafkaError, OSError):
+                await consumer.stop()
+            await asyncio.sleep(JOIN_RETRY_FIRST_S)
+
+    async def _join(self) -> AIOKafkaConsumer:
         delay = JOIN_RETRY_FIRST_S
         while True:
-            self._consumer = self._new_consumer()
+            consumer = self._consumer = self._new_consumer()
             try:
                 # aiokafka's start returns once the group gave this member its partitions.
-                await self._consumer.start()
+                await consumer.start()
                 break
             except KafkaError as error:
-                consumer, self._consumer = self._consumer, None
+                self._consumer = None
                 await consumer.stop()
                 log.warning(
                     "%s could not join %s, will retry: %r", self.name, self._group_id, error
@@ -214,7 +235,7 @@ class EventConsumer:
                 await asyncio.sleep(delay)
                 delay = min(JOIN_RETRY_LONGEST_S, delay * 2)
         self._joined = True
-        assigned = self._consumer.assignment()
+        assigned = consumer.assignment()
         # Counts, not the list: with prefixed topics the list ran to hundreds of characters.
         log.info(
             "%s joined %s: %d partitions of %d topics",
@@ -223,7 +244,7 @@ class EventConsumer:
             len(assigned),
             len({tp.topic for tp in assigned}),
         )
-        await self._run()
+        return consumer
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -246,9 +267,7 @@ class EventConsumer:
                 self.applied / self.transactions,
             )
 
-    async def _run(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
         schedule = FetchSchedule(consumer, self._idle_pause_max, self._linger)
         poll_ms = SHORT_POLL_MS if schedule.pausing else LONG_POLL_MS
         while True:
@@ -274,9 +293,13 @@ class EventConsumer:
                 # Backed off already: fetch the unapplied records again. What was applied
                 # before the failure is skipped as a duplicate.
                 for partition, batch in fetched.items():
-                    consumer.seek(partition, batch[0].offset)
+                    if partition in consumer.assignment():
+                        consumer.seek(partition, batch[0].offset)
                 continue
-            for tp, batch in fetched.items():
+            # A rebalance while the batch was applied may have taken partitions away:
+            # their new owner reads from the last commit and skips what was applied.
+            assigned = consumer.assignment()
+            for tp, batch in ((tp, b) for tp, b in fetched.items() if tp in assigned):
                 self._uncommitted[tp] = batch[-1].offset + 1
                 self._last_applied.note(tp, batch[-1].offset, bytes(batch[-1].value or b""))
                 end = consumer.highwater(tp)
@@ -460,16 +483,6 @@ class EventConsumer:
         await asyncio.sleep(delay)
 
     async def _dead_letter(self, record: Any, reason: str) -> None:
-        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
-        headers.update(
-            {
-                "quorum-dlq-reason": reason[:1000],
-                "quorum-dlq-consumer": self.name,
-                "quorum-dlq-origin": f"{record.topic}/{record.partition}@{record.offset}",
-            }
-        )
-        # Whoever inspects the dead letter lands on this failed processing span.
-        headers.update(tracing.current_trace_context())
         log.error(
             "%s dead-lettered %s/%s@%s: %s",
             self.name,
@@ -479,6 +492,8 @@ class EventConsumer:
             reason,
         )
         # Confirmed before the offset is committed: the poison is kept, not lost.
-        await self._dead_letters.send(
-            [Outgoing(self._dead_letter_topic, record.key, bytes(record.value or b""), headers)]
+        # Whoever inspects the dead letter lands on this failed processing span.
+        letter = dead_letter(
+            record, self._dead_letter_topic, reason, self.name, tracing.current_trace_context()
         )
+        await self._dead_letters.send([letter])

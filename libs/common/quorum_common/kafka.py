@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -52,6 +53,22 @@ class Outgoing:
     key: bytes | None
     value: bytes
     headers: Mapping[str, str]
+
+
+def dead_letter(
+    record: Any, topic: str, reason: str, consumer: str, trace_context: Mapping[str, str]
+) -> Outgoing:
+    """A consumed record (aiokafka's) as it goes to a dead-letter topic, with the reason."""
+    headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+    headers.update(
+        {
+            "quorum-dlq-reason": reason[:1000],
+            "quorum-dlq-consumer": consumer,
+            "quorum-dlq-origin": f"{record.topic}/{record.partition}@{record.offset}",
+        }
+    )
+    headers.update(trace_context)
+    return Outgoing(topic, record.key, bytes(record.value or b""), headers)
 
 
 class RelayProducer:

@@ -97,6 +97,10 @@ SWEEP_GRACE = timedelta(seconds=2)
 # After a new producer (most often a broker that restarted), for this long each batch
 # also looks for earlier rows still claiming the offsets it was given (_offsets_taken).
 TAKEN_CHECK_SECONDS = 30.0
+# In that time each audit also reads the log back at the offsets of the rows published
+# since this long before the new producer (acknowledged.Acknowledged.not_there): a
+# broker loses about a second of acknowledged records, marked a moment later.
+READ_BACK_BEFORE = timedelta(seconds=10)
 BATCH = 500
 
 
@@ -119,6 +123,8 @@ class Outbox:
         self._audited_generation = 0
         # Until when each batch checks whether its offsets were earlier rows' too.
         self._check_taken_until = 0.0
+        # Rows published since then are read back by each audit until _check_taken_until.
+        self._read_back_since = now()
         # Rows owed again because the broker lost them (for tests and logs).
         self.republished = 0
 
@@ -312,6 +318,7 @@ class Outbox:
         if producer.generations != self._audited_generation:
             self._audited_generation = producer.generations
             self._check_taken_until = time.monotonic() + TAKEN_CHECK_SECONDS
+            self._read_back_since = now() - READ_BACK_BEFORE
             # A new producer most often means a broker that restarted: a reader that
             # knew the old one may take its whole timeout to notice.
             await self._acknowledgements(producer).close()
@@ -395,6 +402,14 @@ class Outbox:
         acknowledgements = self._acknowledgements(producer)
         await acknowledgements.load()
         lost = await acknowledgements.lost()
+        if not lost and time.monotonic() < self._check_taken_until:
+            recent = await self._entries.find(
+                {"owed": False, "published_at": {"$gte": self._read_back_since}},
+                projection={"topic": 1, "partition": 1, "offset": 1, "value": 1},
+            ).to_list()
+            lost = await acknowledgements.not_there(recent)
+            if lost:
+                log.warning("read back, the log no longer holds rows it acknowledged")
         if lost:
             await self._owe_again(lost)
         return bool(lost)

@@ -90,14 +90,24 @@ class LastApplied:
                 await reader.stop()
 
 
+def described(partitions: Collection[TopicPartition]) -> str:
+    """`topic[0,2] other[1]`, the topic named by its last dotted part or two (no prefix)."""
+    by_topic: dict[str, list[int]] = {}
+    for tp in partitions:
+        by_topic.setdefault(".".join(tp.topic.split(".")[-2:]), []).append(tp.partition)
+    return " ".join(f"{t}{sorted(p)}" for t, p in sorted(by_topic.items())) or "nothing"
+
+
 class ReadRewrittenAgain(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
     """On every assignment, sends the partitions rewritten under it to `read_again`."""
 
     def __init__(
         self,
+        name: str,
         last: LastApplied,
         read_again: Callable[[list[TopicPartition]], Awaitable[None]],
     ) -> None:
+        self._name = name
         self._last = last
         self._read_again = read_again
 
@@ -105,6 +115,9 @@ class ReadRewrittenAgain(ConsumerRebalanceListener):  # type: ignore[misc]  # ai
         return None
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        # Which partitions, not only how many: a group that leaves one unread (or gives
+        # one to two members) is seen in the members' logs side by side.
+        log.info("%s assigned %s", self._name, described(assigned))
         rewritten = await self._last.rewritten(assigned)
         if rewritten:
             for tp in rewritten:

@@ -53,7 +53,7 @@ from support.faults import (
     stream_wrong,
 )
 from support.harness import Harness, running
-from support.platforms import replicated
+from support.platforms import on_free_ports, replicated
 from support.servers import free_port, restart, sigkill
 
 pytestmark = pytest.mark.e2e
@@ -123,14 +123,12 @@ def owned(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Owned]:
     infra = LocalInfra(tmp_path / "servers", free_port(), free_port())
     infra.up()
     tag = uuid.uuid4().hex[:8]
-    settings = platform.Platform(
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        ports={service: free_port() for service in platform.SERVICES},
-        http_port=free_port(),
-        topic_prefix=f"f{tag}.",
-        database_prefix=f"f{tag}_",
-        extra_env={"LOG_FORMAT": "text"},
+    settings = on_free_ports(
+        infra.bootstrap_servers,
+        infra.mongodb_uri,
+        f"f{tag}.",
+        f"f{tag}_",
+        {"LOG_FORMAT": "text"},
     )
     back_within = BACK_WITHIN_CHAOS if long else BACK_WITHIN_SHARED
     try:

@@ -35,7 +35,6 @@ from pathlib import Path
 
 import pytest
 
-from quorum_devtools import platform
 from quorum_devtools.bench_platform import create_tenant
 from quorum_devtools.infra import LocalInfra
 from support.faults import (
@@ -49,6 +48,7 @@ from support.faults import (
     stream_wrong,
 )
 from support.harness import Harness, running
+from support.platforms import on_free_ports
 from support.servers import free_port
 
 # Seven cases, each with two restarts on a machine that may be busy with another run.
@@ -82,14 +82,12 @@ def points(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     infra = LocalInfra(folder / "servers", free_port(), free_port())
     infra.up()
     tag = uuid.uuid4().hex[:8]
-    settings = platform.Platform(
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        ports={service: free_port() for service in platform.SERVICES},
-        http_port=free_port(),
-        topic_prefix=f"p{tag}.",
-        database_prefix=f"p{tag}_",
-        extra_env={"LOG_FORMAT": "text"},
+    settings = on_free_ports(
+        infra.bootstrap_servers,
+        infra.mongodb_uri,
+        f"p{tag}.",
+        f"p{tag}_",
+        {"LOG_FORMAT": "text"},
     )
     try:
         with running(settings, folder, BACK_WITHIN) as harness:

@@ -31,8 +31,8 @@ from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
-from support.platforms import own_platform
-from support.servers import Servers, free_port
+from support.platforms import on_free_ports, own_platform
+from support.servers import Servers
 
 SERVER = trace_pb2.Span.SPAN_KIND_SERVER
 CLIENT = trace_pb2.Span.SPAN_KIND_CLIENT
@@ -136,14 +136,12 @@ async def _exporting(
     infra: Servers, isolation: Isolation, tmp_path: Path, receiver: Receiver, write_ratio: str
 ) -> AsyncIterator[platform.Platform]:
     """A whole Quorum exporting to `receiver`, quickly (short batch and metric intervals)."""
-    settings = platform.Platform(
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        ports={service: free_port() for service in platform.SERVICES},
-        http_port=free_port(),
-        topic_prefix=isolation.topic_prefix,
-        database_prefix=isolation.database_prefix,
-        extra_env={
+    settings = on_free_ports(
+        infra.kafka_bootstrap_servers,
+        infra.mongodb_uri,
+        isolation.topic_prefix,
+        isolation.database_prefix,
+        {
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.port}",
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "OTEL_METRIC_EXPORT_INTERVAL": "500",

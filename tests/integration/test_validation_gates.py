@@ -23,7 +23,7 @@ from quorum_validation.gate import Evidence, evaluate
 from quorum_validation.messages import endorsement_from, organization_from, policy_from
 from support import events
 from support.kafka import Collector, publish
-from support.newcomer import ORGANIZATIONS, PM, TENANT
+from support.newcomer import PM, TENANT, organizations
 
 if TYPE_CHECKING:
     from quorum.validation.v1.validation_pb2_grpc import GateServiceAsyncStub
@@ -33,18 +33,9 @@ pytestmark = pytest.mark.integration
 
 async def populate(service: RunningValidation) -> None:
     directory = validation_pb2_grpc.DirectoryServiceStub(service.channel)
-    for org_id, name, segment, arr, relationship in ORGANIZATIONS:
+    for org in organizations():
         await directory.UpsertOrganization(
-            validation_pb2.UpsertOrganizationRequest(
-                tenant_id=TENANT,
-                organization=domain_pb2.Organization(
-                    organization_id=org_id,
-                    name=name,
-                    segment=segment,
-                    arr=arr,
-                    relationship=relationship,
-                ),
-            )
+            validation_pb2.UpsertOrganizationRequest(tenant_id=TENANT, organization=org)
         )
 
 

@@ -35,15 +35,13 @@ def own_platform(
     exits 0 on SIGTERM.
     """
     settings = replicated(
-        platform.Platform(
-            extra_env=dict(extra_env or {}),
-            kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-            mongodb_uri=infra.mongodb_uri,
-            ports={service: free_port() for service in platform.SERVICES},
-            http_port=free_port(),
-            topic_prefix=topic_prefix,
-            database_prefix=database_prefix,
-            gateway_ca_file=gateway_ca_file,
+        on_free_ports(
+            infra.kafka_bootstrap_servers,
+            infra.mongodb_uri,
+            topic_prefix,
+            database_prefix,
+            extra_env,
+            gateway_ca_file,
         ),
         replicas,
     )
@@ -61,6 +59,28 @@ def own_platform(
         for handle in handles.values():
             handle.close()
     assert codes == dict.fromkeys(settings.names, 0), codes
+
+
+def on_free_ports(
+    kafka_bootstrap_servers: str,
+    mongodb_uri: str,
+    topic_prefix: str,
+    database_prefix: str,
+    extra_env: Mapping[str, str] | None = None,
+    gateway_ca_file: str = "",
+) -> platform.Platform:
+    """Platform settings on free ports with topics and databases of their own, so the
+    platform can run beside any other (another test, another engineer's `make test`)."""
+    return platform.Platform(
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        mongodb_uri=mongodb_uri,
+        ports={service: free_port() for service in platform.SERVICES},
+        http_port=free_port(),
+        topic_prefix=topic_prefix,
+        database_prefix=database_prefix,
+        extra_env=dict(extra_env or {}),
+        gateway_ca_file=gateway_ca_file,
+    )
 
 
 def replicated(settings: platform.Platform, replicas: int) -> platform.Platform:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from quorum_common.events import Topics
 from quorum_validation.__main__ import serve
 from quorum_validation.settings import ValidationSettings
+from support.ideas_service import Running, running_ideas
 from support.servers import Servers, free_port
 
 
@@ -72,3 +74,16 @@ async def validation(infra: Servers, isolation: Isolation) -> AsyncIterator[Runn
             stop.set()
             await asyncio.wait_for(task, timeout=30)
             await client.close()
+
+
+@pytest.fixture(scope="module")
+async def ideas(infra: Servers) -> AsyncIterator[Running]:
+    """The ideas service as `__main__` wires it, one per module (support/ideas_service.py)."""
+    async with running_ideas(infra) as running:
+        yield running
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A tenant of the test's own, so tests sharing a service never see each other's ideas."""
+    return f"tenant-{uuid.uuid4().hex[:8]}"

@@ -17,9 +17,11 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from quorum_common.events import Topics
+from quorum_devtools.sinks import MailSink
 from quorum_validation.__main__ import serve
 from quorum_validation.settings import ValidationSettings
 from support.ideas_service import Running, running_ideas
+from support.notifications_service import RunningNotifications, running_notifications
 from support.servers import Servers, free_port
 
 
@@ -87,3 +89,23 @@ async def ideas(infra: Servers) -> AsyncIterator[Running]:
 def tenant() -> str:
     """A tenant of the test's own, so tests sharing a service never see each other's ideas."""
     return f"tenant-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def mail() -> AsyncIterator[MailSink]:
+    """A real SMTP server the notifications service sends its e-mail to."""
+    sink = MailSink()
+    await sink.start()
+    yield sink
+    await sink.stop()
+
+
+@pytest.fixture
+async def notifications(
+    infra: Servers, isolation: Isolation, mail: MailSink
+) -> AsyncIterator[RunningNotifications]:
+    """The notifications service sending to `mail` (support/notifications_service.py)."""
+    async with running_notifications(
+        infra, isolation, notifications_smtp_port=mail.port
+    ) as running:
+        yield running

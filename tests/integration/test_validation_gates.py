@@ -33,9 +33,9 @@ pytestmark = pytest.mark.integration
 
 async def populate(service: RunningValidation) -> None:
     directory = validation_pb2_grpc.DirectoryServiceStub(service.channel)
-    for org in organizations():
+    for entry in organizations():
         await directory.UpsertOrganization(
-            validation_pb2.UpsertOrganizationRequest(tenant_id=TENANT, organization=org)
+            validation_pb2.UpsertOrganizationRequest(tenant_id=TENANT, organization=entry)
         )
 
 

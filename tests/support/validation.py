@@ -7,7 +7,8 @@ publishes them, with the dates a test chooses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -148,6 +149,18 @@ async def validation_parts(
         ),
         outbox=outbox,
     )
+
+
+@contextlib.asynccontextmanager
+async def parts_on(
+    mongodb_uri: str, database: str, chunk: int = CHUNK
+) -> AsyncIterator[Validation]:
+    """The parts on a database of their own, with a client closed after the test."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
+    try:
+        yield await validation_parts(client, client[database], chunk)
+    finally:
+        await client.close()
 
 
 # --------------------------------------------------------------------------- events

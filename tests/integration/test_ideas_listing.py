@@ -20,7 +20,6 @@ from support.ideas_service import (
     MERGED,
     OPEN,
     Running,
-    bad_fields,
     endorse_idea,
     eventually,
     get,
@@ -30,6 +29,7 @@ from support.ideas_service import (
     stage_advanced,
     submit,
 )
+from support.statuses import bad_field_names
 
 pytestmark = pytest.mark.integration
 
@@ -134,8 +134,8 @@ async def test_a_bad_page_token_is_invalid_argument_naming_it(ideas: Running, te
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await ideas.stub.ListIdeas(request)
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert bad_fields(raised.value) <= {"page_token", "page_size"}
-        assert bad_fields(raised.value)
+        assert bad_field_names(raised.value) <= {"page_token", "page_size"}
+        assert bad_field_names(raised.value)
 
 
 # --- stage and status projection ----------------------------------------------------------

@@ -24,7 +24,6 @@ from support.ideas_service import (
     PREORDER,
     Running,
     backing,
-    bad_fields,
     endorse_idea,
     endorsed_by,
     events_of,
@@ -33,6 +32,7 @@ from support.ideas_service import (
     member,
     submit,
 )
+from support.statuses import bad_field_names
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,7 @@ async def test_a_request_id_is_its_submitters_own_and_never_answers_another_body
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await submit(ideas, tenant, by=("acme", "ana"), request_id="ticket-1", title="C")
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert bad_fields(raised.value) == {"request_id"}
+    assert bad_field_names(raised.value) == {"request_id"}
     assert (await get(ideas, ana)).title == "A"
 
 
@@ -149,7 +149,7 @@ async def test_bad_endorsements_name_every_field_and_unknown_ideas_are_not_found
             )
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert bad_fields(raised.value) == {
+    assert bad_field_names(raised.value) == {
         "idea_id",
         "member.organization_id",
         "importance",
@@ -290,7 +290,7 @@ async def test_merge_refuses_what_cannot_be_merged(ideas: Running, tenant: str) 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await merge(one.id, one.id, principal_id="")
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert bad_fields(raised.value) == {"target_idea_id", "actor.principal_id"}
+    assert bad_field_names(raised.value) == {"target_idea_id", "actor.principal_id"}
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await merge(one.id, str(uuid.uuid4()))

@@ -21,7 +21,6 @@ from support.notifications_service import (
     TENANT,
     N,
     RunningNotifications,
-    bad_fields,
     declined,
     deliveries,
     eventually,
@@ -36,6 +35,7 @@ from support.notifications_service import (
     subscribe_webhook,
 )
 from support.servers import Servers
+from support.statuses import bad_fields
 
 pytestmark = pytest.mark.integration
 

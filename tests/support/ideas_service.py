@@ -20,7 +20,6 @@ import grpc
 from aiokafka import AIOKafkaConsumer
 from conftest import Isolation
 from faststream.kafka import KafkaBroker
-from google.rpc import error_details_pb2, status_pb2
 from pymongo.asynchronous.database import AsyncDatabase
 
 from quorum.domain.v1 import domain_pb2
@@ -262,14 +261,6 @@ def kind(event: events_pb2.Event) -> str:
 
 def endorsed_by(who: str) -> Callable[[events_pb2.Event], bool]:
     return lambda e: kind(e) == "idea_endorsed" and e.idea_endorsed.member.member_id == who
-
-
-def bad_fields(error: grpc.aio.AioRpcError) -> set[str]:
-    details = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
-    status = status_pb2.Status.FromString(details)
-    bad_request = error_details_pb2.BadRequest()
-    assert status.details[0].Unpack(bad_request)
-    return {v.field for v in bad_request.field_violations}
 
 
 async def publish_validation(running: Running, event: events_pb2.Event) -> None:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from conftest import Isolation
-from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -299,11 +298,3 @@ async def settled(service: RunningNotifications, count: int, **filters: Any) -> 
     await eventually(check, f"{count} settled deliveries matching {filters}")
     assert len(found) == count, [(d.recipient, d.kind) for d in found]
     return found
-
-
-def bad_fields(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    raw = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
-    status = status_pb2.Status.FromString(raw)
-    request = error_details_pb2.BadRequest()
-    assert status.details[0].Unpack(request)
-    return {v.field: v.description for v in request.field_violations}

@@ -29,14 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from quorum_devtools.bench_platform import create_tenant
-from quorum_devtools.infra import LocalInfra
 from support.faults import (
     Load,
     Watcher,
@@ -48,8 +46,7 @@ from support.faults import (
     stream_wrong,
 )
 from support.harness import Harness, running
-from support.platforms import on_free_ports
-from support.servers import free_port
+from support.platforms import on_servers_of_its_own
 
 # Seven cases, each with two restarts on a machine that may be busy with another run.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -79,21 +76,11 @@ def points(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     # Servers of its own: a kill inside a transaction leaves it open on mongod until its
     # lifetime ends, which the local servers shorten (infra.py); a shared mongod may be
     # one started otherwise.
-    infra = LocalInfra(folder / "servers", free_port(), free_port())
-    infra.up()
-    tag = uuid.uuid4().hex[:8]
-    settings = on_free_ports(
-        infra.bootstrap_servers,
-        infra.mongodb_uri,
-        f"p{tag}.",
-        f"p{tag}_",
-        {"LOG_FORMAT": "text"},
-    )
-    try:
-        with running(settings, folder, BACK_WITHIN) as harness:
-            yield harness
-    finally:
-        infra.down()
+    with (
+        on_servers_of_its_own(folder, "p") as (_, settings),
+        running(settings, folder, BACK_WITHIN) as harness,
+    ):
+        yield harness
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from quorum_devtools import platform
+from quorum_devtools.infra import LocalInfra
 from support.servers import Servers, free_port
 
 Processes = dict[str, subprocess.Popen[bytes]]
@@ -81,6 +83,32 @@ def on_free_ports(
         extra_env=dict(extra_env or {}),
         gateway_ca_file=gateway_ca_file,
     )
+
+
+@contextmanager
+def on_servers_of_its_own(
+    folder: Path, letter: str
+) -> Iterator[tuple[LocalInfra, platform.Platform]]:
+    """A broker and a mongod of its own in `folder` (a test may kill them, and a kill
+    inside a transaction leaves it open on mongod only as long as the local servers'
+    short lifetime, infra.py), with platform settings on free ports, text logs, and
+    topics and databases named `<letter><tag>`; the servers stop afterwards."""
+    infra = LocalInfra(folder / "servers", free_port(), free_port())
+    infra.up()
+    tag = f"{letter}{uuid.uuid4().hex[:8]}"
+    try:
+        yield (
+            infra,
+            on_free_ports(
+                infra.bootstrap_servers,
+                infra.mongodb_uri,
+                f"{tag}.",
+                f"{tag}_",
+                {"LOG_FORMAT": "text"},
+            ),
+        )
+    finally:
+        infra.down()
 
 
 def replicated(settings: platform.Platform, replicas: int) -> platform.Platform:

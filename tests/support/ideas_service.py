@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import grpc
 from aiokafka import AIOKafkaConsumer
 from conftest import Isolation
 from faststream.kafka import KafkaBroker
@@ -25,17 +24,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
 from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
-from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics, headers, new_event
-from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
+from quorum_common.kafka import make_broker
 from quorum_common.mongo import Document, connect
-from quorum_common.outbox import Outbox
 from quorum_devtools.infra import IDLE_PAUSE_MAX_MS
-from quorum_ideas.__main__ import CONSUMER, SERVICE
-from quorum_ideas.api import IdeasApi
-from quorum_ideas.store import PROJECTED, IdeaStore
-from support.servers import Servers
+from quorum_ideas.__main__ import serve
+from quorum_ideas.settings import IdeasSettings
+from support.servers import Servers, free_port
+from support.serving import serving
 
 if TYPE_CHECKING:
     from quorum.ideas.v1.ideas_pb2_grpc import IdeasServiceAsyncStub
@@ -65,59 +61,35 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running_ideas(infra: Servers) -> AsyncIterator[Running]:
-    """The ideas service as `__main__` wires it, on a free port, with its own names."""
+    """The ideas service's own `serve`, on a free port, with its own names; its database
+    is dropped afterwards."""
     isolation = Isolation(uuid.uuid4().hex[:12])
-    topics = Topics(isolation.topic_prefix)
-    bootstrap = infra.kafka_bootstrap_servers
+    settings = IdeasSettings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        mongodb_uri=infra.mongodb_uri,
+        kafka_topic_prefix=isolation.topic_prefix,
+        kafka_idle_pause_max_ms=IDLE_PAUSE_MAX_MS,
+        ideas_mongodb_database=isolation.database("ideas"),
+        ideas_grpc_port=free_port(),
+    )
     client = await connect(infra.mongodb_uri, 10.0)
-    database = client[isolation.database("ideas")]
-    await ensure_topics(
-        bootstrap, [topics.ideas, topics.validation, topics.dead_letter(CONSUMER)], 10.0
-    )
-    outbox = Outbox(database, topics.ideas)
-    store = IdeaStore(client, database, outbox)
-    await store.prepare()
-    broker = make_broker(bootstrap, "ideas-test")
+    # Validation's events, published as that service publishes them.
+    broker = make_broker(infra.kafka_bootstrap_servers, "ideas-test")
     await broker.start()
-    dead_letters = RelayProducer(bootstrap, "ideas-test-dead-letters")
-    consumer = EventConsumer(
-        name=CONSUMER,
-        bootstrap_servers=bootstrap,
-        dead_letters=dead_letters,
-        client=client,
-        database=database,
-        topics=topics,
-        sources=[topics.validation],
-        handle=store.project,
-        kinds=PROJECTED,
-        idle_pause_max_ms=IDLE_PAUSE_MAX_MS,
-    )
-    await consumer.start()
-    relay = asyncio.create_task(
-        outbox.run_relay(RelayProducer(bootstrap, "ideas-test-relay")), name="outbox-relay"
-    )
-    server = GrpcServer("127.0.0.1", 0, [SERVICE])
-    ideas_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(store), server.server)
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
     try:
-        yield Running(
-            stub=ideas_pb2_grpc.IdeasServiceStub(channel),
-            topics=topics,
-            bootstrap_servers=bootstrap,
-            broker=broker,
-            database=database,
-        )
+        async with serving(
+            "ideas", lambda stop: serve(settings, stop), settings.ideas_grpc_port
+        ) as channel:
+            yield Running(
+                stub=ideas_pb2_grpc.IdeasServiceStub(channel),
+                topics=Topics(isolation.topic_prefix),
+                bootstrap_servers=infra.kafka_bootstrap_servers,
+                broker=broker,
+                database=client[settings.ideas_mongodb_database],
+            )
     finally:
-        await channel.close()
-        await server.stop(0)
-        await consumer.stop()
-        await dead_letters.stop()
-        relay.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await relay
         await broker.stop()
-        await client.drop_database(database.name)
+        await client.drop_database(settings.ideas_mongodb_database)
         await client.close()
 
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from conftest import Isolation
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -31,6 +30,7 @@ from quorum_notifications.settings import NotificationsSettings
 from support import events
 from support.kafka import publish
 from support.servers import Servers, free_port
+from support.serving import serving
 
 if TYPE_CHECKING:
     from quorum.notifications.v1.notifications_pb2_grpc import NotificationsServiceAsyncStub
@@ -58,22 +58,6 @@ class RunningNotifications:
         return self.topics.dead_letter(DELIVERY_DEAD_LETTERS)
 
 
-async def _wait_serving(channel: grpc.aio.Channel, task: asyncio.Task[None]) -> None:
-    deadline = time.monotonic() + 60
-    stub = health_pb2_grpc.HealthStub(channel)
-    while True:
-        if task.done():
-            task.result()
-            raise RuntimeError("notifications stopped during start")
-        with contextlib.suppress(grpc.aio.AioRpcError):
-            answer = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-            if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError("notifications not SERVING after 60s")
-        await asyncio.sleep(0.05)
-
-
 @contextlib.asynccontextmanager
 async def running_notifications(
     infra: Servers, isolation: Isolation, **overrides: Any
@@ -94,13 +78,13 @@ async def running_notifications(
     }
     fields.update(overrides)
     settings = NotificationsSettings(**fields)
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop))
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_uri, tz_aware=True)
-    address = f"127.0.0.1:{settings.notifications_grpc_port}"
-    async with grpc.aio.insecure_channel(address) as channel:
-        try:
-            await _wait_serving(channel, task)
+    try:
+        async with serving(
+            "notifications",
+            lambda stop: serve(settings, stop),
+            settings.notifications_grpc_port,
+        ) as channel:
             yield RunningNotifications(
                 channel,
                 notifications_pb2_grpc.NotificationsServiceStub(channel),
@@ -109,10 +93,8 @@ async def running_notifications(
                 infra.kafka_bootstrap_servers,
                 settings,
             )
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=30)
-            await client.close()
+    finally:
+        await client.close()
 
 
 @contextlib.asynccontextmanager

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import grpc
 from pymongo import AsyncMongoClient
 
 from quorum.domain.v1 import domain_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_common.errors import FieldViolation, InvalidArgument
 from quorum_common.events import timestamp
+from quorum_common.grpc_server import Context
 from quorum_common.mongo import Document
 from quorum_common.unit_of_work import commit
 from quorum_validation.directory import DirectoryStore
@@ -36,8 +36,6 @@ from quorum_validation.requests import (
     tenant_checked,
 )
 from quorum_validation.usecases import Advanced, Gates
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def progress_message(found: Progress) -> validation_pb2.GetIdeaProgressResponse:

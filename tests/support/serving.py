@@ -34,9 +34,11 @@ async def wait_serving(channel: grpc.aio.Channel, task: asyncio.Task[None], name
 
 
 @contextlib.asynccontextmanager
-async def serving(name: str, serve: Serve, port: int) -> AsyncIterator[grpc.aio.Channel]:
+async def serving(
+    name: str, serve: Serve, port: int, stop_within: float = 30
+) -> AsyncIterator[grpc.aio.Channel]:
     """`serve(stop)` running until the block ends, and a channel to it once SERVING; the
-    service must then stop cleanly (within 30 s, without an error)."""
+    service must then stop cleanly (within `stop_within` seconds, without an error)."""
     stop = asyncio.Event()
     task = asyncio.create_task(serve(stop), name=name)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
@@ -45,4 +47,4 @@ async def serving(name: str, serve: Serve, port: int) -> AsyncIterator[grpc.aio.
             yield channel
         finally:
             stop.set()
-            await asyncio.wait_for(task, timeout=30)
+            await asyncio.wait_for(task, timeout=stop_within)

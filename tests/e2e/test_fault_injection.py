@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +52,8 @@ from support.faults import (
     stream_wrong,
 )
 from support.harness import Harness, running
-from support.platforms import replicated
-from support.servers import free_port, restart, sigkill
+from support.platforms import on_servers_of_its_own, replicated
+from support.servers import restart, sigkill
 
 pytestmark = pytest.mark.e2e
 
@@ -120,24 +119,12 @@ class Owned:
 @pytest.fixture
 def owned(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Owned]:
     long = bool(request.config.getoption("--chaos"))
-    infra = LocalInfra(tmp_path / "servers", free_port(), free_port())
-    infra.up()
-    tag = uuid.uuid4().hex[:8]
-    settings = platform.Platform(
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        ports={service: free_port() for service in platform.SERVICES},
-        http_port=free_port(),
-        topic_prefix=f"f{tag}.",
-        database_prefix=f"f{tag}_",
-        extra_env={"LOG_FORMAT": "text"},
-    )
     back_within = BACK_WITHIN_CHAOS if long else BACK_WITHIN_SHARED
-    try:
-        with running(replicated(settings, REPLICAS), tmp_path, back_within) as harness:
-            yield Owned(infra, harness, random.Random())
-    finally:
-        infra.down()
+    with (
+        on_servers_of_its_own(tmp_path, "f") as (infra, settings),
+        running(replicated(settings, REPLICAS), tmp_path, back_within) as harness,
+    ):
+        yield Owned(infra, harness, random.Random())
 
 
 async def watched(watching: asyncio.Task[None], watcher: Watcher) -> dict[str, object]:

@@ -29,15 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from quorum_devtools import platform
 from quorum_devtools.bench_platform import create_tenant
-from quorum_devtools.infra import LocalInfra
 from support.faults import (
     Load,
     Watcher,
@@ -49,7 +46,7 @@ from support.faults import (
     stream_wrong,
 )
 from support.harness import Harness, running
-from support.servers import free_port
+from support.platforms import on_servers_of_its_own
 
 # Seven cases, each with two restarts on a machine that may be busy with another run.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -79,23 +76,11 @@ def points(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     # Servers of its own: a kill inside a transaction leaves it open on mongod until its
     # lifetime ends, which the local servers shorten (infra.py); a shared mongod may be
     # one started otherwise.
-    infra = LocalInfra(folder / "servers", free_port(), free_port())
-    infra.up()
-    tag = uuid.uuid4().hex[:8]
-    settings = platform.Platform(
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        ports={service: free_port() for service in platform.SERVICES},
-        http_port=free_port(),
-        topic_prefix=f"p{tag}.",
-        database_prefix=f"p{tag}_",
-        extra_env={"LOG_FORMAT": "text"},
-    )
-    try:
-        with running(settings, folder, BACK_WITHIN) as harness:
-            yield harness
-    finally:
-        infra.down()
+    with (
+        on_servers_of_its_own(folder, "p") as (_, settings),
+        running(settings, folder, BACK_WITHIN) as harness,
+    ):
+        yield harness
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
+from google.rpc import error_details_pb2
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
@@ -17,6 +17,7 @@ from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
 from support.ledger import customers_counted
 from support.newcomer import submission
+from support.statuses import bad_field_names, status_of
 from support.waiting import until
 
 if TYPE_CHECKING:
@@ -149,15 +150,6 @@ async def refused(call: Awaitable[Any]) -> grpc.aio.AioRpcError:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await call
     return raised.value
-
-
-def bad_fields(error: grpc.aio.AioRpcError) -> set[str]:
-    status = status_pb2.Status.FromString(
-        dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
-    )
-    bad = error_details_pb2.BadRequest()
-    assert status.details[0].Unpack(bad)
-    return {v.field for v in bad.field_violations}
 
 
 async def test_the_newcomer_scenario_through_the_gateway(tenant: Tenant) -> None:
@@ -338,15 +330,22 @@ async def test_bad_input_and_bad_keys_get_clear_statuses(
         tenant.pm.ideas.SubmitIdea(gateway_pb2.SubmitIdeaRequest(title="t" * 201))
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert {"title", "problem", "product_area", "source_channel", "importance"} <= bad_fields(error)
+    assert {"title", "problem", "product_area", "source_channel", "importance"} <= bad_field_names(
+        error
+    )
     error = await refused(tenant.pm.gates.DeclineIdea(gateway_pb2.DeclineIdeaRequest(idea_id="x")))
-    assert bad_fields(error) == {"idea_id", "reason"}
+    assert bad_field_names(error) == {"idea_id", "reason"}
     error = await refused(
         tenant.admin.access.CreateApiKey(
             gateway_pb2.CreateApiKeyRequest(role=gateway_pb2.ROLE_CUSTOMER)
         )
     )
-    assert bad_fields(error) == {"principal_id", "display_name", "organization_id", "member_id"}
+    assert bad_field_names(error) == {
+        "principal_id",
+        "display_name",
+        "organization_id",
+        "member_id",
+    }
     async with grpc.aio.insecure_channel(tenant.address) as anonymous:
         error = await refused(
             gateway_pb2_grpc.IdeasServiceStub(anonymous).GetIdea(gateway_pb2.GetIdeaRequest())
@@ -488,11 +487,8 @@ async def test_a_flood_from_one_key_is_throttled(
     assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes
     # It says when to try again, as google.rpc.RetryInfo.
     assert throttled is not None
-    status = status_pb2.Status.FromString(
-        dict(throttled.trailing_metadata() or ())["grpc-status-details-bin"]
-    )
     retry = error_details_pb2.RetryInfo()
-    assert status.details[0].Unpack(retry)
+    assert status_of(throttled).details[0].Unpack(retry)
     assert retry.retry_delay.ToNanoseconds() > 0
     # Another key has its own bucket.
     pipeline = await admin.policies.GetPipeline(gateway_pb2.GetPipelineRequest())

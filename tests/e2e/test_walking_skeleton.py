@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_devtools import platform
+from support.statuses import bad_field_names
 
 if TYPE_CHECKING:
     from quorum.gateway.v1.gateway_pb2_grpc import IdeasServiceAsyncStub
@@ -98,12 +98,7 @@ async def test_bad_submission_names_every_bad_field(gateway: grpc.aio.Channel) -
         )
     error = raised.value
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    details = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
-    status = status_pb2.Status.FromString(details)
-    bad_request = error_details_pb2.BadRequest()
-    assert status.details[0].Unpack(bad_request)
-    fields = {v.field for v in bad_request.field_violations}
-    assert fields == {"title", "problem", "importance", "source_channel"}
+    assert bad_field_names(error) == {"title", "problem", "importance", "source_channel"}
 
 
 async def test_unknown_idea_is_not_found(gateway: grpc.aio.Channel) -> None:

@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2
 
 from quorum_common.grpc_server import GrpcServer
 from support.servers import free_port
+from support.statuses import bad_request
 
 CHECK = "/grpc.health.v1.Health/Check"
 WATCH = "/grpc.health.v1.Health/Watch"
@@ -30,14 +30,6 @@ async def server() -> AsyncIterator[GrpcServer]:
         yield running
     finally:
         await running.stop(0)
-
-
-def _bad_request(error: grpc.aio.AioRpcError) -> error_details_pb2.BadRequest:
-    details = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
-    status = status_pb2.Status.FromString(details)
-    found = error_details_pb2.BadRequest()
-    assert status.details[0].Unpack(found)
-    return found
 
 
 @pytest.mark.parametrize("raw", [b"\xff\xff\xff", b"\x0a\x05ab", b"\x0a\x02\xff\xfe"])
@@ -55,7 +47,7 @@ async def test_undecodable_unary_request_is_invalid_argument(
         good = await call(health_pb2.HealthCheckRequest().SerializeToString(), timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert caught.value.details() == "the request is not a valid grpc.health.v1.HealthCheckRequest"
-    assert [v.field for v in _bad_request(caught.value).field_violations] == ["request"]
+    assert [v.field for v in bad_request(caught.value).field_violations] == ["request"]
     assert health_pb2.HealthCheckResponse.FromString(good).status == 1
     assert "Traceback" not in caplog.text
     assert all(record.exc_info is None for record in caplog.records)
@@ -70,7 +62,7 @@ async def test_undecodable_streaming_request_is_invalid_argument(server: GrpcSer
             async for _ in call(b"\xff", timeout=10):
                 pass
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert _bad_request(caught.value).field_violations[0].field == "request"
+    assert bad_request(caught.value).field_violations[0].field == "request"
 
 
 async def test_a_flood_of_undecodable_requests_logs_one_warning(

@@ -15,11 +15,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer
 from conftest import Isolation
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
@@ -29,6 +27,7 @@ from quorum_devtools.infra import IDLE_PAUSE_MAX_MS
 from quorum_ideas.__main__ import serve
 from quorum_ideas.settings import IdeasSettings
 from support.servers import Servers, free_port
+from support.serving import serving
 
 if TYPE_CHECKING:
     from quorum.ideas.v1.ideas_pb2_grpc import IdeasServiceAsyncStub
@@ -59,36 +58,14 @@ async def running(infra: Servers) -> AsyncIterator[Running]:
         ideas_mongodb_database=isolation.database("ideas"),
         ideas_grpc_port=free_port(),
     )
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(settings, stop))
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{settings.ideas_grpc_port}") as channel:
-        try:
-            await _serving(channel, task)
-            yield Running(
-                ideas_pb2_grpc.IdeasServiceStub(channel),
-                Topics(isolation.topic_prefix),
-                infra.kafka_bootstrap_servers,
-            )
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=60)
-
-
-async def _serving(channel: grpc.aio.Channel, task: asyncio.Task[None]) -> None:
-    health = health_pb2_grpc.HealthStub(channel)
-    deadline = time.monotonic() + 60
-    while True:
-        if task.done():
-            task.result()
-            raise RuntimeError("the ideas service stopped during start")
-        try:
-            answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=1)
-            if answer.status == health_pb2.HealthCheckResponse.SERVING:
-                return
-        except grpc.aio.AioRpcError:
-            pass
-        assert time.monotonic() < deadline, "the ideas service is not SERVING after 60 s"
-        await asyncio.sleep(0.05)
+    async with serving(
+        "ideas", lambda stop: serve(settings, stop), settings.ideas_grpc_port, stop_within=60
+    ) as channel:
+        yield Running(
+            ideas_pb2_grpc.IdeasServiceStub(channel),
+            Topics(isolation.topic_prefix),
+            infra.kafka_bootstrap_servers,
+        )
 
 
 def member(n: int) -> domain_pb2.MemberRef:

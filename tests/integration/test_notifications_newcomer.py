@@ -15,7 +15,14 @@ import pytest
 from conftest import Isolation
 
 from integration.conftest import RunningValidation
-from integration.test_notifications_service import (
+from quorum.domain.v1 import domain_pb2
+from quorum.notifications.v1 import notifications_pb2
+from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
+from quorum_devtools.sinks import ReceivedWebhook
+from support import events
+from support.kafka import publish
+from support.newcomer import PM, TENANT, organizations
+from support.notifications_service import (
     PRODUCT,
     RunningNotifications,
     eventually,
@@ -26,13 +33,6 @@ from integration.test_notifications_service import (
     settled,
     subscribe_webhook,
 )
-from quorum.domain.v1 import domain_pb2
-from quorum.notifications.v1 import notifications_pb2
-from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
-from quorum_devtools.sinks import ReceivedWebhook
-from support import events
-from support.kafka import publish
-from support.newcomer import ORGANIZATIONS, PM, TENANT
 from support.servers import Servers
 
 pytestmark = pytest.mark.integration
@@ -71,18 +71,9 @@ async def test_five_endorsers_are_told_their_idea_advanced_and_megacorp_is_not(
     validation: RunningValidation, notifications: RunningNotifications
 ) -> None:
     directory = validation_pb2_grpc.DirectoryServiceStub(validation.channel)
-    for org_id, name, segment, arr, relationship in ORGANIZATIONS:
+    for entry in organizations():
         await directory.UpsertOrganization(
-            validation_pb2.UpsertOrganizationRequest(
-                tenant_id=TENANT,
-                organization=domain_pb2.Organization(
-                    organization_id=org_id,
-                    name=name,
-                    segment=segment,
-                    arr=arr,
-                    relationship=relationship,
-                ),
-            )
+            validation_pb2.UpsertOrganizationRequest(tenant_id=TENANT, organization=entry)
         )
     gates = validation_pb2_grpc.GateServiceStub(validation.channel)
 

@@ -13,7 +13,14 @@ import pytest
 from conftest import Isolation
 from pymongo import AsyncMongoClient
 
-from integration.test_notifications_service import (
+from quorum.notifications.v1 import notifications_pb2
+from quorum_common.events import now
+from quorum_common.secretbox import SecretBox
+from quorum_notifications.domain import Recipient
+from quorum_notifications.messages import recipient_document
+from quorum_notifications.subscriptions import SUBSCRIPTIONS
+from support.kafka import publish
+from support.notifications_service import (
     SECRET,
     TENANT,
     declined,
@@ -22,13 +29,6 @@ from integration.test_notifications_service import (
     running_notifications,
     settled,
 )
-from quorum.notifications.v1 import notifications_pb2
-from quorum_common.events import now
-from quorum_common.secretbox import SecretBox
-from quorum_notifications.domain import Recipient
-from quorum_notifications.messages import recipient_document
-from quorum_notifications.subscriptions import SUBSCRIPTIONS
-from support.kafka import publish
 from support.servers import Servers
 
 pytestmark = pytest.mark.integration

@@ -1,134 +1,45 @@
 """One SubmitIdea, one trace: gateway → ideas → Kafka → validation → Kafka → consumers.
 
 The four services run as processes (as in tests/e2e) with OTEL_EXPORTER_OTLP_ENDPOINT
-pointing at a small OTLP/gRPC receiver in this test, which keeps every exported span
-and metric. The configuration rules of the OTEL_* variables are checked without
-processes at the end.
+pointing at a small OTLP/gRPC receiver in this test (support/otlp.py), which keeps
+every exported span and metric.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import grpc
 import pytest
 from conftest import Isolation
-from opentelemetry.proto.collector.metrics.v1 import (
-    metrics_service_pb2,
-    metrics_service_pb2_grpc,
-)
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-from opentelemetry.proto.common.v1 import common_pb2
-from opentelemetry.proto.trace.v1 import trace_pb2
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_devtools import platform
 from support.auth import bootstrap_tenant, channel
-from support.platforms import own_platform
-from support.servers import Servers, free_port
-
-SERVER = trace_pb2.Span.SPAN_KIND_SERVER
-CLIENT = trace_pb2.Span.SPAN_KIND_CLIENT
-PRODUCER = trace_pb2.Span.SPAN_KIND_PRODUCER
-CONSUMER = trace_pb2.Span.SPAN_KIND_CONSUMER
-
-
-def _value(value: common_pb2.AnyValue) -> object:
-    kind = value.WhichOneof("value")
-    return getattr(value, kind) if kind else None
-
-
-def _attributes(pairs: Any) -> dict[str, object]:
-    return {pair.key: _value(pair.value) for pair in pairs}
-
-
-@dataclass(frozen=True)
-class Collected:
-    service: str
-    trace_id: str
-    span_id: str
-    parent_id: str
-    name: str
-    kind: int
-    attributes: Mapping[str, object]
-
-
-@dataclass
-class Receiver:
-    """What the services exported: spans, and (service, metric, attributes) readings."""
-
-    port: int = 0
-    spans: list[Collected] = field(default_factory=list)
-    metrics: list[tuple[str, str, dict[str, object]]] = field(default_factory=list)
-
-    def trace(self, trace_id: str) -> list[Collected]:
-        return [span for span in self.spans if span.trace_id == trace_id]
-
-
-class _Traces(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self, receiver: Receiver) -> None:
-        self._receiver = receiver
-
-    async def Export(
-        self, request: trace_service_pb2.ExportTraceServiceRequest, context: Any
-    ) -> trace_service_pb2.ExportTraceServiceResponse:
-        for resource_spans in request.resource_spans:
-            service = str(_attributes(resource_spans.resource.attributes)["service.name"])
-            for scope in resource_spans.scope_spans:
-                self._receiver.spans.extend(
-                    Collected(
-                        service=service,
-                        trace_id=span.trace_id.hex(),
-                        span_id=span.span_id.hex(),
-                        parent_id=span.parent_span_id.hex(),
-                        name=span.name,
-                        kind=span.kind,
-                        attributes=_attributes(span.attributes),
-                    )
-                    for span in scope.spans
-                )
-        return trace_service_pb2.ExportTraceServiceResponse()
-
-
-class _Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
-    def __init__(self, receiver: Receiver) -> None:
-        self._receiver = receiver
-
-    async def Export(
-        self, request: metrics_service_pb2.ExportMetricsServiceRequest, context: Any
-    ) -> metrics_service_pb2.ExportMetricsServiceResponse:
-        for resource_metrics in request.resource_metrics:
-            service = str(_attributes(resource_metrics.resource.attributes)["service.name"])
-            for scope in resource_metrics.scope_metrics:
-                for metric in scope.metrics:
-                    data = getattr(metric, metric.WhichOneof("data") or "gauge")
-                    self._receiver.metrics.extend(
-                        (service, metric.name, _attributes(point.attributes))
-                        for point in data.data_points
-                    )
-        return metrics_service_pb2.ExportMetricsServiceResponse()
+from support.otlp import (
+    CLIENT,
+    CONSUMER,
+    PRODUCER,
+    SERVER,
+    Collected,
+    Receiver,
+    eventually,
+    receiving,
+    submission,
+    submit_idea,
+)
+from support.platforms import on_free_ports
+from support.servers import Servers
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     """An OTLP/gRPC endpoint in this test's event loop."""
-    collected = Receiver()
-    server = grpc.aio.server()
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_Traces(collected), server)  # type: ignore[no-untyped-call]
-    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(_Metrics(collected), server)  # type: ignore[no-untyped-call]
-    collected.port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
+    async with receiving() as collected:
         yield collected
-    finally:
-        await server.stop(grace=None)
 
 
 @contextlib.asynccontextmanager
@@ -136,14 +47,12 @@ async def _exporting(
     infra: Servers, isolation: Isolation, tmp_path: Path, receiver: Receiver, write_ratio: str
 ) -> AsyncIterator[platform.Platform]:
     """A whole Quorum exporting to `receiver`, quickly (short batch and metric intervals)."""
-    settings = platform.Platform(
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        ports={service: free_port() for service in platform.SERVICES},
-        http_port=free_port(),
-        topic_prefix=isolation.topic_prefix,
-        database_prefix=isolation.database_prefix,
-        extra_env={
+    settings = on_free_ports(
+        infra.kafka_bootstrap_servers,
+        infra.mongodb_uri,
+        isolation.topic_prefix,
+        isolation.database_prefix,
+        {
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.port}",
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "OTEL_METRIC_EXPORT_INTERVAL": "500",
@@ -189,34 +98,6 @@ async def traced_on_request(
         yield settings
 
 
-async def _eventually(check: Callable[[], str], within: float = 30.0) -> None:
-    """Wait until `check` returns "" (nothing missing); fail with what is still missing."""
-    deadline = time.monotonic() + within
-    while missing := check():
-        if time.monotonic() > deadline:
-            pytest.fail(missing)
-        await asyncio.sleep(0.1)
-
-
-def _submission() -> gateway_pb2.SubmitIdeaRequest:
-    return gateway_pb2.SubmitIdeaRequest(
-        title="Export gate reports to CSV",
-        problem="Our portfolio board reviews gate decisions in spreadsheets every week.",
-        product_area="reporting",
-        tags=["export"],
-        source_channel=domain_pb2.SOURCE_CHANNEL_PORTAL,
-        submitted_by=domain_pb2.MemberRef(organization_id="acme", member_id="ana"),
-        importance=domain_pb2.IMPORTANCE_IMPORTANT,
-    )
-
-
-async def _submit_idea(running: platform.Platform) -> None:
-    # The key is made before the call, so its own database work is not in the trace.
-    key = await asyncio.to_thread(bootstrap_tenant, running.env(), "acme-software")
-    async with channel(running.address("gateway"), key) as gateway:
-        await gateway_pb2_grpc.IdeasServiceStub(gateway).SubmitIdea(_submission())
-
-
 def _one(spans: list[Collected], service: str, kind: int, name: str) -> Collected | None:
     found = [s for s in spans if s.service == service and s.kind == kind and s.name == name]
     return found[0] if found else None
@@ -226,7 +107,7 @@ def _one(spans: list[Collected], service: str, kind: int, name: str) -> Collecte
 async def test_submit_idea_is_one_connected_trace_across_kafka(
     traced: platform.Platform, receiver: Receiver
 ) -> None:
-    await _submit_idea(traced)
+    await submit_idea(traced)
 
     ideas_topic = f"{traced.topic_prefix}quorum.ideas.v1"
     validation_topic = f"{traced.topic_prefix}quorum.validation.v1"
@@ -275,7 +156,7 @@ async def test_submit_idea_is_one_connected_trace_across_kafka(
                 return f"no MongoDB span from {service} in the trace"
         return ""
 
-    await _eventually(missing)
+    await eventually(missing)
 
     top = root()
     assert top is not None
@@ -310,7 +191,7 @@ async def test_a_trace_not_sampled_costs_no_span_anywhere_and_a_sampled_caller_i
         ideas = gateway_pb2_grpc.IdeasServiceStub(gateway)
         # Not sampled (ratio 0, no traceparent): the gateway, ideas, the relay and every
         # consumer must agree and make no span for it.
-        idea = (await ideas.SubmitIdea(_submission())).idea
+        idea = (await ideas.SubmitIdea(submission())).idea
         # Sampled by its caller: followed through every process. Same idea, so the same
         # partition: once its records are processed, the submission's were before them.
         await ideas.EndorseIdea(
@@ -339,7 +220,7 @@ async def test_a_trace_not_sampled_costs_no_span_anywhere_and_a_sampled_caller_i
                 return f"{service} {name} not in the sampled trace; have {_names(spans)}"
         return ""
 
-    await _eventually(missing)
+    await eventually(missing)
     top = _one(receiver.trace(trace_id), "quorum-gateway", SERVER, endorse)
     assert top is not None
     assert top.parent_id == "00f067aa0ba902b7"
@@ -360,7 +241,7 @@ def _names(spans: list[Collected]) -> str:
 async def test_services_export_rpc_consumer_and_outbox_metrics(
     traced: platform.Platform, receiver: Receiver
 ) -> None:
-    await _submit_idea(traced)
+    await submit_idea(traced)
     ideas_topic = f"{traced.topic_prefix}quorum.ideas.v1"
 
     def missing() -> str:
@@ -410,97 +291,4 @@ async def test_services_export_rpc_consumer_and_outbox_metrics(
             return "health checks are counted as RPCs"
         return ""
 
-    await _eventually(missing)
-
-
-# OTLP over HTTP, to a receiver that takes traces only (as many hosted tracing backends).
-
-
-@dataclass
-class HttpReceiver:
-    port: int = 0
-    spans: list[str] = field(default_factory=list)
-    refused_metrics: int = 0
-
-
-@pytest.fixture
-async def traces_only() -> AsyncIterator[HttpReceiver]:
-    from aiohttp import web
-
-    collected = HttpReceiver()
-
-    async def traces(request: web.Request) -> web.Response:
-        export = trace_service_pb2.ExportTraceServiceRequest.FromString(await request.read())
-        collected.spans.extend(
-            span.name
-            for resource in export.resource_spans
-            for scope in resource.scope_spans
-            for span in scope.spans
-        )
-        body = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-        return web.Response(body=body, content_type="application/x-protobuf")
-
-    async def metrics(request: web.Request) -> web.Response:
-        collected.refused_metrics += 1
-        return web.Response(status=404, text="traces only")
-
-    app = web.Application()
-    app.router.add_post("/v1/traces", traces)
-    app.router.add_post("/v1/metrics", metrics)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    collected.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield collected
-    finally:
-        await runner.cleanup()
-
-
-@pytest.mark.e2e
-async def test_http_protobuf_to_a_traces_only_receiver_exports_and_complains_once(
-    infra: Servers, isolation: Isolation, tmp_path: Path, traces_only: HttpReceiver
-) -> None:
-    env = {
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{traces_only.port}",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-        "OTEL_BSP_SCHEDULE_DELAY": "100",
-        "OTEL_METRIC_EXPORT_INTERVAL": "200",
-        "OTEL_SDK_DISABLED": "false",
-        "QUORUM_WRITE_TRACES_RATIO": "1",
-    }
-    with contextlib.ExitStack() as stack:
-        # Off the event loop: the receiver in this loop must keep answering meanwhile.
-        running, _ = await asyncio.to_thread(
-            stack.enter_context,
-            own_platform(infra, isolation.topic_prefix, isolation.database_prefix, tmp_path, env),
-        )
-        try:
-            await _submit_idea(running)
-            key = await asyncio.to_thread(bootstrap_tenant, running.env(), "watchers")
-            async with channel(running.address("gateway"), key) as gateway:
-                # A watch the client ends early: no error, no traceback in the gateway.
-                watch = gateway_pb2_grpc.EventsServiceStub(gateway).WatchEvents(
-                    gateway_pb2.WatchEventsRequest(cursor="0")
-                )
-                await watch.initial_metadata()
-                watch.cancel()
-
-            def missing() -> str:
-                if "/quorum.gateway.v1.IdeasService/SubmitIdea" not in traces_only.spans:
-                    return "no SubmitIdea span over http/protobuf"
-                # Several metric exports refused by every service: enough to repeat.
-                return "" if traces_only.refused_metrics >= 20 else "too few metric exports"
-
-            await _eventually(missing)
-        finally:
-            await asyncio.to_thread(stack.close)
-    for service in platform.SERVICES:
-        log = (tmp_path / f"{service}.log").read_text()
-        assert "Traceback" not in log, service
-        assert "Failed to detach context" not in log, service
-        # The refused signal is said once, not at every export.
-        refusals = [line for line in log.splitlines() if "Failed to export metrics" in line]
-        assert len(refusals) <= 1, (service, refusals)
-        assert "telemetry: traces otlp" in log, service  # said at INFO once serving
+    await eventually(missing)

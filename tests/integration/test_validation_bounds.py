@@ -7,7 +7,6 @@ from typing import Any
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
 
 from integration.conftest import RunningValidation
 from integration.test_validation_gates import gates, populate, recorded
@@ -19,15 +18,9 @@ from quorum_validation.policies import PIPELINES
 from support import events
 from support.kafka import Collector, publish
 from support.newcomer import PM, TENANT
+from support.statuses import bad_fields
 
 pytestmark = pytest.mark.integration
-
-
-def _fields(error: grpc.aio.AioRpcError) -> list[str]:
-    raw = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
-    found = error_details_pb2.BadRequest()
-    assert status_pb2.Status.FromString(raw).details[0].Unpack(found)
-    return [v.field for v in found.field_violations]
 
 
 def _draft(**fields: Any) -> domain_pb2.GatePolicy:
@@ -62,13 +55,13 @@ async def test_policies_out_of_bounds_are_refused_by_update_and_what_if(
             validation_pb2.UpdateGatePolicyRequest(tenant_id=TENANT, policy=_draft(**fields))
         )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert _fields(refused.value) == [f"policy.{field}"]
+    assert list(bad_fields(refused.value)) == [f"policy.{field}"]
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await insights.WhatIf(
             validation_pb2.WhatIfRequest(tenant_id=TENANT, draft=_draft(**fields))
         )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert _fields(refused.value) == [f"draft.{field}"]
+    assert list(bad_fields(refused.value)) == [f"draft.{field}"]
 
 
 async def test_councils_with_a_quorum_out_of_bounds_are_refused(
@@ -83,7 +76,7 @@ async def test_councils_with_a_quorum_out_of_bounds_are_refused(
             )
         )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert _fields(refused.value) == ["council.quorum"]
+    assert list(bad_fields(refused.value)) == ["council.quorum"]
 
 
 async def test_documents_stored_out_of_bounds_before_still_evaluate(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
+from google.rpc import error_details_pb2
 
 from integration.conftest import RunningValidation
 from quorum.domain.v1 import domain_pb2
@@ -23,7 +23,8 @@ from quorum_validation.gate import Evidence, evaluate
 from quorum_validation.messages import endorsement_from, organization_from, policy_from
 from support import events
 from support.kafka import Collector, publish
-from support.newcomer import ORGANIZATIONS, PM, TENANT
+from support.newcomer import PM, TENANT, organizations
+from support.statuses import bad_field_names, status_of
 
 if TYPE_CHECKING:
     from quorum.validation.v1.validation_pb2_grpc import GateServiceAsyncStub
@@ -33,18 +34,9 @@ pytestmark = pytest.mark.integration
 
 async def populate(service: RunningValidation) -> None:
     directory = validation_pb2_grpc.DirectoryServiceStub(service.channel)
-    for org_id, name, segment, arr, relationship in ORGANIZATIONS:
+    for entry in organizations():
         await directory.UpsertOrganization(
-            validation_pb2.UpsertOrganizationRequest(
-                tenant_id=TENANT,
-                organization=domain_pb2.Organization(
-                    organization_id=org_id,
-                    name=name,
-                    segment=segment,
-                    arr=arr,
-                    relationship=relationship,
-                ),
-            )
+            validation_pb2.UpsertOrganizationRequest(tenant_id=TENANT, organization=entry)
         )
 
 
@@ -81,11 +73,6 @@ async def counted(service: RunningValidation, idea_id: str, organizations: int) 
         await asyncio.sleep(0.05)
 
 
-def status_details(error: grpc.aio.AioRpcError) -> status_pb2.Status:
-    raw = dict(error.trailing_metadata() or ())["grpc-status-details-bin"]
-    return status_pb2.Status.FromString(raw)
-
-
 async def test_one_huge_customer_cannot_carry_an_idea(validation: RunningValidation) -> None:
     await populate(validation)
     idea = events.submitted(TENANT, "megacorp", domain_pb2.IMPORTANCE_CRITICAL)
@@ -106,7 +93,7 @@ async def test_one_huge_customer_cannot_carry_an_idea(validation: RunningValidat
             "needs 2 more customers from 1 more segment; "
             "MegaCorp holds 100% of the weight, over the 50% cap"
         ) in (error.details() or "")
-        details = status_details(error)
+        details = status_of(error)
         failure = error_details_pb2.PreconditionFailure()
         report = domain_pb2.GateReport()
         assert details.details[0].Unpack(failure)
@@ -396,9 +383,7 @@ async def test_bad_requests_name_every_bad_field(validation: RunningValidation) 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.AdvanceStage(validation_pb2.AdvanceStageRequest(idea_id="nope"))
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    bad = error_details_pb2.BadRequest()
-    assert status_details(raised.value).details[0].Unpack(bad)
-    assert {v.field for v in bad.field_violations} == {
+    assert bad_field_names(raised.value) == {
         "tenant_id",
         "idea_id",
         "target_stage",
@@ -415,9 +400,7 @@ async def test_bad_requests_name_every_bad_field(validation: RunningValidation) 
                 ),
             )
         )
-    bad = error_details_pb2.BadRequest()
-    assert status_details(raised.value).details[0].Unpack(bad)
-    assert {v.field for v in bad.field_violations} == {
+    assert bad_field_names(raised.value) == {
         "organization.organization_id",
         "organization.name",
         "organization.arr",
@@ -433,9 +416,7 @@ async def test_bad_requests_name_every_bad_field(validation: RunningValidation) 
             )
         )
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    bad = error_details_pb2.BadRequest()
-    assert status_details(raised.value).details[0].Unpack(bad)
-    assert {v.field for v in bad.field_violations} == {"policy.max_share", "policy.weighting"}
+    assert bad_field_names(raised.value) == {"policy.max_share", "policy.weighting"}
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.GetIdeaProgress(

@@ -23,6 +23,16 @@ ORGANIZATIONS = [
 ]
 
 
+def organizations() -> list[domain_pb2.Organization]:
+    """The cast as the directory stores it."""
+    return [
+        domain_pb2.Organization(
+            organization_id=org_id, name=name, segment=segment, arr=arr, relationship=relationship
+        )
+        for org_id, name, segment, arr, relationship in ORGANIZATIONS
+    ]
+
+
 def member(who: tuple[str, str]) -> domain_pb2.MemberRef:
     """(organization, member) as the contract names a member."""
     return domain_pb2.MemberRef(organization_id=who[0], member_id=who[1])

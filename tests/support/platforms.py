@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from quorum_devtools import platform
+from quorum_devtools.infra import LocalInfra
 from support.servers import Servers, free_port
 
 Processes = dict[str, subprocess.Popen[bytes]]
@@ -35,15 +37,13 @@ def own_platform(
     exits 0 on SIGTERM.
     """
     settings = replicated(
-        platform.Platform(
-            extra_env=dict(extra_env or {}),
-            kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-            mongodb_uri=infra.mongodb_uri,
-            ports={service: free_port() for service in platform.SERVICES},
-            http_port=free_port(),
-            topic_prefix=topic_prefix,
-            database_prefix=database_prefix,
-            gateway_ca_file=gateway_ca_file,
+        on_free_ports(
+            infra.kafka_bootstrap_servers,
+            infra.mongodb_uri,
+            topic_prefix,
+            database_prefix,
+            extra_env,
+            gateway_ca_file,
         ),
         replicas,
     )
@@ -61,6 +61,54 @@ def own_platform(
         for handle in handles.values():
             handle.close()
     assert codes == dict.fromkeys(settings.names, 0), codes
+
+
+def on_free_ports(
+    kafka_bootstrap_servers: str,
+    mongodb_uri: str,
+    topic_prefix: str,
+    database_prefix: str,
+    extra_env: Mapping[str, str] | None = None,
+    gateway_ca_file: str = "",
+) -> platform.Platform:
+    """Platform settings on free ports with topics and databases of their own, so the
+    platform can run beside any other (another test, another engineer's `make test`)."""
+    return platform.Platform(
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        mongodb_uri=mongodb_uri,
+        ports={service: free_port() for service in platform.SERVICES},
+        http_port=free_port(),
+        topic_prefix=topic_prefix,
+        database_prefix=database_prefix,
+        extra_env=dict(extra_env or {}),
+        gateway_ca_file=gateway_ca_file,
+    )
+
+
+@contextmanager
+def on_servers_of_its_own(
+    folder: Path, letter: str
+) -> Iterator[tuple[LocalInfra, platform.Platform]]:
+    """A broker and a mongod of its own in `folder` (a test may kill them, and a kill
+    inside a transaction leaves it open on mongod only as long as the local servers'
+    short lifetime, infra.py), with platform settings on free ports, text logs, and
+    topics and databases named `<letter><tag>`; the servers stop afterwards."""
+    infra = LocalInfra(folder / "servers", free_port(), free_port())
+    infra.up()
+    tag = f"{letter}{uuid.uuid4().hex[:8]}"
+    try:
+        yield (
+            infra,
+            on_free_ports(
+                infra.bootstrap_servers,
+                infra.mongodb_uri,
+                f"{tag}.",
+                f"{tag}_",
+                {"LOG_FORMAT": "text"},
+            ),
+        )
+    finally:
+        infra.down()
 
 
 def replicated(settings: platform.Platform, replicas: int) -> platform.Platform:

@@ -7,7 +7,8 @@ publishes them, with the dates a test chooses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,12 +20,10 @@ from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
 from quorum_common.events import new_event, timestamp
 from quorum_common.mongo import ensure_indexes
-from quorum_common.outbox import COLLECTION as OUTBOX
-from quorum_common.outbox import INDEXES as OUTBOX_INDEXES
 from quorum_common.outbox import Outbox
-from quorum_common.processed import PROCESSED, PROCESSED_INDEXES, Consumed
+from quorum_common.processed import Consumed
 from quorum_common.unit_of_work import commit
-from quorum_validation import decisions, directory, evidence, ledger, peers, policies
+from quorum_validation import directory, wiring
 from quorum_validation.criteria import judge
 from quorum_validation.evidence import CHUNK, EvidenceStore
 from quorum_validation.gate import GateReport, evaluate
@@ -103,51 +102,37 @@ async def validation_parts(
     chunk: int = CHUNK,
 ) -> Validation:
     """`chunk`: records a rebuild counts per transaction (small: rebuilds take many)."""
-    await ensure_indexes(
-        database,
-        {
-            **ledger.INDEXES,
-            **evidence.INDEXES,
-            **decisions.INDEXES,
-            **directory.INDEXES,
-            **policies.INDEXES,
-            **peers.INDEXES,
-            PROCESSED: PROCESSED_INDEXES,
-            OUTBOX: OUTBOX_INDEXES,
-        },
-    )
+    await ensure_indexes(database, wiring.INDEXES)
     clock = Clock()
     # Rows it owes stay in the outbox (no relay runs): a test reads them there.
     outbox = Outbox(database, "validation-events")
-    entries, records = LedgerStore(database), EvidenceStore(database, chunk)
-    organizations, pipelines = directory.DirectoryStore(database), PolicyStore(database)
-    judging = Judging(organizations, records)
+    parts = wiring.assemble(client, database, outbox, clock, chunk)
     return Validation(
         client=client,
         database=database,
         clock=clock,
-        ledger=entries,
-        evidence=records,
-        directory=organizations,
-        policies=pipelines,
-        judging=judging,
-        handler=IdeaEvents(entries, records, pipelines, judging, clock),
-        reevaluator=Reevaluator(
-            client, database, outbox, entries, records, pipelines, judging, clock
-        ),
-        gates=Gates(
-            client,
-            outbox,
-            entries,
-            records,
-            organizations,
-            pipelines,
-            decisions.Decisions(database),
-            judging,
-            clock,
-        ),
+        ledger=parts.ledger,
+        evidence=parts.evidence,
+        directory=parts.directory,
+        policies=parts.policies,
+        judging=parts.judging,
+        handler=parts.handler,
+        reevaluator=parts.reevaluator,
+        gates=parts.gates,
         outbox=outbox,
     )
+
+
+@contextlib.asynccontextmanager
+async def parts_on(
+    mongodb_uri: str, database: str, chunk: int = CHUNK
+) -> AsyncIterator[Validation]:
+    """The parts on a database of their own, with a client closed after the test."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
+    try:
+        yield await validation_parts(client, client[database], chunk)
+    finally:
+        await client.close()
 
 
 # --------------------------------------------------------------------------- events

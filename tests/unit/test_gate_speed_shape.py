@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 
 from quorum_validation.gate import (
     Commitment,
-    CriterionResult,
     Endorsement,
     Evidence,
     GatePolicy,
@@ -38,6 +37,7 @@ from quorum_validation.gate import (
     revenue_factor,
 )
 from quorum_validation.pipeline import default_pipeline
+from support.gates import criterion
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 ORG_IDS = [f"org{i}" for i in range(8)]
@@ -90,13 +90,6 @@ def customers_from_snapshot(report: GateReport, evidence: Evidence) -> dict[str,
         )
         for cid, group in members.items()
     }
-
-
-def criterion(report: GateReport, name: str, subject: str | None = None) -> CriterionResult:
-    (found,) = (
-        c for c in report.criteria if c.name == name and (subject is None or c.subject == subject)
-    )
-    return found
 
 
 def assert_snapshot_follows_the_rules(policy: GatePolicy, evidence: Evidence) -> None:

@@ -22,6 +22,8 @@ from quorum_common.observability import server_interceptors
 from quorum_common.telemetry_plan import telemetry_plan
 
 log = logging.getLogger(__name__)
+# What every servicer method is given beside its request.
+Context = grpc.aio.ServicerContext[Any, Any]
 
 _CODES: list[tuple[type[errors.QuorumError], grpc.StatusCode]] = [
     (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
+
+# Quoted: grpc's classes are generic only to the type checker.
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+# What grpc.aio hands an interceptor to find the handler of a call.
+Continuation: TypeAlias = "Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]]"
 
 
 class WrappingInterceptor(grpc.aio.ServerInterceptor):
@@ -22,12 +27,8 @@ class WrappingInterceptor(grpc.aio.ServerInterceptor):
         ] = {}
 
     async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler | None:
         handler = await continuation(handler_call_details)
         if handler is None:
             return None

@@ -9,13 +9,47 @@ from __future__ import annotations
 
 import socket
 import sys
-from typing import Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from quorum_common.errors import StartupError
+from quorum_common.secretbox import check_keys
+
+
+# The fields every service declares under its own prefix (IDEAS_GRPC_PORT, ...): the
+# bounds and defaults are the same rule everywhere, so they are stated here once.
+def listen_host(api: str) -> Any:
+    """The address `api` binds: loopback unless told (a container binds 0.0.0.0)."""
+    return Field(default="127.0.0.1", description=f"Address the {api} binds")
+
+
+def listen_port(api: str, default: int) -> Any:
+    """The port `api` listens on; 0 takes a free one (the tests' in-process services)."""
+    return Field(default=default, ge=0, le=65535, description=f"Port of the {api}")
+
+
+def own_database(default: str, description: str) -> Any:
+    """The service's own MongoDB database: no service reads another's."""
+    return Field(default=default, min_length=1, description=description)
+
+
+def _fernet_keys(value: SecretStr) -> SecretStr:
+    check_keys(value.get_secret_value())
+    return value
+
+
+# Fernet key(s), comma separated: the first encrypts, all decrypt (secretbox.py).
+FernetKeys = Annotated[SecretStr, AfterValidator(_fernet_keys)]
 
 
 class ServiceSettings(BaseSettings):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +28,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from quorum_common.errors import StartupError
-from quorum_common.interceptors import WrappingInterceptor, replaced
+from quorum_common.interceptors import Continuation, Handler, WrappingInterceptor, replaced
 from quorum_common.meters import record_process_duration
 
 MONGODB_COMMAND_SPANS_VARIABLE = "QUORUM_MONGODB_COMMAND_SPANS"
@@ -149,12 +149,8 @@ class TracingInterceptor(WrappingInterceptor):
         self._instrumentation = instrumentation
 
     async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler | None:
         if self._traced(handler_call_details):
             return await self._instrumentation.intercept_service(continuation, handler_call_details)
         return await super().intercept_service(continuation, handler_call_details)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 
 from quorum.validation.v1 import validation_pb2
+from quorum_common.grpc_server import Context as Context  # the servicers take it from here
 from quorum_gateway.backends import Backends
 from quorum_gateway.consistency import LedgerReads
 from quorum_gateway.idea_cache import IdeaCache, canonical_id
@@ -26,7 +26,6 @@ from quorum_gateway.principals import (
     Principal,
 )
 
-Context = grpc.aio.ServicerContext[Any, Any]
 log = logging.getLogger(__name__)
 WATCH_HEADER = "quorum-watch"
 # The cursor a watch starts after: a client that asked "from now" resumes from it

@@ -16,9 +16,9 @@ from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_common import tracing
+from quorum_common.grpc_server import Context
 
 log = logging.getLogger(__name__)
-Context = grpc.aio.ServicerContext[Any, Any]
 Response = TypeVar("Response")
 
 # Calls spread over every address the name resolves to (one per replica behind a

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Any
 
 import grpc
 
@@ -25,10 +24,10 @@ from quorum.domain.v1 import domain_pb2
 from quorum.ideas.v1 import ideas_pb2
 from quorum.validation.v1 import validation_pb2
 from quorum_common.errors import Unavailable
+from quorum_common.grpc_server import Context
 from quorum_gateway.backends import Backends, relay_error
 from quorum_gateway.principals import Principal
 
-Context = grpc.aio.ServicerContext[Any, Any]
 Progress = validation_pb2.GetIdeaProgressResponse
 
 # Polls start fast (the ledger is usually a few milliseconds behind) and back off.

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 import grpc
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum.ideas.v1 import ideas_pb2
 from quorum.validation.v1 import validation_pb2
+from quorum_common.grpc_server import Context
 from quorum_gateway.api import Gateway
 from quorum_gateway.auth import current_principal
 from quorum_gateway.backends import relay_error
@@ -24,8 +24,6 @@ from quorum_gateway.consistency import wanted_versions
 from quorum_gateway.idea_cache import canonical_id
 from quorum_gateway.principals import acting_member
 from quorum_gateway.visibility import visible_idea
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def public_idea(

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
-
-import grpc
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_common.errors import NotFound, Violations
 from quorum_common.events import now
+from quorum_common.grpc_server import Context
 from quorum_common.mongo import Document
 from quorum_common.secretbox import SecretBox
 from quorum_gateway.auth import current_principal
@@ -25,7 +23,6 @@ from quorum_gateway.inbound_store import (
 from quorum_gateway.keys import KeyStore
 from quorum_gateway.principals import Role
 
-Context = grpc.aio.ServicerContext[Any, Any]
 DISPLAY_NAME_MAX = 200
 SECRET_MIN, SECRET_MAX = 16, 256
 ENDPOINT_ID_MAX = 64

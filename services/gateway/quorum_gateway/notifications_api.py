@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import grpc
-
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum.notifications.v1 import notifications_pb2
-from quorum_gateway.api import Gateway
+from quorum_gateway.api import Context, Gateway
 from quorum_gateway.auth import current_principal
-from quorum_gateway.principals import (
-    own_subscriber,
-    subscriber_scope,
-)
-
-Context = grpc.aio.ServicerContext[Any, Any]
+from quorum_gateway.principals import Principal, own_subscriber, subscriber_scope
 
 
 class NotificationsApi(gateway_pb2_grpc.NotificationsServiceServicer):
@@ -49,9 +40,7 @@ class NotificationsApi(gateway_pb2_grpc.NotificationsServiceServicer):
         )
         if request.HasField("subscriber"):
             inner.subscriber.CopyFrom(own_subscriber(principal, request.subscriber))
-        scope = subscriber_scope(principal)
-        if scope is not None:
-            inner.scope.CopyFrom(scope)
+        _scoped(inner, principal)
         answer = await self._backends.call(
             self._backends.notifications.ListSubscriptions, inner, context
         )
@@ -93,9 +82,7 @@ class NotificationsApi(gateway_pb2_grpc.NotificationsServiceServicer):
         )
         if request.HasField("recipient"):
             inner.recipient.CopyFrom(own_subscriber(principal, request.recipient))
-        scope = subscriber_scope(principal)
-        if scope is not None:
-            inner.scope.CopyFrom(scope)
+        _scoped(inner, principal)
         answer = await self._backends.call(
             self._backends.notifications.ListDeliveries, inner, context
         )
@@ -135,3 +122,13 @@ class NotificationsApi(gateway_pb2_grpc.NotificationsServiceServicer):
             context,
         )
         return gateway_pb2.EndWebhookSecretRolloverResponse(subscription=answer.subscription)
+
+
+def _scoped(
+    inner: notifications_pb2.ListSubscriptionsRequest | notifications_pb2.ListDeliveriesRequest,
+    principal: Principal,
+) -> None:
+    """A customer's or an integration's list holds only what is its own."""
+    scope = subscriber_scope(principal)
+    if scope is not None:
+        inner.scope.CopyFrom(scope)

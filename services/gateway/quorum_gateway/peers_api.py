@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import grpc
-
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum.validation.v1 import validation_pb2
+from quorum_common.grpc_server import Context
 from quorum_gateway.api import Gateway
 from quorum_gateway.auth import current_principal
 from quorum_gateway.principals import (
@@ -15,8 +12,6 @@ from quorum_gateway.principals import (
     Role,
     acting_organization,
 )
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class PeersApi(gateway_pb2_grpc.PeersServiceServicer):

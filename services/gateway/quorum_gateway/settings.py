@@ -2,19 +2,20 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from quorum_common.secretbox import check_keys
-from quorum_common.settings import ServiceSettings
+from quorum_common.settings import (
+    FernetKeys,
+    ServiceSettings,
+    listen_host,
+    listen_port,
+    own_database,
+)
 
 
 class GatewaySettings(ServiceSettings):
-    gateway_grpc_host: str = Field(default="127.0.0.1", description="Address the public API binds")
-    gateway_grpc_port: int = Field(
-        default=50051, ge=0, le=65535, description="Port of the public API"
-    )
-    gateway_mongodb_database: str = Field(
-        default="quorum_gateway",
-        min_length=1,
-        description="The gateway's own database (keys, events)",
+    gateway_grpc_host: str = listen_host("public API")
+    gateway_grpc_port: int = listen_port("public API", 50051)
+    gateway_mongodb_database: str = own_database(
+        "quorum_gateway", "The gateway's own database (keys, events)"
     )
     ideas_address: str = Field(
         default="127.0.0.1:50061", description="The ideas service's gRPC address"
@@ -53,12 +54,8 @@ class GatewaySettings(ServiceSettings):
     gateway_max_message_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request message accepted"
     )
-    gateway_http_host: str = Field(
-        default="127.0.0.1", description="Address the public HTTP/JSON API binds"
-    )
-    gateway_http_port: int = Field(
-        default=8080, ge=0, le=65535, description="Port of the public HTTP/JSON API"
-    )
+    gateway_http_host: str = listen_host("public HTTP/JSON API")
+    gateway_http_port: int = listen_port("public HTTP/JSON API", 8080)
     gateway_http_max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest HTTP request body accepted (413 above)"
     )
@@ -80,15 +77,9 @@ class GatewaySettings(ServiceSettings):
             raise ValueError("GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE go together")
         return value
 
-    gateway_secrets_key: SecretStr = Field(
+    gateway_secrets_key: FernetKeys = Field(
         default=SecretStr(""),
         description="Fernet key(s) that encrypt inbound endpoints' signing secrets at rest, "
         "comma separated: the first encrypts, all decrypt; empty: a public development key "
         "(a warning at start)",
     )
-
-    @field_validator("gateway_secrets_key")
-    @classmethod
-    def _fernet_keys(cls, value: SecretStr) -> SecretStr:
-        check_keys(value.get_secret_value())
-        return value

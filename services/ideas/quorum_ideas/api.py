@@ -9,13 +9,11 @@ the shared interceptor.
 from __future__ import annotations
 
 import uuid
-from typing import Any
-
-import grpc
 
 from quorum.domain.v1 import domain_pb2
 from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum_common.errors import Violations
+from quorum_common.grpc_server import Context
 from quorum_ideas import domain, listing, requests, similar
 from quorum_ideas.messages import (
     idea_message,
@@ -25,7 +23,6 @@ from quorum_ideas.messages import (
 )
 from quorum_ideas.store import IdeaStore, moment
 
-Context = grpc.aio.ServicerContext[Any, Any]
 KNOWN_CHANNELS = {
     int(value)
     for value in domain_pb2.SourceChannel.values()

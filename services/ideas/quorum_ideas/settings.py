@@ -2,15 +2,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from quorum_common.settings import ServiceSettings
+from quorum_common.settings import ServiceSettings, listen_host, listen_port, own_database
 
 
 class IdeasSettings(ServiceSettings):
-    ideas_grpc_host: str = Field(default="127.0.0.1", description="Address the ideas API binds")
-    ideas_grpc_port: int = Field(default=50061, ge=0, le=65535, description="Port of the ideas API")
-    ideas_mongodb_database: str = Field(
-        default="quorum_ideas", min_length=1, description="The ideas service's own database"
-    )
+    ideas_grpc_host: str = listen_host("ideas API")
+    ideas_grpc_port: int = listen_port("ideas API", 50061)
+    ideas_mongodb_database: str = own_database("quorum_ideas", "The ideas service's own database")
     ideas_group_commit_window_ms: float = Field(
         default=0,
         ge=0,

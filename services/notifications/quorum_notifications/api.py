@@ -7,7 +7,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import grpc
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -15,6 +14,7 @@ from quorum.domain.v1 import domain_pb2
 from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from quorum_common.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from quorum_common.events import now
+from quorum_common.grpc_server import Context
 from quorum_common.mongo import Document, in_transaction
 from quorum_common.secretbox import SecretBox
 from quorum_notifications import paging, signatures
@@ -34,7 +34,6 @@ from quorum_notifications.signatures import Scheme
 from quorum_notifications.subscriptions import Subscriptions
 from quorum_notifications.webhooks import check_resolves
 
-Context = grpc.aio.ServicerContext[Any, Any]
 ID_MAX = 128
 DESCRIPTION_MAX = 200
 ADDRESS_MAX = 254

@@ -11,21 +11,17 @@ import json
 from typing import Any
 
 from quorum_notifications.domain import Kind, Notification, Recipient
+from quorum_notifications.messages import recipient_document
 
 FIELD_MAX = 500
 
 
 def recipient_json(recipient: Recipient) -> dict[str, str]:
-    if recipient.member is not None:
-        return {
-            "type": "member",
-            "organization_id": recipient.member.organization_id,
-            "member_id": recipient.member.member_id,
-        }
-    if recipient.organization_id is not None:
-        return {"type": "organization", "organization_id": recipient.organization_id}
-    assert recipient.team is not None
-    return {"type": "team", "team": recipient.team.value.lower()}
+    """The recipient as it is stored, but a team named in lower case (`"product"`)."""
+    shown = dict(recipient_document(recipient))
+    if recipient.team is not None:
+        shown["team"] = recipient.team.value.lower()
+    return shown
 
 
 def payload(

@@ -217,11 +217,13 @@ def _event(doc: Document, at: datetime) -> events_pb2.Event:
     return event
 
 
-def delivered_event(
-    doc: Document, attempts: int, response_code: int, at: datetime
-) -> events_pb2.Event:
-    event = _event(doc, at)
-    payload = event.notification_delivered
+def _attempted(
+    payload: events_pb2.NotificationDelivered | events_pb2.NotificationFailed,
+    doc: Document,
+    attempts: int,
+    response_code: int,
+) -> None:
+    """What a delivered and a failed notification both say: which delivery, how it went."""
     payload.delivery_id = doc["_id"]
     payload.subscription_id = doc["subscription_id"]
     payload.recipient.CopyFrom(subscriber_message(recipient_of(doc["recipient"])))
@@ -230,6 +232,13 @@ def delivered_event(
     payload.source_event_id = doc["event_id"]
     payload.attempts = attempts
     payload.response_code = response_code
+
+
+def delivered_event(
+    doc: Document, attempts: int, response_code: int, at: datetime
+) -> events_pb2.Event:
+    event = _event(doc, at)
+    _attempted(event.notification_delivered, doc, attempts, response_code)
     return event
 
 
@@ -238,14 +247,7 @@ def failed_event(
 ) -> events_pb2.Event:
     event = _event(doc, at)
     payload = event.notification_failed
-    payload.delivery_id = doc["_id"]
-    payload.subscription_id = doc["subscription_id"]
-    payload.recipient.CopyFrom(subscriber_message(recipient_of(doc["recipient"])))
-    payload.channel = channel_number(Channel(doc["channel"]))
-    payload.kind = kind_number(Kind(doc["kind"]))
-    payload.source_event_id = doc["event_id"]
-    payload.attempts = attempts
-    payload.response_code = response_code
+    _attempted(payload, doc, attempts, response_code)
     payload.error = error
     payload.endpoint = doc["endpoint"]
     return event

@@ -4,21 +4,20 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from quorum_common.secretbox import check_keys
-from quorum_common.settings import ServiceSettings
+from quorum_common.settings import (
+    FernetKeys,
+    ServiceSettings,
+    listen_host,
+    listen_port,
+    own_database,
+)
 
 
 class NotificationsSettings(ServiceSettings):
-    notifications_grpc_host: str = Field(
-        default="127.0.0.1", description="Address the notifications API binds"
-    )
-    notifications_grpc_port: int = Field(
-        default=50063, ge=0, le=65535, description="Port of the notifications API"
-    )
-    notifications_mongodb_database: str = Field(
-        default="quorum_notifications",
-        min_length=1,
-        description="The notifications service's own database",
+    notifications_grpc_host: str = listen_host("notifications API")
+    notifications_grpc_port: int = listen_port("notifications API", 50063)
+    notifications_mongodb_database: str = own_database(
+        "quorum_notifications", "The notifications service's own database"
     )
     notifications_smtp_host: str = Field(
         default="127.0.0.1", min_length=1, description="SMTP server that relays the e-mail"
@@ -51,7 +50,7 @@ class NotificationsSettings(ServiceSettings):
         description="Allow webhooks to loopback and private addresses (never link-local "
         "or metadata ones)",
     )
-    notifications_secrets_key: SecretStr = Field(
+    notifications_secrets_key: FernetKeys = Field(
         default=SecretStr(""),
         description="Fernet key(s) that encrypt webhook secrets at rest, comma separated: the "
         "first encrypts, all decrypt; empty: a public development key (a warning at start)",
@@ -79,12 +78,6 @@ class NotificationsSettings(ServiceSettings):
         ge=0,
         description="How long a notification waits for the endorsements it depends on",
     )
-
-    @field_validator("notifications_secrets_key")
-    @classmethod
-    def _fernet_keys(cls, value: SecretStr) -> SecretStr:
-        check_keys(value.get_secret_value())
-        return value
 
     @field_validator("notifications_backoff_max_seconds")
     @classmethod

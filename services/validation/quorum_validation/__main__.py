@@ -14,21 +14,14 @@ from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
 from quorum_common.kafka import RelayProducer, ensure_topics
 from quorum_common.mongo import connect, ensure_indexes
-from quorum_common.outbox import COLLECTION as OUTBOX
-from quorum_common.outbox import INDEXES as OUTBOX_INDEXES
 from quorum_common.outbox import Outbox
-from quorum_common.processed import PROCESSED, PROCESSED_INDEXES
 from quorum_common.runtime import run_service
 from quorum_common.settings import group_instance_id
-from quorum_validation import decisions, directory, evidence, ledger, peers, policies
+from quorum_validation import wiring
 from quorum_validation.api import DirectoryApi, GateApi, InsightsApi, PeersApi, PolicyApi
-from quorum_validation.handler import KINDS, IdeaEvents
-from quorum_validation.insights import Insights
-from quorum_validation.judging import Judging
+from quorum_validation.handler import KINDS
 from quorum_validation.migration import migrate_embedded_evidence, migrate_idea_versions
-from quorum_validation.reevaluation import Reevaluator
 from quorum_validation.settings import ValidationSettings
-from quorum_validation.usecases import Gates
 
 log = logging.getLogger("quorum_validation")
 SERVICES = [s.full_name for s in validation_pb2.DESCRIPTOR.services_by_name.values()]
@@ -44,43 +37,16 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             settings.startup_timeout_seconds,
         )
         database = client[settings.validation_mongodb_database]
-        await ensure_indexes(
-            database,
-            {
-                **ledger.INDEXES,
-                **evidence.INDEXES,
-                **decisions.INDEXES,
-                **directory.INDEXES,
-                **policies.INDEXES,
-                **peers.INDEXES,
-                PROCESSED: PROCESSED_INDEXES,
-                OUTBOX: OUTBOX_INDEXES,
-            },
-        )
+        await ensure_indexes(database, wiring.INDEXES)
         outbox = Outbox(
             database, topics.validation, timedelta(seconds=settings.outbox_retention_seconds)
         )
         await outbox.prepare()
-        entries = ledger.LedgerStore(database)
-        records = evidence.EvidenceStore(database)
-        organizations = directory.DirectoryStore(database)
-        pipelines = policies.PolicyStore(database)
-        judging = Judging(organizations, records)
-        await migrate_embedded_evidence(client, database, records, pipelines, judging)
-        await migrate_idea_versions(database)
-        gates = Gates(
-            client,
-            outbox,
-            entries,
-            records,
-            organizations,
-            pipelines,
-            decisions.Decisions(database),
-            judging,
+        parts = wiring.assemble(client, database, outbox)
+        await migrate_embedded_evidence(
+            client, database, parts.evidence, parts.policies, parts.judging
         )
-        reevaluator = Reevaluator(client, database, outbox, entries, records, pipelines, judging)
-        # A rebuild too big for one transaction is carried on by the re-evaluator.
-        judging.on_unfinished = reevaluator.notify
+        await migrate_idea_versions(database)
         dead_letters = RelayProducer(settings.kafka_bootstrap_servers, "validation-dead-letters")
         consumer = EventConsumer(
             name="validation",
@@ -90,7 +56,7 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             database=database,
             topics=topics,
             sources=[topics.ideas],
-            handle=IdeaEvents(entries, records, pipelines, judging).handle,
+            handle=parts.handler.handle,
             kinds=KINDS,
             outbox=outbox,
             idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
@@ -105,7 +71,7 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
                 ),
                 name="outbox-relay",
             ),
-            asyncio.create_task(reevaluator.run(), name="reevaluator"),
+            asyncio.create_task(parts.reevaluator.run(), name="reevaluator"),
         ]
         server = GrpcServer(
             settings.validation_grpc_host,
@@ -115,24 +81,18 @@ async def serve(settings: ValidationSettings, stop: asyncio.Event) -> None:
             credentials=tls.internal_server(settings),
         )
         validation_pb2_grpc.add_GateServiceServicer_to_server(
-            GateApi(gates, entries), server.server
+            GateApi(parts.gates, parts.ledger), server.server
         )
         validation_pb2_grpc.add_DirectoryServiceServicer_to_server(
-            DirectoryApi(client, organizations, reevaluator), server.server
+            DirectoryApi(client, parts.directory, parts.reevaluator), server.server
         )
         validation_pb2_grpc.add_PolicyServiceServicer_to_server(
-            PolicyApi(client, pipelines, reevaluator), server.server
-        )
-        insights = Insights(
-            database, records, organizations, pipelines, decisions.Decisions(database)
+            PolicyApi(client, parts.policies, parts.reevaluator), server.server
         )
         validation_pb2_grpc.add_InsightsServiceServicer_to_server(
-            InsightsApi(insights), server.server
+            InsightsApi(parts.insights), server.server
         )
-        validation_pb2_grpc.add_PeersServiceServicer_to_server(
-            PeersApi(peers.Peers(client, outbox, entries, records, organizations, database)),
-            server.server,
-        )
+        validation_pb2_grpc.add_PeersServiceServicer_to_server(PeersApi(parts.peers), server.server)
         await server.start()
         await server.set_serving(True)
         log.info("validation serving on %s", server.address)

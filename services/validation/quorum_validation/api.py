@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
-import grpc
 from pymongo import AsyncMongoClient
 
 from quorum.domain.v1 import domain_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
-from quorum_common.errors import FieldViolation, InvalidArgument, Violations
+from quorum_common.errors import FieldViolation, InvalidArgument
 from quorum_common.events import timestamp
+from quorum_common.grpc_server import Context
 from quorum_common.mongo import Document
 from quorum_common.unit_of_work import commit
 from quorum_validation.directory import DirectoryStore
@@ -31,12 +31,11 @@ from quorum_validation.requests import (
     check_organization,
     check_policy,
     check_stage,
-    check_tenant,
     check_text,
+    idea_checked,
+    tenant_checked,
 )
-from quorum_validation.usecases import Gates
-
-Context = grpc.aio.ServicerContext[Any, Any]
+from quorum_validation.usecases import Advanced, Gates
 
 
 def progress_message(found: Progress) -> validation_pb2.GetIdeaProgressResponse:
@@ -55,21 +54,30 @@ def progress_message(found: Progress) -> validation_pb2.GetIdeaProgressResponse:
     )
 
 
+Moved = TypeVar("Moved", validation_pb2.AdvanceStageResponse, validation_pb2.OverrideStageResponse)
+
+
+def moved_message(answer: type[Moved], idea_id: str, done: Advanced) -> Moved:
+    """What an advance and an override answer alike: where the idea went, and why."""
+    return answer(
+        idea_id=idea_id,
+        from_stage=done.from_stage,
+        stage=done.entry.stage,
+        status=status_number(done.entry.status),  # type: ignore[arg-type]
+        report=report_message(done.report),
+        version=done.entry.version,
+    )
+
+
 class GateApi(validation_pb2_grpc.GateServiceServicer):
     def __init__(self, gates: Gates, ledger: LedgerStore) -> None:
         self._gates = gates
         self._ledger = ledger
 
-    def _idea_request(self, tenant_id: str, idea_id: str) -> None:
-        violations = Violations()
-        check_tenant(violations, tenant_id)
-        check_idea(violations, idea_id)
-        violations.raise_if_any()
-
     async def GetIdeaProgress(
         self, request: validation_pb2.GetIdeaProgressRequest, context: Context
     ) -> validation_pb2.GetIdeaProgressResponse:
-        self._idea_request(request.tenant_id, request.idea_id)
+        idea_checked(request.tenant_id, request.idea_id).raise_if_any()
         # One read: the entry keeps its next stage and its organizations' count.
         found = await self._ledger.progress(request.tenant_id, request.idea_id)
         return progress_message(found)
@@ -77,8 +85,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def ListIdeaProgress(
         self, request: validation_pb2.ListIdeaProgressRequest, context: Context
     ) -> validation_pb2.ListIdeaProgressResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
+        violations = tenant_checked(request.tenant_id)
         if len(request.idea_ids) > 500:
             violations.add("idea_ids", "at most 500")
         for i, idea_id in enumerate(request.idea_ids):
@@ -90,7 +97,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def GetGateReport(
         self, request: validation_pb2.GetGateReportRequest, context: Context
     ) -> validation_pb2.GetGateReportResponse:
-        self._idea_request(request.tenant_id, request.idea_id)
+        idea_checked(request.tenant_id, request.idea_id).raise_if_any()
         entry, following, report = await self._gates.gate_report(request.tenant_id, request.idea_id)
         answer = validation_pb2.GetGateReportResponse(
             idea_id=request.idea_id, stage=entry.stage, next_stage=following
@@ -102,9 +109,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def AdvanceStage(
         self, request: validation_pb2.AdvanceStageRequest, context: Context
     ) -> validation_pb2.AdvanceStageResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
-        check_idea(violations, request.idea_id)
+        violations = idea_checked(request.tenant_id, request.idea_id)
         check_stage(violations, "target_stage", request.target_stage)
         check_actor(violations, request.actor)
         violations.raise_if_any()
@@ -115,21 +120,12 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
             request.actor,
             request.expected_version,
         )
-        return validation_pb2.AdvanceStageResponse(
-            idea_id=request.idea_id,
-            from_stage=done.from_stage,
-            stage=done.entry.stage,
-            status=status_number(done.entry.status),  # type: ignore[arg-type]
-            report=report_message(done.report),
-            version=done.entry.version,
-        )
+        return moved_message(validation_pb2.AdvanceStageResponse, request.idea_id, done)
 
     async def DeclineIdea(
         self, request: validation_pb2.DeclineIdeaRequest, context: Context
     ) -> validation_pb2.DeclineIdeaResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
-        check_idea(violations, request.idea_id)
+        violations = idea_checked(request.tenant_id, request.idea_id)
         check_text(violations, "reason", request.reason, REASON_MAX)
         check_actor(violations, request.actor)
         violations.raise_if_any()
@@ -147,9 +143,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def CastCouncilVote(
         self, request: validation_pb2.CastCouncilVoteRequest, context: Context
     ) -> validation_pb2.CastCouncilVoteResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
-        check_idea(violations, request.idea_id)
+        violations = idea_checked(request.tenant_id, request.idea_id)
         check_id(violations, "council_id", request.council_id)
         check_id(violations, "organization_id", request.organization_id)
         check_text(violations, "comment", request.comment, REASON_MAX, required=False)
@@ -169,9 +163,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def OverrideStage(
         self, request: validation_pb2.OverrideStageRequest, context: Context
     ) -> validation_pb2.OverrideStageResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
-        check_idea(violations, request.idea_id)
+        violations = idea_checked(request.tenant_id, request.idea_id)
         check_stage(violations, "target_stage", request.target_stage)
         justification = request.justification.strip()
         if len(justification) < JUSTIFICATION_MIN:
@@ -190,21 +182,12 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
             request.actor,
             request.expected_version,
         )
-        return validation_pb2.OverrideStageResponse(
-            idea_id=request.idea_id,
-            from_stage=done.from_stage,
-            stage=done.entry.stage,
-            status=status_number(done.entry.status),  # type: ignore[arg-type]
-            report=report_message(done.report),
-            version=done.entry.version,
-        )
+        return moved_message(validation_pb2.OverrideStageResponse, request.idea_id, done)
 
     async def CoSignIdea(
         self, request: validation_pb2.CoSignIdeaRequest, context: Context
     ) -> validation_pb2.CoSignIdeaResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
-        check_idea(violations, request.idea_id)
+        violations = idea_checked(request.tenant_id, request.idea_id)
         check_id(violations, "council_id", request.council_id)
         check_actor(violations, request.actor)
         violations.raise_if_any()
@@ -221,8 +204,7 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
     async def GetOrganizationScorecard(
         self, request: validation_pb2.GetOrganizationScorecardRequest, context: Context
     ) -> validation_pb2.GetOrganizationScorecardResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
+        violations = tenant_checked(request.tenant_id)
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         card = await self._insights.organization(request.tenant_id, request.organization_id)
@@ -241,9 +223,7 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
     async def GetTenantScorecard(
         self, request: validation_pb2.GetTenantScorecardRequest, context: Context
     ) -> validation_pb2.GetTenantScorecardResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
-        violations.raise_if_any()
+        tenant_checked(request.tenant_id).raise_if_any()
         card = await self._insights.tenant(request.tenant_id)
         return validation_pb2.GetTenantScorecardResponse(
             scorecard=domain_pb2.TenantScorecard(
@@ -258,8 +238,7 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
     async def WhatIf(
         self, request: validation_pb2.WhatIfRequest, context: Context
     ) -> validation_pb2.WhatIfResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
+        violations = tenant_checked(request.tenant_id)
         check_policy(violations, request.draft, prefix="draft")
         violations.raise_if_any()
         try:
@@ -298,9 +277,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
     async def ListPeers(
         self, request: validation_pb2.ListPeersRequest, context: Context
     ) -> validation_pb2.ListPeersResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
-        check_idea(violations, request.idea_id)
+        violations = idea_checked(request.tenant_id, request.idea_id)
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         found = await self._peers.peers(request.tenant_id, request.idea_id, request.organization_id)
@@ -314,9 +291,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
     async def RequestIntroduction(
         self, request: validation_pb2.RequestIntroductionRequest, context: Context
     ) -> validation_pb2.RequestIntroductionResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
-        check_idea(violations, request.idea_id)
+        violations = idea_checked(request.tenant_id, request.idea_id)
         check_id(violations, "requester_organization_id", request.requester_organization_id)
         check_id(violations, "requester_member_id", request.requester_member_id)
         check_id(violations, "peer_organization_id", request.peer_organization_id)
@@ -335,8 +310,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
     async def AnswerIntroduction(
         self, request: validation_pb2.AnswerIntroductionRequest, context: Context
     ) -> validation_pb2.AnswerIntroductionResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
+        violations = tenant_checked(request.tenant_id)
         check_idea(violations, request.introduction_id, "introduction_id")
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
@@ -348,8 +322,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
     async def ListIntroductions(
         self, request: validation_pb2.ListIntroductionsRequest, context: Context
     ) -> validation_pb2.ListIntroductionsResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
+        violations = tenant_checked(request.tenant_id)
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         found = await self._peers.list(request.tenant_id, request.organization_id)
@@ -370,8 +343,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def UpsertOrganization(
         self, request: validation_pb2.UpsertOrganizationRequest, context: Context
     ) -> validation_pb2.UpsertOrganizationResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
+        violations = tenant_checked(request.tenant_id)
         organization = request.organization
         check_organization(violations, organization)
         violations.raise_if_any()
@@ -388,8 +360,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def GetOrganization(
         self, request: validation_pb2.GetOrganizationRequest, context: Context
     ) -> validation_pb2.GetOrganizationResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
+        violations = tenant_checked(request.tenant_id)
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         found = await self._directory.get_organization(request.tenant_id, request.organization_id)
@@ -398,8 +369,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def ListOrganizations(
         self, request: validation_pb2.ListOrganizationsRequest, context: Context
     ) -> validation_pb2.ListOrganizationsResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
+        violations = tenant_checked(request.tenant_id)
         if request.page_size > 500:
             violations.add("page_size", "must be at most 500")
         if len(request.organization_ids) > 500:
@@ -416,8 +386,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def UpsertCouncil(
         self, request: validation_pb2.UpsertCouncilRequest, context: Context
     ) -> validation_pb2.UpsertCouncilResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
+        violations = tenant_checked(request.tenant_id)
         council = request.council
         check_council(violations, council)
         violations.raise_if_any()
@@ -432,9 +401,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def ListCouncils(
         self, request: validation_pb2.ListCouncilsRequest, context: Context
     ) -> validation_pb2.ListCouncilsResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
-        violations.raise_if_any()
+        tenant_checked(request.tenant_id).raise_if_any()
         return validation_pb2.ListCouncilsResponse(
             councils=await self._directory.list_councils(request.tenant_id)
         )
@@ -451,9 +418,7 @@ class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
     async def GetPipeline(
         self, request: validation_pb2.GetPipelineRequest, context: Context
     ) -> validation_pb2.GetPipelineResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
-        violations.raise_if_any()
+        tenant_checked(request.tenant_id).raise_if_any()
         pipeline = await self._policies.pipeline(request.tenant_id)
         return validation_pb2.GetPipelineResponse(
             pipeline=domain_pb2.Pipeline(
@@ -465,8 +430,7 @@ class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
     async def UpdateGatePolicy(
         self, request: validation_pb2.UpdateGatePolicyRequest, context: Context
     ) -> validation_pb2.UpdateGatePolicyResponse:
-        violations = Violations()
-        check_tenant(violations, request.tenant_id)
+        violations = tenant_checked(request.tenant_id)
         check_policy(violations, request.policy)
         violations.raise_if_any()
         try:

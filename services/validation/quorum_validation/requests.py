@@ -44,6 +44,20 @@ def check_idea(violations: Violations, idea_id: str, field: str = "idea_id") -> 
         violations.add(field, "must be a UUID")
 
 
+def tenant_checked(tenant_id: str) -> Violations:
+    """Every request names its tenant; the caller adds its own checks, then raises."""
+    violations = Violations()
+    check_tenant(violations, tenant_id)
+    return violations
+
+
+def idea_checked(tenant_id: str, idea_id: str) -> Violations:
+    """A request about one idea of a tenant; the caller adds its own checks, then raises."""
+    violations = tenant_checked(tenant_id)
+    check_idea(violations, idea_id)
+    return violations
+
+
 def check_id(violations: Violations, field: str, value: str) -> None:
     if not value:
         violations.add(field, "is required")

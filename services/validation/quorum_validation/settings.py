@@ -1,19 +1,11 @@
 from __future__ import annotations
 
-from pydantic import Field
-
-from quorum_common.settings import ServiceSettings
+from quorum_common.settings import ServiceSettings, listen_host, listen_port, own_database
 
 
 class ValidationSettings(ServiceSettings):
-    validation_grpc_host: str = Field(
-        default="127.0.0.1", description="Address the validation API binds"
-    )
-    validation_grpc_port: int = Field(
-        default=50062, ge=0, le=65535, description="Port of the validation API"
-    )
-    validation_mongodb_database: str = Field(
-        default="quorum_validation",
-        min_length=1,
-        description="The validation service's own database",
+    validation_grpc_host: str = listen_host("validation API")
+    validation_grpc_port: int = listen_port("validation API", 50062)
+    validation_mongodb_database: str = own_database(
+        "quorum_validation", "The validation service's own database"
     )

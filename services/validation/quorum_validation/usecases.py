@@ -27,7 +27,7 @@ from quorum_validation import lifecycle
 from quorum_validation.decisions import Decisions
 from quorum_validation.directory import DirectoryStore
 from quorum_validation.evidence import EvidenceStore
-from quorum_validation.gate import Evidence, GateReport, evaluate
+from quorum_validation.gate import Evidence, GatePolicy, GateReport, evaluate
 from quorum_validation.judging import Judging, Work, idea_event
 from quorum_validation.ledger import Entry, LedgerStore, Vote, next_stage_of, status_number
 from quorum_validation.lifecycle import Status
@@ -46,6 +46,19 @@ def moment() -> datetime:
 class Advanced:
     entry: Entry
     from_stage: str
+    report: GateReport
+
+
+@dataclass(frozen=True)
+class _Judged:
+    """An idea's gate into the stage it is asked to enter, judged inside the unit of work."""
+
+    at: datetime
+    entry: Entry
+    pipeline: Pipeline
+    following: str
+    policy: GatePolicy
+    evidence: Evidence
     report: GateReport
 
 
@@ -136,6 +149,32 @@ class Gates:
                 "read it again"
             )
 
+    async def _judge_move(
+        self, unit: Unit, tenant_id: str, idea_id: str, target: str, expected_version: int
+    ) -> _Judged:
+        """What an advance and an override both decide on: the gate into `target`."""
+        at = self._clock()
+        entry, pipeline = await self._read(unit, tenant_id, idea_id)
+        self._check_version(entry, expected_version)
+        following = lifecycle.check_advance(pipeline, entry.stage, entry.status, target, idea_id)
+        policy = pipeline.policy_into(following)
+        evidence = await self.full_evidence(entry, following, unit.session)
+        report = evaluate(policy, evidence, at)
+        return _Judged(at, entry, pipeline, following, policy, evidence, report)
+
+    @staticmethod
+    def _advanced_event(
+        judged: _Judged, actor: domain_pb2.Actor, status: Status
+    ) -> events_pb2.Event:
+        """StageAdvanced, as an advance and an override both announce it."""
+        event = idea_event(judged.entry, judged.at)
+        advanced = event.stage_advanced
+        advanced.from_stage, advanced.to_stage = judged.entry.stage, judged.following
+        advanced.report.CopyFrom(report_message(judged.report))
+        advanced.actor.CopyFrom(actor)
+        advanced.status = status_number(status)  # type: ignore[assignment]
+        return event
+
     async def advance(
         self,
         tenant_id: str,
@@ -147,46 +186,33 @@ class Gates:
         """Move to the next stage if its gate holds; record and publish either way."""
 
         async def work(unit: Unit) -> tuple[Advanced | None, FailedPrecondition | None]:
-            at = self._clock()
-            entry, pipeline = await self._read(unit, tenant_id, idea_id)
-            self._check_version(entry, expected_version)
-            following = lifecycle.check_advance(
-                pipeline, entry.stage, entry.status, target, idea_id
+            judged = await self._judge_move(unit, tenant_id, idea_id, target, expected_version)
+            entry, report = judged.entry, judged.report
+            verdict = "ADVANCED" if report.holds else "REJECTED"
+            await self._decisions.record(
+                unit.session,
+                entry,
+                verdict,
+                actor,
+                judged.at,
+                judged.evidence,
+                policy=judged.policy,
+                report=report,
             )
-            policy = pipeline.policy_into(following)
-            evidence = await self.full_evidence(entry, following, unit.session)
-            report = evaluate(policy, evidence, at)
-            event = idea_event(entry, at)
             if not report.holds:
-                await self._decisions.record(
-                    unit.session,
-                    entry,
-                    "REJECTED",
-                    actor,
-                    at,
-                    evidence,
-                    policy=policy,
-                    report=report,
-                )
+                event = idea_event(entry, judged.at)
                 rejected = event.stage_advance_rejected
-                rejected.from_stage, rejected.to_stage = entry.stage, following
+                rejected.from_stage, rejected.to_stage = entry.stage, judged.following
                 rejected.report.CopyFrom(report_message(report))
                 rejected.actor.CopyFrom(actor)
                 unit.publish([event])
                 refusal = lifecycle.refusal(report)
                 refusal.details.append(report_message(report))
                 return None, refusal
-            await self._decisions.record(
-                unit.session, entry, "ADVANCED", actor, at, evidence, policy=policy, report=report
-            )
-            status = lifecycle.status_after_advance(pipeline, following)
-            advanced = event.stage_advanced
-            advanced.from_stage, advanced.to_stage = entry.stage, following
-            advanced.report.CopyFrom(report_message(report))
-            advanced.actor.CopyFrom(actor)
-            advanced.status = status_number(status)  # type: ignore[assignment]
-            moved = self._moved(entry, pipeline, following, status, at)
-            saved = await self._save(unit, moved, entry, pipeline, at, [event])
+            status = lifecycle.status_after_advance(judged.pipeline, judged.following)
+            event = self._advanced_event(judged, actor, status)
+            moved = self._moved(entry, judged.pipeline, judged.following, status, judged.at)
+            saved = await self._save(unit, moved, entry, judged.pipeline, judged.at, [event])
             return Advanced(saved, entry.stage, report), None
 
         done, refused = await commit(self._client, self._outbox, work)
@@ -296,15 +322,9 @@ class Gates:
         """Move past a gate that does not hold: recorded for good, announced to all."""
 
         async def work(unit: Unit) -> Advanced:
-            at = self._clock()
-            entry, pipeline = await self._read(unit, tenant_id, idea_id)
-            self._check_version(entry, expected_version)
-            following = lifecycle.check_advance(
-                pipeline, entry.stage, entry.status, target, idea_id
-            )
-            policy = pipeline.policy_into(following)
-            evidence = await self.full_evidence(entry, following, unit.session)
-            report = evaluate(policy, evidence, at)
+            judged = await self._judge_move(unit, tenant_id, idea_id, target, expected_version)
+            at, entry, pipeline = judged.at, judged.entry, judged.pipeline
+            following, evidence, report = judged.following, judged.evidence, judged.report
             if report.holds:
                 raise FailedPrecondition(
                     f"the gate into {following} holds; advance the idea instead of overriding"
@@ -316,18 +336,13 @@ class Gates:
                 actor,
                 at,
                 evidence,
-                policy=policy,
+                policy=judged.policy,
                 report=report,
                 reason=justification,
             )
             status = lifecycle.status_after_advance(pipeline, following)
-            advanced = idea_event(entry, at)
-            moved = advanced.stage_advanced
-            moved.from_stage, moved.to_stage = entry.stage, following
-            moved.report.CopyFrom(report_message(report))
-            moved.actor.CopyFrom(actor)
-            moved.status = status_number(status)  # type: ignore[assignment]
-            moved.override_justification = justification
+            advanced = self._advanced_event(judged, actor, status)
+            advanced.stage_advanced.override_justification = justification
             overridden = idea_event(entry, at)
             audit = overridden.stage_overridden
             audit.from_stage, audit.to_stage = entry.stage, following

@@ -28,18 +28,19 @@ PACKAGE_DIR = ROOT / "libs" / "contracts"
 GENERATED = PACKAGE_DIR / "quorum"
 
 
+def _protoc() -> list[str]:
+    """grpcio-tools' protoc over proto/, with the well-known types it ships."""
+    well_known = str(resources.files("grpc_tools") / "_proto")
+    return [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_DIR}", f"-I{well_known}"]
+
+
 def generate(out_dir: Path) -> None:
     """Run protoc (from grpcio-tools) with the mypy stub plugins into out_dir."""
     protos = sorted(str(p.relative_to(PROTO_DIR)) for p in PROTO_DIR.rglob("*.proto"))
-    well_known = str(resources.files("grpc_tools") / "_proto")
     out = str(out_dir)
     bin_dir = Path(sys.executable).parent
     cmd = [
-        sys.executable,
-        "-m",
-        "grpc_tools.protoc",
-        f"-I{PROTO_DIR}",
-        f"-I{well_known}",
+        *_protoc(),
         f"--plugin=protoc-gen-mypy={bin_dir / 'protoc-gen-mypy'}",
         f"--plugin=protoc-gen-mypy_grpc={bin_dir / 'protoc-gen-mypy_grpc'}",
         f"--python_out={out}",
@@ -63,15 +64,10 @@ def described(protos: list[str]) -> descriptor_pb2.FileDescriptorSet:
     """The descriptors (with comments) of the same protos, for the API documents."""
     # googleapis-common-protos ships google/rpc/status.proto beside its generated code.
     googleapis = Path(status_pb2.__file__).parents[2]
-    well_known = str(resources.files("grpc_tools") / "_proto")
     with tempfile.TemporaryDirectory() as tmp:
         descriptors = Path(tmp) / "descriptors.pb"
         cmd = [
-            sys.executable,
-            "-m",
-            "grpc_tools.protoc",
-            f"-I{PROTO_DIR}",
-            f"-I{well_known}",
+            *_protoc(),
             f"-I{googleapis}",
             "--include_imports",
             "--include_source_info",

@@ -10,7 +10,7 @@ class IdeasSettings(ServiceSettings):
     ideas_grpc_port: int = listen_port("ideas API", 50061)
     ideas_mongodb_database: str = own_database("quorum_ideas", "The ideas service's own database")
     ideas_group_commit_window_ms: float = Field(
-        default=0,
+        default=20,
         ge=0,
         le=1000,
         description="Concurrent write calls share one transaction; under load groups also "

@@ -199,10 +199,8 @@ class Probe:
 
         Server-wide (a private server runs only this bench's services and its probes): a
         bulk write of forty documents is one command here where `top` counts forty
-        updates. On this machine a command costs mongod about 0.15 ms of CPU and a
-        committed transaction about 0.4 ms, whatever few documents they carry
-        (docs/benchmarks.md), so commands and transactions, not documents, are what an
-        endorsement's share of mongod follows.
+        updates. With the unit costs (bench_costs) they say how much of mongod's share
+        is the overhead of messages and how much the documents and index entries written.
         """
         status = await self._mongo.admin.command("serverStatus")
         counts = {

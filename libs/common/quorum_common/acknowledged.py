@@ -23,7 +23,6 @@ acknowledged record, and then these checks never find anything.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Sequence
 
@@ -33,6 +32,7 @@ from aiokafka.structs import RecordMetadata
 from pymongo.asynchronous.collection import AsyncCollection
 
 from quorum_common.mongo import Document
+from quorum_common.waits import within
 
 # One check of the log end offsets may take this long before the reader is replaced.
 AUDIT_TIMEOUT_SECONDS = 5.0
@@ -110,7 +110,7 @@ class Acknowledged:
                 raise
             self._reader = reader
         try:
-            ends = await asyncio.wait_for(
+            ends = await within(
                 self._reader.end_offsets(list(self._highest)), AUDIT_TIMEOUT_SECONDS
             )
         except (KafkaError, TimeoutError):
@@ -139,7 +139,7 @@ class Acknowledged:
         )
         await reader.start()
         try:
-            found = await asyncio.wait_for(_read_at(reader, wanted), AUDIT_TIMEOUT_SECONDS)
+            found = await within(_read_at(reader, wanted), AUDIT_TIMEOUT_SECONDS)
         finally:
             with contextlib.suppress(KafkaError, OSError):
                 await reader.stop()

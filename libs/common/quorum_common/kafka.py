@@ -16,6 +16,7 @@ from aiokafka.structs import RecordMetadata
 from faststream.kafka import KafkaBroker
 
 from quorum_common.errors import StartupError
+from quorum_common.waits import within
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +144,7 @@ class RelayProducer:
                 )
                 for record in records
             ]
-            return list(
-                await asyncio.wait_for(asyncio.gather(*futures), timeout=self._batch_timeout)
-            )
+            return list(await within(asyncio.gather(*futures), self._batch_timeout))
         except BaseException as error:
             if not isinstance(error, asyncio.CancelledError):
                 log.warning(
@@ -192,7 +191,7 @@ async def ensure_topics(
     level = client_log.level
     client_log.setLevel(logging.CRITICAL)
     try:
-        await asyncio.wait_for(admin.start(), timeout=timeout_seconds)
+        await within(admin.start(), timeout_seconds)
     except (KafkaError, OSError, TimeoutError) as error:
         await admin.close()
         raise StartupError(

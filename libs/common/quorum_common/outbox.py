@@ -54,6 +54,7 @@ from quorum_common.acknowledged import Acknowledged
 from quorum_common.events import EVENT_TYPE_HEADER, headers, now
 from quorum_common.kafka import Outgoing, RelayProducer
 from quorum_common.mongo import Document
+from quorum_common.waits import woken
 
 log = logging.getLogger(__name__)
 
@@ -256,8 +257,7 @@ class Outbox:
                 if self._ready or self._sweep_now:
                     continue
                 timeout = max(0.0, sweep_seconds - (time.monotonic() - last_sweep))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                await woken(self._wake, timeout)
         finally:
             meters.set_outbox_backlog(self.database_name, None)
             await producer.stop()

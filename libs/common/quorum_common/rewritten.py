@@ -19,7 +19,6 @@ one record per partition per rebalance is all it costs where nothing was lost.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection
@@ -27,6 +26,8 @@ from collections.abc import Awaitable, Callable, Collection
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
+
+from quorum_common.waits import within
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class LastApplied:
         if not known:
             return []
         try:
-            found = await asyncio.wait_for(self._read(known), CHECK_TIMEOUT_SECONDS)
+            found = await within(self._read(known), CHECK_TIMEOUT_SECONDS)
         except (KafkaError, OSError, TimeoutError) as error:
             log.warning("could not check %d partitions (%r): reading them again", len(known), error)
             return known

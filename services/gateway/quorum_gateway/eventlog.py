@@ -26,6 +26,7 @@ from quorum_common.events import event_type, from_timestamp
 from quorum_common.mongo import Document, ensure_indexes
 from quorum_common.processed import PROCESSED, PROCESSED_INDEXES, Consumed
 from quorum_common.unit_of_work import Unit
+from quorum_common.waits import within
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ class EventLog:
                 async with self._changed:
                     # The timeout only bounds the cost of a lost change-stream event.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
+                        await within(
                             self._changed.wait_for(lambda seen=seen: self._generation != seen),  # type: ignore[misc]
-                            timeout=1.0,
+                            1.0,
                         )

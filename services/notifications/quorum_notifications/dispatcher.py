@@ -10,7 +10,6 @@ else's deliveries.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -24,6 +23,7 @@ from quorum_common import meters
 from quorum_common.events import now
 from quorum_common.mongo import Document
 from quorum_common.secretbox import SecretBox, SecretUnreadable
+from quorum_common.waits import woken
 from quorum_notifications import content
 from quorum_notifications.deliveries import DeliveryLog
 from quorum_notifications.domain import (
@@ -118,8 +118,7 @@ class Dispatcher:
                 log.warning("delivery queue unavailable, will retry: %s", error)
                 wait = IDLE_SECONDS
             if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                await woken(self._wake, wait)
 
     async def _fill(self) -> float:
         """Start attempts while there are slots and due work; how long to idle then."""

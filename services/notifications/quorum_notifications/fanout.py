@@ -10,7 +10,6 @@ arrive after the validation event that calls for the notification).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from quorum_common.events import now
 from quorum_common.mongo import Document
 from quorum_common.processed import Consumed
 from quorum_common.unit_of_work import Unit
+from quorum_common.waits import woken
 from quorum_notifications import content
 from quorum_notifications.deliveries import DeliveryLog
 from quorum_notifications.domain import (
@@ -167,8 +167,7 @@ class FanOut:
             wait = IDLE_SECONDS
             if due is not None:
                 wait = min(IDLE_SECONDS, max(0.005, (due - now()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            await woken(self._wake, wait)
 
     async def _once(self) -> bool:
         at = now()

@@ -13,7 +13,6 @@ Each idea is one unit of work.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,6 +25,7 @@ from pymongo.errors import PyMongoError
 from quorum_common.mongo import Document
 from quorum_common.outbox import Outbox
 from quorum_common.unit_of_work import Unit, commit
+from quorum_common.waits import woken
 from quorum_validation.directory import EVERY_IDEA, REEVALUATIONS, TENANTS
 from quorum_validation.evidence import EvidenceStore, Record
 from quorum_validation.judging import Change, Judging, Work
@@ -161,5 +161,4 @@ class Reevaluator:
                 await self.run_once()
             except PyMongoError as error:
                 log.warning("re-evaluation failed, will retry: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=sweep_seconds)
+            await woken(self._wake, sweep_seconds)

@@ -264,13 +264,20 @@ async def test_a_window_gathers_a_busy_process_calls_but_never_holds_a_quiet_one
     # the test by its deadline, not by a measured time.
     group: GroupCommit[int, int] = GroupCommit(setup.client, None, apply, max_group=3, window=600)
 
-    # A quiet process: the first call's group starts at once.
+    # A quiet process, and then one caller writing call after call: nothing waits.
     assert await asyncio.wait_for(group.run(1), timeout=30) == 1
-    # Within the window, calls wait for each other until a full group goes at once.
-    outcomes = await asyncio.wait_for(asyncio.gather(*(group.run(w) for w in (2, 3, 4))), 30)
+    assert await asyncio.wait_for(group.run(2), timeout=30) == 2
+    # Calls that came while a group committed form the next one, at once after it.
+    assert await asyncio.wait_for(asyncio.gather(*(group.run(w) for w in (3, 4, 5))), 30) == [
+        3,
+        4,
+        5,
+    ]
+    # After a group of several, calls wait for each other until a full group goes at once.
+    outcomes = await asyncio.wait_for(asyncio.gather(*(group.run(w) for w in (6, 7, 8))), 30)
 
-    assert outcomes == [2, 3, 4]
-    assert groups == [[1], [2, 3, 4]]
+    assert outcomes == [6, 7, 8]
+    assert groups == [[1], [2], [3], [4, 5], [6, 7, 8]]
 
 
 # --- the outbox -------------------------------------------------------------------------

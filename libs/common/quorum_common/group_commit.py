@@ -6,9 +6,9 @@ queues the calls and runs them in groups: when fewer than `in_flight` groups are
 committing, the first waiting call starts one at once (nothing waits on a quiet
 process); calls that arrive meanwhile form the next group, at most `max_group` of them.
 So the window of a group is the commit before it, bounded by the size cap; with a
-`window`, groups also start at least that long after one another (a full group goes at
-once), so a busy process commits fewer, larger groups while a quiet one, whose last
-group started longer ago than the window, still starts at once. Calls that
+`window`, groups after a group of several calls also start at least that long after it
+(a full group goes at once), so a busy process commits fewer, larger groups, while a
+quiet one, or one caller writing call after call (groups of one), never waits. Calls that
 change the same thing (`keys`: the ideas a call changes) never sit in two groups
 committing at once, and are decided in the order they came.
 
@@ -78,6 +78,7 @@ class GroupCommit(Generic[W, R]):
         self._in_flight = in_flight
         self._window = window
         self._last_start = -math.inf
+        self._last_size = 0
         self._window_timer: asyncio.TimerHandle | None = None
         self._queue: deque[_Call[W, R]] = deque()
         # Groups committing now, with the keys they hold.
@@ -116,6 +117,7 @@ class GroupCommit(Generic[W, R]):
                 return
             self._queue = waiting
             self._last_start = asyncio.get_running_loop().time()
+            self._last_size = len(group)
             taken = frozenset().union(*(call.keys for call in group))
             task = asyncio.create_task(self._commit_in_context(group), name="group-commit")
             self._running[task] = taken
@@ -123,7 +125,9 @@ class GroupCommit(Generic[W, R]):
 
     def _window_over(self) -> bool:
         """Whether a group may start now; if not, start the groups when it may."""
-        if self._window <= 0 or len(self._queue) >= self._max_group:
+        # Only after a group of several calls: concurrent callers, more on the way. A
+        # caller writing one call after another would wait the window for nobody.
+        if self._window <= 0 or self._last_size < 2 or len(self._queue) >= self._max_group:
             return True
         loop = asyncio.get_running_loop()
         wait = self._last_start + self._window - loop.time()

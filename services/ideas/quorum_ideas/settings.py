@@ -13,7 +13,8 @@ class IdeasSettings(ServiceSettings):
         default=20,
         ge=0,
         le=1000,
-        description="Concurrent write calls share one transaction; under load groups also "
-        "start at least this long after one another, so they are larger (fewer commands per "
-        "endorsement) for at most this much latency; a quiet process never waits",
+        description="Concurrent write calls share one transaction; after a group of several "
+        "calls the next starts at least this long after it, so a busy service's groups are "
+        "larger (fewer commands per endorsement) for at most this much latency; a quiet "
+        "service, or one caller writing call after call, never waits",
     )

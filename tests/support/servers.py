@@ -29,10 +29,24 @@ class Servers:
     source: str
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now and never handed out before in this test process.
+
+    The kernel may offer a port again as soon as the socket that found it is closed, and
+    a platform asks for its ports one by one: without the memory two replicas could get
+    the same port (the servers refuse to share one, so that fails at start instead of
+    splitting the calls between them).
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 def _docker_answers() -> bool:

@@ -137,8 +137,9 @@ class Acknowledged:
             enable_auto_commit=False,
             request_timeout_ms=int(AUDIT_TIMEOUT_SECONDS * 1000),
         )
-        await reader.start()
+        # Started inside the try: a reader cancelled while it connects is stopped too.
         try:
+            await reader.start()
             found = await within(_read_at(reader, wanted), AUDIT_TIMEOUT_SECONDS)
         finally:
             with contextlib.suppress(KafkaError, OSError):

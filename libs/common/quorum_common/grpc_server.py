@@ -277,6 +277,9 @@ class GrpcServer:
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", 4 * max_message_bytes),
+                # gRPC binds with SO_REUSEPORT by default: a second process given the same
+                # port would silently take half the calls. Refused, it fails at start.
+                ("grpc.so_reuseport", 0),
                 *connection_age(max_connection_age_seconds),
             ],
         )

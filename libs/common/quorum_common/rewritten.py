@@ -66,8 +66,10 @@ class LastApplied:
             enable_auto_commit=False,
             auto_offset_reset="none",
         )
-        await reader.start()
+        # Started inside the try: a reader cancelled while it connects is stopped too, or
+        # its connections stay open until the garbage collector finds them.
         try:
+            await reader.start()
             ends = await reader.end_offsets(partitions)
             present = [tp for tp in partitions if ends[tp] > self._last[tp][0]]
             found: dict[TopicPartition, bytes] = {}

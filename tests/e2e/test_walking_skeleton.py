@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import TYPE_CHECKING
 
 import grpc
@@ -15,6 +13,7 @@ from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_devtools import platform
 from support.statuses import bad_field_names
+from support.waiting import until
 
 if TYPE_CHECKING:
     from quorum.gateway.v1.gateway_pb2_grpc import IdeasServiceAsyncStub
@@ -40,12 +39,14 @@ async def eventually_stage(
     stub: IdeasServiceAsyncStub, idea_id: str, within: float = 30.0
 ) -> gateway_pb2.Idea:
     """Poll GetIdea until the stage ledger has recorded the idea (events are async)."""
-    deadline = time.monotonic() + within
-    while True:
-        answer = await stub.GetIdea(gateway_pb2.GetIdeaRequest(idea_id=idea_id))
-        if answer.idea.stage or time.monotonic() > deadline:
-            return answer.idea
-        await asyncio.sleep(0.05)
+    seen: list[gateway_pb2.Idea] = []
+
+    async def staged() -> bool:
+        seen.append((await stub.GetIdea(gateway_pb2.GetIdeaRequest(idea_id=idea_id))).idea)
+        return bool(seen[-1].stage)
+
+    await until(staged, f"idea {idea_id} with a stage", within)
+    return seen[-1]
 
 
 async def test_submitted_idea_reaches_ideation_through_kafka(

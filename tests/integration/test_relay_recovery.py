@@ -32,6 +32,7 @@ from quorum_common.unit_of_work import Unit, commit
 from quorum_devtools.infra import Server
 from support import events
 from support.servers import Servers, private_broker, restart, sigkill
+from support.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -56,10 +57,10 @@ async def owe(client: AsyncMongoClient[Any], outbox: Outbox, count: int) -> set[
 
 
 async def drained(database: AsyncDatabase[Any]) -> None:
-    deadline = time.monotonic() + WITHIN
-    while await database[OUTBOX].count_documents({"owed": True}):
-        assert time.monotonic() < deadline, "the relay did not drain the outbox"
-        await asyncio.sleep(0.05)
+    async def empty() -> bool:
+        return not await database[OUTBOX].count_documents({"owed": True})
+
+    await until(empty, "the relay draining the outbox", WITHIN)
 
 
 async def on_topic(bootstrap: str, topic: str, wanted: set[str]) -> set[str]:

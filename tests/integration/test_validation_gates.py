@@ -6,8 +6,6 @@ validation service runs in-process; its events are read back from Kafka.
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from typing import TYPE_CHECKING
 
@@ -25,6 +23,7 @@ from support import events
 from support.kafka import Collector, publish
 from support.newcomer import PM, TENANT, organizations
 from support.statuses import bad_field_names, status_of
+from support.waiting import until
 
 if TYPE_CHECKING:
     from quorum.validation.v1.validation_pb2_grpc import GateServiceAsyncStub
@@ -56,21 +55,19 @@ async def recorded(service: RunningValidation, collector: Collector, idea_id: st
 
 async def counted(service: RunningValidation, idea_id: str, organizations: int) -> None:
     """Wait until the ledger has applied that many organizations' endorsements."""
-    deadline = time.monotonic() + 30
-    found = 0
-    while True:
+
+    async def all_counted() -> bool:
         try:
             progress = await gates(service).GetIdeaProgress(
                 validation_pb2.GetIdeaProgressRequest(tenant_id=TENANT, idea_id=idea_id)
             )
-            found = progress.organization_count
         except grpc.aio.AioRpcError as error:  # not recorded yet
             if error.code() != grpc.StatusCode.NOT_FOUND:
                 raise
-        if found == organizations:
-            return
-        assert time.monotonic() < deadline, f"ledger has {found}"
-        await asyncio.sleep(0.05)
+            return False
+        return progress.organization_count == organizations
+
+    await until(all_counted, f"the ledger counting {organizations} organizations", 30)
 
 
 async def test_one_huge_customer_cannot_carry_an_idea(validation: RunningValidation) -> None:

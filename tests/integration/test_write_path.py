@@ -34,6 +34,7 @@ from quorum_ideas.store import IdeaStore
 from quorum_ideas.writes import Endorsed
 from support import events
 from support.servers import Servers
+from support.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -99,10 +100,10 @@ async def published(setup: Setup, until: int) -> list[events_pb2.Event]:
 
 
 async def outbox_empty(setup: Setup) -> None:
-    deadline = time.monotonic() + WITHIN
-    while await setup.database[OUTBOX].count_documents({"owed": True}):
-        assert time.monotonic() < deadline, "published rows were not removed"
-        await asyncio.sleep(0.05)
+    async def empty() -> bool:
+        return not await setup.database[OUTBOX].count_documents({"owed": True})
+
+    await until(empty, "every published row marked published", WITHIN)
 
 
 # --- group commit ---------------------------------------------------------------------

@@ -123,24 +123,16 @@ async def grpc_round_trip(
     }
 
 
-def floor_of(
-    commands: dict[str, float], costs: dict[str, Any], grpc_round_trips: int
-) -> dict[str, float]:
-    """What the pipeline's counts cost at these prices: mongod's and gRPC's share.
+def mongod_at_prices(commands: dict[str, float], mongod: dict[str, float]) -> float:
+    """mongod's CPU ms per endorsement that the pipeline's commands and transactions cost.
 
     Commands inside and outside transactions are priced alike, at the dearer of the two
     figures. The messages' overhead only: the documents and index entries they carry
     cost mongod more on top (measured: about three quarters of its share).
     """
-    mongo = costs.get("mongod", {})
-    wire = costs.get("grpc", {})
-    per_command = max(mongo.get("command_ms", 0.0), mongo.get("command_in_transaction_ms", 0.0))
-    mongod_ms = commands.get("total", 0.0) * per_command + commands.get(
-        "transactions", 0.0
-    ) * mongo.get("transaction_ms", 0.0)
-    grpc_ms = grpc_round_trips * wire.get("round_trip_ms", 0.0)
-    return {
-        "mongod_ms": round(mongod_ms, 3),
-        "grpc_ms": round(grpc_ms, 3),
-        "total_ms": round(mongod_ms + grpc_ms, 3),
-    }
+    per_command = max(mongod.get("command_ms", 0.0), mongod.get("command_in_transaction_ms", 0.0))
+    return round(
+        commands.get("total", 0.0) * per_command
+        + commands.get("transactions", 0.0) * mongod.get("transaction_ms", 0.0),
+        3,
+    )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from quorum_devtools.bench_costs import floor_of
+from quorum_devtools.bench_costs import mongod_at_prices
 
 PIPELINE_SHARE = 0.50  # of the reference's throughput
 HOT_IDEA_SHARE = 0.50  # of the pipeline's throughput, with no failed call
@@ -465,12 +465,11 @@ def _unit_cost_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     pipeline = results.get("pipeline", {})
     commands = pipeline.get("mongo_commands_per_endorsement", {})
     if commands:
-        floor = floor_of(commands, costs, 0)
         measured = pipeline.get("cpu_ms_per_endorsement", {}).get("mongo")
         rows.append(
             (
                 "  pipeline's commands at these prices, mongod (ms)",
-                _number(floor["mongod_ms"], 2),
+                _number(mongod_at_prices(commands, mongo), 2),
                 f"measured {_number(measured, 2)}",
             )
         )

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 import grpc
+from pymongo.asynchronous.mongo_client import AsyncMongoClient
 from starlette.routing import Route
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_common import tls
-from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import RelayProducer, ensure_topics
-from quorum_common.mongo import connect
-from quorum_common.runtime import run_service
+from quorum_common.mongo import Document
 from quorum_common.secretbox import SecretBox
-from quorum_common.settings import group_instance_id
+from quorum_common.service import Assembled, Service, Worker, consuming
 from quorum_gateway.access_api import AccessApi
 from quorum_gateway.api import Gateway
 from quorum_gateway.auth import AuthInterceptor
@@ -44,126 +40,104 @@ from quorum_gateway.requests import check_request
 from quorum_gateway.settings import GatewaySettings
 
 log = logging.getLogger("quorum_gateway")
-SERVICES = [s.full_name for s in gateway_pb2.DESCRIPTOR.services_by_name.values()]
+NAME = "gateway"
+SERVICE_NAMES = [s.full_name for s in gateway_pb2.DESCRIPTOR.services_by_name.values()]
 
 
-async def serve(settings: GatewaySettings, stop: asyncio.Event) -> None:
-    topics = Topics(settings.kafka_topic_prefix)
-    client = await connect(settings.mongodb_uri, settings.startup_timeout_seconds)
-    try:
-        await ensure_topics(
-            settings.kafka_bootstrap_servers,
-            [topics.ideas, topics.validation, topics.notifications, topics.dead_letter("gateway")],
-            settings.startup_timeout_seconds,
+async def assemble(
+    settings: GatewaySettings, topics: Topics, client: AsyncMongoClient[Document]
+) -> Assembled:
+    database = client[settings.gateway_mongodb_database]
+    keys = KeyStore(database, settings.gateway_key_cache_seconds)
+    await keys.create_indexes()
+    inbound = InboundStore(database)
+    await inbound.create_indexes()
+    event_log = EventLog(database)
+    await event_log.create_indexes()
+    box = SecretBox(settings.gateway_secrets_key.get_secret_value())
+    if box.development:
+        log.warning(
+            "GATEWAY_SECRETS_KEY is not set: inbound endpoints' secrets are encrypted with "
+            "the public development key (set a key of your own outside development)"
         )
-        database = client[settings.gateway_mongodb_database]
-        keys = KeyStore(database, settings.gateway_key_cache_seconds)
-        await keys.create_indexes()
-        inbound = InboundStore(database)
-        await inbound.create_indexes()
-        box = SecretBox(settings.gateway_secrets_key.get_secret_value())
-        if box.development:
-            log.warning(
-                "GATEWAY_SECRETS_KEY is not set: inbound endpoints' secrets are encrypted with "
-                "the public development key (set a key of your own outside development)"
-            )
-        event_log = EventLog(database)
-        ideas = IdeaCache(settings.gateway_idea_cache_seconds)
-        await event_log.create_indexes()
-        dead_letters = RelayProducer(settings.kafka_bootstrap_servers, "gateway-dead-letters")
-        consumer = EventConsumer(
-            name="gateway",
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            dead_letters=dead_letters,
-            client=client,
-            database=database,
-            topics=topics,
-            sources=[topics.ideas, topics.validation, topics.notifications],
-            handle=forgetting(ideas, event_log.append),
-            # Each event is stored under its id: the event log is its own mark.
-            marks=False,
-            after_commit=event_log.appended,
-            idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
-            linger_ms=settings.kafka_consumer_linger_ms,
-            group_instance_id=group_instance_id(settings, settings.gateway_grpc_port),
-        )
-        await consumer.start()
-        internal = tls.internal(settings)
-        backends = Backends(
-            settings.ideas_address,
-            settings.validation_address,
-            settings.notifications_address,
-            settings.gateway_backend_timeout_seconds,
-            credentials=internal.channel() if internal else None,
-        )
-        limiter = RateLimiter(
-            settings.gateway_rate_limit_per_second, settings.gateway_rate_limit_burst
-        )
-        server = GrpcServer(
-            settings.gateway_grpc_host,
-            settings.gateway_grpc_port,
-            SERVICES,
-            interceptors=[AuthInterceptor(keys, limiter)],
-            max_message_bytes=settings.gateway_max_message_bytes,
-            request_check=check_request,
-            credentials=public_credentials(settings),
-        )
-        gateway = Gateway(
-            backends, ideas, PeerVisibility(settings.gateway_peer_visibility_cache_seconds)
-        )
-        gateway_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(gateway), server.server)
-        gateway_pb2_grpc.add_GatesServiceServicer_to_server(GatesApi(gateway), server.server)
-        gateway_pb2_grpc.add_DirectoryServiceServicer_to_server(
-            DirectoryApi(gateway), server.server
-        )
-        gateway_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyApi(gateway), server.server)
-        gateway_pb2_grpc.add_AccessServiceServicer_to_server(AccessApi(keys), server.server)
-        gateway_pb2_grpc.add_EventsServiceServicer_to_server(EventsApi(event_log), server.server)
-        gateway_pb2_grpc.add_InsightsServiceServicer_to_server(InsightsApi(gateway), server.server)
-        gateway_pb2_grpc.add_PeersServiceServicer_to_server(PeersApi(gateway), server.server)
-        gateway_pb2_grpc.add_NotificationsServiceServicer_to_server(
-            NotificationsApi(gateway), server.server
-        )
-        gateway_pb2_grpc.add_InboundServiceServicer_to_server(
-            InboundApi(inbound, keys, box), server.server
-        )
-        inbound_door = InboundDoor(inbound, keys, box, settings.gateway_http_max_body_bytes)
-        http = HttpServer(
-            settings.gateway_http_host,
-            settings.gateway_http_port,
-            grpc_target=server.add_private_port(),
-            max_body_bytes=settings.gateway_http_max_body_bytes,
-            cert_file=settings.gateway_tls_cert_file,
-            key_file=settings.gateway_tls_key_file,
-            routes=[Route(INBOUND_PATH, inbound_door.receive, methods=["POST"])],
-        )
-        inbound_door.use(http.door)
-        await server.start()
-        await server.set_serving(False)
-        await http.start()
-        log.info("gateway HTTP/JSON API on %s (%s)", http.address, "https" if http.tls else "http")
+    ideas = IdeaCache(settings.gateway_idea_cache_seconds)
+    internal = tls.internal(settings)
+    backends = Backends(
+        settings.ideas_address,
+        settings.validation_address,
+        settings.notifications_address,
+        settings.gateway_backend_timeout_seconds,
+        credentials=internal.channel() if internal else None,
+    )
+    limiter = RateLimiter(settings.gateway_rate_limit_per_second, settings.gateway_rate_limit_burst)
+    server = GrpcServer(
+        settings.gateway_grpc_host,
+        settings.gateway_grpc_port,
+        SERVICE_NAMES,
+        interceptors=[AuthInterceptor(keys, limiter)],
+        max_message_bytes=settings.gateway_max_message_bytes,
+        request_check=check_request,
+        credentials=public_credentials(settings),
+    )
+    gateway = Gateway(
+        backends, ideas, PeerVisibility(settings.gateway_peer_visibility_cache_seconds)
+    )
+    gateway_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(gateway), server.server)
+    gateway_pb2_grpc.add_GatesServiceServicer_to_server(GatesApi(gateway), server.server)
+    gateway_pb2_grpc.add_DirectoryServiceServicer_to_server(DirectoryApi(gateway), server.server)
+    gateway_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyApi(gateway), server.server)
+    gateway_pb2_grpc.add_AccessServiceServicer_to_server(AccessApi(keys), server.server)
+    gateway_pb2_grpc.add_EventsServiceServicer_to_server(EventsApi(event_log), server.server)
+    gateway_pb2_grpc.add_InsightsServiceServicer_to_server(InsightsApi(gateway), server.server)
+    gateway_pb2_grpc.add_PeersServiceServicer_to_server(PeersApi(gateway), server.server)
+    gateway_pb2_grpc.add_NotificationsServiceServicer_to_server(
+        NotificationsApi(gateway), server.server
+    )
+    gateway_pb2_grpc.add_InboundServiceServicer_to_server(
+        InboundApi(inbound, keys, box), server.server
+    )
+    inbound_door = InboundDoor(inbound, keys, box, settings.gateway_http_max_body_bytes)
+    http = HttpServer(
+        settings.gateway_http_host,
+        settings.gateway_http_port,
+        grpc_target=server.add_private_port(),
+        max_body_bytes=settings.gateway_http_max_body_bytes,
+        cert_file=settings.gateway_tls_cert_file,
+        key_file=settings.gateway_tls_key_file,
+        routes=[Route(INBOUND_PATH, inbound_door.receive, methods=["POST"])],
+    )
+    inbound_door.use(http.door)
 
-        async def health_changed(serving: bool) -> None:
-            await server.set_serving(serving)
-            state = "serving" if serving else "waiting for backends"
-            log.info("gateway %s on %s", state, server.address)
+    async def health_changed(serving: bool) -> None:
+        await server.set_serving(serving)
+        state = "serving" if serving else "waiting for backends"
+        log.info("gateway %s on %s", state, server.address)
 
-        background = [
-            asyncio.create_task(backends.watch_health(health_changed), name="backend-health"),
-            asyncio.create_task(event_log.follow_changes(ideas.forget), name="event-log-changes"),
-        ]
-        await stop.wait()
-        log.info("gateway stopping")
-        for task in background:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await http.stop(server.stop())
-        await consumer.stop()
-        await dead_letters.stop()
-        await backends.close()
-    finally:
-        await client.close()
+    return Assembled(
+        server,
+        parts=[
+            Worker("backend-health", lambda: backends.watch_health(health_changed)),
+            Worker("event-log-changes", lambda: event_log.follow_changes(ideas.forget)),
+            consuming(
+                settings,
+                settings.gateway_grpc_port,
+                name=NAME,
+                client=client,
+                database=database,
+                topics=topics,
+                sources=[topics.ideas, topics.validation, topics.notifications],
+                handle=forgetting(ideas, event_log.append),
+                # Each event is stored under its id: the event log is its own mark.
+                marks=False,
+                after_commit=event_log.appended,
+            ),
+        ],
+        doors=[http],
+        closing=[backends.close],
+        # NOT_SERVING until the backends answer (the health watch reports them).
+        serving=False,
+        describe=f"; HTTP/JSON API on {http.address} ({'https' if http.tls else 'http'})",
+    )
 
 
 def public_credentials(settings: GatewaySettings) -> grpc.ServerCredentials | None:
@@ -176,9 +150,20 @@ def public_credentials(settings: GatewaySettings) -> grpc.ServerCredentials | No
     return tls.server_credentials(identity)
 
 
-def main() -> None:
-    run_service("gateway", GatewaySettings, serve)
+SERVICE = Service(
+    name=NAME,
+    settings=GatewaySettings,
+    topics=lambda topics: [
+        topics.ideas,
+        topics.validation,
+        topics.notifications,
+        topics.dead_letter(NAME),
+    ],
+    assemble=assemble,
+)
+# In-process runs (the tests) start the service as its process would.
+serve = SERVICE.serve
 
 
 if __name__ == "__main__":
-    main()
+    SERVICE.main()

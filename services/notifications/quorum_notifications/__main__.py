@@ -8,26 +8,28 @@ NotificationDelivered / NotificationFailed through its outbox.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
 from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from quorum_common import outbox as outbox_module
-from quorum_common import tls
-from quorum_common.consumer import EventConsumer
 from quorum_common.events import Topics
-from quorum_common.grpc_server import GrpcServer
-from quorum_common.kafka import RelayProducer, ensure_topics
-from quorum_common.mongo import Document, connect, ensure_indexes
+from quorum_common.mongo import Document, ensure_indexes
 from quorum_common.outbox import Outbox
 from quorum_common.processed import PROCESSED, PROCESSED_INDEXES
-from quorum_common.runtime import run_service
 from quorum_common.secretbox import SecretBox
-from quorum_common.settings import group_instance_id
+from quorum_common.service import (
+    Assembled,
+    Hooks,
+    Service,
+    Worker,
+    consuming,
+    internal_server,
+    relaying,
+)
 from quorum_notifications import deliveries as deliveries_module
 from quorum_notifications import recipients as recipients_module
 from quorum_notifications import subscriptions as subscriptions_module
@@ -43,7 +45,8 @@ from quorum_notifications.subscriptions import Subscriptions
 from quorum_notifications.webhooks import WebhookSender
 
 log = logging.getLogger("quorum_notifications")
-SERVICES = [s.full_name for s in notifications_pb2.DESCRIPTOR.services_by_name.values()]
+NAME = "notifications"
+SERVICE_NAMES = [s.full_name for s in notifications_pb2.DESCRIPTOR.services_by_name.values()]
 # Failed deliveries, apart from the consumer's poison events.
 DELIVERY_DEAD_LETTERS = "notifications.deliveries"
 # How long in-flight attempts may finish when the service stops.
@@ -73,158 +76,128 @@ def retry_policy(settings: NotificationsSettings) -> RetryPolicy:
     )
 
 
-async def serve(settings: NotificationsSettings, stop: asyncio.Event) -> None:
-    topics = Topics(settings.kafka_topic_prefix)
-    dead_letters = topics.dead_letter(DELIVERY_DEAD_LETTERS)
-    client = await connect(settings.mongodb_uri, settings.startup_timeout_seconds)
+async def assemble(
+    settings: NotificationsSettings, topics: Topics, client: AsyncMongoClient[Document]
+) -> Assembled:
+    database = client[settings.notifications_mongodb_database]
+    await create_indexes(database)
+    outbox = Outbox(
+        database, topics.notifications, timedelta(seconds=settings.outbox_retention_seconds)
+    )
+    await outbox.prepare()
+    recipients = Recipients(database)
+    # Before consuming: the projection's old per-idea arrays become member records.
+    await recipients.migrate()
+    subscriptions = Subscriptions(database)
+    box = SecretBox(settings.notifications_secrets_key.get_secret_value())
+    if box.development:
+        log.warning(
+            "NOTIFICATIONS_SECRETS_KEY is not set: webhook secrets are encrypted with the "
+            "public development key (set a key of your own outside development)"
+        )
+    sealed = await subscriptions.seal_plaintext(box)
+    if sealed:
+        log.info("encrypted %d webhook secrets stored in plain text", sealed)
+    deliveries = DeliveryLog(client, database, outbox, dead_letters_topic(topics))
+    # Made after the last await: nothing can fail between its making and its closing.
     webhooks = WebhookSender(
         settings.notifications_webhook_timeout_seconds,
         settings.notifications_webhook_allow_private_networks,
         settings.notifications_delivery_concurrency,
     )
-    try:
-        await ensure_topics(
-            settings.kafka_bootstrap_servers,
-            [
-                topics.ideas,
-                topics.validation,
-                topics.notifications,
-                topics.dead_letter("notifications"),
-                dead_letters,
-            ],
-            settings.startup_timeout_seconds,
-        )
-        database = client[settings.notifications_mongodb_database]
-        await create_indexes(database)
-        outbox = Outbox(
-            database, topics.notifications, timedelta(seconds=settings.outbox_retention_seconds)
-        )
-        await outbox.prepare()
-        recipients = Recipients(database)
-        # Before consuming: the projection's old per-idea arrays become member records.
-        await recipients.migrate()
-        subscriptions = Subscriptions(database)
-        box = SecretBox(settings.notifications_secrets_key.get_secret_value())
-        if box.development:
-            log.warning(
-                "NOTIFICATIONS_SECRETS_KEY is not set: webhook secrets are encrypted with the "
-                "public development key (set a key of your own outside development)"
-            )
-        sealed = await subscriptions.seal_plaintext(box)
-        if sealed:
-            log.info("encrypted %d webhook secrets stored in plain text", sealed)
-        deliveries = DeliveryLog(client, database, outbox, dead_letters)
-        mail = EmailSender(
-            host=settings.notifications_smtp_host,
-            port=settings.notifications_smtp_port,
-            sender=settings.notifications_smtp_sender,
-            security=settings.notifications_smtp_security,
-            username=settings.notifications_smtp_username,
-            password=settings.notifications_smtp_password.get_secret_value(),
-            timeout_seconds=settings.notifications_smtp_timeout_seconds,
-        )
-        # Past the longest attempt, so a lease only runs out when its worker died.
-        longest = max(
-            settings.notifications_webhook_timeout_seconds,
-            settings.notifications_smtp_timeout_seconds,
-        )
-        dispatcher = Dispatcher(
-            deliveries,
+    mail = EmailSender(
+        host=settings.notifications_smtp_host,
+        port=settings.notifications_smtp_port,
+        sender=settings.notifications_smtp_sender,
+        security=settings.notifications_smtp_security,
+        username=settings.notifications_smtp_username,
+        password=settings.notifications_smtp_password.get_secret_value(),
+        timeout_seconds=settings.notifications_smtp_timeout_seconds,
+    )
+    # Past the longest attempt, so a lease only runs out when its worker died.
+    longest = max(
+        settings.notifications_webhook_timeout_seconds,
+        settings.notifications_smtp_timeout_seconds,
+    )
+    dispatcher = Dispatcher(
+        deliveries,
+        subscriptions,
+        Senders(webhooks, mail, box),
+        retry_policy(settings),
+        concurrency=settings.notifications_delivery_concurrency,
+        per_endpoint=settings.notifications_endpoint_concurrency,
+        lease=timedelta(seconds=longest + 30),
+    )
+    fanout = FanOut(
+        deliveries,
+        recipients,
+        subscriptions,
+        on_planned=dispatcher.notify,
+        patience=timedelta(seconds=settings.notifications_recipients_wait_seconds),
+    )
+    intake = Intake(recipients, deliveries, subscriptions, on_job=fanout.notify)
+    server = internal_server(
+        settings,
+        settings.notifications_grpc_host,
+        settings.notifications_grpc_port,
+        SERVICE_NAMES,
+    )
+    notifications_pb2_grpc.add_NotificationsServiceServicer_to_server(
+        NotificationsApi(
+            client,
             subscriptions,
-            Senders(webhooks, mail, box),
-            retry_policy(settings),
-            concurrency=settings.notifications_delivery_concurrency,
-            per_endpoint=settings.notifications_endpoint_concurrency,
-            lease=timedelta(seconds=longest + 30),
-        )
-        fanout = FanOut(
             deliveries,
-            recipients,
-            subscriptions,
-            on_planned=dispatcher.notify,
-            patience=timedelta(seconds=settings.notifications_recipients_wait_seconds),
-        )
-        poison_letters = RelayProducer(
-            settings.kafka_bootstrap_servers, "notifications-dead-letters"
-        )
-        intake = Intake(recipients, deliveries, subscriptions, on_job=fanout.notify)
-        consumer = EventConsumer(
-            name="notifications",
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            dead_letters=poison_letters,
-            client=client,
-            database=database,
-            topics=topics,
-            sources=[topics.ideas, topics.validation],
-            handle=intake.handle,
-            kinds=Intake.KINDS,
-            outbox=outbox,
-            after_commit=intake.committed,
-            idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
-            linger_ms=settings.kafka_consumer_linger_ms,
-            group_instance_id=group_instance_id(settings, settings.notifications_grpc_port),
-        )
-        await consumer.start()
-        await webhooks.start()
-        background = [
-            asyncio.create_task(
-                outbox.run_relay(
-                    RelayProducer(settings.kafka_bootstrap_servers, "notifications-relay")
-                ),
-                name="outbox-relay",
-            ),
-            asyncio.create_task(fanout.run(), name="fan-out"),
-        ]
-        dispatching = asyncio.create_task(dispatcher.run(), name="dispatcher")
-        try:
-            server = GrpcServer(
-                settings.notifications_grpc_host,
+            settings.notifications_webhook_allow_private_networks,
+            box,
+        ),
+        server.server,
+    )
+    return Assembled(
+        server,
+        parts=[
+            Hooks(webhooks.start, webhooks.close),
+            relaying(settings, NAME, outbox),
+            Worker("fan-out", fanout.run),
+            # Attempts in flight may finish, up to DRAIN_SECONDS, once it is stopped.
+            Worker("dispatcher", dispatcher.run, after=lambda: dispatcher.drain(DRAIN_SECONDS)),
+            consuming(
+                settings,
                 settings.notifications_grpc_port,
-                SERVICES,
-                max_connection_age_seconds=settings.grpc_max_connection_age_seconds,
-                credentials=tls.internal_server(settings),
-            )
-            notifications_pb2_grpc.add_NotificationsServiceServicer_to_server(
-                NotificationsApi(
-                    client,
-                    subscriptions,
-                    deliveries,
-                    settings.notifications_webhook_allow_private_networks,
-                    box,
-                ),
-                server.server,
-            )
-            await server.start()
-            await server.set_serving(True)
-            log.info(
-                "notifications serving on %s; e-mail via %s:%d",
-                server.address,
-                settings.notifications_smtp_host,
-                settings.notifications_smtp_port,
-            )
-            await stop.wait()
-            log.info("notifications stopping")
-            await server.stop()
-        finally:
-            dispatching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await dispatching
-            await dispatcher.drain(DRAIN_SECONDS)
-            await consumer.stop()
-            # Entries the relay has not published yet go out after the next start.
-            for task in reversed(background):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await poison_letters.stop()
-    finally:
-        await webhooks.close()
-        await client.close()
+                name=NAME,
+                client=client,
+                database=database,
+                topics=topics,
+                sources=[topics.ideas, topics.validation],
+                handle=intake.handle,
+                kinds=Intake.KINDS,
+                outbox=outbox,
+                after_commit=intake.committed,
+            ),
+        ],
+        describe=f"; e-mail via {settings.notifications_smtp_host}:"
+        f"{settings.notifications_smtp_port}",
+    )
 
 
-def main() -> None:
-    run_service("notifications", NotificationsSettings, serve)
+def dead_letters_topic(topics: Topics) -> str:
+    return topics.dead_letter(DELIVERY_DEAD_LETTERS)
+
+
+SERVICE = Service(
+    name=NAME,
+    settings=NotificationsSettings,
+    topics=lambda topics: [
+        topics.ideas,
+        topics.validation,
+        topics.notifications,
+        topics.dead_letter(NAME),
+        dead_letters_topic(topics),
+    ],
+    assemble=assemble,
+)
+# In-process runs (the tests) start the service as its process would.
+serve = SERVICE.serve
 
 
 if __name__ == "__main__":
-    main()
+    SERVICE.main()

@@ -8,9 +8,8 @@ preparation of the one before.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_devtools import platform
 from quorum_devtools.bench_platform import (
-    BenchError,
     Caller,
     Processes,
     Tenant,
@@ -73,8 +71,6 @@ class Loads:
     # (it scans recent ideas for duplicates), so the bench submits as little as it can.
     _throughput_ideas: list[str] = field(default_factory=list)
     _throughput_first: int = 0
-    # Latency ideas and, for each, the organization whose endorsement opens its gate.
-    _pool: dict[str, int] = field(default_factory=dict)
 
     async def prepare(self, count: int, endorsements: int) -> list[str]:
         ideas = await prepare_ideas(self.tenant, count, endorsements, self.ideas_made)
@@ -188,122 +184,6 @@ class Loads:
             "mongo_operations_per_endorsement": operations,
             "mongo_commands_per_endorsement": commands,
         }
-
-    # ------------------------------------------------------------------ latency
-
-    async def latency_pool(self, count: int) -> list[str]:
-        """`count` ideas one endorsement away from an open DISCOVERY gate.
-
-        An idea prepared as number n was submitted by organization n and endorsed by
-        n+1 (another segment); organization n+2 opens its gate. After a measurement
-        the bench withdraws that endorsement (the gate closes) and the idea is ready
-        again, so repetitions cost a withdrawal per idea instead of a submission.
-        """
-        missing = count - len(self._pool)
-        if missing > 0:
-            first = self.ideas_made
-            made = await self.prepare(missing, 1)
-            self._pool.update({idea: first + n + 2 for n, idea in enumerate(made)})
-        return list(self._pool)[:count]
-
-    async def latency_once(self, offered: float, count: int) -> dict[str, Any]:
-        """Open loop: `count` endorsements at `offered` per second, each opening a gate.
-
-        Each latency runs from sending the EndorseIdea call (as the reference measures
-        from sending its call) to the GateOpened event for that idea on a WatchEvents
-        stream opened beforehand; `after_return` measures from the call's return.
-        """
-        ideas = await self.latency_pool(count + 1)
-        await self.probe.wait_quiet()
-        members = {idea: self.tenant.next_member(self._pool[idea]) for idea in ideas}
-        watcher = self.tenant.callers[0]
-        stream = watcher.events.WatchEvents(
-            gateway_pb2.WatchEventsRequest(kinds=["GateOpened"]), metadata=watcher.metadata
-        )
-        arrivals: dict[str, float] = {}
-        arrived = asyncio.Event()
-
-        async def read() -> None:
-            with contextlib.suppress(grpc.aio.AioRpcError, asyncio.CancelledError):
-                async for answer in stream:
-                    arrivals.setdefault(answer.event.envelope.idea_id, time.perf_counter())
-                    arrived.set()
-
-        async def until_arrived(wanted: set[str], within: float) -> None:
-            deadline = time.perf_counter() + within
-            while not wanted <= arrivals.keys() and time.perf_counter() < deadline:
-                if reader.done():
-                    raise BenchError("the WatchEvents stream ended")
-                arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(arrived.wait(), 0.5)
-
-        reader = asyncio.create_task(read(), name="watch-events")
-        sent: dict[str, float] = {}
-        returned: dict[str, float] = {}
-        failed: dict[str, int] = {}
-        try:
-            # The first idea proves the stream is live before the clock starts.
-            await self.tenant.endorse(watcher, ideas[0], 0, members[ideas[0]])
-            await until_arrived({ideas[0]}, 30.0)
-            if ideas[0] not in arrivals:
-                raise BenchError("WatchEvents never delivered the warm-up GateOpened")
-
-            async def one(index: int) -> None:
-                caller = self.tenant.callers[index % len(self.tenant.callers)]
-                sent[ideas[index]] = time.perf_counter()
-                try:
-                    await self.tenant.endorse(caller, ideas[index], 0, members[ideas[index]])
-                except grpc.aio.AioRpcError as error:
-                    failed[error.code().name] = failed.get(error.code().name, 0) + 1
-                    return
-                returned[ideas[index]] = time.perf_counter()
-
-            tasks = []
-            begin = time.perf_counter()
-            for index in range(1, count + 1):
-                delay = begin + (index - 1) / offered - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(index)))
-            last_send = time.perf_counter()
-            await asyncio.gather(*tasks)
-            await until_arrived(set(returned), self.drain_timeout)
-        finally:
-            stream.cancel()
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-        await self._rearm(ideas, members)
-        latencies = [arrivals[i] - sent[i] for i in returned if i in arrivals]
-        after_return = [arrivals[i] - t for i, t in returned.items() if i in arrivals]
-        return {
-            "offered_per_second": offered,
-            "achieved_per_second": (count - 1) / (last_send - begin) if count > 1 else offered,
-            "sent": count,
-            "errors": failed,
-            # Returned without error, yet no GateOpened within the drain timeout.
-            "missing": len(returned) - len(latencies),
-            **latency_summary(latencies),
-            "after_return": latency_summary(after_return),
-            "endorse_rpc": latency_summary([returned[i] - sent[i] for i in returned]),
-        }
-
-    async def _rearm(self, ideas: list[str], members: dict[str, Any]) -> None:
-        """Withdraw the gate-opening endorsements so the pool's gates are closed again."""
-        gate = asyncio.Semaphore(PREPARE_CONCURRENCY)
-
-        async def one(index: int, idea: str) -> None:
-            async with gate:
-                caller = self.tenant.callers[index % len(self.tenant.callers)]
-                try:
-                    await self.tenant.withdraw(caller, idea, members[idea])
-                except grpc.aio.AioRpcError:
-                    # Its state is unknown now (e.g. its endorsement timed out): retire it.
-                    self._pool.pop(idea, None)
-
-        await asyncio.gather(*(one(i, idea) for i, idea in enumerate(ideas)))
-        await self.probe.wait_quiet()
 
     # ------------------------------------------------------------------ gateway
 
@@ -426,18 +306,3 @@ async def closed_loop(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     return {"per_second": len(latencies) / elapsed, "errors": failed, **latency_summary(latencies)}
-
-
-def summarize_latency(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "offered_per_second": runs[0]["offered_per_second"],
-        "achieved_per_second": median_of(runs, "achieved_per_second"),
-        "p50_ms": median_of(runs, "p50_ms"),
-        "p95_ms": median_of(runs, "p95_ms"),
-        "p99_ms": median_of(runs, "p99_ms"),
-        "after_return_p50_ms": median_of([r["after_return"] for r in runs], "p50_ms"),
-        "after_return_p99_ms": median_of([r["after_return"] for r in runs], "p99_ms"),
-        "missing": sum(int(r["missing"]) for r in runs),
-        "errors": sum(sum(r["errors"].values()) for r in runs),
-        "repetitions": list(runs),
-    }

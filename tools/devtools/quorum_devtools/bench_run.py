@@ -25,7 +25,8 @@ from quorum_devtools.bench_config import PLATFORM_SECTIONS, ROUNDS, Config, Name
 from quorum_devtools.bench_costs import grpc_round_trip, mongod_costs
 from quorum_devtools.bench_gate import gate_scaling
 from quorum_devtools.bench_growth import growth, hot_idea_once, summarize_hot_idea
-from quorum_devtools.bench_load import Loads, summarize_latency
+from quorum_devtools.bench_latency import Latencies, summarize_latency
+from quorum_devtools.bench_load import Loads
 from quorum_devtools.bench_platform import (
     BenchError,
     Processes,
@@ -97,7 +98,11 @@ class Rounds:
         self.out = out
         self.runs: dict[str, list[dict[str, Any]]] = {s: [] for s in self.sections}
         self.reference_errors: list[str] = []
+        # By offered load: the gate-opening path, and plain endorsements (see bench_latency).
         self.latency: dict[float, list[dict[str, Any]]] = {
+            load: [] for load in config.latency_loads
+        }
+        self.endorsed: dict[float, list[dict[str, Any]]] = {
             load: [] for load in config.latency_loads
         }
 
@@ -106,10 +111,10 @@ class Rounds:
 
     async def run(self, loads: Loads | None, processes: Processes, results: dict[str, Any]) -> None:
         config = self.config
-        if "latency" in self.sections and loads is not None:
-            # The whole pool at once: one wait for the pipeline instead of one per load.
+        latencies = Latencies(loads) if loads is not None else None
+        if "latency" in self.sections and latencies is not None:
             say("preparing ideas for the latency runs ...")
-            await loads.latency_pool(max(self.latency_count(x) for x in config.latency_loads) + 1)
+            await latencies.prepare(max(self.latency_count(x) for x in config.latency_loads) + 1)
         for repetition in range(config.repetitions):
             of = f"{repetition + 1}/{config.repetitions}"
             if "reference" in self.sections and self.reference is not None:
@@ -122,12 +127,14 @@ class Rounds:
                     # Quorum's figures still stand; only the ratios to the reference lack.
                     say(f"the reference failed, going on without it: {error}")
                     self.reference_errors.append(str(error))
-            if loads is not None:
-                await self._quorum_round(loads, repetition, of)
+            if loads is not None and latencies is not None:
+                await self._quorum_round(loads, latencies, repetition, of)
             self.summarize(results)
             write_results(self.out, results)
 
-    async def _quorum_round(self, loads: Loads, repetition: int, of: str) -> None:
+    async def _quorum_round(
+        self, loads: Loads, latencies: Latencies, repetition: int, of: str
+    ) -> None:
         config = self.config
         if "pipeline" in self.sections:
             say(f"pipeline throughput {of} ...")
@@ -145,7 +152,9 @@ class Rounds:
             # Loads interleaved, so slow minutes of the machine spread over all of them.
             for load in config.latency_loads:
                 say(f"latency at {load:g}/s {of} ...")
-                self.latency[load].append(await loads.latency_once(load, self.latency_count(load)))
+                count = self.latency_count(load)
+                self.endorsed[load].append(await latencies.endorsed_once(load, count))
+                self.latency[load].append(await latencies.gate_once(load, count))
 
     def summarize(self, results: dict[str, Any]) -> None:
         config = self.config
@@ -185,6 +194,11 @@ class Rounds:
                 "loads": {
                     f"{load:g}": summarize_latency(runs)
                     for load, runs in self.latency.items()
+                    if runs
+                },
+                "endorsed": {
+                    f"{load:g}": summarize_latency(runs)
+                    for load, runs in self.endorsed.items()
                     if runs
                 },
             }

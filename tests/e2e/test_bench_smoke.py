@@ -84,10 +84,11 @@ def test_the_bench_writes_every_section_and_cleans_up(infra: Servers, tmp_path: 
     hot = report["hot_idea"]
     assert measured(hot["per_second"])
     assert hot["repetitions"][0]["complete"], hot
-    assert report["latency"]["loads"]
-    for load in report["latency"]["loads"].values():
-        assert load["missing"] == 0, load
-        assert all(measured(load[p]) for p in ("p50_ms", "p95_ms", "p99_ms"))
+    for path in ("endorsed", "loads"):  # plain endorsements, gate openings
+        assert report["latency"][path]
+        for load in report["latency"][path].values():
+            assert load["missing"] == 0, load
+            assert all(measured(load[p]) for p in ("p50_ms", "p95_ms", "p99_ms"))
     gateway = report["gateway"]
     assert measured(gateway["ratio"])
     assert all(measured(gateway[n]["per_second"]) for n in ("bare_server", "gateway"))

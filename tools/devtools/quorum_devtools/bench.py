@@ -56,7 +56,8 @@ from pymongo.uri_parser import parse_uri
 from quorum_devtools import platform
 from quorum_devtools.bench_config import FULL, SECTIONS, SMOKE, Names, Servers
 from quorum_devtools.bench_platform import BenchError, Processes, free_port
-from quorum_devtools.bench_report import plot, table
+from quorum_devtools.bench_plot import plot
+from quorum_devtools.bench_report import table
 from quorum_devtools.bench_run import measure, say, write_results
 from quorum_devtools.bench_stats import listening_pid
 from quorum_devtools.infra import IDLE_PAUSE_MAX_MS, InfraError, LocalInfra

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from quorum_devtools.bench_costs import mongod_at_prices
@@ -32,10 +31,20 @@ def _ratio(numerator: Any, denominator: Any) -> float | None:
     return float(numerator) / float(denominator)
 
 
-def _latency_at(results: dict[str, Any], load: float | None) -> dict[str, Any]:
+# The latency section's two paths (bench_latency): a plain endorsement to its
+# IdeaEndorsed, one consumer hop as the reference's end-to-end; and an endorsement that
+# opens a gate to its GateOpened, two consumer hops and about twice the work.
+ENDORSED, GATE = "endorsed", "loads"
+PATHS = {
+    ENDORSED: "endorsement → its IdeaEndorsed on WatchEvents",
+    GATE: "gate-opening endorsement → GateOpened on WatchEvents",
+}
+
+
+def _latency_at(results: dict[str, Any], load: float | None, path: str) -> dict[str, Any]:
     if load is None:
         return {}
-    found: dict[str, Any] = results.get("latency", {}).get("loads", {}).get(f"{load:g}", {})
+    found: dict[str, Any] = results.get("latency", {}).get(path, {}).get(f"{load:g}", {})
     return found
 
 
@@ -56,9 +65,12 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         "cpu_processes": sorted(k for k in cpu if k != "total"),
         "e2e_at_per_second": reference.get("rate"),
     }
-    latency = _latency_at(results, reference.get("rate"))
-    for key in ("p50", "p99"):
-        found[f"e2e_{key}"] = _ratio(latency.get(f"{key}_ms"), reference["e2e_ms"].get(key))
+    for path, prefix in ((ENDORSED, "e2e"), (GATE, "e2e_gate")):
+        latency = _latency_at(results, reference.get("rate"), path)
+        for key in ("p50", "p99"):
+            found[f"{prefix}_{key}"] = _ratio(
+                latency.get(f"{key}_ms"), reference["e2e_ms"].get(key)
+            )
     quorum_runs = pipeline.get("repetitions", [])
     reference_runs = reference.get("repetitions", [])
     # Each repetition's pair ran back to back: the spread of these is the run's noise.
@@ -67,6 +79,10 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         for q, r in zip(quorum_runs, reference_runs, strict=False)
     ]
     return found
+
+
+def _finite(value: Any) -> float | None:
+    return None if not isinstance(value, int | float) or math.isnan(value) else float(value)
 
 
 def _target(
@@ -120,14 +136,18 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         )
     )
 
-    p99 = _latency_at(results, LATENCY_LOAD).get("p99_ms")
-    p99 = None if p99 is None or math.isnan(p99) else p99
+    # Judged like the reference's end-to-end (one consumer hop); the gate-opening path,
+    # with two hops and twice the work, is told beside it.
+    p99, gate_p99 = (
+        _finite(_latency_at(results, LATENCY_LOAD, path).get("p99_ms")) for path in (ENDORSED, GATE)
+    )
     found.append(
         _target(
-            f"end-to-end p99 at {LATENCY_LOAD:g}/s (ms)",
+            f"end-to-end p99 at {LATENCY_LOAD:g}/s, endorsement → its event (ms)",
             f"<= {LATENCY_TARGET_MS:g}",
             p99,
             _judge(p99, p99 is not None and p99 <= LATENCY_TARGET_MS),
+            f"a gate-opening one → GateOpened: {gate_p99:.0f} ms" if gate_p99 is not None else "",
         )
     )
 
@@ -270,24 +290,7 @@ def _figure_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 _share(_ratio(hot.get("per_second"), pipeline.get("per_second")), "pipeline"),
             )
         )
-    e2e_rate = found_ratios.get("e2e_at_per_second")
-    for load, figures in results.get("latency", {}).get("loads", {}).items():
-        compared = ""
-        if e2e_rate is not None and float(load) == float(e2e_rate):
-            compared = (
-                f"p50 {_times(found_ratios.get('e2e_p50'), 'reference')}, "
-                f"p99 {_times(found_ratios.get('e2e_p99'), 'reference')}"
-            )
-        missing = f", {figures['missing']} missing" if figures.get("missing") else ""
-        if figures.get("errors"):
-            missing += f", {figures['errors']} failed calls"
-        rows.append(
-            (
-                f"end-to-end at {load}/s p50/p95/p99 (ms){missing}",
-                _percentiles(figures, ("p50_ms", "p95_ms", "p99_ms")),
-                compared,
-            )
-        )
+    rows.extend(_latency_rows(results, found_ratios))
     gateway = results.get("gateway", {})
     if gateway:
         bare = gateway["bare_server"].get("per_second")
@@ -398,45 +401,33 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot(results: dict[str, Any], path: Path) -> bool:
-    """Latency percentiles against offered load; False when there is nothing to plot."""
-    loads = results.get("latency", {}).get("loads", {})
-    if not loads:
-        return False
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display on a build machine
-    import matplotlib.pyplot as plt
-
-    offered = sorted(loads, key=float)
-    x = [float(o) for o in offered]
-    figure, axes = plt.subplots(figsize=(7.5, 4.5))
-    for key, label, style in (
-        ("p50_ms", "p50", "o-"),
-        ("p95_ms", "p95", "s-"),
-        ("p99_ms", "p99", "^-"),
-    ):
-        axes.plot(x, [loads[o][key] for o in offered], style, label=label)
-    axes.axhline(LATENCY_TARGET_MS, color="grey", linestyle="--", label="p99 target")
-    reference = results.get("reference", {})
-    if reference.get("available") and reference["e2e_ms"].get("p99") is not None:
-        axes.plot(
-            [reference["rate"]],
-            [reference["e2e_ms"]["p99"]],
-            "kx",
-            markersize=9,
-            label="reference pipeline p99",
-        )
-    axes.set_yscale("log")
-    axes.set_xlabel("offered load (endorsements/s, each opening a gate)")
-    axes.set_ylabel("EndorseIdea sent → GateOpened on WatchEvents (ms)")
-    axes.set_title("Quorum end-to-end latency vs offered load")
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return True
+def _latency_rows(
+    results: dict[str, Any], found_ratios: dict[str, Any]
+) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    e2e_rate = found_ratios.get("e2e_at_per_second")
+    for path, prefix in ((ENDORSED, "e2e"), (GATE, "e2e_gate")):
+        loads = results.get("latency", {}).get(path, {})
+        if loads:
+            rows.append((f"end-to-end: {PATHS[path]}", "", ""))
+        for load, figures in loads.items():
+            compared = ""
+            if e2e_rate is not None and float(load) == float(e2e_rate):
+                compared = (
+                    f"p50 {_times(found_ratios.get(f'{prefix}_p50'), 'reference')}, "
+                    f"p99 {_times(found_ratios.get(f'{prefix}_p99'), 'reference')}"
+                )
+            missing = f", {figures['missing']} missing" if figures.get("missing") else ""
+            if figures.get("errors"):
+                missing += f", {figures['errors']} failed calls"
+            rows.append(
+                (
+                    f"  at {load}/s p50/p95/p99 (ms){missing}",
+                    _percentiles(figures, ("p50_ms", "p95_ms", "p99_ms")),
+                    compared,
+                )
+            )
+    return rows
 
 
 def _unit_cost_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:

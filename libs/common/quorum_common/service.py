@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -107,16 +108,81 @@ class Assembled:
 
 
 @dataclass(frozen=True)
+class Setup(Generic[S]):
+    """What every service's assembly starts from: its settings and topics, the MongoDB
+    client and the service's own database, and where its gRPC server listens."""
+
+    name: str
+    settings: S
+    topics: Topics
+    client: AsyncMongoClient[Document]
+    database: AsyncDatabase[Document]
+    host: str
+    port: int
+
+    def outbox(self, topic: str) -> Outbox:
+        """The service's outbox, publishing to its own topic."""
+        retention = timedelta(seconds=self.settings.outbox_retention_seconds)
+        return Outbox(self.database, topic, retention)
+
+    def internal_server(self, service_names: list[str]) -> GrpcServer:
+        """An internal API's server: the gateway's (and only the gateway's) way in."""
+        return GrpcServer(
+            self.host,
+            self.port,
+            service_names,
+            max_connection_age_seconds=self.settings.grpc_max_connection_age_seconds,
+            credentials=tls.internal_server(self.settings),
+        )
+
+    def consuming(self, sources: list[str], handle: Handler, **options: Any) -> Part:
+        """The service's consumer group member, with its dead-letter producer, paced and
+        identified by the settings every service shares; `options` as EventConsumer's."""
+        bootstrap_servers = self.settings.kafka_bootstrap_servers
+        dead_letters = RelayProducer(bootstrap_servers, f"{self.name}-dead-letters")
+        consumer = EventConsumer(
+            name=self.name,
+            bootstrap_servers=bootstrap_servers,
+            dead_letters=dead_letters,
+            client=self.client,
+            database=self.database,
+            topics=self.topics,
+            sources=sources,
+            handle=handle,
+            idle_pause_max_ms=self.settings.kafka_idle_pause_max_ms,
+            linger_ms=self.settings.kafka_consumer_linger_ms,
+            group_instance_id=group_instance_id(self.settings, self.port),
+            **options,
+        )
+
+        async def stop() -> None:
+            await consumer.stop()
+            await dead_letters.stop()
+
+        return Hooks(consumer.start, stop)
+
+    def relaying(self, outbox: Outbox) -> Worker:
+        """The outbox relay's loop, publishing with a producer of its own."""
+        bootstrap_servers = self.settings.kafka_bootstrap_servers
+        return Worker(
+            "outbox-relay",
+            lambda: outbox.run_relay(RelayProducer(bootstrap_servers, f"{self.name}-relay")),
+        )
+
+
+@dataclass(frozen=True)
 class Service(Generic[S]):
-    """A service: its name, settings, the topics it needs and how its parts are made."""
+    """A service: its name, settings, where it listens and keeps its data, the topics it
+    needs and how its parts are made."""
 
     name: str
     settings: type[S]
+    # Host and port of its gRPC server, and its own database, from its settings.
+    listens: Callable[[S], tuple[str, int]]
+    database: Callable[[S], str]
     # The topics it publishes to or consumes, created at start if missing.
     topics: Callable[[Topics], list[str]]
-    assemble: Callable[[S, Topics, AsyncMongoClient[Document]], Awaitable[Assembled]]
-    # Resources the parts use that live outside MongoDB's client (closed after it all).
-    on_exit: Callable[[], Awaitable[None]] | None = None
+    assemble: Callable[[Setup[S]], Awaitable[Assembled]]
 
     def main(self) -> None:
         """The process: settings, logging and telemetry, then `serve` until a signal."""
@@ -131,8 +197,10 @@ class Service(Generic[S]):
                 self.topics(topics),
                 settings.startup_timeout_seconds,
             )
-            assembled = await self.assemble(settings, topics, client)
-            await run(self.name, assembled, stop)
+            host, port = self.listens(settings)
+            database = client[self.database(settings)]
+            setup = Setup(self.name, settings, topics, client, database, host, port)
+            await run(self.name, await self.assemble(setup), stop)
         finally:
             await client.close()
 
@@ -163,61 +231,3 @@ async def _stop_server(server: GrpcServer, doors: list[Door]) -> None:
     for door in doors:
         await door.stop(stopping)
     await stopping
-
-
-def internal_server(
-    settings: ServiceSettings, host: str, port: int, service_names: list[str]
-) -> GrpcServer:
-    """An internal API's server: the gateway's (and only the gateway's) way in."""
-    return GrpcServer(
-        host,
-        port,
-        service_names,
-        max_connection_age_seconds=settings.grpc_max_connection_age_seconds,
-        credentials=tls.internal_server(settings),
-    )
-
-
-def consuming(
-    settings: ServiceSettings,
-    grpc_port: int,
-    *,
-    name: str,
-    client: AsyncMongoClient[Document],
-    database: AsyncDatabase[Document],
-    topics: Topics,
-    sources: list[str],
-    handle: Handler,
-    **options: Any,
-) -> Part:
-    """The service's consumer group member, with its dead-letter producer, paced and
-    identified by the settings every service shares; `options` as EventConsumer's."""
-    dead_letters = RelayProducer(settings.kafka_bootstrap_servers, f"{name}-dead-letters")
-    consumer = EventConsumer(
-        name=name,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        dead_letters=dead_letters,
-        client=client,
-        database=database,
-        topics=topics,
-        sources=sources,
-        handle=handle,
-        idle_pause_max_ms=settings.kafka_idle_pause_max_ms,
-        linger_ms=settings.kafka_consumer_linger_ms,
-        group_instance_id=group_instance_id(settings, grpc_port),
-        **options,
-    )
-
-    async def stop() -> None:
-        await consumer.stop()
-        await dead_letters.stop()
-
-    return Hooks(consumer.start, stop)
-
-
-def relaying(settings: ServiceSettings, name: str, outbox: Outbox) -> Worker:
-    """The outbox relay's loop, publishing with a producer of its own."""
-    return Worker(
-        "outbox-relay",
-        lambda: outbox.run_relay(RelayProducer(settings.kafka_bootstrap_servers, f"{name}-relay")),
-    )

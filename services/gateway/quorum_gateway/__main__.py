@@ -5,16 +5,13 @@ from __future__ import annotations
 import logging
 
 import grpc
-from pymongo.asynchronous.mongo_client import AsyncMongoClient
 from starlette.routing import Route
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_common import tls
-from quorum_common.events import Topics
 from quorum_common.grpc_server import GrpcServer
-from quorum_common.mongo import Document
 from quorum_common.secretbox import SecretBox
-from quorum_common.service import Assembled, Service, Worker, consuming
+from quorum_common.service import Assembled, Service, Setup, Worker
 from quorum_gateway.access_api import AccessApi
 from quorum_gateway.api import Gateway
 from quorum_gateway.auth import AuthInterceptor
@@ -44,10 +41,8 @@ NAME = "gateway"
 SERVICE_NAMES = [s.full_name for s in gateway_pb2.DESCRIPTOR.services_by_name.values()]
 
 
-async def assemble(
-    settings: GatewaySettings, topics: Topics, client: AsyncMongoClient[Document]
-) -> Assembled:
-    database = client[settings.gateway_mongodb_database]
+async def assemble(setup: Setup[GatewaySettings]) -> Assembled:
+    settings, topics, database = setup.settings, setup.topics, setup.database
     keys = KeyStore(database, settings.gateway_key_cache_seconds)
     await keys.create_indexes()
     inbound = InboundStore(database)
@@ -118,15 +113,9 @@ async def assemble(
         parts=[
             Worker("backend-health", lambda: backends.watch_health(health_changed)),
             Worker("event-log-changes", lambda: event_log.follow_changes(ideas.forget)),
-            consuming(
-                settings,
-                settings.gateway_grpc_port,
-                name=NAME,
-                client=client,
-                database=database,
-                topics=topics,
-                sources=[topics.ideas, topics.validation, topics.notifications],
-                handle=forgetting(ideas, event_log.append),
+            setup.consuming(
+                [topics.ideas, topics.validation, topics.notifications],
+                forgetting(ideas, event_log.append),
                 # Each event is stored under its id: the event log is its own mark.
                 marks=False,
                 after_commit=event_log.appended,
@@ -153,6 +142,8 @@ def public_credentials(settings: GatewaySettings) -> grpc.ServerCredentials | No
 SERVICE = Service(
     name=NAME,
     settings=GatewaySettings,
+    listens=lambda settings: (settings.gateway_grpc_host, settings.gateway_grpc_port),
+    database=lambda settings: settings.gateway_mongodb_database,
     topics=lambda topics: [
         topics.ideas,
         topics.validation,

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-
-from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
 from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
-from quorum_common.events import Topics
-from quorum_common.mongo import Document
-from quorum_common.outbox import Outbox
-from quorum_common.service import Assembled, Service, consuming, internal_server, relaying
+from quorum_common.service import Assembled, Service, Setup
 from quorum_ideas.api import IdeasApi
 from quorum_ideas.settings import IdeasSettings
 from quorum_ideas.store import PROJECTED, IdeaStore
@@ -21,18 +15,17 @@ SERVICE_NAME = ideas_pb2.DESCRIPTOR.services_by_name["IdeasService"].full_name
 CONSUMER = "ideas"
 
 
-async def assemble(
-    settings: IdeasSettings, topics: Topics, client: AsyncMongoClient[Document]
-) -> Assembled:
-    database = client[settings.ideas_mongodb_database]
-    outbox = Outbox(database, topics.ideas, timedelta(seconds=settings.outbox_retention_seconds))
+async def assemble(setup: Setup[IdeasSettings]) -> Assembled:
+    settings = setup.settings
+    outbox = setup.outbox(setup.topics.ideas)
     store = IdeaStore(
-        client, database, outbox, group_window=settings.ideas_group_commit_window_ms / 1000
+        setup.client,
+        setup.database,
+        outbox,
+        group_window=settings.ideas_group_commit_window_ms / 1000,
     )
     await store.prepare()
-    server = internal_server(
-        settings, settings.ideas_grpc_host, settings.ideas_grpc_port, [SERVICE_NAME]
-    )
+    server = setup.internal_server([SERVICE_NAME])
     ideas_pb2_grpc.add_IdeasServiceServicer_to_server(IdeasApi(store), server.server)
 
     async def report_groups() -> None:
@@ -48,27 +41,19 @@ async def assemble(
     return Assembled(
         server,
         parts=[
-            relaying(settings, CONSUMER, outbox),
+            setup.relaying(outbox),
             # Stage and status for ListIdeas and GetIdea, projected from the ledger's events.
-            consuming(
-                settings,
-                settings.ideas_grpc_port,
-                name=CONSUMER,
-                client=client,
-                database=database,
-                topics=topics,
-                sources=[topics.validation],
-                handle=store.project,
-                kinds=PROJECTED,
-            ),
+            setup.consuming([setup.topics.validation], store.project, kinds=PROJECTED),
         ],
         closing=[report_groups],
     )
 
 
 SERVICE = Service(
-    name="ideas",
+    name=CONSUMER,
     settings=IdeasSettings,
+    listens=lambda settings: (settings.ideas_grpc_host, settings.ideas_grpc_port),
+    database=lambda settings: settings.ideas_mongodb_database,
     topics=lambda topics: [topics.ideas, topics.validation, topics.dead_letter(CONSUMER)],
     assemble=assemble,
 )

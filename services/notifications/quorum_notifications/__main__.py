@@ -12,24 +12,14 @@ import logging
 from datetime import timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
 from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from quorum_common import outbox as outbox_module
 from quorum_common.events import Topics
 from quorum_common.mongo import Document, ensure_indexes
-from quorum_common.outbox import Outbox
 from quorum_common.processed import PROCESSED, PROCESSED_INDEXES
 from quorum_common.secretbox import SecretBox
-from quorum_common.service import (
-    Assembled,
-    Hooks,
-    Service,
-    Worker,
-    consuming,
-    internal_server,
-    relaying,
-)
+from quorum_common.service import Assembled, Hooks, Service, Setup, Worker
 from quorum_notifications import deliveries as deliveries_module
 from quorum_notifications import recipients as recipients_module
 from quorum_notifications import subscriptions as subscriptions_module
@@ -76,14 +66,10 @@ def retry_policy(settings: NotificationsSettings) -> RetryPolicy:
     )
 
 
-async def assemble(
-    settings: NotificationsSettings, topics: Topics, client: AsyncMongoClient[Document]
-) -> Assembled:
-    database = client[settings.notifications_mongodb_database]
+async def assemble(setup: Setup[NotificationsSettings]) -> Assembled:
+    settings, client, database = setup.settings, setup.client, setup.database
     await create_indexes(database)
-    outbox = Outbox(
-        database, topics.notifications, timedelta(seconds=settings.outbox_retention_seconds)
-    )
+    outbox = setup.outbox(setup.topics.notifications)
     await outbox.prepare()
     recipients = Recipients(database)
     # Before consuming: the projection's old per-idea arrays become member records.
@@ -98,7 +84,7 @@ async def assemble(
     sealed = await subscriptions.seal_plaintext(box)
     if sealed:
         log.info("encrypted %d webhook secrets stored in plain text", sealed)
-    deliveries = DeliveryLog(client, database, outbox, dead_letters_topic(topics))
+    deliveries = DeliveryLog(client, database, outbox, dead_letters_topic(setup.topics))
     # Made after the last await: nothing can fail between its making and its closing.
     webhooks = WebhookSender(
         settings.notifications_webhook_timeout_seconds,
@@ -136,12 +122,7 @@ async def assemble(
         patience=timedelta(seconds=settings.notifications_recipients_wait_seconds),
     )
     intake = Intake(recipients, deliveries, subscriptions, on_job=fanout.notify)
-    server = internal_server(
-        settings,
-        settings.notifications_grpc_host,
-        settings.notifications_grpc_port,
-        SERVICE_NAMES,
-    )
+    server = setup.internal_server(SERVICE_NAMES)
     notifications_pb2_grpc.add_NotificationsServiceServicer_to_server(
         NotificationsApi(
             client,
@@ -156,19 +137,13 @@ async def assemble(
         server,
         parts=[
             Hooks(webhooks.start, webhooks.close),
-            relaying(settings, NAME, outbox),
+            setup.relaying(outbox),
             Worker("fan-out", fanout.run),
             # Attempts in flight may finish, up to DRAIN_SECONDS, once it is stopped.
             Worker("dispatcher", dispatcher.run, after=lambda: dispatcher.drain(DRAIN_SECONDS)),
-            consuming(
-                settings,
-                settings.notifications_grpc_port,
-                name=NAME,
-                client=client,
-                database=database,
-                topics=topics,
-                sources=[topics.ideas, topics.validation],
-                handle=intake.handle,
+            setup.consuming(
+                [setup.topics.ideas, setup.topics.validation],
+                intake.handle,
                 kinds=Intake.KINDS,
                 outbox=outbox,
                 after_commit=intake.committed,
@@ -186,6 +161,8 @@ def dead_letters_topic(topics: Topics) -> str:
 SERVICE = Service(
     name=NAME,
     settings=NotificationsSettings,
+    listens=lambda settings: (settings.notifications_grpc_host, settings.notifications_grpc_port),
+    database=lambda settings: settings.notifications_mongodb_database,
     topics=lambda topics: [
         topics.ideas,
         topics.validation,

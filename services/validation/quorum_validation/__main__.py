@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from pymongo.asynchronous.mongo_client import AsyncMongoClient
-
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
-from quorum_common.events import Topics
-from quorum_common.mongo import Document, ensure_indexes
-from quorum_common.outbox import Outbox
-from quorum_common.service import (
-    Assembled,
-    Service,
-    Worker,
-    consuming,
-    internal_server,
-    relaying,
-)
+from quorum_common.mongo import ensure_indexes
+from quorum_common.service import Assembled, Service, Setup, Worker
 from quorum_validation import wiring
 from quorum_validation.api import DirectoryApi, GateApi, InsightsApi, PeersApi, PolicyApi
 from quorum_validation.handler import KINDS
@@ -28,22 +15,16 @@ NAME = "validation"
 SERVICE_NAMES = [s.full_name for s in validation_pb2.DESCRIPTOR.services_by_name.values()]
 
 
-async def assemble(
-    settings: ValidationSettings, topics: Topics, client: AsyncMongoClient[Document]
-) -> Assembled:
-    database = client[settings.validation_mongodb_database]
+async def assemble(setup: Setup[ValidationSettings]) -> Assembled:
+    client, database = setup.client, setup.database
     await ensure_indexes(database, wiring.INDEXES)
-    outbox = Outbox(
-        database, topics.validation, timedelta(seconds=settings.outbox_retention_seconds)
-    )
+    outbox = setup.outbox(setup.topics.validation)
     await outbox.prepare()
     parts = wiring.assemble(client, database, outbox)
     # Before consuming: ledgers of an older version become evidence records.
     await migrate_embedded_evidence(client, database, parts.evidence, parts.policies, parts.judging)
     await migrate_idea_versions(database)
-    server = internal_server(
-        settings, settings.validation_grpc_host, settings.validation_grpc_port, SERVICE_NAMES
-    )
+    server = setup.internal_server(SERVICE_NAMES)
     validation_pb2_grpc.add_GateServiceServicer_to_server(
         GateApi(parts.gates, parts.ledger), server.server
     )
@@ -60,20 +41,9 @@ async def assemble(
     return Assembled(
         server,
         parts=[
-            relaying(settings, NAME, outbox),
+            setup.relaying(outbox),
             Worker("reevaluator", parts.reevaluator.run),
-            consuming(
-                settings,
-                settings.validation_grpc_port,
-                name=NAME,
-                client=client,
-                database=database,
-                topics=topics,
-                sources=[topics.ideas],
-                handle=parts.handler.handle,
-                kinds=KINDS,
-                outbox=outbox,
-            ),
+            setup.consuming([setup.topics.ideas], parts.handler.handle, kinds=KINDS, outbox=outbox),
         ],
     )
 
@@ -81,6 +51,8 @@ async def assemble(
 SERVICE = Service(
     name=NAME,
     settings=ValidationSettings,
+    listens=lambda settings: (settings.validation_grpc_host, settings.validation_grpc_port),
+    database=lambda settings: settings.validation_mongodb_database,
     topics=lambda topics: [topics.ideas, topics.validation, topics.dead_letter(NAME)],
     assemble=assemble,
 )

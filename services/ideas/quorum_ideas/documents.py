@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from quorum_common.mongo import Document
 from quorum_ideas.domain import (
+    BackingTotals,
     Commitment,
     Idea,
     Importance,
@@ -141,7 +142,7 @@ def endorsement_of(doc: Document) -> MemberEndorsement:
 
 
 def organization_document(
-    tenant_id: str, idea_id: str, counted: OrganizationEndorsement
+    tenant_id: str, idea_id: str, counted: OrganizationEndorsement, totals: BackingTotals
 ) -> Document:
     return {
         "_id": organization_key(tenant_id, idea_id, counted.organization_id),
@@ -152,7 +153,26 @@ def organization_document(
         "commitments": sorted(int(c) for c in counted.commitments),
         "endorsed_at": counted.endorsed_at,
         "member_count": counted.member_count,
+        # Members by importance and by commitment (keys are the numbers, as text).
+        "totals": {
+            "importance": {str(int(k)): n for k, n in sorted(totals.importance.items())},
+            "commitments": {str(int(k)): n for k, n in sorted(totals.commitments.items())},
+        },
     }
+
+
+def totals_of(doc: Document) -> BackingTotals | None:
+    """The totals an organization record keeps; None for a record written before they
+    were kept (its backing is then read whole once, and the record rewritten with them)."""
+    totals = doc.get("totals")
+    if totals is None:
+        return None
+    return BackingTotals(
+        members=doc["member_count"],
+        importance={Importance(int(k)): n for k, n in totals["importance"].items()},
+        commitments={Commitment(int(k)): n for k, n in totals["commitments"].items()},
+        latest=doc["endorsed_at"],
+    )
 
 
 def organization_endorsement_of(doc: Document) -> OrganizationEndorsement:

@@ -1,11 +1,13 @@
 """The ideas service's rules, pure: what a valid idea is, how endorsements count.
 
 An idea keeps counts, not its endorsements: each member's endorsement is a record of
-its own, and an organization's endorsements of one idea (`OrganizationBacking`) are
-all a rule ever needs to look at, so a change costs the same whether the idea has ten
-endorsements or fifty thousand. No I/O here. The gRPC adapter (`api.py`) turns
-requests into these calls and the store (`store.py`, `writes.py`) persists what they
-return.
+its own, and an organization's backing of one idea (`backing.py`: the member records a
+change needs, and totals over all its members) is all a rule ever needs to look at, so
+an endorsement costs the same whether the idea has ten endorsements or fifty thousand,
+and whether its organization has one endorsing member or thousands. The values these
+rules are about are in `vocabulary.py`, re-exported here. No I/O here. The gRPC
+adapter (`api.py`) turns requests into these calls and the store (`store.py`,
+`writes.py`) persists what they return.
 """
 
 from __future__ import annotations
@@ -15,131 +17,22 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import IntEnum
 
 from quorum_common.errors import Conflict, FailedPrecondition, NotFound, Violations
 
 # Declared once for every service; re-exported, as the rest of this vocabulary is.
 from quorum_common.vocabulary import Importance as Importance
-
-
-class Commitment(IntEnum):
-    BETA_TESTER = 1
-    CO_DEVELOP = 2
-    PREORDER = 3
-
-
-class Status(IntEnum):
-    OPEN = 1
-    MERGED = 2
-    DECLINED = 3
-    LAUNCHED = 4
-
-
-@dataclass(frozen=True)
-class Member:
-    organization_id: str
-    member_id: str
-    job_function: int = 0
-
-
-@dataclass(frozen=True)
-class MemberEndorsement:
-    """One member's endorsement; an organization may have several."""
-
-    member: Member
-    importance: Importance
-    impact: str
-    commitments: frozenset[Commitment]
-    endorsed_at: datetime
-
-
-@dataclass(frozen=True)
-class OrganizationEndorsement:
-    """What the organization counts as: once, at its members' highest importance."""
-
-    organization_id: str
-    importance: Importance
-    commitments: frozenset[Commitment]
-    endorsed_at: datetime
-    member_count: int
-
-
-@dataclass(frozen=True)
-class Submission:
-    title: str
-    problem: str
-    product_area: str
-    tags: tuple[str, ...]
-    source_channel: int
-    submitted_by: Member
-    importance: Importance
-    impact: str
-    commitments: frozenset[Commitment]
-
-
-@dataclass(frozen=True)
-class Idea:
-    id: str
-    tenant_id: str
-    title: str
-    problem: str
-    product_area: str
-    tags: tuple[str, ...]
-    source_channel: int
-    submitted_by: Member
-    created_at: datetime
-    updated_at: datetime
-    status: Status = Status.OPEN
-    stage: str = ""
-    merged_into: str = ""
-    version: int = 1
-    # Distinct endorsing organizations, and endorsing members.
-    organization_count: int = 0
-    endorsement_count: int = 0
-
-
-@dataclass(frozen=True)
-class OrganizationBacking:
-    """One organization's endorsements of one idea: a record per endorsing member."""
-
-    organization_id: str
-    endorsements: tuple[MemberEndorsement, ...] = ()
-
-    def of(self, member: Member) -> MemberEndorsement | None:
-        return next((e for e in self.endorsements if _same_member(e.member, member)), None)
-
-    def counted(self) -> OrganizationEndorsement | None:
-        """What the organization counts as; None when no member endorses the idea."""
-        counted = count_by_organization(self.endorsements)
-        return counted[0] if counted else None
-
-    def without(self, member: Member) -> OrganizationBacking:
-        kept = tuple(e for e in self.endorsements if not _same_member(e.member, member))
-        return replace(self, endorsements=kept)
-
-    def with_endorsement(self, endorsement: MemberEndorsement) -> OrganizationBacking:
-        kept = self.without(endorsement.member).endorsements
-        return replace(self, endorsements=(*kept, endorsement))
-
-
-def count_by_organization(
-    endorsements: Iterable[MemberEndorsement],
-) -> list[OrganizationEndorsement]:
-    """One counted endorsement per organization, ordered by organization id."""
-    by_org: dict[str, list[MemberEndorsement]] = {}
-    for endorsement in endorsements:
-        by_org.setdefault(endorsement.member.organization_id, []).append(endorsement)
-    return [
-        OrganizationEndorsement(
-            organization_id=org,
-            importance=max(e.importance for e in members),
-            commitments=frozenset().union(*(e.commitments for e in members)),
-            endorsed_at=max(e.endorsed_at for e in members),
-            member_count=len({e.member.member_id for e in members}),
-        )
-        for org, members in sorted(by_org.items())
-    ]
+from quorum_ideas.backing import BackingTotals as BackingTotals
+from quorum_ideas.backing import OrganizationBacking as OrganizationBacking
+from quorum_ideas.backing import count_by_organization as count_by_organization
+from quorum_ideas.backing import member_key
+from quorum_ideas.vocabulary import Commitment as Commitment
+from quorum_ideas.vocabulary import Idea as Idea
+from quorum_ideas.vocabulary import Member as Member
+from quorum_ideas.vocabulary import MemberEndorsement as MemberEndorsement
+from quorum_ideas.vocabulary import OrganizationEndorsement as OrganizationEndorsement
+from quorum_ideas.vocabulary import Status as Status
+from quorum_ideas.vocabulary import Submission as Submission
 
 
 def submission_fingerprint(submission: Submission) -> str:
@@ -213,15 +106,6 @@ def check_version(idea: Idea, expected: int) -> None:
 # --- endorse and withdraw ----------------------------------------------------
 
 
-def _same_member(left: Member, right: Member) -> bool:
-    # A member is who they are within their organization; the job function is a detail.
-    return (left.organization_id, left.member_id) == (right.organization_id, right.member_id)
-
-
-def _member_key(member: Member) -> tuple[str, str]:
-    return member.organization_id, member.member_id
-
-
 @dataclass(frozen=True)
 class Endorsed:
     """An endorsement that changed the idea."""
@@ -263,7 +147,7 @@ def endorse(
             idea,
             updated_at=endorsement.endorsed_at,
             version=idea.version + 1,
-            organization_count=idea.organization_count + (not backing.endorsements),
+            organization_count=idea.organization_count + (not backing.endorsing),
             endorsement_count=idea.endorsement_count + (previous is None),
         ),
         backing=backing.with_endorsement(endorsement),
@@ -302,7 +186,7 @@ def withdraw(
             idea,
             updated_at=at,
             version=idea.version + 1,
-            organization_count=idea.organization_count - (not remaining.endorsements),
+            organization_count=idea.organization_count - (not remaining.endorsing),
             endorsement_count=idea.endorsement_count - 1,
         ),
         backing=remaining,
@@ -379,7 +263,7 @@ def merge(
     new_organizations = new_members = 0
     for organization_id in sorted(moving):
         backing = target_backings.get(organization_id) or OrganizationBacking(organization_id)
-        new_organizations += not backing.endorsements
+        new_organizations += not backing.endorsing
         for incoming in moving[organization_id]:
             kept = backing.of(incoming.member)
             new_members += kept is None
@@ -387,7 +271,7 @@ def merge(
                 incoming if kept is None else stronger(kept, incoming)
             )
         changed.append(backing)
-    carried = {_member_key(e.member): e.member for es in moving.values() for e in es}
+    carried = {member_key(e.member): e.member for es in moving.values() for e in es}
     return Merge(
         source=replace(
             source,

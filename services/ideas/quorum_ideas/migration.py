@@ -69,9 +69,10 @@ async def _migrate(database: AsyncDatabase[Document], doc: Document) -> bool:
     members = [endorsement_document(tenant_id, idea_id, e) for es in grouped.values() for e in es]
     organizations = []
     for organization_id, endorsements in grouped.items():
-        counted = OrganizationBacking(organization_id, tuple(endorsements)).counted()
+        backing = OrganizationBacking(organization_id, tuple(endorsements))
+        counted = backing.counted()
         assert counted is not None
-        organizations.append(organization_document(tenant_id, idea_id, counted))
+        organizations.append(organization_document(tenant_id, idea_id, counted, backing.summed))
     prefix = idea_prefix(tenant_id, idea_id)
     for collection, docs in (
         (database[ENDORSEMENTS], members),

@@ -36,17 +36,25 @@ from quorum_ideas.documents import (
     IDEAS,
     ORGANIZATION_ENDORSEMENTS,
     REQUESTS,
-    backings_of,
     endorsement_document,
+    endorsement_of,
     idea_document,
     idea_of,
     member_key,
     organization_document,
     organization_key,
     request_key,
+    totals_of,
     under,
 )
-from quorum_ideas.domain import Idea, Member, OrganizationBacking, OrganizationEndorsement
+from quorum_ideas.domain import (
+    BackingTotals,
+    Idea,
+    Member,
+    MemberEndorsement,
+    OrganizationBacking,
+    OrganizationEndorsement,
+)
 from quorum_ideas.messages import endorsement_withdrawn, idea_endorsed, idea_submitted
 
 
@@ -106,6 +114,9 @@ class Work(Protocol):
     def organization(self) -> str | None:
         """The organization whose records this work reads, if any."""
 
+    def member(self) -> Member | None:
+        """The one member whose record of `organization()` it needs; None: every member's."""
+
     def decide(self, state: GroupState, at: datetime) -> Any:
         """Apply the rules to `state`, recording changes and events; the call's answer."""
 
@@ -130,6 +141,9 @@ class Submit:
         return request_key(self.tenant_id, self.endorsement.member, self.request_id)
 
     def organization(self) -> str | None:
+        return None
+
+    def member(self) -> Member | None:
         return None
 
     def decide(self, state: GroupState, at: datetime) -> Idea:
@@ -186,6 +200,9 @@ class Endorse(_OnOneIdea):
     def organization(self) -> str | None:
         return self.request.endorsement.member.organization_id
 
+    def member(self) -> Member | None:
+        return self.request.endorsement.member
+
     def decide(self, state: GroupState, at: datetime) -> Endorsed:
         request = self.request
         idea = state.idea(request.tenant_id, request.idea_id)
@@ -208,6 +225,10 @@ class Withdraw(_OnOneIdea):
 
     def organization(self) -> str | None:
         return self.request.member.organization_id
+
+    def member(self) -> Member | None:
+        # Withdrawing may take away the latest endorsement: the next is among them all.
+        return None
 
     def decide(self, state: GroupState, at: datetime) -> Withdrew:
         request = self.request
@@ -261,25 +282,70 @@ class Writes:
         if wanted:
             async for doc in self._ideas.find({"_id": {"$in": sorted(wanted)}}, session=session):
                 ideas[doc["_id"]] = idea_of(doc)
-        pairs = {
-            (w.tenant_id, w.idea_id, org)
-            for w in works
-            if (org := w.organization()) is not None and w.idea_id in ideas
-        }
-        backings: dict[tuple[str, str], OrganizationBacking] = {}
-        if pairs:
-            ranges = [{"_id": under(organization_key(*pair))} for pair in sorted(pairs)]
-            docs = await self._endorsements.find({"$or": ranges}, session=session).to_list()
-            by_idea: dict[str, list[Document]] = {}
-            for doc in docs:
-                by_idea.setdefault(doc["idea_id"], []).append(doc)
-            for idea_id, idea_docs in by_idea.items():
-                for org, backing in backings_of(idea_docs).items():
-                    backings[(idea_id, org)] = backing
+        backings = await self._backings(unit, [w for w in works if w.idea_id in ideas])
         state = GroupState(ideas, backings, requests)
         state.read_versions = {idea_id: idea.version for idea_id, idea in ideas.items()}
         state.read_backings = dict(backings)
         return state
+
+    async def _backings(
+        self, unit: Unit, works: Sequence[Work]
+    ) -> dict[tuple[str, str], OrganizationBacking]:
+        """The backings the works change: for an endorsement its member's record and the
+        organization's totals; for a withdrawal every member's record (the next latest
+        endorsement is among them). One query per collection."""
+        session = unit.session
+        # (tenant, idea, organization) → the members whose records to read; None: all.
+        wanted: dict[tuple[str, str, str], set[Member] | None] = {}
+        for work in works:
+            organization = work.organization()
+            if organization is None:
+                continue
+            key = (work.tenant_id, work.idea_id, organization)
+            member = work.member()
+            if member is None:
+                wanted[key] = None
+            elif key not in wanted:
+                wanted[key] = {member}
+            elif (members := wanted[key]) is not None:
+                members.add(member)
+        totals: dict[tuple[str, str], BackingTotals] = {}
+        partial = [key for key, members in wanted.items() if members is not None]
+        if partial:
+            keys = [organization_key(*key) for key in partial]
+            async for doc in self._organizations.find({"_id": {"$in": keys}}, session=session):
+                kept = totals_of(doc)
+                if kept is None:
+                    # Written before totals were kept: read it whole this once.
+                    wanted[(doc["tenant_id"], doc["idea_id"], doc["organization_id"])] = None
+                else:
+                    totals[(doc["idea_id"], doc["organization_id"])] = kept
+        ranges: list[Document] = []
+        points: list[str] = []
+        for (tenant_id, idea_id, organization), members in wanted.items():
+            if members is None:
+                ranges.append({"_id": under(organization_key(tenant_id, idea_id, organization))})
+            elif (idea_id, organization) in totals:
+                points.extend(member_key(tenant_id, idea_id, m) for m in members)
+        if points:
+            ranges.append({"_id": {"$in": points}})
+        read: dict[tuple[str, str], list[MemberEndorsement]] = {}
+        if ranges:
+            async for doc in self._endorsements.find({"$or": ranges}, session=session):
+                endorsement = endorsement_of(doc)
+                of = (doc["idea_id"], endorsement.member.organization_id)
+                read.setdefault(of, []).append(endorsement)
+        backings: dict[tuple[str, str], OrganizationBacking] = {}
+        for (_, idea_id, organization), members in wanted.items():
+            pair = (idea_id, organization)
+            if members is None:
+                if pair in read:
+                    backings[pair] = OrganizationBacking(organization, tuple(read[pair]))
+            elif pair in totals:
+                backings[pair] = OrganizationBacking(
+                    organization, tuple(read.get(pair, ())), totals[pair], complete=False
+                )
+        return backings
 
     async def _write(self, unit: Unit, state: GroupState) -> None:
         session = unit.session
@@ -354,7 +420,7 @@ def backing_writes(
     if counted is None:
         return members, DeleteOne({"_id": key})
     return members, ReplaceOne(
-        {"_id": key}, organization_document(tenant_id, idea_id, counted), upsert=True
+        {"_id": key}, organization_document(tenant_id, idea_id, counted, after.summed), upsert=True
     )
 
 

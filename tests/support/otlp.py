@@ -20,9 +20,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_devtools import platform
+from support import newcomer
 from support.auth import bootstrap_tenant, channel
 
 SERVER = trace_pb2.Span.SPAN_KIND_SERVER
@@ -132,15 +132,8 @@ async def eventually(check: Callable[[], str], within: float = 30.0) -> None:
 
 
 def submission() -> gateway_pb2.SubmitIdeaRequest:
-    return gateway_pb2.SubmitIdeaRequest(
-        title="Export gate reports to CSV",
-        problem="Our portfolio board reviews gate decisions in spreadsheets every week.",
-        product_area="reporting",
-        tags=["export"],
-        source_channel=domain_pb2.SOURCE_CHANNEL_PORTAL,
-        submitted_by=domain_pb2.MemberRef(organization_id="acme", member_id="ana"),
-        importance=domain_pb2.IMPORTANCE_IMPORTANT,
-    )
+    """The traced write: the newcomer scenario's idea, submitted by acme's Ana."""
+    return newcomer.submission(by=("acme", "ana"))
 
 
 async def submit_idea(running: platform.Platform) -> None:

@@ -3,8 +3,9 @@
 Every call of the public API goes through `Connection._call` (one deadline, one
 `authorization` header, one translation of failures into `QuorumError`); the calls of
 each public service (quorum_client.calls) build on it, and `Client` is all of them.
-A unary call is declared with `@unary`: its signature and docstring are the public
-API, and its parameters are the request's fields, so no call spells its request out.
+A unary call is declared with `@unary` (a listing's every page with `@paged`): its
+signature and docstring are the public API, and its parameters are the request's
+fields, so no call spells its request out.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar, overload
@@ -34,6 +35,7 @@ _Response = TypeVar("_Response")
 _Sent = TypeVar("_Sent", bound=Message)
 _Received = TypeVar("_Received", bound=Message)
 _Returned = TypeVar("_Returned")
+_Item = TypeVar("_Item")
 _Connection = TypeVar("_Connection", bound="Connection")
 _Arguments = ParamSpec("_Arguments")
 
@@ -172,21 +174,71 @@ def unary(
     def declare(
         declared: _Declared[_Connection, _Arguments, Any],
     ) -> _Declared[_Connection, _Arguments, Any]:
-        signature = inspect.signature(declared)
-        connection_name = next(iter(signature.parameters))
+        fields_of = _fields_of(declared)
 
         @functools.wraps(declared)
         def call(
             connection: _Connection, /, *args: _Arguments.args, **kwargs: _Arguments.kwargs
         ) -> Any:
-            bound = signature.bind(connection, *args, **kwargs)
-            bound.apply_defaults()
-            fields = {k: v for k, v in bound.arguments.items() if k != connection_name}
-            received = connection._call(
-                connection._unary(path, request, response), request(**fields)
-            )
+            method = connection._unary(path, request, response)
+            received = connection._call(method, request(**fields_of(connection, args, kwargs)))
             return received if answer is None else answer(received)
 
         return call
 
     return declare
+
+
+def paged(
+    request: type[_Sent], response: type[_Received], items: Callable[[_Received], Iterable[_Item]]
+) -> Callable[
+    [_Declared[_Connection, _Arguments, Iterator[_Item]]],
+    _Declared[_Connection, _Arguments, Iterator[_Item]],
+]:
+    """Make a declared method every item of a listing RPC, fetching pages as needed.
+
+    As with `unary`, the parameters are the request's fields; the page token is not
+    among them: each page's `next_page_token` asks for the next, until one has none.
+    """
+    path = _RPC_PATHS[request.DESCRIPTOR.full_name]
+
+    def declare(
+        declared: _Declared[_Connection, _Arguments, Iterator[_Item]],
+    ) -> _Declared[_Connection, _Arguments, Iterator[_Item]]:
+        fields_of = _fields_of(declared)
+
+        @functools.wraps(declared)
+        def call(
+            connection: _Connection, /, *args: _Arguments.args, **kwargs: _Arguments.kwargs
+        ) -> Iterator[_Item]:
+            method = connection._unary(path, request, response)
+            fields = fields_of(connection, args, kwargs)
+            token = ""
+            while True:
+                page: Any = connection._call(method, request(**fields, page_token=token))
+                yield from items(page)
+                token = page.next_page_token
+                if not token:
+                    return
+
+        return call
+
+    return declare
+
+
+def _fields_of(
+    declared: Callable[..., Any],
+) -> Callable[[Connection, tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    """How a call's arguments become the request's fields: by the declared parameter
+    names, defaults filled in, `self` left out."""
+    signature = inspect.signature(declared)
+    connection_name = next(iter(signature.parameters))
+
+    def fields_of(
+        connection: Connection, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        bound = signature.bind(connection, *args, **kwargs)
+        bound.apply_defaults()
+        return {k: v for k, v in bound.arguments.items() if k != connection_name}
+
+    return fields_of

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
-from quorum_client.channel import Connection, unary
+from quorum_client.channel import Connection, paged, unary
 
 
 class DirectoryCalls(Connection):
@@ -37,14 +37,12 @@ class DirectoryCalls(Connection):
         self, *, page_size: int = 0, page_token: str = ""
     ) -> gateway_pb2.ListOrganizationsResponse: ...
 
-    def iter_organizations(self, *, page_size: int = 0) -> Iterator[domain_pb2.Organization]:
-        token = ""
-        while True:
-            page = self.list_organizations(page_size=page_size, page_token=token)
-            yield from page.organizations
-            token = page.next_page_token
-            if not token:
-                return
+    @paged(
+        gateway_pb2.ListOrganizationsRequest,
+        gateway_pb2.ListOrganizationsResponse,
+        lambda page: page.organizations,
+    )
+    def iter_organizations(self, *, page_size: int = 0) -> Iterator[domain_pb2.Organization]: ...
 
     @unary(
         gateway_pb2.UpsertCouncilRequest,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
-from quorum_client.channel import Connection, unary
+from quorum_client.channel import Connection, paged, unary
 
 
 class IdeasCalls(Connection):
@@ -60,6 +60,7 @@ class IdeasCalls(Connection):
     ) -> gateway_pb2.ListIdeasResponse:
         """One page of ideas, newest first; pass next_page_token back for the next."""
 
+    @paged(gateway_pb2.ListIdeasRequest, gateway_pb2.ListIdeasResponse, lambda page: page.ideas)
     def iter_ideas(
         self,
         *,
@@ -70,20 +71,6 @@ class IdeasCalls(Connection):
         page_size: int = 100,
     ) -> Iterator[gateway_pb2.Idea]:
         """Every matching idea, fetching pages as needed."""
-        token = ""
-        while True:
-            page = self.list_ideas(
-                stage=stage,
-                status=status,
-                product_area=product_area,
-                tag=tag,
-                page_size=page_size,
-                page_token=token,
-            )
-            yield from page.ideas
-            token = page.next_page_token
-            if not token:
-                return
 
     @unary(gateway_pb2.EndorseIdeaRequest, gateway_pb2.EndorseIdeaResponse)
     def endorse_idea(

@@ -63,10 +63,14 @@ class Receiver:
         return [span for span in self.spans if span.trace_id == trace_id]
 
 
-class _Traces(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self, receiver: Receiver) -> None:
-        self._receiver = receiver
+@dataclass
+class _Exporting:
+    """What an OTLP service's Export receives goes to the test's receiver."""
 
+    _receiver: Receiver
+
+
+class _Traces(_Exporting, trace_service_pb2_grpc.TraceServiceServicer):
     async def Export(
         self, request: trace_service_pb2.ExportTraceServiceRequest, context: Any
     ) -> trace_service_pb2.ExportTraceServiceResponse:
@@ -88,10 +92,7 @@ class _Traces(trace_service_pb2_grpc.TraceServiceServicer):
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
-class _Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
-    def __init__(self, receiver: Receiver) -> None:
-        self._receiver = receiver
-
+class _Metrics(_Exporting, metrics_service_pb2_grpc.MetricsServiceServicer):
     async def Export(
         self, request: metrics_service_pb2.ExportMetricsServiceRequest, context: Any
     ) -> metrics_service_pb2.ExportMetricsServiceResponse:

@@ -35,6 +35,7 @@ from quorum_gateway.api import WATCH_HEADER
 from support.auth import bootstrap_tenant, channel
 from support.fuzz import Case, Rpc, Seeds, cases, rpcs, scrambled
 from support.ledger import customers_counted
+from support.newcomer import submission
 from support.platforms import own_platform
 from support.servers import Servers
 from support.waiting import until
@@ -129,16 +130,7 @@ async def _populate(address: str, secret: str) -> tuple[Seeds, list[str]]:
         gates = gateway_pb2_grpc.GatesServiceStub(admin)
         found = []
         for title in ("Export gate reports to CSV", "Single sign-on for the portal"):
-            submitted = await ideas.SubmitIdea(
-                gateway_pb2.SubmitIdeaRequest(
-                    title=title,
-                    problem="Our portfolio board reviews gate decisions by hand every week.",
-                    product_area="reporting",
-                    source_channel=domain_pb2.SOURCE_CHANNEL_PORTAL,
-                    importance=domain_pb2.IMPORTANCE_IMPORTANT,
-                    submitted_by=domain_pb2.MemberRef(organization_id="bakery", member_id="m1"),
-                )
-            )
+            submitted = await ideas.SubmitIdea(submission(title, by=("bakery", "m1")))
             found.append(submitted.idea.id)
         for idea_id in found:
 

@@ -43,13 +43,9 @@ from quorum_devtools.infra import LocalInfra, Server
 from support.faults import (
     Load,
     Watcher,
-    converge,
-    dead_lettered,
-    ideas_wrong,
-    ledger_wrong,
     make_plan,
     pinned,
-    stream_wrong,
+    what_is_wrong,
 )
 from support.harness import Harness, running
 from support.platforms import on_servers_of_its_own, replicated
@@ -192,15 +188,9 @@ async def test_a_sigkill_of_any_process_loses_nothing_and_counts_nothing_twice(
             await asyncio.to_thread(owned.restart, kind, victims)
             load.injected[index].set()
         await sending
-        caller = tenant.admin
         wrong = {
-            "ideas": await converge(lambda: ideas_wrong(caller, plan), CONVERGE_SECONDS),
-            "ledger": await converge(lambda: ledger_wrong(caller, plan), CONVERGE_SECONDS),
-            "stream": await stream_wrong(caller, plan, CONVERGE_SECONDS),
+            **await what_is_wrong(tenant.admin, plan, owned.settings, CONVERGE_SECONDS),
             "watcher": await watched(watching, watcher),
-            "dead letters": await dead_lettered(
-                owned.settings.kafka_bootstrap_servers, owned.settings.topic_prefix
-            ),
             "ended by themselves": owned.harness.exited(),
         }
     finally:

@@ -38,12 +38,8 @@ from quorum_devtools.bench_platform import create_tenant
 from support.faults import (
     Load,
     Watcher,
-    converge,
-    dead_lettered,
-    ideas_wrong,
-    ledger_wrong,
     make_plan,
-    stream_wrong,
+    what_is_wrong,
 )
 from support.harness import Harness, running
 from support.platforms import on_servers_of_its_own
@@ -106,14 +102,8 @@ async def test_a_kill_at_a_fault_point_loses_nothing_and_counts_nothing_twice(
         assert f"fault point {name} reached" in points.log(service)
         back = await asyncio.to_thread(points.start, [service])
         await sending
-        caller = tenant.admin
         wrong = {
-            "ideas": await converge(lambda: ideas_wrong(caller, plan), CONVERGE_SECONDS),
-            "ledger": await converge(lambda: ledger_wrong(caller, plan), CONVERGE_SECONDS),
-            "stream": await stream_wrong(caller, plan, CONVERGE_SECONDS),
-            "dead letters": await dead_lettered(
-                points.settings.kafka_bootstrap_servers, points.settings.topic_prefix
-            ),
+            **await what_is_wrong(tenant.admin, plan, points.settings, CONVERGE_SECONDS),
             "ended by themselves": points.exited(),
         }
         await asyncio.wait_for(asyncio.gather(*watching), CONVERGE_SECONDS)

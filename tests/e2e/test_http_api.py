@@ -15,6 +15,7 @@ import grpc
 import httpx
 import pytest
 from google.protobuf import json_format
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
@@ -130,32 +131,35 @@ async def test_http_and_grpc_give_the_same_answers_and_errors(
         over_http = await call(http, "GatesService/GetGateReport", {"ideaId": idea})
         assert untimed(over_http.json()) == untimed(json_format.MessageToDict(over_grpc))
 
+        async def both_doors_refuse(
+            method: str, body: dict[str, str], request: Message
+        ) -> tuple[httpx.Response, dict[str, Any]]:
+            """The HTTP door's answer to `body`, and the gRPC door's refusal as JSON."""
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await getattr(gates, method)(json_format.ParseDict(body, request))
+            answer = await call(http, f"GatesService/{method}", body)
+            return answer, grpc_status(refused.value)
+
         advance = {"idea_id": idea, "target_stage": "DISCOVERY"}
-        with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await gates.AdvanceStage(
-                json_format.ParseDict(advance, gateway_pb2.AdvanceStageRequest())
-            )
-        answer = await call(http, "GatesService/AdvanceStage", advance)
+        answer, status = await both_doors_refuse(
+            "AdvanceStage", advance, gateway_pb2.AdvanceStageRequest()
+        )
         assert answer.status_code == 400
-        assert untimed(answer.json()) == untimed(grpc_status(refused.value))
+        assert untimed(answer.json()) == untimed(status)
 
         missing = {"idea_id": idea[:-1] + ("0" if idea[-1] != "0" else "1")}
-        with pytest.raises(grpc.aio.AioRpcError) as not_found:
-            await gates.GetGateReport(
-                json_format.ParseDict(missing, gateway_pb2.GetGateReportRequest())
-            )
-        answer = await call(http, "GatesService/GetGateReport", missing)
+        answer, status = await both_doors_refuse(
+            "GetGateReport", missing, gateway_pb2.GetGateReportRequest()
+        )
         assert answer.status_code == 404
-        assert answer.json() == grpc_status(not_found.value)
+        assert answer.json() == status
 
         invalid = {"idea_id": idea, "target_stage": "x" * 5000}
-        with pytest.raises(grpc.aio.AioRpcError) as bad:
-            await gates.AdvanceStage(
-                json_format.ParseDict(invalid, gateway_pb2.AdvanceStageRequest())
-            )
-        answer = await call(http, "GatesService/AdvanceStage", invalid)
+        answer, status = await both_doors_refuse(
+            "AdvanceStage", invalid, gateway_pb2.AdvanceStageRequest()
+        )
         assert answer.status_code == 400
-        assert answer.json() == grpc_status(bad.value)
+        assert answer.json() == status
 
 
 async def test_who_may_call_is_the_grpc_doors_rule(

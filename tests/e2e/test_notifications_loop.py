@@ -19,7 +19,7 @@ from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from quorum_devtools import platform
 from quorum_devtools.sinks import MailSink, WebhookSink
 from support.auth import channel
-from support.newcomer import submission
+from support.newcomer import organizations, submission
 from support.servers import free_port
 from support.waiting import until
 
@@ -30,14 +30,6 @@ TENANT = "acme-software"  # the tenant the `gateway` fixture bootstraps
 # Chosen at import: the services' settings are fixed before the test starts its sink.
 SMTP_PORT = free_port()
 SMALL = ["bakery", "clinic", "shop", "bank", "lab"]
-DIRECTORY = [
-    ("megacorp", "MegaCorp", "manufacturing", 500_000_000),
-    ("bakery", "Bakery Co", "retail", 50_000_000),
-    ("clinic", "Clinic Ltd", "health", 40_000_000),
-    ("shop", "Shop GmbH", "retail", 45_000_000),
-    ("bank", "Bank AG", "finance", 48_000_000),
-    ("lab", "Lab Inc", "health", 42_000_000),
-]
 SECRET = "whsec_end_to_end_tests_only"
 
 
@@ -71,17 +63,12 @@ async def test_endorsers_hear_their_idea_advanced_and_megacorp_hears_no_such_thi
 ) -> None:
     access = gateway_pb2_grpc.AccessServiceStub(gateway)
     directory = gateway_pb2_grpc.DirectoryServiceStub(gateway)
-    for org_id, name, segment, arr in DIRECTORY:
+    cast = organizations()
+    for organization in cast:
+        # In this story every customer is active (the newcomer cast's lab is a prospect).
+        organization.relationship = domain_pb2.RELATIONSHIP_ACTIVE
         await directory.UpsertOrganization(
-            gateway_pb2.UpsertOrganizationRequest(
-                organization=domain_pb2.Organization(
-                    organization_id=org_id,
-                    name=name,
-                    segment=segment,
-                    arr=arr,
-                    relationship=domain_pb2.RELATIONSHIP_ACTIVE,
-                )
-            )
+            gateway_pb2.UpsertOrganizationRequest(organization=organization)
         )
 
     async def key(role: Any, principal_id: str, **fields: Any) -> str:
@@ -94,7 +81,7 @@ async def test_endorsers_hear_their_idea_advanced_and_megacorp_hears_no_such_thi
 
     address = running.address("gateway")
     callers = {"pm": channel(address, await key(gateway_pb2.ROLE_PRODUCT_MANAGER, "pat"))}
-    for org_id, *_ in DIRECTORY:
+    for org_id in [organization.organization_id for organization in cast]:
         secret = await key(
             gateway_pb2.ROLE_CUSTOMER,
             f"{org_id}-member",

@@ -95,34 +95,23 @@ def test_the_public_ports_speak_tls_and_only_tls(
         with pytest.raises(QuorumError) as refused:
             plaintext.who_am_i()
         assert refused.value.code == grpc.StatusCode.UNAVAILABLE
-    # The CLI takes the CA from QUORUM_TLS_CA_FILE.
-    cli = subprocess.run(
-        [str(Path(sys.executable).parent / "quorum"), "keys", "whoami"],
-        env={
-            **secured.env(),
-            "QUORUM_ADDRESS": address,
-            "QUORUM_API_KEY": key,
-            "QUORUM_TLS_CA_FILE": certificates["ca"],
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert cli.returncode == 0, cli.stderr
-    assert "vendor-admin" in cli.stdout
-    # Or from --ca-file.
+    # The CLI takes the CA from QUORUM_TLS_CA_FILE, or from --ca-file.
     quorum_command = str(Path(sys.executable).parent / "quorum")
-    flagged = subprocess.run(
-        [quorum_command, "--ca-file", certificates["ca"], "keys", "whoami"],
-        env={**secured.env(), "QUORUM_ADDRESS": address, "QUORUM_API_KEY": key},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert flagged.returncode == 0, flagged.stderr
-    assert "vendor-admin" in flagged.stdout
+    env = {**secured.env(), "QUORUM_ADDRESS": address, "QUORUM_API_KEY": key}
+    for flags, ca_env in (
+        ([], {"QUORUM_TLS_CA_FILE": certificates["ca"]}),
+        (["--ca-file", certificates["ca"]], {}),
+    ):
+        cli = subprocess.run(
+            [quorum_command, *flags, "keys", "whoami"],
+            env={**env, **ca_env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert cli.returncode == 0, cli.stderr
+        assert "vendor-admin" in cli.stdout
 
     # HTTPS: the door forwards to the TLS gRPC server over its private port.
     assert secured.http_url.startswith("https://")

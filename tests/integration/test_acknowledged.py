@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from conftest import Isolation
 from pymongo import AsyncMongoClient
 
 from quorum_common.acknowledged import Acknowledged
-from quorum_common.kafka import ensure_topics
+from support.kafka import fill_partition
 from support.servers import Servers
 
 pytestmark = pytest.mark.integration
@@ -26,15 +26,7 @@ async def test_a_row_whose_offset_holds_another_record_was_lost(
     infra: Servers, isolation: Isolation
 ) -> None:
     topic = f"{isolation.topic_prefix}readback"
-    await ensure_topics(infra.kafka_bootstrap_servers, [topic], 10.0)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
-    await producer.start()
-    try:
-        sent = [
-            await (await producer.send(topic, f"event {n}".encode(), partition=0)) for n in range(4)
-        ]
-    finally:
-        await producer.stop()
+    sent = await fill_partition(infra.kafka_bootstrap_servers, topic, 4)
 
     def row(offset: int, value: str) -> dict[str, Any]:
         return {"topic": topic, "partition": 0, "offset": offset, "value": value.encode()}

@@ -9,13 +9,11 @@ idle pauses) runs against the broker.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from aiokafka.client import AIOKafkaClient
 from aiokafka.structs import ConsumerRecord
 from conftest import Isolation
@@ -30,6 +28,7 @@ from quorum_common.kafka import RelayProducer, ensure_topics, make_broker
 from quorum_common.processed import PROCESSED, Consumed
 from quorum_common.unit_of_work import Unit
 from support import events
+from support.kafka import Collector
 from support.servers import Servers
 from support.waiting import until
 
@@ -135,23 +134,10 @@ def ids(history: Sequence[events_pb2.Event]) -> list[str]:
 
 
 async def dead_letters(setup: Setup, count: int) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        setup.topics.dead_letter("test"),
-        bootstrap_servers=setup.bootstrap.split(","),
-        group_id=None,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-        deadline = time.monotonic() + WITHIN
-        while len(found) < count:
-            assert time.monotonic() < deadline, f"{count} dead letters not within {WITHIN}s"
-            for batch in (await consumer.getmany(timeout_ms=200)).values():
-                found.extend(batch)
-    finally:
-        await consumer.stop()
-    return found
+    """The test consumer's dead letters, once there are `count` of them."""
+    async with Collector(setup.bootstrap, setup.topics.dead_letter("test")) as dead:
+        await dead.wait_for(lambda: len(dead.records) >= count, f"{count} dead letters", WITHIN)
+        return list(dead.records)
 
 
 # --- one batch, one transaction, one handler call -----------------------------------

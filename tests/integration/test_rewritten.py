@@ -9,11 +9,11 @@ the consumer must read the partition again from its earliest offset.
 from __future__ import annotations
 
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from conftest import Isolation
 
-from quorum_common.kafka import ensure_topics
 from quorum_common.rewritten import LastApplied
+from support.kafka import fill_partition
 from support.servers import Servers
 
 pytestmark = pytest.mark.integration
@@ -23,15 +23,7 @@ async def test_the_last_applied_record_tells_a_rewritten_log(
     infra: Servers, isolation: Isolation
 ) -> None:
     topic = f"{isolation.topic_prefix}rewrites"
-    await ensure_topics(infra.kafka_bootstrap_servers, [topic], 10.0)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all")
-    await producer.start()
-    try:
-        sent = [
-            await (await producer.send(topic, f"event {n}".encode(), partition=0)) for n in range(3)
-        ]
-    finally:
-        await producer.stop()
+    sent = await fill_partition(infra.kafka_bootstrap_servers, topic, 3)
     tp = TopicPartition(topic, 0)
     last = LastApplied(infra.kafka_bootstrap_servers)
     assert await last.rewritten([tp]) == []  # nothing applied from it yet: nothing to check

@@ -96,6 +96,13 @@ def quorum(gateway: FakeGateway, *args: str, key: str = "qk_test") -> Result:
     )
 
 
+def refused_before_calling(gateway: FakeGateway, result: Result) -> None:
+    """The command stopped at its own checks (exit code 2, a usage error) and the
+    gateway never heard of it."""
+    assert result.exit_code == 2, result.output
+    assert gateway.calls == []
+
+
 def packed(*details: Message) -> list[any_pb2.Any]:
     """Details as a google.rpc.Status carries them."""
     holders = []

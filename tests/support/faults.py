@@ -185,9 +185,7 @@ async def ideas_wrong(caller: Caller, plan: Plan) -> dict[str, object]:
             metadata=caller.metadata,
             timeout=CALL_TIMEOUT,
         )
-        found = [e.organization_id for e in answer.endorsements]
-        if sorted(found) != sorted(plan.organizations(idea_id)):
-            wrong[idea_id] = sorted(set(found) ^ plan.organizations(idea_id)) or found
+        _note_difference(wrong, plan, idea_id, [e.organization_id for e in answer.endorsements])
     return wrong
 
 
@@ -201,10 +199,15 @@ async def ledger_wrong(caller: Caller, plan: Plan) -> dict[str, object]:
             metadata=caller.metadata,
             timeout=CALL_TIMEOUT,
         )
-        found = [w.organization_id for w in answer.report.weights]
-        if sorted(found) != sorted(plan.organizations(idea_id)):
-            wrong[idea_id] = sorted(set(found) ^ plan.organizations(idea_id)) or found
+        _note_difference(wrong, plan, idea_id, [w.organization_id for w in answer.report.weights])
     return wrong
+
+
+def _note_difference(wrong: dict[str, object], plan: Plan, idea_id: str, found: list[str]) -> None:
+    """Note under the idea's id the organizations found but not planned or planned but
+    not found, or, when those are the same set, every one found (some came twice)."""
+    if sorted(found) != sorted(plan.organizations(idea_id)):
+        wrong[idea_id] = sorted(set(found) ^ plan.organizations(idea_id)) or found
 
 
 async def stream_wrong(caller: Caller, plan: Plan, within: float) -> dict[str, object]:
@@ -251,6 +254,21 @@ async def dead_lettered(bootstrap_servers: str, prefix: str) -> dict[str, int]:
     for tp, end in ends.items():
         counts[tp.topic] += end
     return {name: count for name, count in counts.items() if count}
+
+
+async def what_is_wrong(
+    caller: Caller, plan: Plan, settings: platform.Platform, within: float
+) -> dict[str, object]:
+    """What the platform lost, doubled or dead-lettered of the plan, by where it shows,
+    once it has had up to `within` seconds to converge; each entry empty when all is well."""
+    return {
+        "ideas": await converge(lambda: ideas_wrong(caller, plan), within),
+        "ledger": await converge(lambda: ledger_wrong(caller, plan), within),
+        "stream": await stream_wrong(caller, plan, within),
+        "dead letters": await dead_lettered(
+            settings.kafka_bootstrap_servers, settings.topic_prefix
+        ),
+    }
 
 
 @dataclass

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 
 from quorum.events.v1 import events_pb2
 from quorum_common.events import event_type, headers
+from quorum_common.kafka import ensure_topics
 
 
 async def publish(bootstrap: str, topic: str, *events: events_pb2.Event | bytes) -> None:
@@ -28,6 +30,21 @@ async def publish(bootstrap: str, topic: str, *events: events_pb2.Event | bytes)
                 key=event.envelope.idea_id.encode(),
                 headers=[(k, v.encode()) for k, v in headers(event).items()],
             )
+    finally:
+        await producer.stop()
+
+
+async def fill_partition(bootstrap: str, topic: str, count: int) -> list[RecordMetadata]:
+    """Create `topic` and write `event 0` … `event {count - 1}` to its partition 0, in
+    order; where each landed, for tests that read the log back at known offsets."""
+    await ensure_topics(bootstrap, [topic], 10.0)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        return [
+            await (await producer.send(topic, f"event {n}".encode(), partition=0))
+            for n in range(count)
+        ]
     finally:
         await producer.stop()
 

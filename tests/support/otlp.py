@@ -20,9 +20,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_devtools import platform
+from support import newcomer
 from support.auth import bootstrap_tenant, channel
 
 SERVER = trace_pb2.Span.SPAN_KIND_SERVER
@@ -63,10 +63,14 @@ class Receiver:
         return [span for span in self.spans if span.trace_id == trace_id]
 
 
-class _Traces(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self, receiver: Receiver) -> None:
-        self._receiver = receiver
+@dataclass
+class _Exporting:
+    """What an OTLP service's Export receives goes to the test's receiver."""
 
+    _receiver: Receiver
+
+
+class _Traces(_Exporting, trace_service_pb2_grpc.TraceServiceServicer):
     async def Export(
         self, request: trace_service_pb2.ExportTraceServiceRequest, context: Any
     ) -> trace_service_pb2.ExportTraceServiceResponse:
@@ -88,10 +92,7 @@ class _Traces(trace_service_pb2_grpc.TraceServiceServicer):
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
-class _Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
-    def __init__(self, receiver: Receiver) -> None:
-        self._receiver = receiver
-
+class _Metrics(_Exporting, metrics_service_pb2_grpc.MetricsServiceServicer):
     async def Export(
         self, request: metrics_service_pb2.ExportMetricsServiceRequest, context: Any
     ) -> metrics_service_pb2.ExportMetricsServiceResponse:
@@ -132,15 +133,8 @@ async def eventually(check: Callable[[], str], within: float = 30.0) -> None:
 
 
 def submission() -> gateway_pb2.SubmitIdeaRequest:
-    return gateway_pb2.SubmitIdeaRequest(
-        title="Export gate reports to CSV",
-        problem="Our portfolio board reviews gate decisions in spreadsheets every week.",
-        product_area="reporting",
-        tags=["export"],
-        source_channel=domain_pb2.SOURCE_CHANNEL_PORTAL,
-        submitted_by=domain_pb2.MemberRef(organization_id="acme", member_id="ana"),
-        importance=domain_pb2.IMPORTANCE_IMPORTANT,
-    )
+    """The traced write: the newcomer scenario's idea, submitted by acme's Ana."""
+    return newcomer.submission(by=("acme", "ana"))
 
 
 async def submit_idea(running: platform.Platform) -> None:

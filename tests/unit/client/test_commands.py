@@ -15,6 +15,7 @@ from support.fake_gateway import (
     FakeGateway,
     an_idea,
     quorum,
+    refused_before_calling,
 )
 
 # --- help everywhere ---------------------------------------------------------------
@@ -121,9 +122,8 @@ def test_an_unknown_choice_is_refused_before_any_call(gateway: FakeGateway) -> N
         "urgent",
     )
 
-    assert result.exit_code == 2
+    refused_before_calling(gateway, result)
     assert "urgent" in result.output
-    assert gateway.calls == []
 
 
 # --- JSON --------------------------------------------------------------------------

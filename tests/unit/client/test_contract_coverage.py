@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import pytest
@@ -91,3 +92,10 @@ def test_every_rpc_of_the_contract_has_a_client_method(gateway: FakeGateway, rpc
 
     assert [name for name, *_ in gateway.calls] == [rpc]
     assert gateway.calls[0][2]["authorization"] == "Bearer qk_test"
+
+
+def test_a_declared_call_shows_its_own_signature_and_docstring() -> None:
+    # help(), IDEs and the README's readers see the call as written, not its wrapper.
+    assert str(inspect.signature(Client.get_idea)) == "(self, idea_id: 'str') -> 'gateway_pb2.Idea'"
+    assert (Client.advance_stage.__doc__ or "").startswith("Move to the next stage;")
+    assert Client.iter_ideas.__name__ == "iter_ideas"

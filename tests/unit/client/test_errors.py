@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import duration_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -55,16 +56,22 @@ class FakeCall(grpc.RpcError, grpc.Call):
         return False
 
 
+def refused(
+    code: grpc.StatusCode, message: str, *details: Message, address: str = ""
+) -> QuorumError:
+    """What the client makes of a call the gateway refused with this status and details."""
+    status = status_pb2.Status(code=code.value[0], message=message, details=packed(*details))
+    return QuorumError.from_rpc_error(FakeCall(code, message, status), address=address)
+
+
 def test_bad_input_names_every_field() -> None:
     message = "invalid argument: title: is required, problem: is required"
-    status = status_pb2.Status(
-        code=code_pb2.INVALID_ARGUMENT,
-        message=message,
-        details=packed(bad_request(("title", "is required"), ("problem", "is required"))),
-    )
 
-    error = QuorumError.from_rpc_error(
-        FakeCall(grpc.StatusCode.INVALID_ARGUMENT, message, status), address="gw:1"
+    error = refused(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        message,
+        bad_request(("title", "is required"), ("problem", "is required")),
+        address="gw:1",
     )
 
     assert error.code is grpc.StatusCode.INVALID_ARGUMENT
@@ -79,24 +86,17 @@ def test_bad_input_names_every_field() -> None:
 
 
 def test_a_refused_advance_carries_its_unmet_criteria_and_the_gate_report() -> None:
-    message = "the gate into DISCOVERY does not hold: needs 2 more customers"
-    status = status_pb2.Status(
-        code=code_pb2.FAILED_PRECONDITION,
-        message=message,
-        details=packed(
-            error_details_pb2.PreconditionFailure(
-                violations=[
-                    error_details_pb2.PreconditionFailure.Violation(
-                        type="GATE_CRITERION", subject="min_customers", description="requires 3"
-                    )
-                ]
-            ),
-            megacorp_report(),
+    error = refused(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "the gate into DISCOVERY does not hold: needs 2 more customers",
+        error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(
+                    type="GATE_CRITERION", subject="min_customers", description="requires 3"
+                )
+            ]
         ),
-    )
-
-    error = QuorumError.from_rpc_error(
-        FakeCall(grpc.StatusCode.FAILED_PRECONDITION, message, status)
+        megacorp_report(),
     )
 
     assert error.precondition_violations == (
@@ -107,33 +107,20 @@ def test_a_refused_advance_carries_its_unmet_criteria_and_the_gate_report() -> N
 
 
 def test_retry_info_says_how_long_to_wait() -> None:
-    message = "rate limit of this API key reached"
-    status = status_pb2.Status(
-        code=code_pb2.RESOURCE_EXHAUSTED,
-        message=message,
-        details=packed(
-            error_details_pb2.RetryInfo(
-                retry_delay=duration_pb2.Duration(seconds=1, nanos=500_000_000)
-            )
+    error = refused(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "rate limit of this API key reached",
+        error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(seconds=1, nanos=500_000_000)
         ),
-    )
-
-    error = QuorumError.from_rpc_error(
-        FakeCall(grpc.StatusCode.RESOURCE_EXHAUSTED, message, status)
     )
 
     assert error.retry_delay == pytest.approx(1.5)
 
 
 def test_unknown_details_are_skipped() -> None:
-    status = status_pb2.Status(
-        code=code_pb2.NOT_FOUND,
-        message="idea x not found",
-        details=packed(error_details_pb2.ErrorInfo(reason="NOPE")),
-    )
-
-    error = QuorumError.from_rpc_error(
-        FakeCall(grpc.StatusCode.NOT_FOUND, "idea x not found", status)
+    error = refused(
+        grpc.StatusCode.NOT_FOUND, "idea x not found", error_details_pb2.ErrorInfo(reason="NOPE")
     )
 
     assert (error.code, error.message) == (grpc.StatusCode.NOT_FOUND, "idea x not found")

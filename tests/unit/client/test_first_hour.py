@@ -16,7 +16,7 @@ from quorum.gateway.v1 import gateway_pb2
 from quorum.notifications.v1 import notifications_pb2
 from quorum_client.cli import app
 from quorum_client.cli import events as events_cli
-from support.fake_gateway import IDEA_ID, FakeGateway, an_idea, quorum
+from support.fake_gateway import IDEA_ID, FakeGateway, an_idea, quorum, refused_before_calling
 
 
 def test_an_empty_key_variable_is_named_before_any_call(gateway: FakeGateway) -> None:
@@ -27,9 +27,8 @@ def test_an_empty_key_variable_is_named_before_any_call(gateway: FakeGateway) ->
         env={"QUORUM_ADDRESS": gateway.address, "QUORUM_API_KEY": "", "COLUMNS": "80"},
     )
 
-    assert result.exit_code == 2
+    refused_before_calling(gateway, result)
     assert "QUORUM_API_KEY is set but empty" in result.stderr
-    assert gateway.calls == []
 
 
 def test_an_unreadable_ca_file_is_named_before_any_call(gateway: FakeGateway) -> None:
@@ -39,9 +38,8 @@ def test_an_unreadable_ca_file_is_named_before_any_call(gateway: FakeGateway) ->
         env={"QUORUM_ADDRESS": gateway.address, "QUORUM_API_KEY": "qk_x", "COLUMNS": "200"},
     )
 
-    assert result.exit_code == 2
+    refused_before_calling(gateway, result)
     assert "--ca-file / QUORUM_TLS_CA_FILE: cannot read /nonexistent/ca.pem" in result.stderr
-    assert gateway.calls == []
 
 
 def test_submit_prints_only_the_id_for_scripts(gateway: FakeGateway) -> None:
@@ -94,8 +92,7 @@ def test_subscribe_a_team_to_a_webhook_shows_the_secret_once(gateway: FakeGatewa
 def test_subscribe_needs_exactly_one_channel(gateway: FakeGateway) -> None:
     result = quorum(gateway, "notifications", "subscribe", "--org", "bakery")
 
-    assert result.exit_code == 2
-    assert gateway.calls == []
+    refused_before_calling(gateway, result)
 
 
 def test_the_delivery_log_at_80_columns(gateway: FakeGateway) -> None:
@@ -256,9 +253,8 @@ def test_a_watch_resumes_without_a_gap_however_often_the_stream_drops(
 def test_submit_asks_for_the_product_area_the_server_requires(gateway: FakeGateway) -> None:
     result = quorum(gateway, "ideas", "submit", "Title", "--problem", "P")
 
-    assert result.exit_code == 2
+    refused_before_calling(gateway, result)
     assert "--area" in result.stderr
-    assert gateway.calls == []
 
 
 def test_the_clients_default_importance_is_one_the_server_accepts(gateway: FakeGateway) -> None:

@@ -15,6 +15,7 @@ from support.fake_gateway import (
     bad_request,
     megacorp_report,
     quorum,
+    refused_before_calling,
 )
 
 # --- gates -------------------------------------------------------------------------
@@ -116,8 +117,7 @@ def test_report_at_the_end_of_the_pipeline(gateway: FakeGateway) -> None:
 def test_decline_needs_a_reason(gateway: FakeGateway) -> None:
     result = quorum(gateway, "gates", "decline", IDEA_ID)
 
-    assert result.exit_code == 2
-    assert gateway.calls == []
+    refused_before_calling(gateway, result)
 
     result = quorum(gateway, "gates", "decline", IDEA_ID, "--reason", "Not our market.")
 

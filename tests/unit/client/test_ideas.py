@@ -8,6 +8,7 @@ import grpc
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
+from quorum_client import Client
 from support.fake_gateway import (
     IDEA_ID,
     FakeGateway,
@@ -168,13 +169,14 @@ def test_list_shows_a_table_and_the_next_page(gateway: FakeGateway) -> None:
     assert "--page-token page-2" in result.stdout
 
 
-def test_list_all_follows_every_page(gateway: FakeGateway) -> None:
-    def pages(request: gateway_pb2.ListIdeasRequest, context: Any) -> Any:
-        if not request.page_token:
-            return gateway_pb2.ListIdeasResponse(ideas=[an_idea()], next_page_token="p2")
-        return gateway_pb2.ListIdeasResponse(ideas=[an_idea(id="last", title="Last one")])
+def two_pages(request: gateway_pb2.ListIdeasRequest, context: Any) -> Any:
+    if not request.page_token:
+        return gateway_pb2.ListIdeasResponse(ideas=[an_idea()], next_page_token="p2")
+    return gateway_pb2.ListIdeasResponse(ideas=[an_idea(id="last", title="Last one")])
 
-    gateway.answers["ListIdeas"] = pages
+
+def test_list_all_follows_every_page(gateway: FakeGateway) -> None:
+    gateway.answers["ListIdeas"] = two_pages
 
     result = quorum(gateway, "ideas", "list", "--all")
 
@@ -182,6 +184,19 @@ def test_list_all_follows_every_page(gateway: FakeGateway) -> None:
     assert [r.page_token for r in gateway.requests("ListIdeas")] == ["", "p2"]
     assert "Last one" in result.stdout
     assert "--page-token" not in result.stdout
+
+
+def test_the_clients_iterator_asks_for_every_page_with_the_same_filters(
+    gateway: FakeGateway,
+) -> None:
+    gateway.answers["ListIdeas"] = two_pages
+
+    with Client(gateway.address, "qk_test", timeout=5) as client:
+        found = [idea.id for idea in client.iter_ideas(tag="export")]
+
+    assert found == [IDEA_ID, "last"]
+    asked = [(r.tag, r.page_size, r.page_token) for r in gateway.requests("ListIdeas")]
+    assert asked == [("export", 100, ""), ("export", 100, "p2")]
 
 
 def test_endorse_reports_whether_anything_changed(gateway: FakeGateway) -> None:

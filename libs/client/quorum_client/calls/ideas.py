@@ -3,22 +3,21 @@
 Ideas and endorsements: submit, read, list, endorse, withdraw, find similar, merge.
 """
 
+# mypy: disable-error-code="empty-body"
+# (each call is declared by its signature; quorum_client.channel.unary makes the call)
+
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from functools import cached_property
 
 from quorum.domain.v1 import domain_pb2
-from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
-from quorum_client.channel import Connection
+from quorum.gateway.v1 import gateway_pb2
+from quorum_client.channel import Connection, paged, unary
 
 
 class IdeasCalls(Connection):
-    @cached_property
-    def _ideas(self) -> gateway_pb2_grpc.IdeasServiceStub:
-        return gateway_pb2_grpc.IdeasServiceStub(self._channel)
-
+    @unary(gateway_pb2.SubmitIdeaRequest, gateway_pb2.SubmitIdeaResponse)
     def submit_idea(
         self,
         title: str,
@@ -38,36 +37,17 @@ class IdeasCalls(Connection):
         `submitted_by` may be left out with a CUSTOMER key (the key is the member).
         `request_id` makes retries safe: the same id returns the same idea.
         """
-        return self._call(
-            self._ideas.SubmitIdea,
-            gateway_pb2.SubmitIdeaRequest(
-                title=title,
-                problem=problem,
-                product_area=product_area,
-                tags=list(tags),
-                source_channel=source_channel,
-                submitted_by=submitted_by,
-                importance=importance,
-                impact=impact,
-                commitments=list(commitments),
-                request_id=request_id,
-            ),
-        )
 
-    def get_idea(self, idea_id: str) -> gateway_pb2.Idea:
-        return self._call(self._ideas.GetIdea, gateway_pb2.GetIdeaRequest(idea_id=idea_id)).idea
+    @unary(gateway_pb2.GetIdeaRequest, gateway_pb2.GetIdeaResponse, lambda answer: answer.idea)
+    def get_idea(self, idea_id: str) -> gateway_pb2.Idea: ...
 
+    @unary(gateway_pb2.ListEndorsementsRequest, gateway_pb2.ListEndorsementsResponse)
     def list_endorsements(
         self, idea_id: str, *, page_size: int = 0, page_token: str = ""
     ) -> gateway_pb2.ListEndorsementsResponse:
         """One page of the organizations behind an idea (a customer: only visible ones)."""
-        return self._call(
-            self._ideas.ListEndorsements,
-            gateway_pb2.ListEndorsementsRequest(
-                idea_id=idea_id, page_size=page_size, page_token=page_token
-            ),
-        )
 
+    @unary(gateway_pb2.ListIdeasRequest, gateway_pb2.ListIdeasResponse)
     def list_ideas(
         self,
         *,
@@ -79,18 +59,8 @@ class IdeasCalls(Connection):
         page_token: str = "",
     ) -> gateway_pb2.ListIdeasResponse:
         """One page of ideas, newest first; pass next_page_token back for the next."""
-        return self._call(
-            self._ideas.ListIdeas,
-            gateway_pb2.ListIdeasRequest(
-                stage=stage,
-                status=status,
-                product_area=product_area,
-                tag=tag,
-                page_size=page_size,
-                page_token=page_token,
-            ),
-        )
 
+    @paged(gateway_pb2.ListIdeasRequest, gateway_pb2.ListIdeasResponse, lambda page: page.ideas)
     def iter_ideas(
         self,
         *,
@@ -101,21 +71,8 @@ class IdeasCalls(Connection):
         page_size: int = 100,
     ) -> Iterator[gateway_pb2.Idea]:
         """Every matching idea, fetching pages as needed."""
-        token = ""
-        while True:
-            page = self.list_ideas(
-                stage=stage,
-                status=status,
-                product_area=product_area,
-                tag=tag,
-                page_size=page_size,
-                page_token=token,
-            )
-            yield from page.ideas
-            token = page.next_page_token
-            if not token:
-                return
 
+    @unary(gateway_pb2.EndorseIdeaRequest, gateway_pb2.EndorseIdeaResponse)
     def endorse_idea(
         self,
         idea_id: str,
@@ -127,41 +84,30 @@ class IdeasCalls(Connection):
         expected_version: int = 0,
     ) -> gateway_pb2.EndorseIdeaResponse:
         """Endorse for the member's organization; `changed` is False for a repeat."""
-        return self._call(
-            self._ideas.EndorseIdea,
-            gateway_pb2.EndorseIdeaRequest(
-                idea_id=idea_id,
-                member=member,
-                importance=importance,
-                impact=impact,
-                commitments=list(commitments),
-                expected_version=expected_version,
-            ),
-        )
 
+    @unary(
+        gateway_pb2.WithdrawEndorsementRequest,
+        gateway_pb2.WithdrawEndorsementResponse,
+        lambda answer: answer.idea,
+    )
     def withdraw_endorsement(
         self,
         idea_id: str,
         *,
         member: domain_pb2.MemberRef | None = None,
         expected_version: int = 0,
-    ) -> gateway_pb2.Idea:
-        return self._call(
-            self._ideas.WithdrawEndorsement,
-            gateway_pb2.WithdrawEndorsementRequest(
-                idea_id=idea_id, member=member, expected_version=expected_version
-            ),
-        ).idea
+    ) -> gateway_pb2.Idea: ...
 
+    @unary(
+        gateway_pb2.FindSimilarIdeasRequest,
+        gateway_pb2.FindSimilarIdeasResponse,
+        lambda answer: list(answer.similar_ideas),
+    )
     def find_similar_ideas(
         self, title: str, problem: str = "", *, limit: int = 0
-    ) -> list[gateway_pb2.SimilarIdea]:
-        answer = self._call(
-            self._ideas.FindSimilarIdeas,
-            gateway_pb2.FindSimilarIdeasRequest(title=title, problem=problem, limit=limit),
-        )
-        return list(answer.similar_ideas)
+    ) -> list[gateway_pb2.SimilarIdea]: ...
 
+    @unary(gateway_pb2.MergeIdeasRequest, gateway_pb2.MergeIdeasResponse)
     def merge_ideas(
         self,
         source_idea_id: str,
@@ -171,15 +117,6 @@ class IdeasCalls(Connection):
         expected_source_version: int = 0,
     ) -> gateway_pb2.MergeIdeasResponse:
         """Merge the duplicate `source` into `target`; endorsements carry over."""
-        return self._call(
-            self._ideas.MergeIdeas,
-            gateway_pb2.MergeIdeasRequest(
-                source_idea_id=source_idea_id,
-                target_idea_id=target_idea_id,
-                expected_version=expected_version,
-                expected_source_version=expected_source_version,
-            ),
-        )
 
     def wait_for_idea(
         self,

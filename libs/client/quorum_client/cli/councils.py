@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import render
 from quorum_client.cli.options import set_given
-from quorum_client.cli.terminal import calling, emit
+from quorum_client.cli.terminal import calling, emit, emit_rows
 
 councils_app = typer.Typer(
     help="Customer councils (groups of organizations).", no_args_is_help=True
@@ -55,8 +54,10 @@ def councils_list(ctx: typer.Context) -> None:
     """List the tenant's councils."""
     with calling(ctx) as client:
         found = client.list_councils()
-    emit(
+    emit_rows(
         ctx,
         gateway_pb2.ListCouncilsResponse(councils=found),
-        render.councils_table(found) if found else Text("No councils yet."),
+        found,
+        render.councils_table,
+        "No councils yet.",
     )

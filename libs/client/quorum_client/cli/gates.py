@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from rich.console import RenderableType
 from rich.text import Text
 
+from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import render
 from quorum_client.cli.options import ExpectedVersion, IdeaArg
 from quorum_client.cli.terminal import calling, emit, stage_name
 
 gates_app = typer.Typer(help="Gate reports; advance, decline; council votes.", no_args_is_help=True)
+
+
+def _emit_move(
+    ctx: typer.Context,
+    answer: gateway_pb2.AdvanceStageResponse | gateway_pb2.OverrideStageResponse,
+    headline: str,
+    show: Callable[[domain_pb2.GateReport], RenderableType],
+) -> None:
+    """A stage move: what moved where, then the gate's report when the answer has one."""
+    parts: list[RenderableType] = [Text(headline, style="bold")]
+    if answer.HasField("report"):
+        parts.append(show(answer.report))
+    emit(ctx, answer, *parts)
 
 
 @gates_app.command("report")
@@ -49,16 +64,13 @@ def gates_advance(
     """Move an idea to its next stage: allowed only when the gate holds."""
     with calling(ctx) as client:
         answer = client.advance_stage(idea, stage_name(stage), expected_version=expected_version)
-    parts: list[RenderableType] = [
-        Text(
-            f"Advanced {answer.idea_id}: {answer.from_stage} → {answer.stage} "
-            f"({render.status(answer.status)}, stage version {answer.stage_version}).",
-            style="bold",
-        )
-    ]
-    if answer.HasField("report"):
-        parts.append(render.gate_report(answer.report, weights=weights))
-    emit(ctx, answer, *parts)
+    _emit_move(
+        ctx,
+        answer,
+        f"Advanced {answer.idea_id}: {answer.from_stage} → {answer.stage} "
+        f"({render.status(answer.status)}, stage version {answer.stage_version}).",
+        lambda report: render.gate_report(report, weights=weights),
+    )
 
 
 @gates_app.command("decline")
@@ -130,17 +142,14 @@ def gates_override(
         answer = client.override_stage(
             idea, stage_name(stage), justification, expected_version=expected_version
         )
-    parts: list[RenderableType] = [
-        Text(
-            f"Overridden {answer.idea_id}: {answer.from_stage} → {answer.stage} "
-            f"({render.status(answer.status)}); the audit trail, the scorecard, the councils "
-            "and the endorsers know.",
-            style="bold",
-        )
-    ]
-    if answer.HasField("report"):
-        parts.append(render.criteria_table(answer.report, only_unmet=True))
-    emit(ctx, answer, *parts)
+    _emit_move(
+        ctx,
+        answer,
+        f"Overridden {answer.idea_id}: {answer.from_stage} → {answer.stage} "
+        f"({render.status(answer.status)}); the audit trail, the scorecard, the councils "
+        "and the endorsers know.",
+        lambda report: render.criteria_table(report, only_unmet=True),
+    )
 
 
 @gates_app.command("cosign")

@@ -30,7 +30,14 @@ from quorum_client.cli.options import (
     PageTokenOption,
     member_ref,
 )
-from quorum_client.cli.terminal import calling, emit, emit_page, stage_name
+from quorum_client.cli.terminal import (
+    calling,
+    emit,
+    emit_page,
+    emit_rows,
+    every_page,
+    stage_name,
+)
 
 ideas_app = typer.Typer(
     help="Submit, find, endorse and merge customers' ideas.", no_args_is_help=True
@@ -124,24 +131,18 @@ def ideas_list(
     wanted_stage = stage_name(stage)
     wanted_status = wire(domain_pb2.IdeaStatus, status)
     with calling(ctx) as client:
-        if all_pages:
-            everything = client.iter_ideas(
+
+        def fetch(token: str) -> gateway_pb2.ListIdeasResponse:
+            return client.list_ideas(
                 stage=wanted_stage,
                 status=wanted_status,
                 product_area=area,
                 tag=tag,
                 page_size=page_size,
+                page_token=token,
             )
-            page = gateway_pb2.ListIdeasResponse(ideas=list(everything))
-        else:
-            page = client.list_ideas(
-                stage=wanted_stage,
-                status=wanted_status,
-                product_area=area,
-                tag=tag,
-                page_size=page_size,
-                page_token=page_token,
-            )
+
+        page = every_page(fetch) if all_pages else fetch(page_token)
     body = render.ideas_table(page.ideas) if page.ideas else Text("No ideas match.")
     emit_page(ctx, page, body, page.next_page_token)
 
@@ -158,14 +159,11 @@ def ideas_endorsements(
 ) -> None:
     """The organizations behind an idea and how each counts (a customer: the visible ones)."""
     with calling(ctx) as client:
-        page = client.list_endorsements(idea, page_size=page_size, page_token=page_token)
-        if all_pages:
-            while page.next_page_token:
-                more = client.list_endorsements(
-                    idea, page_size=page_size, page_token=page.next_page_token
-                )
-                page.endorsements.extend(more.endorsements)
-                page.next_page_token = more.next_page_token
+
+        def fetch(token: str) -> gateway_pb2.ListEndorsementsResponse:
+            return client.list_endorsements(idea, page_size=page_size, page_token=token)
+
+        page = every_page(fetch, page_token) if all_pages else fetch(page_token)
     body = render.endorsements_table(page) if page.endorsements else Text("No endorsements shown.")
     emit_page(ctx, page, body, page.next_page_token)
 
@@ -222,10 +220,12 @@ def ideas_similar(
     """Find ideas that resemble a text (before submitting a duplicate)."""
     with calling(ctx) as client:
         similar = client.find_similar_ideas(title, problem, limit=limit)
-    emit(
+    emit_rows(
         ctx,
         gateway_pb2.FindSimilarIdeasResponse(similar_ideas=similar),
-        render.similar_table(similar) if similar else Text("No similar ideas."),
+        similar,
+        render.similar_table,
+        "No similar ideas.",
     )
 
 

@@ -11,7 +11,7 @@ from rich.text import Text
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import render
 from quorum_client.cli.choices import Role, wire
-from quorum_client.cli.terminal import calling, emit
+from quorum_client.cli.terminal import calling, emit, emit_rows
 
 keys_app = typer.Typer(help="API keys and the principals behind them.", no_args_is_help=True)
 
@@ -77,11 +77,7 @@ def keys_list(
     """List the tenant's API keys (never their secrets)."""
     with calling(ctx) as client:
         keys = client.list_api_keys(include_revoked=all_keys)
-    emit(
-        ctx,
-        gateway_pb2.ListApiKeysResponse(keys=keys),
-        render.keys_table(keys) if keys else Text("No keys."),
-    )
+    emit_rows(ctx, gateway_pb2.ListApiKeysResponse(keys=keys), keys, render.keys_table, "No keys.")
 
 
 @keys_app.command("revoke")

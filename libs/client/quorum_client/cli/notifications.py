@@ -24,7 +24,7 @@ from quorum.notifications.v1 import notifications_pb2
 from quorum_client import render
 from quorum_client.cli.choices import wire
 from quorum_client.cli.options import PageTokenOption
-from quorum_client.cli.terminal import calling, emit, emit_page
+from quorum_client.cli.terminal import calling, emit, emit_page, emit_rows, every_page
 
 notifications_app = typer.Typer(
     help="Subscriptions (webhook or e-mail) and the delivery log.", no_args_is_help=True
@@ -116,16 +116,8 @@ def subscribe(
 def list_subscriptions(ctx: typer.Context) -> None:
     """The subscriptions this key manages (never their webhook secrets)."""
     with calling(ctx) as client:
-        page = client.list_subscriptions(page_size=500)
-        found = list(page.subscriptions)
-        while page.next_page_token:
-            page = client.list_subscriptions(page_size=500, page_token=page.next_page_token)
-            found.extend(page.subscriptions)
-    emit(
-        ctx,
-        gateway_pb2.ListSubscriptionsResponse(subscriptions=found),
-        render.subscriptions_table(found) if found else Text("No subscriptions."),
-    )
+        page = every_page(lambda token: client.list_subscriptions(page_size=500, page_token=token))
+    emit_rows(ctx, page, page.subscriptions, render.subscriptions_table, "No subscriptions.")
 
 
 @notifications_app.command("unsubscribe")

@@ -6,14 +6,13 @@ from typing import Annotated
 
 import grpc
 import typer
-from rich.text import Text
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import render
 from quorum_client.cli.choices import Relationship, wire
 from quorum_client.cli.options import set_given
-from quorum_client.cli.terminal import calling, emit
+from quorum_client.cli.terminal import calling, emit, emit_rows
 from quorum_client.errors import QuorumError
 
 orgs_app = typer.Typer(help="The tenant's customer organizations.", no_args_is_help=True)
@@ -94,8 +93,10 @@ def orgs_list(ctx: typer.Context) -> None:
     """List the tenant's organizations."""
     with calling(ctx) as client:
         found = list(client.iter_organizations())
-    emit(
+    emit_rows(
         ctx,
         gateway_pb2.ListOrganizationsResponse(organizations=found),
-        render.organizations_table(found) if found else Text("No organizations yet."),
+        found,
+        render.organizations_table,
+        "No organizations yet.",
     )

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from quorum.gateway.v1 import gateway_pb2
 from quorum_client import render
 from quorum_client.cli.options import IdeaArg
-from quorum_client.cli.terminal import calling, emit
+from quorum_client.cli.terminal import calling, emit, emit_rows
 
 peers_app = typer.Typer(
     help="Customers meeting opted-in peers who back the same idea.", no_args_is_help=True
@@ -28,10 +27,12 @@ def peers_list(ctx: typer.Context, idea: IdeaArg, org: PeerOrgOption = "") -> No
     """Opted-in organizations that back the same idea."""
     with calling(ctx) as client:
         peers = client.list_peers(idea, org)
-    emit(
+    emit_rows(
         ctx,
         gateway_pb2.ListPeersResponse(peers=peers),
-        render.peers_table(peers) if peers else Text("No opted-in peers back this idea yet."),
+        peers,
+        render.peers_table,
+        "No opted-in peers back this idea yet.",
     )
 
 
@@ -68,8 +69,10 @@ def peers_introductions(ctx: typer.Context, org: PeerOrgOption = "") -> None:
     """Introductions asked by or of the organization."""
     with calling(ctx) as client:
         found = client.list_introductions(org)
-    emit(
+    emit_rows(
         ctx,
         gateway_pb2.ListIntroductionsResponse(introductions=found),
-        render.introductions_table(found) if found else Text("No introductions."),
+        found,
+        render.introductions_table,
+        "No introductions.",
     )

@@ -7,9 +7,10 @@ reads the same whichever command made it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 import grpc
 import typer
@@ -134,6 +135,42 @@ def emit_page(
     """One page of an answer, then how to ask for the next one when there is one."""
     more = Text(f"More: --page-token {next_page_token}", style="dim")
     emit(ctx, page, *([body, more] if next_page_token else [body]))
+
+
+_Row = TypeVar("_Row")
+
+
+def emit_rows(
+    ctx: typer.Context,
+    answer: Message,
+    rows: Sequence[_Row],
+    table: Callable[[Sequence[_Row]], RenderableType],
+    none: str,
+) -> None:
+    """A listing: its rows as a table, or the one sentence that says there are none."""
+    emit(ctx, answer, table(rows) if rows else Text(none))
+
+
+class _Page(Protocol):
+    next_page_token: str
+
+    def MergeFrom(self, other_msg: Any, /) -> None: ...
+
+
+_PageT = TypeVar("_PageT", bound=_Page)
+
+
+def every_page(fetch: Callable[[str], _PageT], page_token: str = "") -> _PageT:
+    """Every page of a listing from `page_token` on, as one answer: `fetch(token)` until
+    the last page. The pages' rows are appended in order; no next page token is left.
+    """
+    page = fetch(page_token)
+    while page.next_page_token:
+        more = fetch(page.next_page_token)
+        page.MergeFrom(more)
+        # MergeFrom keeps a non-empty token over the last page's empty one.
+        page.next_page_token = more.next_page_token
+    return page
 
 
 def stage_name(value: str) -> str:

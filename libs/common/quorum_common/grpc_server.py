@@ -11,12 +11,14 @@ from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from quorum_common import errors
+from quorum_common.callers import caller_check
 from quorum_common.interceptors import WrappingInterceptor, replaced
 from quorum_common.observability import server_interceptors
 from quorum_common.telemetry_plan import telemetry_plan
@@ -158,7 +160,9 @@ class DecodingInterceptor(WrappingInterceptor):
     traceback, before any interceptor runs. Here grpc hands the raw bytes through the
     outer interceptors (so authentication still comes first) and the handler decodes
     them: bytes that are not the method's message are INVALID_ARGUMENT, named by field
-    "request", with a google.rpc.BadRequest, like any other invalid request.
+    "request", with a google.rpc.BadRequest, like any other invalid request. A request
+    that names its caller (every internal one) has its tenant and actor checked here too
+    (`callers.py`), before the method's own checks.
     """
 
     def __init__(self, check: Callable[[Any], None] | None = None) -> None:
@@ -170,8 +174,10 @@ class DecodingInterceptor(WrappingInterceptor):
 
     def _decoder(self, method: str, deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
         kind = getattr(deserializer, "__self__", None)
-        name = getattr(getattr(kind, "DESCRIPTOR", None), "full_name", None) or method
-
+        descriptor = getattr(kind, "DESCRIPTOR", None)
+        name = getattr(descriptor, "full_name", None) or method
+        # An internal request names its caller; checked first, for every method alike.
+        caller = caller_check(descriptor) if isinstance(descriptor, Descriptor) else None
         check = self._check
 
         def decode(raw: bytes) -> Any:
@@ -183,6 +189,8 @@ class DecodingInterceptor(WrappingInterceptor):
                     [errors.FieldViolation("request", f"is not a valid {name}")],
                     message=f"the request is not a valid {name}",
                 ) from None
+            if caller is not None:
+                caller(request)
             if check is not None:
                 check(request)
             return request

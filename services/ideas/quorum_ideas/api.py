@@ -1,8 +1,9 @@
 """The ideas service's internal gRPC API (only the gateway calls it).
 
 Each method checks its request with the pure checks in `requests.py` (every bad field
-at once), lets the store apply the rules' decision in one transaction with the
-events it owes, and translates the result. Domain errors become gRPC statuses in
+at once; its tenant and actor were checked as it was decoded, `quorum_common.callers`),
+lets the store apply the rules' decision in one transaction with the events it owes,
+and translates the result. Domain errors become gRPC statuses in
 the shared interceptor.
 """
 
@@ -41,9 +42,6 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
     async def SubmitIdea(
         self, request: ideas_pb2.SubmitIdeaRequest, context: Context
     ) -> ideas_pb2.SubmitIdeaResponse:
-        violations = Violations()
-        tenant_id = requests.check_tenant(violations, request.tenant_id)
-        violations.raise_if_any()
         submission = requests.check_submission(
             title=request.title,
             problem=request.problem,
@@ -56,7 +54,7 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             impact=request.impact,
             commitments=list(request.commitments),
         )
-        idea = domain.new_idea(str(uuid.uuid4()), tenant_id, submission, moment())
+        idea = domain.new_idea(str(uuid.uuid4()), request.tenant_id, submission, moment())
         alike = await self._similar(idea)
         stored = await self._store.submit(
             idea,
@@ -73,10 +71,9 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
         self, request: ideas_pb2.GetIdeaRequest, context: Context
     ) -> ideas_pb2.GetIdeaResponse:
         violations = Violations()
-        tenant_id = requests.check_tenant(violations, request.tenant_id)
         idea_id = requests.check_idea_id(violations, "idea_id", request.idea_id)
         violations.raise_if_any()
-        idea = await self._store.get(tenant_id, idea_id)
+        idea = await self._store.get(request.tenant_id, idea_id)
         return ideas_pb2.GetIdeaResponse(idea=idea_message(idea))
 
     async def ListIdeas(
@@ -179,8 +176,6 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
         self, request: ideas_pb2.FindSimilarIdeasRequest, context: Context
     ) -> ideas_pb2.FindSimilarIdeasResponse:
         violations = Violations()
-        if not request.tenant_id:
-            violations.add("tenant_id", "is required")
         if not (request.title.strip() or request.problem.strip()):
             violations.add("title", "title or problem is required")
         if len(request.title) > requests.TITLE_MAX:

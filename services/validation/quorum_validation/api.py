@@ -8,7 +8,7 @@ from pymongo import AsyncMongoClient
 
 from quorum.domain.v1 import domain_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
-from quorum_common.errors import FieldViolation, InvalidArgument
+from quorum_common.errors import FieldViolation, InvalidArgument, Violations
 from quorum_common.events import timestamp
 from quorum_common.grpc_server import Context
 from quorum_common.mongo import Document
@@ -24,7 +24,6 @@ from quorum_validation.reevaluation import Reevaluator
 from quorum_validation.requests import (
     JUSTIFICATION_MIN,
     REASON_MAX,
-    check_actor,
     check_council,
     check_id,
     check_idea,
@@ -33,7 +32,6 @@ from quorum_validation.requests import (
     check_stage,
     check_text,
     idea_checked,
-    tenant_checked,
 )
 from quorum_validation.usecases import Advanced, Gates
 
@@ -77,7 +75,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def GetIdeaProgress(
         self, request: validation_pb2.GetIdeaProgressRequest, context: Context
     ) -> validation_pb2.GetIdeaProgressResponse:
-        idea_checked(request.tenant_id, request.idea_id).raise_if_any()
+        idea_checked(request.idea_id).raise_if_any()
         # One read: the entry keeps its next stage and its organizations' count.
         found = await self._ledger.progress(request.tenant_id, request.idea_id)
         return progress_message(found)
@@ -85,7 +83,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def ListIdeaProgress(
         self, request: validation_pb2.ListIdeaProgressRequest, context: Context
     ) -> validation_pb2.ListIdeaProgressResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         if len(request.idea_ids) > 500:
             violations.add("idea_ids", "at most 500")
         for i, idea_id in enumerate(request.idea_ids):
@@ -97,7 +95,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def GetGateReport(
         self, request: validation_pb2.GetGateReportRequest, context: Context
     ) -> validation_pb2.GetGateReportResponse:
-        idea_checked(request.tenant_id, request.idea_id).raise_if_any()
+        idea_checked(request.idea_id).raise_if_any()
         entry, following, report = await self._gates.gate_report(request.tenant_id, request.idea_id)
         answer = validation_pb2.GetGateReportResponse(
             idea_id=request.idea_id, stage=entry.stage, next_stage=following
@@ -109,9 +107,8 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def AdvanceStage(
         self, request: validation_pb2.AdvanceStageRequest, context: Context
     ) -> validation_pb2.AdvanceStageResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_stage(violations, "target_stage", request.target_stage)
-        check_actor(violations, request.actor)
         violations.raise_if_any()
         done = await self._gates.advance(
             request.tenant_id,
@@ -125,9 +122,8 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def DeclineIdea(
         self, request: validation_pb2.DeclineIdeaRequest, context: Context
     ) -> validation_pb2.DeclineIdeaResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_text(violations, "reason", request.reason, REASON_MAX)
-        check_actor(violations, request.actor)
         violations.raise_if_any()
         entry = await self._gates.decline(
             request.tenant_id,
@@ -143,7 +139,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def CastCouncilVote(
         self, request: validation_pb2.CastCouncilVoteRequest, context: Context
     ) -> validation_pb2.CastCouncilVoteResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_id(violations, "council_id", request.council_id)
         check_id(violations, "organization_id", request.organization_id)
         check_text(violations, "comment", request.comment, REASON_MAX, required=False)
@@ -163,7 +159,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def OverrideStage(
         self, request: validation_pb2.OverrideStageRequest, context: Context
     ) -> validation_pb2.OverrideStageResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_stage(violations, "target_stage", request.target_stage)
         justification = request.justification.strip()
         if len(justification) < JUSTIFICATION_MIN:
@@ -172,7 +168,6 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
             )
         elif len(justification) > REASON_MAX:
             violations.add("justification", f"must be at most {REASON_MAX} characters")
-        check_actor(violations, request.actor)
         violations.raise_if_any()
         done = await self._gates.override(
             request.tenant_id,
@@ -187,9 +182,8 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def CoSignIdea(
         self, request: validation_pb2.CoSignIdeaRequest, context: Context
     ) -> validation_pb2.CoSignIdeaResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_id(violations, "council_id", request.council_id)
-        check_actor(violations, request.actor)
         violations.raise_if_any()
         signed = await self._gates.co_sign(
             request.tenant_id, request.idea_id, request.council_id, request.actor
@@ -204,7 +198,7 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
     async def GetOrganizationScorecard(
         self, request: validation_pb2.GetOrganizationScorecardRequest, context: Context
     ) -> validation_pb2.GetOrganizationScorecardResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         card = await self._insights.organization(request.tenant_id, request.organization_id)
@@ -223,7 +217,6 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
     async def GetTenantScorecard(
         self, request: validation_pb2.GetTenantScorecardRequest, context: Context
     ) -> validation_pb2.GetTenantScorecardResponse:
-        tenant_checked(request.tenant_id).raise_if_any()
         card = await self._insights.tenant(request.tenant_id)
         return validation_pb2.GetTenantScorecardResponse(
             scorecard=domain_pb2.TenantScorecard(
@@ -238,7 +231,7 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
     async def WhatIf(
         self, request: validation_pb2.WhatIfRequest, context: Context
     ) -> validation_pb2.WhatIfResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         check_policy(violations, request.draft, prefix="draft")
         violations.raise_if_any()
         try:
@@ -277,7 +270,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
     async def ListPeers(
         self, request: validation_pb2.ListPeersRequest, context: Context
     ) -> validation_pb2.ListPeersResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         found = await self._peers.peers(request.tenant_id, request.idea_id, request.organization_id)
@@ -291,7 +284,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
     async def RequestIntroduction(
         self, request: validation_pb2.RequestIntroductionRequest, context: Context
     ) -> validation_pb2.RequestIntroductionResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_id(violations, "requester_organization_id", request.requester_organization_id)
         check_id(violations, "requester_member_id", request.requester_member_id)
         check_id(violations, "peer_organization_id", request.peer_organization_id)
@@ -310,7 +303,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
     async def AnswerIntroduction(
         self, request: validation_pb2.AnswerIntroductionRequest, context: Context
     ) -> validation_pb2.AnswerIntroductionResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         check_idea(violations, request.introduction_id, "introduction_id")
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
@@ -322,7 +315,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
     async def ListIntroductions(
         self, request: validation_pb2.ListIntroductionsRequest, context: Context
     ) -> validation_pb2.ListIntroductionsResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         found = await self._peers.list(request.tenant_id, request.organization_id)
@@ -343,7 +336,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def UpsertOrganization(
         self, request: validation_pb2.UpsertOrganizationRequest, context: Context
     ) -> validation_pb2.UpsertOrganizationResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         organization = request.organization
         check_organization(violations, organization)
         violations.raise_if_any()
@@ -360,7 +353,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def GetOrganization(
         self, request: validation_pb2.GetOrganizationRequest, context: Context
     ) -> validation_pb2.GetOrganizationResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         found = await self._directory.get_organization(request.tenant_id, request.organization_id)
@@ -369,7 +362,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def ListOrganizations(
         self, request: validation_pb2.ListOrganizationsRequest, context: Context
     ) -> validation_pb2.ListOrganizationsResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         if request.page_size > 500:
             violations.add("page_size", "must be at most 500")
         if len(request.organization_ids) > 500:
@@ -386,7 +379,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def UpsertCouncil(
         self, request: validation_pb2.UpsertCouncilRequest, context: Context
     ) -> validation_pb2.UpsertCouncilResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         council = request.council
         check_council(violations, council)
         violations.raise_if_any()
@@ -401,7 +394,6 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def ListCouncils(
         self, request: validation_pb2.ListCouncilsRequest, context: Context
     ) -> validation_pb2.ListCouncilsResponse:
-        tenant_checked(request.tenant_id).raise_if_any()
         return validation_pb2.ListCouncilsResponse(
             councils=await self._directory.list_councils(request.tenant_id)
         )
@@ -418,7 +410,6 @@ class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
     async def GetPipeline(
         self, request: validation_pb2.GetPipelineRequest, context: Context
     ) -> validation_pb2.GetPipelineResponse:
-        tenant_checked(request.tenant_id).raise_if_any()
         pipeline = await self._policies.pipeline(request.tenant_id)
         return validation_pb2.GetPipelineResponse(
             pipeline=domain_pb2.Pipeline(
@@ -430,7 +421,7 @@ class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
     async def UpdateGatePolicy(
         self, request: validation_pb2.UpdateGatePolicyRequest, context: Context
     ) -> validation_pb2.UpdateGatePolicyResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         check_policy(violations, request.policy)
         violations.raise_if_any()
         try:

@@ -1,60 +1,88 @@
-"""The public calls the gateway forwards field by field (`Backends.forward`) lose nothing.
+"""The public calls the gateway forwards field by field lose nothing on the way.
 
 A forwarded call's request is the backend's made of the public request's fields by
-name, and its answer the public one made of the backend's: every public field must
-have its namesake, of the same kind, on the other side, or it would be dropped.
+name, and its answer the public one made of the backend's (`forwarding.py`,
+`Backends.forward`): every public field must have its namesake, of the same kind, on
+the other side, or it would be dropped. The calls are found where they are declared.
 """
 
 from __future__ import annotations
 
 import pytest
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
+from google.protobuf.message import Message
 
 from quorum.gateway.v1 import gateway_pb2
+from quorum.ideas.v1 import ideas_pb2
 from quorum.notifications.v1 import notifications_pb2
 from quorum.validation.v1 import validation_pb2
+from quorum_gateway.directory_api import DirectoryApi, PolicyApi
+from quorum_gateway.forwarding import forwarded
+from quorum_gateway.insights_api import InsightsApi
+from quorum_gateway.notifications_api import NotificationsApi
+from quorum_gateway.peers_api import PeersApi
 
-# Each forwarded public service, its backend's service, and the calls forwarded.
-FORWARDED = [
-    (
-        "DirectoryService",
-        validation_pb2,
-        "DirectoryService",
-        ["UpsertOrganization", "GetOrganization", "ListOrganizations", "UpsertCouncil"],
-    ),
-    ("PolicyService", validation_pb2, "PolicyService", ["GetPipeline", "UpdateGatePolicy"]),
-    (
-        "InsightsService",
-        validation_pb2,
-        "InsightsService",
-        ["GetOrganizationScorecard", "GetTenantScorecard", "WhatIf"],
-    ),
-    (
-        "PeersService",
-        validation_pb2,
-        "PeersService",
-        ["ListPeers", "RequestIntroduction", "AnswerIntroduction", "ListIntroductions"],
-    ),
-    (
-        "NotificationsService",
-        notifications_pb2,
-        "NotificationsService",
-        [
-            "ListSubscriptions",
-            "DeleteSubscription",
-            "ListDeliveries",
-            "RotateWebhookSecret",
-            "EndWebhookSecretRollover",
-        ],
-    ),
+# The internal service behind each of the gateway's stubs (backends.py).
+BEHIND = {
+    "ideas": ideas_pb2.DESCRIPTOR.services_by_name["IdeasService"],
+    "gates": validation_pb2.DESCRIPTOR.services_by_name["GateService"],
+    "directory": validation_pb2.DESCRIPTOR.services_by_name["DirectoryService"],
+    "policies": validation_pb2.DESCRIPTOR.services_by_name["PolicyService"],
+    "insights": validation_pb2.DESCRIPTOR.services_by_name["InsightsService"],
+    "peers": validation_pb2.DESCRIPTOR.services_by_name["PeersService"],
+    "notifications": notifications_pb2.DESCRIPTOR.services_by_name["NotificationsService"],
+}
+SERVICERS = [DirectoryApi, PolicyApi, InsightsApi, PeersApi, NotificationsApi]
+# Calls that do more around their forwarding, so they are methods calling
+# Backends.forward themselves.
+BY_HAND = [
+    ("DirectoryService", "directory", "UpsertOrganization"),
+    ("PeersService", "peers", "ListPeers"),
+    ("PeersService", "peers", "RequestIntroduction"),
+]
+
+
+def public(service: str, name: str) -> MethodDescriptor:
+    return gateway_pb2.DESCRIPTOR.services_by_name[service].methods_by_name[name]
+
+
+DECLARED = [
+    (servicer.__bases__[-1].__name__.removesuffix("Servicer"), value)
+    for servicer in SERVICERS
+    for value in vars(servicer).values()
+    if isinstance(value, forwarded)
+]
+# Calls whose request is forwarded (Backends.request_for) and whose answer is made by
+# hand: the decisions, and the ideas' calls but for the busiest two (GetIdea, EndorseIdea).
+REQUESTS = [
+    (public(service, name), BEHIND[backend].methods_by_name[name])
+    for service, backend, names in [
+        (
+            "GatesService",
+            "gates",
+            ["AdvanceStage", "DeclineIdea", "CastCouncilVote", "OverrideStage", "CoSignIdea"],
+        ),
+        (
+            "IdeasService",
+            "ideas",
+            [
+                "SubmitIdea",
+                "ListIdeas",
+                "WithdrawEndorsement",
+                "ListEndorsements",
+                "FindSimilarIdeas",
+                "MergeIdeas",
+            ],
+        ),
+    ]
+    for name in names
 ]
 PAIRS = [
-    (
-        gateway_pb2.DESCRIPTOR.services_by_name[public].methods_by_name[name],
-        package.DESCRIPTOR.services_by_name[backend].methods_by_name[name],
-    )
-    for public, package, backend, names in FORWARDED
-    for name in names
+    (public(service, value.name), BEHIND[value.backend].methods_by_name[value.name])
+    for service, value in DECLARED
+] + [
+    (public(service, name), BEHIND[backend].methods_by_name[name])
+    for service, backend, name in BY_HAND
 ]
 
 
@@ -73,9 +101,27 @@ def lost(source: Descriptor, into: Descriptor) -> list[str]:
     return [f.name for f in source.fields if f.name not in there or kind(there[f.name]) != kind(f)]
 
 
+@pytest.mark.parametrize(("public", "backend"), REQUESTS, ids=lambda m: m.full_name)
+def test_a_forwarded_request_carries_every_public_field(
+    public: MethodDescriptor, backend: MethodDescriptor
+) -> None:
+    assert lost(public.input_type, backend.input_type) == []
+
+
+def test_the_forwarded_calls_are_found() -> None:
+    assert len(DECLARED) == 15
+
+
 @pytest.mark.parametrize(("public", "backend"), PAIRS, ids=lambda m: m.full_name)
 def test_a_forwarded_call_carries_every_public_field(
     public: MethodDescriptor, backend: MethodDescriptor
 ) -> None:
     assert lost(public.input_type, backend.input_type) == []
     assert lost(public.output_type, backend.output_type) == []
+
+
+@pytest.mark.parametrize(("service", "declared"), DECLARED, ids=lambda d: getattr(d, "name", d))
+def test_a_forwarded_call_answers_what_the_public_call_does(
+    service: str, declared: forwarded[Message]
+) -> None:
+    assert declared.answer.DESCRIPTOR is public(service, declared.name).output_type

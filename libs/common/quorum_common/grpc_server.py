@@ -98,6 +98,19 @@ async def abort_internal(context: grpc.aio.ServicerContext[Any, Any], method: st
     )
 
 
+async def _abort_for(
+    context: grpc.aio.ServicerContext[Any, Any], method: str, error: Exception
+) -> None:
+    """The status for what a handler raised (called while it is being handled, so the
+    log has its traceback): a domain error's own, INTERNAL for anything else; grpc's
+    own abort goes on as it is."""
+    if isinstance(error, (grpc.aio.AbortError, grpc.aio.UsageError)):
+        raise error
+    if isinstance(error, errors.QuorumError):
+        await abort_with(context, error)
+    await abort_internal(context, method)
+
+
 class ErrorInterceptor(WrappingInterceptor):
     """Domain errors become their status; anything else INTERNAL, logged, never UNKNOWN."""
 
@@ -110,23 +123,15 @@ class ErrorInterceptor(WrappingInterceptor):
         async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
                 return await inner(request, context)
-            except errors.QuorumError as error:
-                await abort_with(context, error)
-            except (grpc.aio.AbortError, grpc.aio.UsageError):
-                raise
-            except Exception:
-                await abort_internal(context, method)
+            except Exception as error:
+                await _abort_for(context, method, error)
 
         async def unary_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
                 async for item in inner_stream(request, context):
                     yield item
-            except errors.QuorumError as error:
-                await abort_with(context, error)
-            except (grpc.aio.AbortError, grpc.aio.UsageError):
-                raise
-            except Exception:
-                await abort_internal(context, method)
+            except Exception as error:
+                await _abort_for(context, method, error)
 
         return replaced(handler, unary_unary=unary_unary, unary_stream=unary_stream)
 

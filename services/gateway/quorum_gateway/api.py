@@ -7,7 +7,7 @@ is what they share. Each method takes the caller's principal (set by
 `visibility.py`) and calls the internal services; the backends name the principal's
 tenant (and actor) in every internal request, so no servicer does (`backends.py`). A
 call whose request and answer are the backend's, field by field, is forwarded as it is
-(`Backends.forward`).
+(`forwarding.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 
@@ -25,13 +26,19 @@ from quorum_gateway.backends import Backends
 from quorum_gateway.consistency import LedgerReads
 from quorum_gateway.idea_cache import IdeaCache, canonical_id
 from quorum_gateway.peer_visibility import PeerVisibility
-from quorum_gateway.principals import Principal
+from quorum_gateway.principals import Principal, acting_organization
 
 log = logging.getLogger(__name__)
 WATCH_HEADER = "quorum-watch"
 # The cursor a watch starts after: a client that asked "from now" resumes from it
 # without a gap if the stream drops before its first event.
 WATCH_CURSOR_HEADER = "quorum-watch-cursor"
+
+
+def acting_for(principal: Principal, request: Any) -> dict[str, Any]:
+    """The organization a call is for: a customer's own (the one it names, or none), one
+    of an integration's, whichever a vendor names (`principals.acting_organization`)."""
+    return {"organization_id": acting_organization(principal, request.organization_id)}
 
 
 class Gateway:
@@ -118,3 +125,12 @@ class Gateway:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
+
+
+class Servicer:
+    """What every public servicer that calls the backends starts from: the gateway's
+    shared parts, and its backends (`forwarding.forwarded` calls go through them)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+        self._backends = gateway.backends

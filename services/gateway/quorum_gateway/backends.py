@@ -141,6 +141,14 @@ class Backends:
             await relay_error(context, error)
             raise
 
+    def request_for(
+        self, method: Callable[..., Awaitable[Any]], public: Message, **also: Any
+    ) -> Any:
+        """The backend's request for `method` made of the public request's fields of the
+        same name, with `also`: what the gateway adds or puts instead."""
+        kind = self._methods[id(method)].request
+        return kind(**{**_fields(public, kind), **also})
+
     async def forward(
         self,
         method: Callable[..., Awaitable[Message]],
@@ -149,13 +157,11 @@ class Backends:
         context: Context,
         **also: Any,
     ) -> Shown:
-        """A public call whose request and answer are the backend's, field by field: the
-        backend's request made of the public request's fields (with `also`, what the
-        gateway adds or puts instead), the public answer of the backend's. Which public
-        calls these are is held against the contracts by test_gateway_forwarding.py."""
-        kind = self._methods[id(method)].request
-        inner = kind(**{**_fields(request, kind), **also})
-        return answer(**_fields(await self.call(method, inner, context), answer))
+        """A public call whose request and answer are the backend's, field by field
+        (`request_for`), the public answer made of the backend's. Which public calls
+        these are is held against the contracts by test_gateway_forwarding.py."""
+        found = await self.call(method, self.request_for(method, request, **also), context)
+        return answer(**_fields(found, answer))
 
     async def all_serving(self) -> bool:
         for name, channel in self._channels.items():

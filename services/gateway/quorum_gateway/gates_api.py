@@ -8,19 +8,23 @@ from typing import Any, TypeVar
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum.validation.v1 import validation_pb2
 from quorum_common.errors import PermissionDenied
-from quorum_gateway.api import Context, Gateway
+from quorum_gateway.api import Context, Servicer, acting_for
 from quorum_gateway.auth import current_principal
-from quorum_gateway.principals import Role, acting_organization
+from quorum_gateway.principals import Role
 from quorum_gateway.visibility import visible_report
 
 Answer = TypeVar("Answer")
+# The public requests that decide about one idea.
+Decision = (
+    gateway_pb2.AdvanceStageRequest
+    | gateway_pb2.DeclineIdeaRequest
+    | gateway_pb2.CastCouncilVoteRequest
+    | gateway_pb2.OverrideStageRequest
+    | gateway_pb2.CoSignIdeaRequest
+)
 
 
-class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
-    def __init__(self, gateway: Gateway) -> None:
-        self._gateway = gateway
-        self._backends = gateway.backends
-
+class GatesApi(Servicer, gateway_pb2_grpc.GatesServiceServicer):
     async def GetGateReport(
         self, request: gateway_pb2.GetGateReportRequest, context: Context
     ) -> gateway_pb2.GetGateReportResponse:
@@ -47,42 +51,28 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
     async def _decision(
         self,
         method: Callable[[Any], Awaitable[Answer]],
-        request: Any,
+        request: Decision,
         context: Context,
+        **also: Any,
     ) -> Answer:
-        """A decision about one idea (the backends name the principal as its actor), taken
-        once the ledger has caught up with the caller's writes (read-your-writes), and
-        forgotten by the idea cache once answered."""
+        """A decision about one idea, the backend's own call field by field (the backends
+        name the principal as its actor), taken once the ledger has caught up with the
+        caller's writes (read-your-writes), and forgotten by the idea cache once answered."""
         await self._gateway.ledger.caught_up(request.idea_id, context)
         async with self._gateway.changing(request.idea_id):
-            return await self._backends.call(method, request, context)
+            inner = self._backends.request_for(method, request, **also)
+            return await self._backends.call(method, inner, context)
 
     async def AdvanceStage(
         self, request: gateway_pb2.AdvanceStageRequest, context: Context
     ) -> gateway_pb2.AdvanceStageResponse:
-        answer = await self._decision(
-            self._backends.gates.AdvanceStage,
-            validation_pb2.AdvanceStageRequest(
-                idea_id=request.idea_id,
-                target_stage=request.target_stage,
-                expected_version=request.expected_version,
-            ),
-            context,
-        )
+        answer = await self._decision(self._backends.gates.AdvanceStage, request, context)
         return gateway_pb2.AdvanceStageResponse(**_moved(answer))
 
     async def DeclineIdea(
         self, request: gateway_pb2.DeclineIdeaRequest, context: Context
     ) -> gateway_pb2.DeclineIdeaResponse:
-        answer = await self._decision(
-            self._backends.gates.DeclineIdea,
-            validation_pb2.DeclineIdeaRequest(
-                idea_id=request.idea_id,
-                reason=request.reason,
-                expected_version=request.expected_version,
-            ),
-            context,
-        )
+        answer = await self._decision(self._backends.gates.DeclineIdea, request, context)
         return gateway_pb2.DeclineIdeaResponse(
             idea_id=answer.idea_id, status=answer.status, stage_version=answer.version
         )
@@ -90,14 +80,10 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
     async def CastCouncilVote(
         self, request: gateway_pb2.CastCouncilVoteRequest, context: Context
     ) -> gateway_pb2.CastCouncilVoteResponse:
-        vote = validation_pb2.CastCouncilVoteRequest(
-            idea_id=request.idea_id,
-            council_id=request.council_id,
-            organization_id=acting_organization(current_principal(), request.organization_id),
-            approve=request.approve,
-            comment=request.comment,
+        vote = self._backends.gates.CastCouncilVote
+        answer = await self._decision(
+            vote, request, context, **acting_for(current_principal(), request)
         )
-        answer = await self._decision(self._backends.gates.CastCouncilVote, vote, context)
         return gateway_pb2.CastCouncilVoteResponse(
             approvals=answer.approvals, rejections=answer.rejections, stage=answer.stage
         )
@@ -105,13 +91,7 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
     async def OverrideStage(
         self, request: gateway_pb2.OverrideStageRequest, context: Context
     ) -> gateway_pb2.OverrideStageResponse:
-        override = validation_pb2.OverrideStageRequest(
-            idea_id=request.idea_id,
-            target_stage=request.target_stage,
-            justification=request.justification,
-            expected_version=request.expected_version,
-        )
-        answer = await self._decision(self._backends.gates.OverrideStage, override, context)
+        answer = await self._decision(self._backends.gates.OverrideStage, request, context)
         return gateway_pb2.OverrideStageResponse(**_moved(answer))
 
     async def CoSignIdea(
@@ -127,10 +107,7 @@ class GatesApi(gateway_pb2_grpc.GatesServiceServicer):
             )
             if council is None or principal.organization_id not in council.member_organization_ids:
                 raise PermissionDenied("only a member of the council may co-sign for it")
-        co_sign = validation_pb2.CoSignIdeaRequest(
-            idea_id=request.idea_id, council_id=request.council_id
-        )
-        answer = await self._decision(self._backends.gates.CoSignIdea, co_sign, context)
+        answer = await self._decision(self._backends.gates.CoSignIdea, request, context)
         return gateway_pb2.CoSignIdeaResponse(co_signed_by=answer.co_signed_by)
 
 

@@ -1,22 +1,58 @@
-"""The public NotificationsService: each caller's subscriptions and delivery log."""
+"""The public NotificationsService: each caller's subscriptions and delivery log.
+
+All but CreateSubscription are the notifications service's own calls, field by field
+(`forwarding.py`), within what is the caller's own: a customer or an integration sees,
+ends and rotates only its own subscriptions and deliveries, anything else is NOT_FOUND
+to it (`principals.subscriber_scope`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from google.protobuf.message import Message
+from typing import Any, Literal
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum.notifications.v1 import notifications_pb2
-from quorum_gateway.api import Context, Gateway
+from quorum_gateway.api import Context, Servicer
 from quorum_gateway.auth import current_principal
-from quorum_gateway.backends import Shown
-from quorum_gateway.principals import own_subscriber, subscriber_scope
+from quorum_gateway.forwarding import Also, forwarded
+from quorum_gateway.principals import Principal, own_subscriber, subscriber_scope
 
 
-class NotificationsApi(gateway_pb2_grpc.NotificationsServiceServicer):
-    def __init__(self, gateway: Gateway) -> None:
-        self._backends = gateway.backends
+def _own(principal: Principal, request: Any) -> dict[str, Any]:
+    """A call about one subscription: within the caller's own, else NOT_FOUND to it."""
+    return {"scope": subscriber_scope(principal)}
+
+
+def _own_list(filter_field: Literal["subscriber", "recipient"]) -> Also:
+    """A list holds only the caller's own, and the subscriber it is filtered by (a
+    subscriptions' subscriber, a deliveries' recipient), if it names one, is its own."""
+
+    def also(principal: Principal, request: Any) -> dict[str, Any]:
+        named = getattr(request, filter_field) if request.HasField(filter_field) else None
+        return {
+            filter_field: own_subscriber(principal, named) if named is not None else None,
+            "scope": subscriber_scope(principal),
+        }
+
+    return also
+
+
+class NotificationsApi(Servicer, gateway_pb2_grpc.NotificationsServiceServicer):
+    ListSubscriptions = forwarded(
+        "notifications", gateway_pb2.ListSubscriptionsResponse, also=_own_list("subscriber")
+    )
+    DeleteSubscription = forwarded(
+        "notifications", gateway_pb2.DeleteSubscriptionResponse, also=_own
+    )
+    ListDeliveries = forwarded(
+        "notifications", gateway_pb2.ListDeliveriesResponse, also=_own_list("recipient")
+    )
+    RotateWebhookSecret = forwarded(
+        "notifications", gateway_pb2.RotateWebhookSecretResponse, also=_own
+    )
+    EndWebhookSecretRollover = forwarded(
+        "notifications", gateway_pb2.EndWebhookSecretRolloverResponse, also=_own
+    )
 
     async def CreateSubscription(
         self, request: gateway_pb2.CreateSubscriptionRequest, context: Context
@@ -31,82 +67,3 @@ class NotificationsApi(gateway_pb2_grpc.NotificationsServiceServicer):
             context,
         )
         return gateway_pb2.CreateSubscriptionResponse(subscription=answer.subscription)
-
-    async def ListSubscriptions(
-        self, request: gateway_pb2.ListSubscriptionsRequest, context: Context
-    ) -> gateway_pb2.ListSubscriptionsResponse:
-        principal = current_principal()
-        # A customer's or an integration's list holds only what is its own.
-        return await self._backends.forward(
-            self._backends.notifications.ListSubscriptions,
-            request,
-            gateway_pb2.ListSubscriptionsResponse,
-            context,
-            subscriber=(
-                own_subscriber(principal, request.subscriber)
-                if request.HasField("subscriber")
-                else None
-            ),
-            scope=subscriber_scope(principal),
-        )
-
-    async def DeleteSubscription(
-        self, request: gateway_pb2.DeleteSubscriptionRequest, context: Context
-    ) -> gateway_pb2.DeleteSubscriptionResponse:
-        return await self._within_scope(
-            self._backends.notifications.DeleteSubscription,
-            request,
-            gateway_pb2.DeleteSubscriptionResponse,
-            context,
-        )
-
-    async def ListDeliveries(
-        self, request: gateway_pb2.ListDeliveriesRequest, context: Context
-    ) -> gateway_pb2.ListDeliveriesResponse:
-        principal = current_principal()
-        # As with the subscriptions: only what is the caller's own.
-        return await self._backends.forward(
-            self._backends.notifications.ListDeliveries,
-            request,
-            gateway_pb2.ListDeliveriesResponse,
-            context,
-            recipient=(
-                own_subscriber(principal, request.recipient)
-                if request.HasField("recipient")
-                else None
-            ),
-            scope=subscriber_scope(principal),
-        )
-
-    async def RotateWebhookSecret(
-        self, request: gateway_pb2.RotateWebhookSecretRequest, context: Context
-    ) -> gateway_pb2.RotateWebhookSecretResponse:
-        return await self._within_scope(
-            self._backends.notifications.RotateWebhookSecret,
-            request,
-            gateway_pb2.RotateWebhookSecretResponse,
-            context,
-        )
-
-    async def EndWebhookSecretRollover(
-        self, request: gateway_pb2.EndWebhookSecretRolloverRequest, context: Context
-    ) -> gateway_pb2.EndWebhookSecretRolloverResponse:
-        return await self._within_scope(
-            self._backends.notifications.EndWebhookSecretRollover,
-            request,
-            gateway_pb2.EndWebhookSecretRolloverResponse,
-            context,
-        )
-
-    async def _within_scope(
-        self,
-        method: Callable[..., Awaitable[Message]],
-        request: Message,
-        answer: type[Shown],
-        context: Context,
-    ) -> Shown:
-        """A call about one subscription, field by field, within the caller's own: a
-        customer or an integration ends or rotates only its own, anything else is
-        NOT_FOUND to it."""
-        scope = subscriber_scope(current_principal())
-        return await self._backends.forward(method, request, answer, context, scope=scope)

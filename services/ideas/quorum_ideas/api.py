@@ -16,6 +16,7 @@ from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum_common.errors import Violations
 from quorum_common.grpc_server import Context
 from quorum_ideas import domain, listing, requests, similar
+from quorum_ideas.domain import OrganizationEndorsement
 from quorum_ideas.messages import (
     idea_message,
     member_from,
@@ -33,6 +34,13 @@ SIMILAR_LIMIT = 5
 SIMILAR_MAX = 20
 SIMILAR_THRESHOLD = 0.3
 SIMILAR_SCAN = 500
+
+
+def _counted(
+    counted: OrganizationEndorsement | None,
+) -> domain_pb2.OrganizationEndorsement | None:
+    """The organization's counted endorsement after a change; None: it counts no more."""
+    return organization_endorsement_message(counted) if counted is not None else None
 
 
 class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
@@ -109,14 +117,11 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             expected_version=request.expected_version,
         )
         endorsed = await self._store.endorse(checked)
-        answer = ideas_pb2.EndorseIdeaResponse(
-            idea=idea_message(endorsed.idea), changed=endorsed.changed
+        return ideas_pb2.EndorseIdeaResponse(
+            idea=idea_message(endorsed.idea),
+            changed=endorsed.changed,
+            organization_endorsement=_counted(endorsed.counted),
         )
-        if endorsed.counted is not None:
-            answer.organization_endorsement.CopyFrom(
-                organization_endorsement_message(endorsed.counted)
-            )
-        return answer
 
     async def WithdrawEndorsement(
         self, request: ideas_pb2.WithdrawEndorsementRequest, context: Context
@@ -128,12 +133,9 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             expected_version=request.expected_version,
         )
         withdrew = await self._store.withdraw(checked)
-        answer = ideas_pb2.WithdrawEndorsementResponse(idea=idea_message(withdrew.idea))
-        if withdrew.counted is not None:
-            answer.organization_endorsement.CopyFrom(
-                organization_endorsement_message(withdrew.counted)
-            )
-        return answer
+        return ideas_pb2.WithdrawEndorsementResponse(
+            idea=idea_message(withdrew.idea), organization_endorsement=_counted(withdrew.counted)
+        )
 
     async def MergeIdeas(
         self, request: ideas_pb2.MergeIdeasRequest, context: Context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TypeVar
 
 from pymongo import AsyncMongoClient
@@ -202,15 +203,10 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         card = await self._insights.organization(request.tenant_id, request.organization_id)
+        # The scorecard's fields are the message's, by name.
         return validation_pb2.GetOrganizationScorecardResponse(
             scorecard=domain_pb2.OrganizationScorecard(
-                organization_id=request.organization_id,
-                submitted=card.submitted,
-                endorsed=card.endorsed,
-                launched=card.launched,
-                declined_with_reason=card.declined_with_reason,
-                median_days_to_decision=card.median_days_to_decision,
-                decisions=card.decisions,
+                organization_id=request.organization_id, **dataclasses.asdict(card)
             )
         )
 
@@ -220,11 +216,8 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
         card = await self._insights.tenant(request.tenant_id)
         return validation_pb2.GetTenantScorecardResponse(
             scorecard=domain_pb2.TenantScorecard(
-                overrides=card.overrides,
-                launched=card.launched,
-                launched_without_override=card.launched_without_override,
                 share_launched_without_override=card.share_launched_without_override,
-                single_customer_ideas_stopped=card.single_customer_ideas_stopped,
+                **dataclasses.asdict(card),
             )
         )
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from quorum.domain.v1 import domain_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
@@ -66,6 +68,33 @@ def moved_message(answer: type[Moved], idea_id: str, done: Advanced) -> Moved:
         report=report_message(done.report),
         version=done.entry.version,
     )
+
+
+def checked_policy(message: domain_pb2.GatePolicy, field: str) -> GatePolicy:
+    """A policy a request carries: every bad field named, then the engine's own
+    consistency checks (named by the policy's field as a whole)."""
+    violations = Violations()
+    check_policy(violations, message, prefix=field)
+    violations.raise_if_any()
+    try:
+        return policy_of(message, version=1)
+    except ValueError as error:
+        raise InvalidArgument([FieldViolation(field, str(error))]) from None
+
+
+Stored = TypeVar("Stored")
+
+
+async def judged_again(
+    client: AsyncMongoClient[Document],
+    reevaluator: Reevaluator,
+    write: Callable[[AsyncClientSession], Awaitable[Stored]],
+) -> Stored:
+    """A change to what the gates are judged by (the directory, a policy), committed;
+    then the open ideas are judged again (the re-evaluator)."""
+    stored = await commit(client, None, lambda unit: write(unit.session))
+    reevaluator.notify()
+    return stored
 
 
 class GateApi(validation_pb2_grpc.GateServiceServicer):
@@ -224,13 +253,7 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
     async def WhatIf(
         self, request: validation_pb2.WhatIfRequest, context: Context
     ) -> validation_pb2.WhatIfResponse:
-        violations = Violations()
-        check_policy(violations, request.draft, prefix="draft")
-        violations.raise_if_any()
-        try:
-            draft = policy_of(request.draft, version=1)
-        except ValueError as error:
-            raise InvalidArgument([FieldViolation("draft", str(error))]) from None
+        draft = checked_policy(request.draft, "draft")
         found = await self._insights.what_if(request.tenant_id, draft)
 
         def verdict(v: Verdict) -> domain_pb2.IdeaVerdict:
@@ -333,14 +356,13 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         organization = request.organization
         check_organization(violations, organization)
         violations.raise_if_any()
-        stored = await commit(
+        stored = await judged_again(
             self._client,
-            None,
-            lambda unit: self._directory.upsert_organization(
-                unit.session, request.tenant_id, organization
+            self._reevaluator,
+            lambda session: self._directory.upsert_organization(
+                session, request.tenant_id, organization
             ),
         )
-        self._reevaluator.notify()
         return validation_pb2.UpsertOrganizationResponse(organization=stored)
 
     async def GetOrganization(
@@ -376,12 +398,11 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
         council = request.council
         check_council(violations, council)
         violations.raise_if_any()
-        stored = await commit(
+        stored = await judged_again(
             self._client,
-            None,
-            lambda unit: self._directory.upsert_council(unit.session, request.tenant_id, council),
+            self._reevaluator,
+            lambda session: self._directory.upsert_council(session, request.tenant_id, council),
         )
-        self._reevaluator.notify()
         return validation_pb2.UpsertCouncilResponse(council=stored)
 
     async def ListCouncils(
@@ -414,17 +435,10 @@ class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
     async def UpdateGatePolicy(
         self, request: validation_pb2.UpdateGatePolicyRequest, context: Context
     ) -> validation_pb2.UpdateGatePolicyResponse:
-        violations = Violations()
-        check_policy(violations, request.policy)
-        violations.raise_if_any()
-        try:
-            draft: GatePolicy = policy_of(request.policy, version=1)
-        except ValueError as error:  # the engine's own consistency checks
-            raise InvalidArgument([FieldViolation("policy", str(error))]) from None
-        stored = await commit(
+        draft = checked_policy(request.policy, "policy")
+        stored = await judged_again(
             self._client,
-            None,
-            lambda unit: self._policies.update_policy(unit.session, request.tenant_id, draft),
+            self._reevaluator,
+            lambda session: self._policies.update_policy(session, request.tenant_id, draft),
         )
-        self._reevaluator.notify()
         return validation_pb2.UpdateGatePolicyResponse(policy=policy_message(stored))

@@ -37,6 +37,7 @@ class Caller:
     """One caller's stubs of the public services, on its own channel."""
 
     def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.channel = channel
         self.ideas = gateway_pb2_grpc.IdeasServiceStub(channel)
         self.gates = gateway_pb2_grpc.GatesServiceStub(channel)
         self.directory = gateway_pb2_grpc.DirectoryServiceStub(channel)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 import pytest
@@ -20,18 +20,6 @@ from support.newcomer import submission
 from support.statuses import bad_field_names, status_of
 from support.waiting import until
 
-if TYPE_CHECKING:
-    from quorum.gateway.v1.gateway_pb2_grpc import (
-        AccessServiceAsyncStub,
-        DirectoryServiceAsyncStub,
-        EventsServiceAsyncStub,
-        GatesServiceAsyncStub,
-        IdeasServiceAsyncStub,
-        InsightsServiceAsyncStub,
-        PeersServiceAsyncStub,
-        PolicyServiceAsyncStub,
-    )
-
 pytestmark = pytest.mark.e2e
 
 ACTIVE = domain_pb2.RELATIONSHIP_ACTIVE
@@ -45,41 +33,19 @@ DIRECTORY = [
 ]
 
 
-@dataclass
 class Caller:
-    channel: grpc.aio.Channel
+    """One caller's stubs of the public services, on its own channel."""
 
-    @property
-    def ideas(self) -> IdeasServiceAsyncStub:
-        return gateway_pb2_grpc.IdeasServiceStub(self.channel)
-
-    @property
-    def gates(self) -> GatesServiceAsyncStub:
-        return gateway_pb2_grpc.GatesServiceStub(self.channel)
-
-    @property
-    def directory(self) -> DirectoryServiceAsyncStub:
-        return gateway_pb2_grpc.DirectoryServiceStub(self.channel)
-
-    @property
-    def policies(self) -> PolicyServiceAsyncStub:
-        return gateway_pb2_grpc.PolicyServiceStub(self.channel)
-
-    @property
-    def access(self) -> AccessServiceAsyncStub:
-        return gateway_pb2_grpc.AccessServiceStub(self.channel)
-
-    @property
-    def events(self) -> EventsServiceAsyncStub:
-        return gateway_pb2_grpc.EventsServiceStub(self.channel)
-
-    @property
-    def insights(self) -> InsightsServiceAsyncStub:
-        return gateway_pb2_grpc.InsightsServiceStub(self.channel)
-
-    @property
-    def peers(self) -> PeersServiceAsyncStub:
-        return gateway_pb2_grpc.PeersServiceStub(self.channel)
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self.channel = channel
+        self.ideas = gateway_pb2_grpc.IdeasServiceStub(channel)
+        self.gates = gateway_pb2_grpc.GatesServiceStub(channel)
+        self.directory = gateway_pb2_grpc.DirectoryServiceStub(channel)
+        self.policies = gateway_pb2_grpc.PolicyServiceStub(channel)
+        self.access = gateway_pb2_grpc.AccessServiceStub(channel)
+        self.events = gateway_pb2_grpc.EventsServiceStub(channel)
+        self.insights = gateway_pb2_grpc.InsightsServiceStub(channel)
+        self.peers = gateway_pb2_grpc.PeersServiceStub(channel)
 
 
 @dataclass

@@ -290,7 +290,11 @@ async def test_merge_refuses_what_cannot_be_merged(ideas: Running, tenant: str) 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await merge(one.id, one.id, principal_id="")
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert bad_field_names(raised.value) == {"target_idea_id", "actor.principal_id"}
+    # Who merges is checked with the tenant, first (quorum_common.callers).
+    assert bad_field_names(raised.value) == {"actor.principal_id"}
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await merge(one.id, one.id)
+    assert bad_field_names(raised.value) == {"target_idea_id"}
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await merge(one.id, str(uuid.uuid4()))

@@ -11,12 +11,14 @@ from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from quorum_common import errors
+from quorum_common.callers import caller_check
 from quorum_common.interceptors import WrappingInterceptor, replaced
 from quorum_common.observability import server_interceptors
 from quorum_common.telemetry_plan import telemetry_plan
@@ -96,6 +98,19 @@ async def abort_internal(context: grpc.aio.ServicerContext[Any, Any], method: st
     )
 
 
+async def _abort_for(
+    context: grpc.aio.ServicerContext[Any, Any], method: str, error: Exception
+) -> None:
+    """The status for what a handler raised (called while it is being handled, so the
+    log has its traceback): a domain error's own, INTERNAL for anything else; grpc's
+    own abort goes on as it is."""
+    if isinstance(error, (grpc.aio.AbortError, grpc.aio.UsageError)):
+        raise error
+    if isinstance(error, errors.QuorumError):
+        await abort_with(context, error)
+    await abort_internal(context, method)
+
+
 class ErrorInterceptor(WrappingInterceptor):
     """Domain errors become their status; anything else INTERNAL, logged, never UNKNOWN."""
 
@@ -108,23 +123,15 @@ class ErrorInterceptor(WrappingInterceptor):
         async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
                 return await inner(request, context)
-            except errors.QuorumError as error:
-                await abort_with(context, error)
-            except (grpc.aio.AbortError, grpc.aio.UsageError):
-                raise
-            except Exception:
-                await abort_internal(context, method)
+            except Exception as error:
+                await _abort_for(context, method, error)
 
         async def unary_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             try:
                 async for item in inner_stream(request, context):
                     yield item
-            except errors.QuorumError as error:
-                await abort_with(context, error)
-            except (grpc.aio.AbortError, grpc.aio.UsageError):
-                raise
-            except Exception:
-                await abort_internal(context, method)
+            except Exception as error:
+                await _abort_for(context, method, error)
 
         return replaced(handler, unary_unary=unary_unary, unary_stream=unary_stream)
 
@@ -158,7 +165,9 @@ class DecodingInterceptor(WrappingInterceptor):
     traceback, before any interceptor runs. Here grpc hands the raw bytes through the
     outer interceptors (so authentication still comes first) and the handler decodes
     them: bytes that are not the method's message are INVALID_ARGUMENT, named by field
-    "request", with a google.rpc.BadRequest, like any other invalid request.
+    "request", with a google.rpc.BadRequest, like any other invalid request. A request
+    that names its caller (every internal one) has its tenant and actor checked here too
+    (`callers.py`), before the method's own checks.
     """
 
     def __init__(self, check: Callable[[Any], None] | None = None) -> None:
@@ -170,8 +179,10 @@ class DecodingInterceptor(WrappingInterceptor):
 
     def _decoder(self, method: str, deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
         kind = getattr(deserializer, "__self__", None)
-        name = getattr(getattr(kind, "DESCRIPTOR", None), "full_name", None) or method
-
+        descriptor = getattr(kind, "DESCRIPTOR", None)
+        name = getattr(descriptor, "full_name", None) or method
+        # An internal request names its caller; checked first, for every method alike.
+        caller = caller_check(descriptor) if isinstance(descriptor, Descriptor) else None
         check = self._check
 
         def decode(raw: bytes) -> Any:
@@ -183,6 +194,8 @@ class DecodingInterceptor(WrappingInterceptor):
                     [errors.FieldViolation("request", f"is not a valid {name}")],
                     message=f"the request is not a valid {name}",
                 ) from None
+            if caller is not None:
+                caller(request)
             if check is not None:
                 check(request)
             return request

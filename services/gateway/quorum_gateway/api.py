@@ -4,8 +4,10 @@ One module per public service (`ideas_api`, `gates_api`, `insights_api`,
 `directory_api`, `access_api`, `events_api`, `notifications_api`, `peers_api`); here
 is what they share. Each method takes the caller's principal (set by
 `auth.AuthInterceptor`), applies the acting-for and visibility rules (`principals.py`,
-`visibility.py`) and calls the internal services, naming the principal's tenant in
-every internal request.
+`visibility.py`) and calls the internal services; the backends name the principal's
+tenant (and actor) in every internal request, so no servicer does (`backends.py`). A
+call whose request and answer are the backend's, field by field, is forwarded as it is
+(`forwarding.py`).
 """
 
 from __future__ import annotations
@@ -13,24 +15,30 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 
 from quorum.validation.v1 import validation_pb2
 from quorum_common.grpc_server import Context as Context  # the servicers take it from here
+from quorum_gateway.auth import current_principal
 from quorum_gateway.backends import Backends
 from quorum_gateway.consistency import LedgerReads
 from quorum_gateway.idea_cache import IdeaCache, canonical_id
 from quorum_gateway.peer_visibility import PeerVisibility
-from quorum_gateway.principals import (
-    Principal,
-)
+from quorum_gateway.principals import Principal, acting_organization
 
 log = logging.getLogger(__name__)
 WATCH_HEADER = "quorum-watch"
 # The cursor a watch starts after: a client that asked "from now" resumes from it
 # without a gap if the stream drops before its first event.
 WATCH_CURSOR_HEADER = "quorum-watch-cursor"
+
+
+def acting_for(principal: Principal, request: Any) -> dict[str, Any]:
+    """The organization a call is for: a customer's own (the one it names, or none), one
+    of an integration's, whichever a vendor names (`principals.acting_organization`)."""
+    return {"organization_id": acting_organization(principal, request.organization_id)}
 
 
 class Gateway:
@@ -48,7 +56,7 @@ class Gateway:
         self.peers = peers or PeerVisibility(ttl=0)
 
     @contextlib.asynccontextmanager
-    async def changing(self, principal: Principal, *idea_ids: str) -> AsyncIterator[None]:
+    async def changing(self, *idea_ids: str) -> AsyncIterator[None]:
         """Around a write to these ideas: the cache forgets them once it is answered.
 
         Also when it fails: a call that timed out may still have committed.
@@ -56,10 +64,11 @@ class Gateway:
         try:
             yield
         finally:
+            tenant_id = current_principal().tenant_id
             for idea_id in idea_ids:
                 canonical = canonical_id(idea_id)
                 if canonical:
-                    self.ideas.forget(principal.tenant_id, canonical)
+                    self.ideas.forget(tenant_id, canonical)
 
     async def visible_organizations(
         self,
@@ -80,9 +89,7 @@ class Gateway:
         others = sorted(unknown)
         if not others:
             return own | seen
-        request = validation_pb2.ListOrganizationsRequest(
-            tenant_id=principal.tenant_id, organization_ids=others, page_size=500
-        )
+        request = validation_pb2.ListOrganizationsRequest(organization_ids=others, page_size=500)
         if best_effort:
             try:
                 found = await self.backends.invoke(
@@ -105,14 +112,12 @@ class Gateway:
         return own | seen | visible
 
     async def progress(
-        self, principal: Principal, idea_id: str, context: Context
+        self, idea_id: str, context: Context
     ) -> validation_pb2.GetIdeaProgressResponse | None:
         try:
             return await self.backends.invoke(
                 self.backends.gates.GetIdeaProgress,
-                validation_pb2.GetIdeaProgressRequest(
-                    tenant_id=principal.tenant_id, idea_id=idea_id
-                ),
+                validation_pb2.GetIdeaProgressRequest(idea_id=idea_id),
                 self.backends.timeout_within(context),
             )
         except grpc.aio.AioRpcError as error:
@@ -120,3 +125,12 @@ class Gateway:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
+
+
+class Servicer:
+    """What every public servicer that calls the backends starts from: the gateway's
+    shared parts, and its backends (`forwarding.forwarded` calls go through them)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+        self._backends = gateway.backends

@@ -7,9 +7,12 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf import message_factory
+from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
@@ -17,9 +20,11 @@ from quorum.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_common import tracing
 from quorum_common.grpc_server import Context
+from quorum_gateway.auth import current_principal
 
 log = logging.getLogger(__name__)
 Response = TypeVar("Response")
+Shown = TypeVar("Shown", bound=Message)
 
 # Calls spread over every address the name resolves to (one per replica behind a
 # headless Service, `dns:///name:port`), not all on the first one.
@@ -37,6 +42,13 @@ _PASSED_THROUGH = {
     grpc.StatusCode.PERMISSION_DENIED,
     grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
+
+
+@dataclass(frozen=True)
+class _Method:
+    name: str
+    request: type[Message]
+    decides: bool
 
 
 class Backends:
@@ -70,8 +82,9 @@ class Backends:
         self.notifications = notifications_pb2_grpc.NotificationsServiceStub(
             self._channels["notifications"]
         )
-        # Each stub method's full name, for the CLIENT span of its calls.
-        self._names: dict[int, str] = {}
+        # Per stub method: its full name (for the CLIENT span of its calls), the class of
+        # its request and whether that request names an actor.
+        self._methods: dict[int, _Method] = {}
         for stub, descriptor in (
             (self.ideas, ideas_pb2.DESCRIPTOR.services_by_name["IdeasService"]),
             (self.gates, validation_pb2.DESCRIPTOR.services_by_name["GateService"]),
@@ -85,13 +98,29 @@ class Backends:
             ),
         ):
             for rpc in descriptor.methods:
-                self._names[id(getattr(stub, rpc.name))] = f"/{descriptor.full_name}/{rpc.name}"
+                self._methods[id(getattr(stub, rpc.name))] = _Method(
+                    f"/{descriptor.full_name}/{rpc.name}",
+                    message_factory.GetMessageClass(rpc.input_type),
+                    "actor" in rpc.input_type.fields_by_name,
+                )
 
     async def invoke(
         self, method: Callable[..., Awaitable[Response]], request: Any, seconds: float
     ) -> Response:
-        """Call a backend with a deadline of `seconds`, in a CLIENT span when traced."""
-        with tracing.client_call(self._names.get(id(method), "backend")) as metadata:
+        """Call a backend with a deadline of `seconds`, in a CLIENT span when traced.
+
+        Here, and only here, the gateway names its caller to a backend: the tenant of the
+        authenticated principal (set by `auth.AuthInterceptor`) in every request, and
+        the principal as the actor of a decision. Whatever a servicer put there is
+        overwritten, so no public call can reach another tenant's data. (Fields rather
+        than call metadata: see `quorum_common.callers`, which checks them.)
+        """
+        principal = current_principal()
+        request.tenant_id = principal.tenant_id
+        known = self._methods[id(method)]
+        if known.decides:
+            request.actor.CopyFrom(principal.actor())
+        with tracing.client_call(known.name) as metadata:
             return await method(request, timeout=seconds, metadata=metadata)
 
     def timeout_within(self, context: Context) -> float:
@@ -111,6 +140,28 @@ class Backends:
         except grpc.aio.AioRpcError as error:
             await relay_error(context, error)
             raise
+
+    def request_for(
+        self, method: Callable[..., Awaitable[Any]], public: Message, **also: Any
+    ) -> Any:
+        """The backend's request for `method` made of the public request's fields of the
+        same name, with `also`: what the gateway adds or puts instead."""
+        kind = self._methods[id(method)].request
+        return kind(**{**_fields(public, kind), **also})
+
+    async def forward(
+        self,
+        method: Callable[..., Awaitable[Message]],
+        request: Message,
+        answer: type[Shown],
+        context: Context,
+        **also: Any,
+    ) -> Shown:
+        """A public call whose request and answer are the backend's, field by field
+        (`request_for`), the public answer made of the backend's. Which public calls
+        these are is held against the contracts by test_gateway_forwarding.py."""
+        found = await self.call(method, self.request_for(method, request, **also), context)
+        return answer(**_fields(found, answer))
 
     async def all_serving(self) -> bool:
         for name, channel in self._channels.items():
@@ -140,6 +191,13 @@ class Backends:
     async def close(self) -> None:
         for channel in self._channels.values():
             await channel.close()
+
+
+def _fields(message: Message, into: type[Message]) -> dict[str, Any]:
+    """The fields `message` has set that `into` has too: an answer's internal-only
+    fields stay inside."""
+    names = into.DESCRIPTOR.fields_by_name
+    return {field.name: value for field, value in message.ListFields() if field.name in names}
 
 
 async def relay_error(context: Context, error: grpc.aio.AioRpcError) -> None:

@@ -26,7 +26,6 @@ from quorum.validation.v1 import validation_pb2
 from quorum_common.errors import Unavailable
 from quorum_common.grpc_server import Context
 from quorum_gateway.backends import Backends, relay_error
-from quorum_gateway.principals import Principal
 
 Progress = validation_pb2.GetIdeaProgressResponse
 
@@ -52,7 +51,7 @@ class LedgerReads:
     def __init__(self, backends: Backends) -> None:
         self._backends = backends
 
-    async def caught_up(self, principal: Principal, idea_id: str, context: Context) -> None:
+    async def caught_up(self, idea_id: str, context: Context) -> None:
         """Return once the ledger has folded every acknowledged write to this idea.
 
         A malformed request is left to the call itself, which names every bad field.
@@ -60,7 +59,7 @@ class LedgerReads:
         try:
             answer = await self._backends.invoke(
                 self._backends.ideas.GetIdea,
-                ideas_pb2.GetIdeaRequest(tenant_id=principal.tenant_id, idea_id=idea_id),
+                ideas_pb2.GetIdeaRequest(idea_id=idea_id),
                 self._backends.timeout_within(context),
             )
         except grpc.aio.AioRpcError as error:
@@ -68,18 +67,16 @@ class LedgerReads:
                 return
             await relay_error(context, error)
             raise
-        await self.progress(principal, wanted_versions([answer.idea]), context)
+        await self.progress(wanted_versions([answer.idea]), context)
 
-    async def progress(
-        self, principal: Principal, versions: Mapping[str, int], context: Context
-    ) -> dict[str, Progress]:
+    async def progress(self, versions: Mapping[str, int], context: Context) -> dict[str, Progress]:
         """The ledger's progress of these ideas, once it has folded these versions."""
         if not versions:
             return {}
         give_up = time.monotonic() + max(0.0, self._backends.timeout_within(context) - MARGIN_S)
         pause = FIRST_POLL_S
         while True:
-            found = await self._read(principal, list(versions), context)
+            found = await self._read(list(versions), context)
             behind = [
                 (idea_id, version)
                 for idea_id, version in versions.items()
@@ -96,16 +93,12 @@ class LedgerReads:
             await asyncio.sleep(pause)
             pause = min(LAST_POLL_S, pause * 2)
 
-    async def _read(
-        self, principal: Principal, idea_ids: list[str], context: Context
-    ) -> dict[str, Progress]:
+    async def _read(self, idea_ids: list[str], context: Context) -> dict[str, Progress]:
         found: dict[str, Progress] = {}
         for start in range(0, len(idea_ids), BATCH):
             answer = await self._backends.call(
                 self._backends.gates.ListIdeaProgress,
-                validation_pb2.ListIdeaProgressRequest(
-                    tenant_id=principal.tenant_id, idea_ids=idea_ids[start : start + BATCH]
-                ),
+                validation_pb2.ListIdeaProgressRequest(idea_ids=idea_ids[start : start + BATCH]),
                 context,
             )
             found.update((p.idea_id, p) for p in answer.ideas)

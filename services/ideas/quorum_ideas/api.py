@@ -1,8 +1,9 @@
 """The ideas service's internal gRPC API (only the gateway calls it).
 
 Each method checks its request with the pure checks in `requests.py` (every bad field
-at once), lets the store apply the rules' decision in one transaction with the
-events it owes, and translates the result. Domain errors become gRPC statuses in
+at once; its tenant and actor were checked as it was decoded, `quorum_common.callers`),
+lets the store apply the rules' decision in one transaction with the events it owes,
+and translates the result. Domain errors become gRPC statuses in
 the shared interceptor.
 """
 
@@ -15,6 +16,7 @@ from quorum.ideas.v1 import ideas_pb2, ideas_pb2_grpc
 from quorum_common.errors import Violations
 from quorum_common.grpc_server import Context
 from quorum_ideas import domain, listing, requests, similar
+from quorum_ideas.domain import OrganizationEndorsement
 from quorum_ideas.messages import (
     idea_message,
     member_from,
@@ -34,6 +36,13 @@ SIMILAR_THRESHOLD = 0.3
 SIMILAR_SCAN = 500
 
 
+def _counted(
+    counted: OrganizationEndorsement | None,
+) -> domain_pb2.OrganizationEndorsement | None:
+    """The organization's counted endorsement after a change; None: it counts no more."""
+    return organization_endorsement_message(counted) if counted is not None else None
+
+
 class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
     def __init__(self, store: IdeaStore) -> None:
         self._store = store
@@ -41,9 +50,6 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
     async def SubmitIdea(
         self, request: ideas_pb2.SubmitIdeaRequest, context: Context
     ) -> ideas_pb2.SubmitIdeaResponse:
-        violations = Violations()
-        tenant_id = requests.check_tenant(violations, request.tenant_id)
-        violations.raise_if_any()
         submission = requests.check_submission(
             title=request.title,
             problem=request.problem,
@@ -56,7 +62,7 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             impact=request.impact,
             commitments=list(request.commitments),
         )
-        idea = domain.new_idea(str(uuid.uuid4()), tenant_id, submission, moment())
+        idea = domain.new_idea(str(uuid.uuid4()), request.tenant_id, submission, moment())
         alike = await self._similar(idea)
         stored = await self._store.submit(
             idea,
@@ -73,10 +79,9 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
         self, request: ideas_pb2.GetIdeaRequest, context: Context
     ) -> ideas_pb2.GetIdeaResponse:
         violations = Violations()
-        tenant_id = requests.check_tenant(violations, request.tenant_id)
         idea_id = requests.check_idea_id(violations, "idea_id", request.idea_id)
         violations.raise_if_any()
-        idea = await self._store.get(tenant_id, idea_id)
+        idea = await self._store.get(request.tenant_id, idea_id)
         return ideas_pb2.GetIdeaResponse(idea=idea_message(idea))
 
     async def ListIdeas(
@@ -112,14 +117,11 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             expected_version=request.expected_version,
         )
         endorsed = await self._store.endorse(checked)
-        answer = ideas_pb2.EndorseIdeaResponse(
-            idea=idea_message(endorsed.idea), changed=endorsed.changed
+        return ideas_pb2.EndorseIdeaResponse(
+            idea=idea_message(endorsed.idea),
+            changed=endorsed.changed,
+            organization_endorsement=_counted(endorsed.counted),
         )
-        if endorsed.counted is not None:
-            answer.organization_endorsement.CopyFrom(
-                organization_endorsement_message(endorsed.counted)
-            )
-        return answer
 
     async def WithdrawEndorsement(
         self, request: ideas_pb2.WithdrawEndorsementRequest, context: Context
@@ -131,12 +133,9 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
             expected_version=request.expected_version,
         )
         withdrew = await self._store.withdraw(checked)
-        answer = ideas_pb2.WithdrawEndorsementResponse(idea=idea_message(withdrew.idea))
-        if withdrew.counted is not None:
-            answer.organization_endorsement.CopyFrom(
-                organization_endorsement_message(withdrew.counted)
-            )
-        return answer
+        return ideas_pb2.WithdrawEndorsementResponse(
+            idea=idea_message(withdrew.idea), organization_endorsement=_counted(withdrew.counted)
+        )
 
     async def MergeIdeas(
         self, request: ideas_pb2.MergeIdeasRequest, context: Context
@@ -179,8 +178,6 @@ class IdeasApi(ideas_pb2_grpc.IdeasServiceServicer):
         self, request: ideas_pb2.FindSimilarIdeasRequest, context: Context
     ) -> ideas_pb2.FindSimilarIdeasResponse:
         violations = Violations()
-        if not request.tenant_id:
-            violations.add("tenant_id", "is required")
         if not (request.title.strip() or request.problem.strip()):
             violations.add("title", "title or problem is required")
         if len(request.title) > requests.TITLE_MAX:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from quorum_common import callers
 from quorum_common.errors import Violations
 from quorum_ideas.domain import (
     Commitment,
@@ -119,11 +120,11 @@ def check_submission(
 
 
 def check_tenant(violations: Violations, tenant_id: str) -> str:
-    if not tenant_id.strip():
-        violations.add("tenant_id", "is required")
-    elif len(tenant_id) > ID_MAX:
-        violations.add("tenant_id", f"must be at most {ID_MAX} characters")
-    return tenant_id.strip()
+    """The platform's one rule for a tenant id (quorum_common.callers): a request to the
+    service has passed it as it was decoded; the pure checks hold to it for their own
+    callers."""
+    callers.check_tenant(violations, tenant_id)
+    return tenant_id
 
 
 def check_idea_id(violations: Violations, name: str, value: str) -> str:

@@ -50,11 +50,6 @@ ROLLOVER_DEFAULT_SECONDS = 86_400
 ROLLOVER_MAX_SECONDS = 7 * 86_400
 
 
-def _check_tenant(violations: Violations, tenant_id: str) -> None:
-    if not tenant_id:
-        violations.add("tenant_id", "is required")
-
-
 def _check_id(violations: Violations, field: str, value: str) -> None:
     if not value:
         violations.add(field, "is required")
@@ -139,7 +134,6 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         self, request: notifications_pb2.CreateSubscriptionRequest, context: Context
     ) -> notifications_pb2.CreateSubscriptionResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
         wanted = request.subscription
         if not request.HasField("subscription"):
             violations.add("subscription", "is required")
@@ -196,7 +190,6 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         self, request: notifications_pb2.ListSubscriptionsRequest, context: Context
     ) -> notifications_pb2.ListSubscriptionsResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
         key = None
         if request.HasField("subscriber"):
             _check_subscriber(violations, "subscriber", request.subscriber)
@@ -217,7 +210,6 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         self, request: notifications_pb2.DeleteSubscriptionRequest, context: Context
     ) -> notifications_pb2.DeleteSubscriptionResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
         _check_uuid(violations, "subscription_id", request.subscription_id)
         scope = _check_scope(violations, request)
         violations.raise_if_any()
@@ -246,7 +238,6 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         self, request: notifications_pb2.ListDeliveriesRequest, context: Context
     ) -> notifications_pb2.ListDeliveriesResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
         _check_uuid(violations, "subscription_id", request.subscription_id, required=False)
         _check_uuid(violations, "idea_id", request.idea_id, required=False)
         _check_uuid(violations, "event_id", request.event_id, required=False)
@@ -295,7 +286,6 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         self, request: notifications_pb2.RotateWebhookSecretRequest, context: Context
     ) -> notifications_pb2.RotateWebhookSecretResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
         _check_uuid(violations, "subscription_id", request.subscription_id)
         if request.previous_valid_seconds > ROLLOVER_MAX_SECONDS:
             violations.add(
@@ -323,7 +313,6 @@ class NotificationsApi(notifications_pb2_grpc.NotificationsServiceServicer):
         self, request: notifications_pb2.EndWebhookSecretRolloverRequest, context: Context
     ) -> notifications_pb2.EndWebhookSecretRolloverResponse:
         violations = Violations()
-        _check_tenant(violations, request.tenant_id)
         _check_uuid(violations, "subscription_id", request.subscription_id)
         scope = _check_scope(violations, request)
         violations.raise_if_any()

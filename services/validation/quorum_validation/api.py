@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from quorum.domain.v1 import domain_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
-from quorum_common.errors import FieldViolation, InvalidArgument
+from quorum_common.errors import FieldViolation, InvalidArgument, Violations
 from quorum_common.events import timestamp
 from quorum_common.grpc_server import Context
 from quorum_common.mongo import Document
@@ -24,7 +27,6 @@ from quorum_validation.reevaluation import Reevaluator
 from quorum_validation.requests import (
     JUSTIFICATION_MIN,
     REASON_MAX,
-    check_actor,
     check_council,
     check_id,
     check_idea,
@@ -33,7 +35,6 @@ from quorum_validation.requests import (
     check_stage,
     check_text,
     idea_checked,
-    tenant_checked,
 )
 from quorum_validation.usecases import Advanced, Gates
 
@@ -69,6 +70,33 @@ def moved_message(answer: type[Moved], idea_id: str, done: Advanced) -> Moved:
     )
 
 
+def checked_policy(message: domain_pb2.GatePolicy, field: str) -> GatePolicy:
+    """A policy a request carries: every bad field named, then the engine's own
+    consistency checks (named by the policy's field as a whole)."""
+    violations = Violations()
+    check_policy(violations, message, prefix=field)
+    violations.raise_if_any()
+    try:
+        return policy_of(message, version=1)
+    except ValueError as error:
+        raise InvalidArgument([FieldViolation(field, str(error))]) from None
+
+
+Stored = TypeVar("Stored")
+
+
+async def judged_again(
+    client: AsyncMongoClient[Document],
+    reevaluator: Reevaluator,
+    write: Callable[[AsyncClientSession], Awaitable[Stored]],
+) -> Stored:
+    """A change to what the gates are judged by (the directory, a policy), committed;
+    then the open ideas are judged again (the re-evaluator)."""
+    stored = await commit(client, None, lambda unit: write(unit.session))
+    reevaluator.notify()
+    return stored
+
+
 class GateApi(validation_pb2_grpc.GateServiceServicer):
     def __init__(self, gates: Gates, ledger: LedgerStore) -> None:
         self._gates = gates
@@ -77,7 +105,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def GetIdeaProgress(
         self, request: validation_pb2.GetIdeaProgressRequest, context: Context
     ) -> validation_pb2.GetIdeaProgressResponse:
-        idea_checked(request.tenant_id, request.idea_id).raise_if_any()
+        idea_checked(request.idea_id).raise_if_any()
         # One read: the entry keeps its next stage and its organizations' count.
         found = await self._ledger.progress(request.tenant_id, request.idea_id)
         return progress_message(found)
@@ -85,7 +113,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def ListIdeaProgress(
         self, request: validation_pb2.ListIdeaProgressRequest, context: Context
     ) -> validation_pb2.ListIdeaProgressResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         if len(request.idea_ids) > 500:
             violations.add("idea_ids", "at most 500")
         for i, idea_id in enumerate(request.idea_ids):
@@ -97,7 +125,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def GetGateReport(
         self, request: validation_pb2.GetGateReportRequest, context: Context
     ) -> validation_pb2.GetGateReportResponse:
-        idea_checked(request.tenant_id, request.idea_id).raise_if_any()
+        idea_checked(request.idea_id).raise_if_any()
         entry, following, report = await self._gates.gate_report(request.tenant_id, request.idea_id)
         answer = validation_pb2.GetGateReportResponse(
             idea_id=request.idea_id, stage=entry.stage, next_stage=following
@@ -109,9 +137,8 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def AdvanceStage(
         self, request: validation_pb2.AdvanceStageRequest, context: Context
     ) -> validation_pb2.AdvanceStageResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_stage(violations, "target_stage", request.target_stage)
-        check_actor(violations, request.actor)
         violations.raise_if_any()
         done = await self._gates.advance(
             request.tenant_id,
@@ -125,9 +152,8 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def DeclineIdea(
         self, request: validation_pb2.DeclineIdeaRequest, context: Context
     ) -> validation_pb2.DeclineIdeaResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_text(violations, "reason", request.reason, REASON_MAX)
-        check_actor(violations, request.actor)
         violations.raise_if_any()
         entry = await self._gates.decline(
             request.tenant_id,
@@ -143,7 +169,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def CastCouncilVote(
         self, request: validation_pb2.CastCouncilVoteRequest, context: Context
     ) -> validation_pb2.CastCouncilVoteResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_id(violations, "council_id", request.council_id)
         check_id(violations, "organization_id", request.organization_id)
         check_text(violations, "comment", request.comment, REASON_MAX, required=False)
@@ -163,7 +189,7 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def OverrideStage(
         self, request: validation_pb2.OverrideStageRequest, context: Context
     ) -> validation_pb2.OverrideStageResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_stage(violations, "target_stage", request.target_stage)
         justification = request.justification.strip()
         if len(justification) < JUSTIFICATION_MIN:
@@ -172,7 +198,6 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
             )
         elif len(justification) > REASON_MAX:
             violations.add("justification", f"must be at most {REASON_MAX} characters")
-        check_actor(violations, request.actor)
         violations.raise_if_any()
         done = await self._gates.override(
             request.tenant_id,
@@ -187,9 +212,8 @@ class GateApi(validation_pb2_grpc.GateServiceServicer):
     async def CoSignIdea(
         self, request: validation_pb2.CoSignIdeaRequest, context: Context
     ) -> validation_pb2.CoSignIdeaResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_id(violations, "council_id", request.council_id)
-        check_actor(violations, request.actor)
         violations.raise_if_any()
         signed = await self._gates.co_sign(
             request.tenant_id, request.idea_id, request.council_id, request.actor
@@ -204,47 +228,32 @@ class InsightsApi(validation_pb2_grpc.InsightsServiceServicer):
     async def GetOrganizationScorecard(
         self, request: validation_pb2.GetOrganizationScorecardRequest, context: Context
     ) -> validation_pb2.GetOrganizationScorecardResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         card = await self._insights.organization(request.tenant_id, request.organization_id)
+        # The scorecard's fields are the message's, by name.
         return validation_pb2.GetOrganizationScorecardResponse(
             scorecard=domain_pb2.OrganizationScorecard(
-                organization_id=request.organization_id,
-                submitted=card.submitted,
-                endorsed=card.endorsed,
-                launched=card.launched,
-                declined_with_reason=card.declined_with_reason,
-                median_days_to_decision=card.median_days_to_decision,
-                decisions=card.decisions,
+                organization_id=request.organization_id, **dataclasses.asdict(card)
             )
         )
 
     async def GetTenantScorecard(
         self, request: validation_pb2.GetTenantScorecardRequest, context: Context
     ) -> validation_pb2.GetTenantScorecardResponse:
-        tenant_checked(request.tenant_id).raise_if_any()
         card = await self._insights.tenant(request.tenant_id)
         return validation_pb2.GetTenantScorecardResponse(
             scorecard=domain_pb2.TenantScorecard(
-                overrides=card.overrides,
-                launched=card.launched,
-                launched_without_override=card.launched_without_override,
                 share_launched_without_override=card.share_launched_without_override,
-                single_customer_ideas_stopped=card.single_customer_ideas_stopped,
+                **dataclasses.asdict(card),
             )
         )
 
     async def WhatIf(
         self, request: validation_pb2.WhatIfRequest, context: Context
     ) -> validation_pb2.WhatIfResponse:
-        violations = tenant_checked(request.tenant_id)
-        check_policy(violations, request.draft, prefix="draft")
-        violations.raise_if_any()
-        try:
-            draft = policy_of(request.draft, version=1)
-        except ValueError as error:
-            raise InvalidArgument([FieldViolation("draft", str(error))]) from None
+        draft = checked_policy(request.draft, "draft")
         found = await self._insights.what_if(request.tenant_id, draft)
 
         def verdict(v: Verdict) -> domain_pb2.IdeaVerdict:
@@ -277,7 +286,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
     async def ListPeers(
         self, request: validation_pb2.ListPeersRequest, context: Context
     ) -> validation_pb2.ListPeersResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         found = await self._peers.peers(request.tenant_id, request.idea_id, request.organization_id)
@@ -291,7 +300,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
     async def RequestIntroduction(
         self, request: validation_pb2.RequestIntroductionRequest, context: Context
     ) -> validation_pb2.RequestIntroductionResponse:
-        violations = idea_checked(request.tenant_id, request.idea_id)
+        violations = idea_checked(request.idea_id)
         check_id(violations, "requester_organization_id", request.requester_organization_id)
         check_id(violations, "requester_member_id", request.requester_member_id)
         check_id(violations, "peer_organization_id", request.peer_organization_id)
@@ -310,7 +319,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
     async def AnswerIntroduction(
         self, request: validation_pb2.AnswerIntroductionRequest, context: Context
     ) -> validation_pb2.AnswerIntroductionResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         check_idea(violations, request.introduction_id, "introduction_id")
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
@@ -322,7 +331,7 @@ class PeersApi(validation_pb2_grpc.PeersServiceServicer):
     async def ListIntroductions(
         self, request: validation_pb2.ListIntroductionsRequest, context: Context
     ) -> validation_pb2.ListIntroductionsResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         found = await self._peers.list(request.tenant_id, request.organization_id)
@@ -343,24 +352,23 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def UpsertOrganization(
         self, request: validation_pb2.UpsertOrganizationRequest, context: Context
     ) -> validation_pb2.UpsertOrganizationResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         organization = request.organization
         check_organization(violations, organization)
         violations.raise_if_any()
-        stored = await commit(
+        stored = await judged_again(
             self._client,
-            None,
-            lambda unit: self._directory.upsert_organization(
-                unit.session, request.tenant_id, organization
+            self._reevaluator,
+            lambda session: self._directory.upsert_organization(
+                session, request.tenant_id, organization
             ),
         )
-        self._reevaluator.notify()
         return validation_pb2.UpsertOrganizationResponse(organization=stored)
 
     async def GetOrganization(
         self, request: validation_pb2.GetOrganizationRequest, context: Context
     ) -> validation_pb2.GetOrganizationResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         check_id(violations, "organization_id", request.organization_id)
         violations.raise_if_any()
         found = await self._directory.get_organization(request.tenant_id, request.organization_id)
@@ -369,7 +377,7 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def ListOrganizations(
         self, request: validation_pb2.ListOrganizationsRequest, context: Context
     ) -> validation_pb2.ListOrganizationsResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         if request.page_size > 500:
             violations.add("page_size", "must be at most 500")
         if len(request.organization_ids) > 500:
@@ -386,22 +394,20 @@ class DirectoryApi(validation_pb2_grpc.DirectoryServiceServicer):
     async def UpsertCouncil(
         self, request: validation_pb2.UpsertCouncilRequest, context: Context
     ) -> validation_pb2.UpsertCouncilResponse:
-        violations = tenant_checked(request.tenant_id)
+        violations = Violations()
         council = request.council
         check_council(violations, council)
         violations.raise_if_any()
-        stored = await commit(
+        stored = await judged_again(
             self._client,
-            None,
-            lambda unit: self._directory.upsert_council(unit.session, request.tenant_id, council),
+            self._reevaluator,
+            lambda session: self._directory.upsert_council(session, request.tenant_id, council),
         )
-        self._reevaluator.notify()
         return validation_pb2.UpsertCouncilResponse(council=stored)
 
     async def ListCouncils(
         self, request: validation_pb2.ListCouncilsRequest, context: Context
     ) -> validation_pb2.ListCouncilsResponse:
-        tenant_checked(request.tenant_id).raise_if_any()
         return validation_pb2.ListCouncilsResponse(
             councils=await self._directory.list_councils(request.tenant_id)
         )
@@ -418,7 +424,6 @@ class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
     async def GetPipeline(
         self, request: validation_pb2.GetPipelineRequest, context: Context
     ) -> validation_pb2.GetPipelineResponse:
-        tenant_checked(request.tenant_id).raise_if_any()
         pipeline = await self._policies.pipeline(request.tenant_id)
         return validation_pb2.GetPipelineResponse(
             pipeline=domain_pb2.Pipeline(
@@ -430,17 +435,10 @@ class PolicyApi(validation_pb2_grpc.PolicyServiceServicer):
     async def UpdateGatePolicy(
         self, request: validation_pb2.UpdateGatePolicyRequest, context: Context
     ) -> validation_pb2.UpdateGatePolicyResponse:
-        violations = tenant_checked(request.tenant_id)
-        check_policy(violations, request.policy)
-        violations.raise_if_any()
-        try:
-            draft: GatePolicy = policy_of(request.policy, version=1)
-        except ValueError as error:  # the engine's own consistency checks
-            raise InvalidArgument([FieldViolation("policy", str(error))]) from None
-        stored = await commit(
+        draft = checked_policy(request.policy, "policy")
+        stored = await judged_again(
             self._client,
-            None,
-            lambda unit: self._policies.update_policy(unit.session, request.tenant_id, draft),
+            self._reevaluator,
+            lambda session: self._policies.update_policy(session, request.tenant_id, draft),
         )
-        self._reevaluator.notify()
         return validation_pb2.UpdateGatePolicyResponse(policy=policy_message(stored))

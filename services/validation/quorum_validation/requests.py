@@ -32,11 +32,6 @@ STAGE_MAX = 100
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
 
 
-def check_tenant(violations: Violations, tenant_id: str) -> None:
-    if not tenant_id:
-        violations.add("tenant_id", "is required")
-
-
 def check_idea(violations: Violations, idea_id: str, field: str = "idea_id") -> None:
     try:
         uuid.UUID(idea_id)
@@ -44,16 +39,10 @@ def check_idea(violations: Violations, idea_id: str, field: str = "idea_id") -> 
         violations.add(field, "must be a UUID")
 
 
-def tenant_checked(tenant_id: str) -> Violations:
-    """Every request names its tenant; the caller adds its own checks, then raises."""
+def idea_checked(idea_id: str) -> Violations:
+    """A request about one idea; the caller adds its own checks, then raises. (Its tenant
+    and actor are checked as it is decoded: quorum_common.callers.)"""
     violations = Violations()
-    check_tenant(violations, tenant_id)
-    return violations
-
-
-def idea_checked(tenant_id: str, idea_id: str) -> Violations:
-    """A request about one idea of a tenant; the caller adds its own checks, then raises."""
-    violations = tenant_checked(tenant_id)
     check_idea(violations, idea_id)
     return violations
 
@@ -79,11 +68,6 @@ def check_stage(violations: Violations, field: str, value: str) -> None:
         violations.add(field, "is required")
     elif len(value) > STAGE_MAX or "\x00" in value:
         violations.add(field, f"must be a stage name of at most {STAGE_MAX} characters")
-
-
-def check_actor(violations: Violations, actor: domain_pb2.Actor) -> None:
-    if not actor.principal_id:
-        violations.add("actor.principal_id", "is required")
 
 
 def _check_fraction(violations: Violations, field: str, value: float, what: str) -> None:

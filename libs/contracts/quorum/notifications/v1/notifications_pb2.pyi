@@ -3,8 +3,11 @@
 isort:skip_file
 The notifications service: who wants to hear about what (subscriptions), and
 the log of every delivery attempt. Its internal API is called by the gateway
-only; every request names its tenant. Its events (NotificationDelivered,
-NotificationFailed) are in quorum.events.v1 like every other service's.
+only. Every request names its tenant (`tenant_id`): the gateway fills it in from
+the caller's key, and the service checks it as it decodes the request, before
+anything else (a request without a well-formed tenant is INVALID_ARGUMENT naming
+`tenant_id`). Its events (NotificationDelivered, NotificationFailed) are in
+quorum.events.v1 like every other service's.
 """
 
 from collections import abc as _abc

@@ -347,7 +347,10 @@ class EvidenceStore:
             session=session,
         )
         assert doc is not None, f"idea {idea_id} has no customer"
-        return Dominant(doc["customer_id"], doc["weight"], doc["heaviest"]["name"])
+        heaviest = doc["heaviest"]
+        return Dominant(
+            doc["customer_id"], doc["weight"], heaviest["name"], heaviest["organization_id"]
+        )
 
     async def listed(
         self, session: AsyncClientSession | None, tenant_id: str, idea_id: str, generation: int

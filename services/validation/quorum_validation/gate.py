@@ -334,7 +334,8 @@ def _standing(
         # The heaviest customer, the smallest id among equals.
         top = max(weights.values())
         cid = min(c for c, weight in weights.items() if weight == top)
-        dominant = Dominant(cid, weights[cid], customers.heaviest[cid].name)
+        member = customers.heaviest[cid]
+        dominant = Dominant(cid, weights[cid], member.name, member.organization_id)
     heaviest = customers.heaviest.values()
     return Standing(
         customers=len(weights),

@@ -138,6 +138,7 @@ class _View:
     """What a customer adds to the idea's tally."""
 
     weight: float
+    organization_id: str  # of its heaviest member, as is the name
     name: str
     segment: str
     active: bool
@@ -173,6 +174,7 @@ class Customer:
         assert heaviest is not None, "a customer's heaviest member is settled before its view"
         return _View(
             weight=self.weight,
+            organization_id=heaviest.organization_id,
             name=heaviest.name,
             segment=heaviest.segment,
             active=heaviest.relationship is Relationship.ACTIVE,
@@ -346,7 +348,7 @@ class Recount:
             top = tally.top
             if top is not None and cid == top.customer_id:
                 if after is not None and after.weight >= top.weight:
-                    tally.top = Dominant(cid, after.weight, after.name)
+                    tally.top = Dominant(cid, after.weight, after.name, after.organization_id)
                 else:
                     unknown = True  # it got lighter or left: someone else may lead
             elif after is not None and (
@@ -354,7 +356,7 @@ class Recount:
                 or after.weight > top.weight
                 or (after.weight == top.weight and cid < top.customer_id)
             ):
-                tally.top = Dominant(cid, after.weight, after.name)
+                tally.top = Dominant(cid, after.weight, after.name, after.organization_id)
         if not tally.customers:
             tally.top = None
             return False
@@ -406,6 +408,6 @@ def build(
             or view.weight > top.weight
             or (view.weight == top.weight and customer.customer_id < top.customer_id)
         ):
-            tally.top = Dominant(customer.customer_id, view.weight, view.name)
+            tally.top = Dominant(customer.customer_id, view.weight, view.name, view.organization_id)
     tally.sponsor_counted = sponsor_customer is not None and sponsor_customer in customers
     return tally, customers

@@ -1,11 +1,11 @@
-"""The gate's fast verdict path must agree with its plain per-organization snapshot.
+"""The gate's verdict and its per-organization snapshot, held against the rules spelled out.
 
-evaluate() decides the verdict in one pass that folds endorsements straight into
-customers, and builds GateReport.weights (the snapshot) only when someone reads it. These
-tests recompute every criterion from the snapshot the slow, obvious way and check that the
-verdict says the same, on generated evidence and on a large tenant; and that a report with
-a lazily built snapshot still behaves as the frozen value it always was.
-"""
+evaluate() decides the verdict in one pass that folds the counted endorsements straight
+into customers, and builds GateReport.weights (the snapshot) only when someone reads it.
+These tests are the plain statement the engine is held to: each row of the snapshot
+checked against the SPEC's rules one by one, every criterion recomputed from the snapshot
+the slow, obvious way, on generated evidence and on a large tenant; and a report with a
+lazily built snapshot still behaves as the frozen value it always was."""
 
 from __future__ import annotations
 

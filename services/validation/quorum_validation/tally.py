@@ -34,6 +34,7 @@ from quorum_validation.gate import (
     GatePolicy,
     Organization,
     Relationship,
+    exclusion,
     organization_weight,
 )
 
@@ -103,20 +104,14 @@ def contribution(
     top: str,
     cutoff: datetime | None,
 ) -> Contribution:
-    """The rules of `gate._organization_weights` for one organization.
+    """The gate's rules (`gate.exclusion`, `gate.organization_weight`) for one organization.
 
     `top` is the head of its corporate tree (`gate.customer_id_of`), its customer when
     affiliates count once; `cutoff` is `gate.stale_before` of the moment judged.
     """
     oid = endorsement.organization_id
     customer_id = top if policy.affiliates_count_once else oid
-    reason = None
-    if organization is None:
-        reason = ExclusionReason.UNKNOWN_ORGANIZATION
-    elif organization.poor_fit:
-        reason = ExclusionReason.POOR_FIT
-    elif cutoff is not None and endorsement.endorsed_at < cutoff:
-        reason = ExclusionReason.STALE
+    reason = exclusion(organization, endorsement, cutoff)
     if organization is None or reason is not None:
         return Contribution(customer_id, 0.0, reason, None)
     weight = organization_weight(policy, organization, endorsement.importance)

@@ -24,8 +24,8 @@ from quorum_common.unit_of_work import Unit
 from quorum_validation.evidence import EvidenceStore, Record, record_key
 from quorum_validation.gate import Endorsement, Importance
 from quorum_validation.judging import Change, Judging, Work, idea_event
-from quorum_validation.ledger import Entry, LedgerStore, next_stage_of, status_number
-from quorum_validation.lifecycle import Status, applies
+from quorum_validation.ledger import LedgerStore, status_number
+from quorum_validation.lifecycle import Entry, Status, applies, next_stage_of
 from quorum_validation.messages import commitment_of
 from quorum_validation.pipeline import Pipeline
 from quorum_validation.policies import PolicyStore

@@ -156,52 +156,38 @@ def judge(
     )
 
 
-def _count_criteria(policy: GatePolicy, standing: Standing, outcome: _Outcome) -> None:
-    missing_customers = 0
-    missing_segments = 0
-    results: list[CriterionResult] = []
+def _at_least(name: str, required: int, actual: int, noun: str, note: str = "") -> CriterionResult:
+    """A criterion met by at least `required` of something: "2 of 3 customers"."""
+    return CriterionResult(
+        name=name,
+        required=float(required),
+        actual=float(actual),
+        met=actual >= required,
+        wording=(f"{actual} of {_plural(required, noun)}{note}",),
+    )
 
+
+def _count_criteria(policy: GatePolicy, standing: Standing, outcome: _Outcome) -> None:
+    results: list[CriterionResult] = []
+    missing: list[str] = []
     if policy.min_customers:
         actual = standing.customers
         note = ""
         if policy.sponsor_excluded and standing.sponsor_counted:
             actual -= 1
             note = " (the sponsor does not count)"
-        met = actual >= policy.min_customers
-        missing_customers = 0 if met else policy.min_customers - actual
-        results.append(
-            CriterionResult(
-                name="min_customers",
-                required=float(policy.min_customers),
-                actual=float(actual),
-                met=met,
-                wording=(f"{actual} of {_plural(policy.min_customers, 'customer')}{note}",),
-            )
-        )
-
+        results.append(_at_least("min_customers", policy.min_customers, actual, "customer", note))
+        if actual < policy.min_customers:
+            missing.append(_plural(policy.min_customers - actual, "more customer"))
     if policy.min_segments:
-        segments = standing.segments
-        actual = len(segments)
-        met = actual >= policy.min_segments
-        missing_segments = 0 if met else policy.min_segments - actual
-        listed = f": {', '.join(segments)}" if segments else ""
-        results.append(
-            CriterionResult(
-                name="min_segments",
-                required=float(policy.min_segments),
-                actual=float(actual),
-                met=met,
-                wording=(f"{actual} of {_plural(policy.min_segments, 'segment')}{listed}",),
-            )
-        )
+        actual = len(standing.segments)
+        listed = f": {', '.join(standing.segments)}" if standing.segments else ""
+        results.append(_at_least("min_segments", policy.min_segments, actual, "segment", listed))
+        if actual < policy.min_segments:
+            missing.append(_plural(policy.min_segments - actual, "more segment"))
 
     # Customers and segments read as one need: "needs 2 more customers from 1 more segment".
-    parts = []
-    if missing_customers:
-        parts.append(f"{_plural(missing_customers, 'more customer')}")
-    if missing_segments:
-        parts.append(f"{_plural(missing_segments, 'more segment')}")
-    clause = "needs " + " from ".join(parts) if parts else None
+    clause = "needs " + " from ".join(missing) if missing else None
     for result in results:
         outcome.add(result, clause)
         if not result.met:
@@ -209,15 +195,8 @@ def _count_criteria(policy: GatePolicy, standing: Standing, outcome: _Outcome) -
 
     if policy.min_active:
         actual = standing.active
-        met = actual >= policy.min_active
         outcome.add(
-            CriterionResult(
-                name="min_active",
-                required=float(policy.min_active),
-                actual=float(actual),
-                met=met,
-                wording=(f"{actual} of {_plural(policy.min_active, 'active customer')}",),
-            ),
+            _at_least("min_active", policy.min_active, actual, "active customer"),
             f"needs {_plural(policy.min_active - actual, 'more active customer')}",
         )
 

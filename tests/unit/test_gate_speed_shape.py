@@ -58,19 +58,20 @@ class Customer:
 
 
 def merged(endorsements: Iterable[Endorsement]) -> dict[str, Endorsement]:
-    """The SPEC's merge of several endorsements of one organization, spelled out."""
-    out: dict[str, Endorsement] = {}
+    """The SPEC's merge of an organization's endorsements: its highest importance, all
+    its commitments, its latest date."""
+    by_organization: dict[str, list[Endorsement]] = {}
     for e in endorsements:
-        prior = out.get(e.organization_id)
-        if prior is not None:
-            e = Endorsement(
-                e.organization_id,
-                max(prior.importance, e.importance),
-                prior.commitments | e.commitments,
-                max(prior.endorsed_at, e.endorsed_at),
-            )
-        out[e.organization_id] = e
-    return out
+        by_organization.setdefault(e.organization_id, []).append(e)
+    return {
+        oid: Endorsement(
+            oid,
+            max(e.importance for e in group),
+            frozenset().union(*(e.commitments for e in group)),
+            max(e.endorsed_at for e in group),
+        )
+        for oid, group in by_organization.items()
+    }
 
 
 def customers_from_snapshot(report: GateReport, evidence: Evidence) -> dict[str, Customer]:

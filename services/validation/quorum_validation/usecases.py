@@ -25,16 +25,13 @@ from quorum_common.mongo import Document
 from quorum_common.outbox import Outbox
 from quorum_common.unit_of_work import Unit, commit
 from quorum_validation import lifecycle
-from quorum_validation.decisions import Decisions
-from quorum_validation.directory import DirectoryStore
-from quorum_validation.evidence import EvidenceStore
 from quorum_validation.gate import Evidence, GatePolicy, GateReport, evaluate
 from quorum_validation.judging import Judging, Work, idea_event
-from quorum_validation.ledger import LedgerStore, status_number
+from quorum_validation.ledger import status_number
 from quorum_validation.lifecycle import CouncilVotes, Entry, Status, Vote
 from quorum_validation.messages import report_message
 from quorum_validation.pipeline import Pipeline
-from quorum_validation.policies import PolicyStore
+from quorum_validation.stores import Stores
 
 
 def moment() -> datetime:
@@ -104,21 +101,13 @@ class Gates:
         self,
         client: AsyncMongoClient[Document],
         outbox: Outbox | None,
-        ledger: LedgerStore,
-        evidence: EvidenceStore,
-        directory: DirectoryStore,
-        policies: PolicyStore,
-        decisions: Decisions,
+        stores: Stores,
         judging: Judging,
         clock: Callable[[], datetime] = moment,
     ) -> None:
         self._client = client
         self._outbox = outbox
-        self._ledger = ledger
-        self._evidence = evidence
-        self._directory = directory
-        self._policies = policies
-        self._decisions = decisions
+        self._stores = stores
         self._judging = judging
         self._clock = clock
 
@@ -128,13 +117,13 @@ class Gates:
         self, entry: Entry, stage: str, session: AsyncClientSession | None = None
     ) -> Evidence:
         """Everything the gate into `stage` looks at: every record, the directory now."""
-        records = await self._evidence.idea_records(session, entry.tenant_id, entry.idea_id)
+        records = await self._stores.evidence.idea_records(session, entry.tenant_id, entry.idea_id)
         ids = [r.organization_id for r in records]
         if entry.sponsor_organization_id:
             ids.append(entry.sponsor_organization_id)
         tenant = entry.tenant_id
-        organizations = (await self._directory.organizations({tenant: ids}, session))[tenant]
-        councils = (await self._directory.councils_of([tenant], session))[tenant]
+        organizations = (await self._stores.directory.organizations({tenant: ids}, session))[tenant]
+        councils = (await self._stores.directory.councils_of([tenant], session))[tenant]
         return Evidence(
             endorsements=tuple(r.endorsement for r in records if r.endorsement is not None),
             sponsor_organization_id=entry.sponsor_organization_id,
@@ -147,8 +136,8 @@ class Gates:
         self, tenant_id: str, idea_id: str
     ) -> tuple[Entry, str, GateReport | None]:
         """The gate into the next stage, evaluated now over the full evidence (reads only)."""
-        entry = await self._ledger.entry(tenant_id, idea_id)
-        pipeline = await self._policies.pipeline(tenant_id)
+        entry = await self._stores.ledger.entry(tenant_id, idea_id)
+        pipeline = await self._stores.policies.pipeline(tenant_id)
         following = pipeline.next_stage(entry.stage) or ""
         if not following:
             return entry, "", None
@@ -166,12 +155,12 @@ class Gates:
 
         async def work(unit: Unit) -> tuple[Decided[T], Entry]:
             at = self._clock()
-            read = await self._ledger.entry(tenant_id, idea_id, unit.session)
-            pipeline = await self._policies.pipeline(tenant_id, unit.session)
+            read = await self._stores.ledger.entry(tenant_id, idea_id, unit.session)
+            pipeline = await self._stores.policies.pipeline(tenant_id, unit.session)
             decided = await decide(unit, read, pipeline, at)
             if decided.record is not None:
                 kept = decided.record
-                await self._decisions.record(
+                await self._stores.decisions.record(
                     unit.session,
                     read,
                     kept.kind,
@@ -187,7 +176,7 @@ class Gates:
                 return decided, read
             change = Work(replace(decided.entry, version=read.version + 1), read.version, pipeline)
             await self._judging.settle(unit.session, [change], at)
-            await self._ledger.save(unit.session, [(change.entry, read.version)])
+            await self._stores.ledger.save(unit.session, [(change.entry, read.version)])
             unit.publish([*decided.events, *(event for event, _ in change.events)])
             return decided, change.entry
 
@@ -196,17 +185,23 @@ class Gates:
             raise decided.refusal
         return decided.answer, entry
 
-    async def _judge_move(
-        self, unit: Unit, entry: Entry, pipeline: Pipeline, at: datetime, target: str
-    ) -> _Judged:
-        """What an advance and an override both decide on: the gate into `target`."""
-        following = lifecycle.check_advance(
-            pipeline, entry.stage, entry.status, target, entry.idea_id
-        )
-        policy = pipeline.policy_into(following)
-        evidence = await self.full_evidence(entry, following, unit.session)
-        report = evaluate(policy, evidence, at)
-        return _Judged(at, entry, pipeline, following, policy, evidence, report)
+    def _move(
+        self, target: str, expected_version: int, decide: Callable[[_Judged], Decided[T]]
+    ) -> Decide[T]:
+        """What an advance and an override both decide on: the gate into `target`, judged
+        over the full evidence; `decide` says what follows from it."""
+
+        async def judge(unit: Unit, entry: Entry, pipeline: Pipeline, at: datetime) -> Decided[T]:
+            _check_version(entry, expected_version)
+            following = lifecycle.check_advance(
+                pipeline, entry.stage, entry.status, target, entry.idea_id
+            )
+            policy = pipeline.policy_into(following)
+            evidence = await self.full_evidence(entry, following, unit.session)
+            report = evaluate(policy, evidence, at)
+            return decide(_Judged(at, entry, pipeline, following, policy, evidence, report))
+
+        return judge
 
     async def advance(
         self,
@@ -218,12 +213,8 @@ class Gates:
     ) -> Advanced:
         """Move to the next stage if its gate holds; record and publish either way."""
 
-        async def decide(
-            unit: Unit, entry: Entry, pipeline: Pipeline, at: datetime
-        ) -> Decided[tuple[str, GateReport]]:
-            _check_version(entry, expected_version)
-            judged = await self._judge_move(unit, entry, pipeline, at, target)
-            report = judged.report
+        def decide(judged: _Judged) -> Decided[tuple[str, GateReport]]:
+            at, entry, pipeline, report = judged.at, judged.entry, judged.pipeline, judged.report
             moved = (entry.stage, report)
             verdict = "ADVANCED" if report.holds else "REJECTED"
             record = Kept(verdict, actor, judged.evidence, judged.policy, report)
@@ -241,7 +232,8 @@ class Gates:
                 moved, after, (_advanced_event(judged, actor, after.status),), record=record
             )
 
-        (from_stage, report), saved = await self._change(tenant_id, idea_id, decide)
+        moving = self._move(target, expected_version, decide)
+        (from_stage, report), saved = await self._change(tenant_id, idea_id, moving)
         return Advanced(saved, from_stage, report)
 
     async def decline(
@@ -257,7 +249,7 @@ class Gates:
         ) -> Decided[None]:
             _check_version(entry, expected_version)
             lifecycle.check_open(entry.status, idea_id)
-            records = await self._evidence.idea_records(unit.session, tenant_id, idea_id)
+            records = await self._stores.evidence.idea_records(unit.session, tenant_id, idea_id)
             evidence = Evidence(
                 tuple(r.endorsement for r in records if r.endorsement is not None),
                 entry.sponsor_organization_id,
@@ -286,7 +278,7 @@ class Gates:
             unit: Unit, entry: Entry, pipeline: Pipeline, at: datetime
         ) -> Decided[CouncilVotes]:
             stage = lifecycle.voted_gate(entry, pipeline)
-            council = await self._directory.council(tenant_id, council_id, unit.session)
+            council = await self._stores.directory.council(tenant_id, council_id, unit.session)
             vote = Vote(approve, comment, at)
             after, votes = lifecycle.voted(entry, stage, council, organization_id, vote)
             event = idea_event(entry, at)
@@ -310,11 +302,8 @@ class Gates:
     ) -> Advanced:
         """Move past a gate that does not hold: recorded for good, announced to all."""
 
-        async def decide(
-            unit: Unit, entry: Entry, pipeline: Pipeline, at: datetime
-        ) -> Decided[tuple[str, GateReport]]:
-            _check_version(entry, expected_version)
-            judged = await self._judge_move(unit, entry, pipeline, at, target)
+        def decide(judged: _Judged) -> Decided[tuple[str, GateReport]]:
+            at, entry, pipeline = judged.at, judged.entry, judged.pipeline
             evidence, report = judged.evidence, judged.report
             lifecycle.check_override(report)
             after = replace(lifecycle.moved(entry, pipeline, judged.following, at), overridden=True)
@@ -333,7 +322,8 @@ class Gates:
             record = Kept("OVERRIDDEN", actor, evidence, judged.policy, report, justification)
             return Decided((entry.stage, report), after, (advanced, overridden), record=record)
 
-        (from_stage, report), saved = await self._change(tenant_id, idea_id, decide)
+        moving = self._move(target, expected_version, decide)
+        (from_stage, report), saved = await self._change(tenant_id, idea_id, moving)
         return Advanced(saved, from_stage, report)
 
     async def co_sign(
@@ -342,7 +332,7 @@ class Gates:
         async def decide(
             unit: Unit, entry: Entry, pipeline: Pipeline, at: datetime
         ) -> Decided[None]:
-            council = await self._directory.council(tenant_id, council_id, unit.session)
+            council = await self._stores.directory.council(tenant_id, council_id, unit.session)
             after = lifecycle.co_signed(entry, council_id)
             if after is None:
                 return Decided(None)

@@ -7,6 +7,7 @@ validation service runs in-process; its events are read back from Kafka.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import grpc
@@ -375,12 +376,18 @@ async def test_a_policy_change_reevaluates_open_ideas(validation: RunningValidat
         assert collector.events("GateOpened", idea_id)[0].gate_opened.report.policy_version == 2
 
 
+async def _bad_fields(call: Awaitable[object]) -> set[str]:
+    """The fields a call refused as INVALID_ARGUMENT names."""
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    return bad_field_names(raised.value)
+
+
 async def test_bad_requests_name_every_bad_field(validation: RunningValidation) -> None:
     stub = gates(validation)
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.AdvanceStage(validation_pb2.AdvanceStageRequest(idea_id="nope"))
-    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert bad_field_names(raised.value) == {
+    advance = stub.AdvanceStage(validation_pb2.AdvanceStageRequest(idea_id="nope"))
+    assert await _bad_fields(advance) == {
         "tenant_id",
         "idea_id",
         "target_stage",
@@ -388,16 +395,13 @@ async def test_bad_requests_name_every_bad_field(validation: RunningValidation) 
     }
 
     directory = validation_pb2_grpc.DirectoryServiceStub(validation.channel)
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await directory.UpsertOrganization(
-            validation_pb2.UpsertOrganizationRequest(
-                tenant_id=TENANT,
-                organization=domain_pb2.Organization(
-                    organization_id="has space", name="", segment="retail", arr=-1
-                ),
-            )
-        )
-    assert bad_field_names(raised.value) == {
+    nameless = domain_pb2.Organization(
+        organization_id="has space", name="", segment="retail", arr=-1
+    )
+    upsert = directory.UpsertOrganization(
+        validation_pb2.UpsertOrganizationRequest(tenant_id=TENANT, organization=nameless)
+    )
+    assert await _bad_fields(upsert) == {
         "organization.organization_id",
         "organization.name",
         "organization.arr",
@@ -405,15 +409,11 @@ async def test_bad_requests_name_every_bad_field(validation: RunningValidation) 
     }
 
     policies = validation_pb2_grpc.PolicyServiceStub(validation.channel)
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await policies.UpdateGatePolicy(
-            validation_pb2.UpdateGatePolicyRequest(
-                tenant_id=TENANT,
-                policy=domain_pb2.GatePolicy(stage="NOWHERE", max_share=1.5),
-            )
-        )
-    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert bad_field_names(raised.value) == {"policy.max_share", "policy.weighting"}
+    nowhere = domain_pb2.GatePolicy(stage="NOWHERE", max_share=1.5)
+    update = policies.UpdateGatePolicy(
+        validation_pb2.UpdateGatePolicyRequest(tenant_id=TENANT, policy=nowhere)
+    )
+    assert await _bad_fields(update) == {"policy.max_share", "policy.weighting"}
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.GetIdeaProgress(

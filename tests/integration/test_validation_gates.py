@@ -16,6 +16,7 @@ from google.rpc import error_details_pb2
 
 from integration.conftest import RunningValidation
 from quorum.domain.v1 import domain_pb2
+from quorum.events.v1 import events_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_validation.decisions import Decisions
 from quorum_validation.gate import Evidence, evaluate
@@ -42,6 +43,18 @@ async def populate(service: RunningValidation) -> None:
 
 def gates(service: RunningValidation) -> GateServiceAsyncStub:
     return validation_pb2_grpc.GateServiceStub(service.channel)
+
+
+def idea_history(sponsor: str, *endorsers: str) -> tuple[str, list[events_pb2.Event]]:
+    """An idea submitted by a member of `sponsor`, then endorsed by each of `endorsers` in
+    turn (idea versions 2, 3, ...): its id and its events."""
+    idea = events.submitted(TENANT, sponsor)
+    idea_id = idea.envelope.idea_id
+    endorsed = [
+        events.endorsed(TENANT, idea_id, organization, version)
+        for version, organization in enumerate(endorsers, start=2)
+    ]
+    return idea_id, [idea, *endorsed]
 
 
 async def recorded(service: RunningValidation, collector: Collector, idea_id: str) -> None:
@@ -122,13 +135,7 @@ async def test_five_small_customers_in_three_industries_pass_discovery_and_desig
     validation: RunningValidation,
 ) -> None:
     await populate(validation)
-    idea = events.submitted(TENANT, "bakery")
-    idea_id = idea.envelope.idea_id
-    endorsers = ["clinic", "shop", "bank", "lab"]
-    history = [idea] + [
-        events.endorsed(TENANT, idea_id, org, version)
-        for version, org in enumerate(endorsers, start=2)
-    ]
+    idea_id, history = idea_history("bakery", "clinic", "shop", "bank", "lab")
     async with Collector(validation.bootstrap, validation.topics.validation) as collector:
         await publish(validation.bootstrap, validation.topics.ideas, *history)
         await collector.wait_for(
@@ -185,13 +192,7 @@ async def test_five_small_customers_in_three_industries_pass_discovery_and_desig
 
 async def test_every_event_delivered_twice_changes_nothing(validation: RunningValidation) -> None:
     await populate(validation)
-    idea = events.submitted(TENANT, "bakery")
-    idea_id = idea.envelope.idea_id
-    history = [
-        idea,
-        events.endorsed(TENANT, idea_id, "clinic", 2),
-        events.endorsed(TENANT, idea_id, "bank", 3),
-    ]
+    idea_id, history = idea_history("bakery", "clinic", "bank")
     async with Collector(validation.bootstrap, validation.topics.validation) as collector:
         # Each event twice (a relay that crashed before marking them published) ...
         await publish(validation.bootstrap, validation.topics.ideas, *history, *history)
@@ -219,16 +220,9 @@ async def test_every_event_delivered_twice_changes_nothing(validation: RunningVa
 
 async def test_a_withdrawal_closes_an_open_gate(validation: RunningValidation) -> None:
     await populate(validation)
-    idea = events.submitted(TENANT, "bakery")
-    idea_id = idea.envelope.idea_id
+    idea_id, history = idea_history("bakery", "clinic", "bank")
     async with Collector(validation.bootstrap, validation.topics.validation) as collector:
-        await publish(
-            validation.bootstrap,
-            validation.topics.ideas,
-            idea,
-            events.endorsed(TENANT, idea_id, "clinic", 2),
-            events.endorsed(TENANT, idea_id, "bank", 3),
-        )
+        await publish(validation.bootstrap, validation.topics.ideas, *history)
         await collector.wait_for(
             lambda: bool(collector.events("GateOpened", idea_id)), "the gate opening"
         )
@@ -337,15 +331,9 @@ async def test_skipping_a_stage_and_moving_a_declined_idea_are_refused(
 
 async def test_a_policy_change_reevaluates_open_ideas(validation: RunningValidation) -> None:
     await populate(validation)
-    idea = events.submitted(TENANT, "bakery")
-    idea_id = idea.envelope.idea_id
+    idea_id, history = idea_history("bakery", "clinic")
     async with Collector(validation.bootstrap, validation.topics.validation) as collector:
-        await publish(
-            validation.bootstrap,
-            validation.topics.ideas,
-            idea,
-            events.endorsed(TENANT, idea_id, "clinic", 2),
-        )
+        await publish(validation.bootstrap, validation.topics.ideas, *history)
         policies = validation_pb2_grpc.PolicyServiceStub(validation.channel)
         stub = gates(validation)
         await counted(validation, idea_id, 2)

@@ -45,6 +45,17 @@ def gates(service: RunningValidation) -> GateServiceAsyncStub:
     return validation_pb2_grpc.GateServiceStub(service.channel)
 
 
+async def advance(
+    service: RunningValidation, idea_id: str, target: str
+) -> validation_pb2.AdvanceStageResponse:
+    """The product manager's AdvanceStage of the idea into `target`."""
+    return await gates(service).AdvanceStage(
+        validation_pb2.AdvanceStageRequest(
+            tenant_id=TENANT, idea_id=idea_id, target_stage=target, actor=PM
+        )
+    )
+
+
 def idea_history(sponsor: str, *endorsers: str) -> tuple[str, list[events_pb2.Event]]:
     """An idea submitted by a member of `sponsor`, then endorsed by each of `endorsers` in
     turn (idea versions 2, 3, ...): its id and its events."""
@@ -93,11 +104,7 @@ async def test_one_huge_customer_cannot_carry_an_idea(validation: RunningValidat
         await recorded(validation, collector, idea_id)
 
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await gates(validation).AdvanceStage(
-                validation_pb2.AdvanceStageRequest(
-                    tenant_id=TENANT, idea_id=idea_id, target_stage="DISCOVERY", actor=PM
-                )
-            )
+            await advance(validation, idea_id, "DISCOVERY")
         error = refused.value
         assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert (
@@ -145,11 +152,7 @@ async def test_five_small_customers_in_three_industries_pass_discovery_and_desig
         await counted(validation, idea_id, 5)
 
         for target in ("DISCOVERY", "DESIGN"):
-            answer = await gates(validation).AdvanceStage(
-                validation_pb2.AdvanceStageRequest(
-                    tenant_id=TENANT, idea_id=idea_id, target_stage=target, actor=PM
-                )
-            )
+            answer = await advance(validation, idea_id, target)
             assert answer.stage == target
             assert answer.report.holds
 
@@ -282,11 +285,7 @@ async def test_skipping_a_stage_and_moving_a_declined_idea_are_refused(
         await recorded(validation, collector, idea_id)
         stub = gates(validation)
         with pytest.raises(grpc.aio.AioRpcError) as skipped:
-            await stub.AdvanceStage(
-                validation_pb2.AdvanceStageRequest(
-                    tenant_id=TENANT, idea_id=idea_id, target_stage="DESIGN", actor=PM
-                )
-            )
+            await advance(validation, idea_id, "DESIGN")
         assert skipped.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "skipping DISCOVERY is not allowed" in (skipped.value.details() or "")
 
@@ -320,11 +319,7 @@ async def test_skipping_a_stage_and_moving_a_declined_idea_are_refused(
         declined = collector.events("IdeaDeclined", idea_id)[0].idea_declined
         assert declined.reason == "Out of scope for the 2027 roadmap"
         with pytest.raises(grpc.aio.AioRpcError) as closed:
-            await stub.AdvanceStage(
-                validation_pb2.AdvanceStageRequest(
-                    tenant_id=TENANT, idea_id=idea_id, target_stage="DISCOVERY", actor=PM
-                )
-            )
+            await advance(validation, idea_id, "DISCOVERY")
         assert closed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "DECLINED" in (closed.value.details() or "")
 

@@ -37,6 +37,7 @@ from quorum_validation.gate import (
     revenue_factor,
 )
 from quorum_validation.pipeline import default_pipeline
+from support.gate_policies import gate_policies
 from support.gates import criterion
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -198,27 +199,12 @@ def evidences(draw: st.DrawFn) -> Evidence:
     )
 
 
-policies = st.builds(
-    GatePolicy,
-    stage=st.just("DISCOVERY"),
-    min_customers=st.integers(0, 6),
+policies = gate_policies(
     min_segments=st.integers(0, 3),
-    min_active=st.integers(0, 4),
-    min_weight=st.none() | st.floats(0, 50),
-    max_share=st.none() | st.floats(0, 1),
-    min_commitments=st.lists(
-        st.tuples(st.sampled_from(Commitment), st.integers(0, 4)),
-        max_size=3,
-        unique_by=lambda pair: pair[0],
-    ).map(tuple),
-    weighting=st.sampled_from(Weighting),
     # 0 and -0.0 make weightless customers; 2 makes ties of equal weights likelier.
     relationship_factors=st.dictionaries(
         st.sampled_from(Relationship), st.sampled_from([0.0, -0.0, 0.5, 2.0]) | st.floats(0, 2)
     ),
-    affiliates_count_once=st.booleans(),
-    sponsor_excluded=st.booleans(),
-    max_age_days=st.none() | st.integers(0, 365),
 )
 
 

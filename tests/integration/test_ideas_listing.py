@@ -10,10 +10,10 @@ from typing import Any
 import grpc
 import pytest
 
-from quorum.domain.v1 import domain_pb2
 from quorum.ideas.v1 import ideas_pb2
 from quorum_common.processed import PROCESSED
 from quorum_ideas.__main__ import CONSUMER
+from support.ideas_merges import merge
 from support.ideas_service import (
     DECLINED,
     LAUNCHED,
@@ -88,14 +88,7 @@ async def test_listing_filters_by_tag_product_area_status_and_stage(
     csv = await submit(ideas, tenant, tags=["Export", "csv"], product_area="reporting")
     sso = await submit(ideas, tenant, tags=["auth"], product_area="security")
     pdf = await submit(ideas, tenant, tags=["export"], product_area="reporting")
-    await ideas.stub.MergeIdeas(
-        ideas_pb2.MergeIdeasRequest(
-            tenant_id=tenant,
-            source_idea_id=pdf.id,
-            target_idea_id=csv.id,
-            actor=domain_pb2.Actor(principal_id="pm-1"),
-        )
-    )
+    await merge(ideas, tenant, pdf.id, csv.id)
 
     async def listed(**filters: Any) -> list[str]:
         pages = await list_pages(ideas, tenant_id=tenant, page_size=1, **filters)
@@ -177,14 +170,7 @@ async def test_a_launch_sets_the_status_and_a_merge_is_never_undone(
     launched = await submit(ideas, tenant)
     source = await submit(ideas, tenant)
     target = await submit(ideas, tenant)
-    await ideas.stub.MergeIdeas(
-        ideas_pb2.MergeIdeasRequest(
-            tenant_id=tenant,
-            source_idea_id=source.id,
-            target_idea_id=target.id,
-            actor=domain_pb2.Actor(principal_id="pm-1"),
-        )
-    )
+    await merge(ideas, tenant, source.id, target.id)
 
     await publish_validation(ideas, stage_advanced(launched, "BETA", "LAUNCH", LAUNCHED))
     # The ledger may record an idea after it was merged here: the merge stands.

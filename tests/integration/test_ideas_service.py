@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import grpc
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
 from quorum.ideas.v1 import ideas_pb2
+from support.ideas_merges import merge
 from support.ideas_service import (
     BETA,
     CRITICAL,
@@ -276,19 +276,8 @@ async def test_merge_refuses_what_cannot_be_merged(ideas: Running, tenant: str) 
     one = await submit(ideas, tenant)
     other = await submit(ideas, tenant)
 
-    async def merge(source: str, target: str, **fields: Any) -> ideas_pb2.MergeIdeasResponse:
-        return await ideas.stub.MergeIdeas(
-            ideas_pb2.MergeIdeasRequest(
-                tenant_id=fields.pop("tenant_id", tenant),
-                source_idea_id=source,
-                target_idea_id=target,
-                actor=domain_pb2.Actor(principal_id=fields.pop("principal_id", "pm-1")),
-                **fields,
-            )
-        )
-
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await merge(one.id, one.id, principal_id="")
+        await merge(ideas, tenant, one.id, one.id, principal_id="")
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     # Who merges is checked with the tenant, first (quorum_common.callers).
     assert bad_field_names(raised.value) == {"actor.principal_id"}
@@ -297,16 +286,16 @@ async def test_merge_refuses_what_cannot_be_merged(ideas: Running, tenant: str) 
     assert bad_field_names(raised.value) == {"target_idea_id"}
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await merge(one.id, str(uuid.uuid4()))
+        await merge(ideas, tenant, one.id, str(uuid.uuid4()))
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await merge(one.id, other.id, tenant_id="someone-else")
+        await merge(ideas, "someone-else", one.id, other.id)
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
-    await merge(one.id, other.id)
+    await merge(ideas, tenant, one.id, other.id)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await merge(one.id, other.id)
+        await merge(ideas, tenant, one.id, other.id)
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert other.id in (raised.value.details() or "")
 
@@ -338,15 +327,7 @@ async def test_a_stale_expected_version_is_aborted_naming_the_current_one(
 
     other = await submit(ideas, tenant)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await ideas.stub.MergeIdeas(
-            ideas_pb2.MergeIdeasRequest(
-                tenant_id=tenant,
-                source_idea_id=other.id,
-                target_idea_id=idea.id,
-                actor=domain_pb2.Actor(principal_id="pm-1"),
-                expected_version=1,
-            )
-        )
+        await merge(ideas, tenant, other.id, idea.id, expected_version=1)
     assert raised.value.code() == grpc.StatusCode.ABORTED
     assert (await get(ideas, idea)).version == 2
     assert (await get(ideas, other)).status == OPEN

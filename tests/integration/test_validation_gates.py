@@ -7,6 +7,7 @@ validation service runs in-process; its events are read back from Kafka.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import grpc
@@ -15,6 +16,7 @@ from google.rpc import error_details_pb2
 
 from integration.conftest import RunningValidation
 from quorum.domain.v1 import domain_pb2
+from quorum.events.v1 import events_pb2
 from quorum.validation.v1 import validation_pb2, validation_pb2_grpc
 from quorum_validation.decisions import Decisions
 from quorum_validation.gate import Evidence, evaluate
@@ -41,6 +43,29 @@ async def populate(service: RunningValidation) -> None:
 
 def gates(service: RunningValidation) -> GateServiceAsyncStub:
     return validation_pb2_grpc.GateServiceStub(service.channel)
+
+
+async def advance(
+    service: RunningValidation, idea_id: str, target: str
+) -> validation_pb2.AdvanceStageResponse:
+    """The product manager's AdvanceStage of the idea into `target`."""
+    return await gates(service).AdvanceStage(
+        validation_pb2.AdvanceStageRequest(
+            tenant_id=TENANT, idea_id=idea_id, target_stage=target, actor=PM
+        )
+    )
+
+
+def idea_history(sponsor: str, *endorsers: str) -> tuple[str, list[events_pb2.Event]]:
+    """An idea submitted by a member of `sponsor`, then endorsed by each of `endorsers` in
+    turn (idea versions 2, 3, ...): its id and its events."""
+    idea = events.submitted(TENANT, sponsor)
+    idea_id = idea.envelope.idea_id
+    endorsed = [
+        events.endorsed(TENANT, idea_id, organization, version)
+        for version, organization in enumerate(endorsers, start=2)
+    ]
+    return idea_id, [idea, *endorsed]
 
 
 async def recorded(service: RunningValidation, collector: Collector, idea_id: str) -> None:
@@ -79,11 +104,7 @@ async def test_one_huge_customer_cannot_carry_an_idea(validation: RunningValidat
         await recorded(validation, collector, idea_id)
 
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await gates(validation).AdvanceStage(
-                validation_pb2.AdvanceStageRequest(
-                    tenant_id=TENANT, idea_id=idea_id, target_stage="DISCOVERY", actor=PM
-                )
-            )
+            await advance(validation, idea_id, "DISCOVERY")
         error = refused.value
         assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert (
@@ -121,13 +142,7 @@ async def test_five_small_customers_in_three_industries_pass_discovery_and_desig
     validation: RunningValidation,
 ) -> None:
     await populate(validation)
-    idea = events.submitted(TENANT, "bakery")
-    idea_id = idea.envelope.idea_id
-    endorsers = ["clinic", "shop", "bank", "lab"]
-    history = [idea] + [
-        events.endorsed(TENANT, idea_id, org, version)
-        for version, org in enumerate(endorsers, start=2)
-    ]
+    idea_id, history = idea_history("bakery", "clinic", "shop", "bank", "lab")
     async with Collector(validation.bootstrap, validation.topics.validation) as collector:
         await publish(validation.bootstrap, validation.topics.ideas, *history)
         await collector.wait_for(
@@ -137,11 +152,7 @@ async def test_five_small_customers_in_three_industries_pass_discovery_and_desig
         await counted(validation, idea_id, 5)
 
         for target in ("DISCOVERY", "DESIGN"):
-            answer = await gates(validation).AdvanceStage(
-                validation_pb2.AdvanceStageRequest(
-                    tenant_id=TENANT, idea_id=idea_id, target_stage=target, actor=PM
-                )
-            )
+            answer = await advance(validation, idea_id, target)
             assert answer.stage == target
             assert answer.report.holds
 
@@ -184,13 +195,7 @@ async def test_five_small_customers_in_three_industries_pass_discovery_and_desig
 
 async def test_every_event_delivered_twice_changes_nothing(validation: RunningValidation) -> None:
     await populate(validation)
-    idea = events.submitted(TENANT, "bakery")
-    idea_id = idea.envelope.idea_id
-    history = [
-        idea,
-        events.endorsed(TENANT, idea_id, "clinic", 2),
-        events.endorsed(TENANT, idea_id, "bank", 3),
-    ]
+    idea_id, history = idea_history("bakery", "clinic", "bank")
     async with Collector(validation.bootstrap, validation.topics.validation) as collector:
         # Each event twice (a relay that crashed before marking them published) ...
         await publish(validation.bootstrap, validation.topics.ideas, *history, *history)
@@ -218,16 +223,9 @@ async def test_every_event_delivered_twice_changes_nothing(validation: RunningVa
 
 async def test_a_withdrawal_closes_an_open_gate(validation: RunningValidation) -> None:
     await populate(validation)
-    idea = events.submitted(TENANT, "bakery")
-    idea_id = idea.envelope.idea_id
+    idea_id, history = idea_history("bakery", "clinic", "bank")
     async with Collector(validation.bootstrap, validation.topics.validation) as collector:
-        await publish(
-            validation.bootstrap,
-            validation.topics.ideas,
-            idea,
-            events.endorsed(TENANT, idea_id, "clinic", 2),
-            events.endorsed(TENANT, idea_id, "bank", 3),
-        )
+        await publish(validation.bootstrap, validation.topics.ideas, *history)
         await collector.wait_for(
             lambda: bool(collector.events("GateOpened", idea_id)), "the gate opening"
         )
@@ -287,11 +285,7 @@ async def test_skipping_a_stage_and_moving_a_declined_idea_are_refused(
         await recorded(validation, collector, idea_id)
         stub = gates(validation)
         with pytest.raises(grpc.aio.AioRpcError) as skipped:
-            await stub.AdvanceStage(
-                validation_pb2.AdvanceStageRequest(
-                    tenant_id=TENANT, idea_id=idea_id, target_stage="DESIGN", actor=PM
-                )
-            )
+            await advance(validation, idea_id, "DESIGN")
         assert skipped.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "skipping DISCOVERY is not allowed" in (skipped.value.details() or "")
 
@@ -325,26 +319,16 @@ async def test_skipping_a_stage_and_moving_a_declined_idea_are_refused(
         declined = collector.events("IdeaDeclined", idea_id)[0].idea_declined
         assert declined.reason == "Out of scope for the 2027 roadmap"
         with pytest.raises(grpc.aio.AioRpcError) as closed:
-            await stub.AdvanceStage(
-                validation_pb2.AdvanceStageRequest(
-                    tenant_id=TENANT, idea_id=idea_id, target_stage="DISCOVERY", actor=PM
-                )
-            )
+            await advance(validation, idea_id, "DISCOVERY")
         assert closed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert "DECLINED" in (closed.value.details() or "")
 
 
 async def test_a_policy_change_reevaluates_open_ideas(validation: RunningValidation) -> None:
     await populate(validation)
-    idea = events.submitted(TENANT, "bakery")
-    idea_id = idea.envelope.idea_id
+    idea_id, history = idea_history("bakery", "clinic")
     async with Collector(validation.bootstrap, validation.topics.validation) as collector:
-        await publish(
-            validation.bootstrap,
-            validation.topics.ideas,
-            idea,
-            events.endorsed(TENANT, idea_id, "clinic", 2),
-        )
+        await publish(validation.bootstrap, validation.topics.ideas, *history)
         policies = validation_pb2_grpc.PolicyServiceStub(validation.channel)
         stub = gates(validation)
         await counted(validation, idea_id, 2)
@@ -375,32 +359,34 @@ async def test_a_policy_change_reevaluates_open_ideas(validation: RunningValidat
         assert collector.events("GateOpened", idea_id)[0].gate_opened.report.policy_version == 2
 
 
+async def _bad_fields(call: Awaitable[object]) -> set[str]:
+    """The fields a call refused as INVALID_ARGUMENT names."""
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    return bad_field_names(raised.value)
+
+
 async def test_bad_requests_name_every_bad_field(validation: RunningValidation) -> None:
     stub = gates(validation)
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.AdvanceStage(validation_pb2.AdvanceStageRequest(idea_id="nope"))
-    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    advance = stub.AdvanceStage(validation_pb2.AdvanceStageRequest(idea_id="nope"))
     # Whose the request is comes first (quorum_common.callers), then every other field.
-    assert bad_field_names(raised.value) == {"tenant_id", "actor.principal_id"}
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await stub.AdvanceStage(
-            validation_pb2.AdvanceStageRequest(
-                tenant_id=TENANT, idea_id="nope", actor=domain_pb2.Actor(principal_id="pat")
-            )
+    assert await _bad_fields(advance) == {"tenant_id", "actor.principal_id"}
+    advance = stub.AdvanceStage(
+        validation_pb2.AdvanceStageRequest(
+            tenant_id=TENANT, idea_id="nope", actor=domain_pb2.Actor(principal_id="pat")
         )
-    assert bad_field_names(raised.value) == {"idea_id", "target_stage"}
+    )
+    assert await _bad_fields(advance) == {"idea_id", "target_stage"}
 
     directory = validation_pb2_grpc.DirectoryServiceStub(validation.channel)
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await directory.UpsertOrganization(
-            validation_pb2.UpsertOrganizationRequest(
-                tenant_id=TENANT,
-                organization=domain_pb2.Organization(
-                    organization_id="has space", name="", segment="retail", arr=-1
-                ),
-            )
-        )
-    assert bad_field_names(raised.value) == {
+    nameless = domain_pb2.Organization(
+        organization_id="has space", name="", segment="retail", arr=-1
+    )
+    upsert = directory.UpsertOrganization(
+        validation_pb2.UpsertOrganizationRequest(tenant_id=TENANT, organization=nameless)
+    )
+    assert await _bad_fields(upsert) == {
         "organization.organization_id",
         "organization.name",
         "organization.arr",
@@ -408,15 +394,11 @@ async def test_bad_requests_name_every_bad_field(validation: RunningValidation) 
     }
 
     policies = validation_pb2_grpc.PolicyServiceStub(validation.channel)
-    with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await policies.UpdateGatePolicy(
-            validation_pb2.UpdateGatePolicyRequest(
-                tenant_id=TENANT,
-                policy=domain_pb2.GatePolicy(stage="NOWHERE", max_share=1.5),
-            )
-        )
-    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert bad_field_names(raised.value) == {"policy.max_share", "policy.weighting"}
+    nowhere = domain_pb2.GatePolicy(stage="NOWHERE", max_share=1.5)
+    update = policies.UpdateGatePolicy(
+        validation_pb2.UpdateGatePolicyRequest(tenant_id=TENANT, policy=nowhere)
+    )
+    assert await _bad_fields(update) == {"policy.max_share", "policy.weighting"}
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub.GetIdeaProgress(

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from quorum.domain.v1 import domain_pb2
 from quorum.events.v1 import events_pb2
+from quorum_validation.gate import CriterionResult
 from quorum_validation.lifecycle import GateState, Status
 from support.servers import Servers
 from support.validation import (
@@ -149,6 +150,24 @@ async def test_the_ledger_judges_every_history_as_evaluate_does_over_its_records
 # --------------------------------------------------------------------------- the rare look-ups
 
 
+async def _kept_after_each(
+    validation: Validation,
+    history: History,
+    steps: list[list[events_pb2.Event]],
+    criterion: str,
+) -> list[CriterionResult]:
+    """Consumes the steps a batch at a time, the kept verdict checked against every record
+    after each; that verdict's `criterion` after each."""
+    kept = []
+    for batch in steps:
+        await validation.consume(batch)
+        history.send(batch)
+        await check(validation, history)
+        _, verdict, _ = await validation.verdicts(history.tenant, history.idea_id)
+        kept.append(next(c for c in verdict.criteria if c.name == criterion))
+    return kept
+
+
 async def test_a_customer_with_affiliates_is_stood_for_by_its_next_heaviest_member(
     validation: Validation,
 ) -> None:
@@ -191,14 +210,8 @@ async def test_a_customer_with_affiliates_is_stood_for_by_its_next_heaviest_memb
         # The top customer ("hold", 3) leaves entirely: the next one leads.
         [withdrawn(tenant, idea_id, "b", 8)],
     ]
-    segments = []
-    for batch in steps:
-        await validation.consume(batch)
-        history.send(batch)
-        await check(validation, history)
-        _, kept, _ = await validation.verdicts(tenant, idea_id)
-        segments.append(next(c.detail for c in kept.criteria if c.name == "min_segments"))
-    assert segments == [
+    kept = await _kept_after_each(validation, history, steps, "min_segments")
+    assert [c.detail for c in kept] == [
         "1 of 3 segments: energy",
         "2 of 3 segments: energy, retail",  # a (retail) stands for hold
         "3 of 3 segments: energy, health, retail",  # b (health) does
@@ -267,14 +280,8 @@ async def test_among_equally_heavy_customers_the_smallest_id_leads(validation: V
         [withdrawn(tenant, idea_id, "p", 5)],  # the leader leaves: q and r weigh the same
         [endorsed(tenant, idea_id, endorsement("q", 1, (), at), 6)],  # q gets lighter: r
     ]
-    leaders = []
-    for batch in steps:
-        await validation.consume(batch)
-        history.send(batch)
-        await check(validation, history)
-        _, kept, _ = await validation.verdicts(tenant, idea_id)
-        leaders.append(next(c.subject for c in kept.criteria if c.name == "max_share"))
-    assert leaders == ["m", "p", "q", "r"]
+    kept = await _kept_after_each(validation, history, steps, "max_share")
+    assert [c.subject for c in kept] == ["m", "p", "q", "r"]
 
 
 async def test_a_rebuild_over_several_transactions_judges_once_it_has_counted_everyone(

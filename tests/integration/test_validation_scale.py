@@ -104,21 +104,26 @@ async def idea_with(parts: Validation, organizations: range) -> tuple[str, int]:
     return idea_id, version
 
 
-async def test_a_batch_sends_the_same_commands_for_10_or_2000_organizations(
-    counted: tuple[Validation, Commands],
-) -> None:
-    parts, commands = counted
-    # A gate that never opens: no transition, so only the per-batch work is counted.
+async def _discovery_gate(parts: Validation, min_customers: int) -> None:
+    """The gate into DISCOVERY wants this many customers, none over half the weight."""
     await parts.policy(
         TENANT,
         domain_pb2.GatePolicy(
             stage="DISCOVERY",
-            min_customers=100_000,
+            min_customers=min_customers,
             max_share=0.5,
             weighting=domain_pb2.WEIGHTING_ARR_LINEAR,
         ),
     )
     await parts.reevaluator.run_once()
+
+
+async def test_a_batch_sends_the_same_commands_for_10_or_2000_organizations(
+    counted: tuple[Validation, Commands],
+) -> None:
+    parts, commands = counted
+    # A gate that never opens: no transition, so only the per-batch work is counted.
+    await _discovery_gate(parts, min_customers=100_000)
     sent: list[Counter[str]] = []
     for size, newcomers in ((10, range(2_010, 2_030)), (2_000, range(2_030, 2_050))):
         idea_id, version = await idea_with(parts, range(size))
@@ -142,16 +147,7 @@ async def test_a_report_lists_the_100_heaviest_and_a_decision_keeps_every_one(
     counted: tuple[Validation, Commands],
 ) -> None:
     parts, _ = counted
-    await parts.policy(
-        TENANT,
-        domain_pb2.GatePolicy(
-            stage="DISCOVERY",
-            min_customers=1_500,
-            max_share=0.5,
-            weighting=domain_pb2.WEIGHTING_ARR_LINEAR,
-        ),
-    )
-    await parts.reevaluator.run_once()
+    await _discovery_gate(parts, min_customers=1_500)
     idea_id, _ = await idea_with(parts, range(2_001))
     entry = await parts.ledger.entry(TENANT, idea_id)
     assert entry.organization_count == 2_001

@@ -47,6 +47,18 @@ async def validation(infra: Servers, isolation: Isolation) -> AsyncIterator[Vali
 # --------------------------------------------------------------------------- upgrade
 
 
+async def _migrate(validation: Validation) -> int:
+    """What a start of the service does to entries of the embedded layout; how many moved."""
+    return await migrate_embedded_evidence(
+        validation.client,
+        validation.database,
+        validation.evidence,
+        validation.policies,
+        validation.judging,
+        validation.clock,
+    )
+
+
 def _old_layout(tenant: str, idea_id: str, evidence: IdeaEvidence, at: datetime) -> dict[str, Any]:
     """A ledger entry as the layout before evidence records kept it."""
     return {
@@ -99,29 +111,9 @@ async def test_an_upgraded_ledger_judges_as_one_built_from_the_same_history(
     await validation.database["stage_ledger"].insert_one(_old_layout(tenant, old_id, old, at))
     await validation.consume([submitted(tenant, new_id, "org0", at), *history])
 
-    assert (
-        await migrate_embedded_evidence(
-            validation.client,
-            validation.database,
-            validation.evidence,
-            validation.policies,
-            validation.judging,
-            validation.clock,
-        )
-        == 1
-    )
+    assert await _migrate(validation) == 1
     # Migrated once: a second start (or a crash before it) finds nothing left to do.
-    assert (
-        await migrate_embedded_evidence(
-            validation.client,
-            validation.database,
-            validation.evidence,
-            validation.policies,
-            validation.judging,
-            validation.clock,
-        )
-        == 0
-    )
+    assert await _migrate(validation) == 0
     upgraded = await validation.ledger.entry(tenant, old_id)
     assert upgraded.version == 7  # an upgrade is no change of the idea's
     assert upgraded.version_floor == 9

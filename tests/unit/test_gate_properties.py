@@ -19,9 +19,9 @@ from quorum_validation.gate import (
     Importance,
     Organization,
     Relationship,
-    Weighting,
     evaluate,
 )
+from support.gate_policies import gate_policies
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 ORG_IDS = [f"org{i}" for i in range(8)]
@@ -60,27 +60,10 @@ def endorsements_for(ids: list[str]) -> st.SearchStrategy[Endorsement]:
     )
 
 
-policies = st.builds(
-    GatePolicy,
-    stage=st.just("DISCOVERY"),
+policies = gate_policies(
     version=st.integers(1, 5),
-    min_customers=st.integers(0, 6),
-    min_segments=st.integers(0, 4),
-    min_active=st.integers(0, 4),
-    min_weight=st.none() | st.floats(0, 50),
-    max_share=st.none() | st.floats(0, 1),
-    min_commitments=st.lists(
-        st.tuples(st.sampled_from(Commitment), st.integers(0, 4)),
-        max_size=3,
-        unique_by=lambda pair: pair[0],
-    ).map(tuple),
     council_approval=st.none()
     | st.builds(CouncilRequirement, st.sampled_from(["", "cab", "missing"]), st.floats(0, 1)),
-    weighting=st.sampled_from(Weighting),
-    relationship_factors=st.dictionaries(st.sampled_from(Relationship), st.floats(0, 2)),
-    affiliates_count_once=st.booleans(),
-    sponsor_excluded=st.booleans(),
-    max_age_days=st.none() | st.integers(0, 365),
 )
 
 

@@ -121,9 +121,20 @@ def test_a_gate_report_hides_the_dominant_customers_name() -> None:
     report = domain_pb2.GateReport(
         stage="DISCOVERY",
         summary="needs 2 more customers; MegaCorp holds 90% of the weight, over the 50% cap",
+        summary_phrases=[
+            domain_pb2.Phrase(text="needs 2 more customers; "),
+            domain_pb2.Phrase(text="MegaCorp", organization_id="megacorp"),
+            domain_pb2.Phrase(text=" holds 90% of the weight, over the 50% cap"),
+        ],
         criteria=[
             domain_pb2.CriterionResult(
-                name="max_share", subject="megacorp", detail="MegaCorp holds 90% of the weight"
+                name="max_share",
+                subject="megacorp",
+                detail="MegaCorp holds 90% of the weight",
+                detail_phrases=[
+                    domain_pb2.Phrase(text="MegaCorp", organization_id="megacorp"),
+                    domain_pb2.Phrase(text=" holds 90% of the weight"),
+                ],
             )
         ],
         weights=[

@@ -1,4 +1,5 @@
-"""The stage ledger's pure rules: evidence folding, stage moves, gate transitions."""
+"""The stage ledger's pure rules: evidence folding, stage moves, gate transitions, the
+use cases' decisions."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from quorum_common.errors import FailedPrecondition, InvalidArgument
 from quorum_validation import lifecycle
 from quorum_validation.gate import (
+    Council,
     Endorsement,
     Evidence,
     Importance,
@@ -202,3 +204,62 @@ def test_each_idea_event_tells_the_version_it_completes() -> None:
         5,
     ]
     assert told_version(events_pb2.Event(gate_opened=events_pb2.GateOpened())) == 0
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def entry(stage: str = "DISCOVERY", status: Status = Status.OPEN) -> lifecycle.Entry:
+    return lifecycle.Entry(
+        idea_id="idea-1",
+        tenant_id="acme",
+        stage=stage,
+        status=status,
+        sponsor_organization_id="acme",
+        council_votes={},
+        gate=GateState("DESIGN", True),
+        version=3,
+        entered_stage_at=NOW - timedelta(days=9),
+        next_stage=PIPELINE.next_stage(stage) or "",
+    )
+
+
+def test_a_move_enters_the_stage_with_no_verdict_yet_and_the_last_stage_launches() -> None:
+    design = lifecycle.moved(entry(), PIPELINE, "DESIGN", NOW)
+    assert (design.stage, design.status, design.gate) == ("DESIGN", Status.OPEN, None)
+    assert (design.entered_stage_at, design.next_stage) == (NOW, "BUILD")
+    launched = lifecycle.moved(entry("BETA"), PIPELINE, "LAUNCH", NOW)
+    assert (launched.status, launched.next_stage) == (Status.LAUNCHED, "")
+
+
+def test_a_declined_idea_has_no_gate_ahead() -> None:
+    declined = lifecycle.declined(entry())
+    assert (declined.status, declined.gate, declined.next_stage) == (Status.DECLINED, None, "")
+    assert not declined.judged
+
+
+def test_a_council_vote_counts_only_members_and_may_be_changed() -> None:
+    council = Council("cab", "Advisory board", frozenset({"a", "b", "c"}))
+    stage = lifecycle.voted_gate(entry(), PIPELINE)
+    once, votes = lifecycle.voted(entry(), stage, council, "a", lifecycle.Vote(True, "", NOW))
+    assert votes == lifecycle.CouncilVotes("DESIGN", 1, 0)
+    again, votes = lifecycle.voted(once, stage, council, "a", lifecycle.Vote(False, "no", NOW))
+    assert votes == lifecycle.CouncilVotes("DESIGN", 0, 1)
+    assert again.votes_for("DESIGN") == {"cab": {"a": False}}
+    assert once.votes_for("DESIGN") == {"cab": {"a": True}}  # the entry read stays as it was
+    with pytest.raises(FailedPrecondition, match="not a member of council cab"):
+        lifecycle.voted(entry(), stage, council, "stranger", lifecycle.Vote(True, "", NOW))
+    with pytest.raises(FailedPrecondition, match="end of the pipeline"):
+        lifecycle.voted_gate(entry("LAUNCH"), PIPELINE)
+    with pytest.raises(FailedPrecondition, match="only OPEN ideas move"):
+        lifecycle.voted_gate(entry(status=Status.DECLINED), PIPELINE)
+
+
+def test_co_signing_twice_changes_nothing() -> None:
+    signed = lifecycle.co_signed(entry(), "cab")
+    assert signed is not None
+    assert signed.co_signed_by == ("cab",)
+    assert lifecycle.co_signed(signed, "cab") is None
+    both = lifecycle.co_signed(signed, "board")
+    assert both is not None
+    assert both.co_signed_by == ("board", "cab")

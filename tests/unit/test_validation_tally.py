@@ -127,7 +127,11 @@ class Idea:
             self.lookups += 1
             top = min(self.customers.values(), key=lambda c: (-c.weight, c.customer_id))
             assert top.heaviest is not None
-            recount.settle_top(Dominant(top.customer_id, top.weight, top.heaviest.name))
+            recount.settle_top(
+                Dominant(
+                    top.customer_id, top.weight, top.heaviest.name, top.heaviest.organization_id
+                )
+            )
         self.tally = recount.tally
         if expired:
             fresh = [m.endorsed_at for m in self.members.values() if m is not None]
@@ -327,7 +331,7 @@ def test_a_new_heaviest_customer_takes_the_lead_without_a_lookup() -> None:
     assert recount.unknown_heaviest() == []
     assert not recount.close()
     tally = recount.tally
-    assert tally.top == Dominant("c", 5.0, "C")
+    assert tally.top == Dominant("c", 5.0, "C", "c")
     assert tally.customers == 3
     assert rounded(tally.exact) == 10.0
     assert stored.customers == 2  # what was read stays as it was
@@ -341,9 +345,9 @@ def test_the_leader_leaving_asks_for_the_next_one() -> None:
     recount.move(member("a", 3.0), None)
     assert recount.close()  # who leads now is in the index, not here
     assert recount.tally.top is None
-    recount.settle_top(Dominant("b", 2.0, "B"))
+    recount.settle_top(Dominant("b", 2.0, "B", "b"))
     assert not recount.tally.sponsor_counted
-    assert recount.tally.standing().dominant == Dominant("b", 2.0, "B")
+    assert recount.tally.standing().dominant == Dominant("b", 2.0, "B", "b")
 
 
 def test_a_customer_losing_its_heaviest_member_asks_for_the_next_one() -> None:
@@ -356,7 +360,7 @@ def test_a_customer_losing_its_heaviest_member_asks_for_the_next_one() -> None:
     assert recount.unknown_heaviest() == ["hold"]
     recount.settle_heaviest("hold", group[1])
     assert recount.close()  # the top customer got lighter
-    recount.settle_top(Dominant("hold", 3.0, "B"))
+    recount.settle_top(Dominant("hold", 3.0, "B", "b"))
     assert recount.tally.customers == 1
     assert recount.tally.standing().segments == ("retail",)
     # A member getting heavier while it leads keeps the lead without a look-up.
@@ -365,7 +369,7 @@ def test_a_customer_losing_its_heaviest_member_asks_for_the_next_one() -> None:
     again.move(group[1], member("b", 4.0, "hold"))
     assert again.unknown_heaviest() == []
     assert not again.close()
-    assert again.tally.top == Dominant("hold", 5.0, "B")
+    assert again.tally.top == Dominant("hold", 5.0, "B", "b")
 
 
 @pytest.mark.parametrize("size", [10, 5_000])

@@ -7,7 +7,7 @@ into peer visibility (SPEC, "Transparency and peers").
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import MutableSequence, Set
 
 from quorum.domain.v1 import domain_pb2
 from quorum.gateway.v1 import gateway_pb2
@@ -26,25 +26,36 @@ def visible_idea(idea: gateway_pb2.Idea, visible: Set[str]) -> gateway_pb2.Idea:
 
 
 def visible_report(report: domain_pb2.GateReport, visible: Set[str]) -> domain_pb2.GateReport:
-    """The report with hidden organizations' weights dropped and names removed."""
-    names = {w.organization_id: w.organization_name for w in report.weights}
+    """The report with hidden organizations' weights dropped and names removed.
+
+    A name is removed where the report's sentence holds it as a name (its phrases), never
+    by looking for it in the words: an organization called "weight" leaves "of the
+    weight" as it is.
+    """
     shown = domain_pb2.GateReport()
     shown.CopyFrom(report)
     del shown.weights[:]
     shown.weights.extend(
         w for w in report.weights if w.organization_id in visible and w.customer_id in visible
     )
-    summary = report.summary
-    hidden_names = [n for o, n in names.items() if o not in visible and n]
     for criterion in shown.criteria:
         if criterion.subject and criterion.name == "max_share" and criterion.subject not in visible:
             criterion.subject = ""
-        for name in hidden_names:
-            criterion.detail = criterion.detail.replace(name, HIDDEN)
-    for name in hidden_names:
-        summary = summary.replace(name, HIDDEN)
-    shown.summary = summary
+        if criterion.detail_phrases:
+            criterion.detail = _said(criterion.detail_phrases, visible)
+    if shown.summary_phrases:
+        shown.summary = _said(shown.summary_phrases, visible)
     return shown
+
+
+def _said(phrases: MutableSequence[domain_pb2.Phrase], visible: Set[str]) -> str:
+    """The sentence again, each name the caller may not know said as HIDDEN (in the
+    phrases too, which go out with the report)."""
+    for phrase in phrases:
+        if phrase.organization_id and phrase.organization_id not in visible:
+            phrase.text = HIDDEN
+            phrase.organization_id = ""
+    return "".join(phrase.text for phrase in phrases)
 
 
 def visible_council(council: domain_pb2.Council, visible: Set[str]) -> domain_pb2.Council:

@@ -41,7 +41,7 @@ from quorum_notifications.domain import (
     Verdict,
 )
 from quorum_notifications.messages import delivered_event, failed_event
-from quorum_notifications.paging import Cursor, after_clause
+from quorum_notifications.paging import Cursor, page_of
 from quorum_notifications.subscriptions import scope_clause
 
 log = logging.getLogger(__name__)
@@ -332,12 +332,4 @@ class DeliveryLog:
             query["kind"] = filters.kind.value
         if filters.scope is not None:
             query.setdefault("$and", []).append(scope_clause(filters.scope, "recipient_key"))
-        if after is not None:
-            query.update(after_clause(after, descending=True))
-        docs = await self._deliveries.find(
-            query, sort=[("created_at", DESCENDING), ("_id", DESCENDING)], limit=size + 1
-        ).to_list()
-        more = len(docs) > size
-        docs = docs[:size]
-        last = Cursor(docs[-1]["created_at"], docs[-1]["_id"]) if more and docs else None
-        return docs, last
+        return await page_of(self._deliveries, query, size, after, descending=True)

@@ -17,13 +17,11 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
-from pymongo.errors import PyMongoError
-
 from quorum_common import meters
 from quorum_common.events import now
 from quorum_common.mongo import Document
 from quorum_common.secretbox import SecretBox, SecretUnreadable
-from quorum_common.waits import woken
+from quorum_common.workers import idle_until, run_woken
 from quorum_notifications import content
 from quorum_notifications.deliveries import DeliveryLog
 from quorum_notifications.domain import (
@@ -109,16 +107,7 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Claim and attempt deliveries forever; cancel the task, then `drain`."""
-        while True:
-            # Cleared before looking, so a notify() during the look is not lost.
-            self._wake.clear()
-            try:
-                wait = await self._fill()
-            except PyMongoError as error:
-                log.warning("delivery queue unavailable, will retry: %s", error)
-                wait = IDLE_SECONDS
-            if wait > 0:
-                await woken(self._wake, wait)
+        await run_woken(self._wake, self._fill, log, "the delivery queue", IDLE_SECONDS)
 
     async def _fill(self) -> float:
         """Start attempts while there are slots and due work; how long to idle then."""
@@ -126,10 +115,7 @@ class Dispatcher:
             busy = [e for e, n in self._in_flight.items() if n >= self._per_endpoint]
             claimed = await self._deliveries.claim(now(), self._lease, busy)
             if claimed is None:
-                due = await self._deliveries.next_due(busy)
-                if due is None:
-                    return IDLE_SECONDS
-                return min(IDLE_SECONDS, max(0.005, (due - now()).total_seconds()))
+                return idle_until(await self._deliveries.next_due(busy), IDLE_SECONDS)
             self._in_flight[claimed["endpoint"]] += 1
             task = asyncio.create_task(self._attempt(claimed), name=f"delivery-{claimed['_id']}")
             self._tasks.add(task)

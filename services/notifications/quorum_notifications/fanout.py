@@ -14,14 +14,12 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 
-from pymongo.errors import PyMongoError
-
 from quorum.events.v1 import events_pb2
 from quorum_common.events import now
 from quorum_common.mongo import Document
 from quorum_common.processed import Consumed
 from quorum_common.unit_of_work import Unit
-from quorum_common.waits import woken
+from quorum_common.workers import idle_until, run_woken
 from quorum_notifications import content
 from quorum_notifications.deliveries import DeliveryLog
 from quorum_notifications.domain import (
@@ -153,21 +151,13 @@ class FanOut:
 
     async def run(self) -> None:
         """Fan out due jobs forever; cancel the task to stop it."""
-        while True:
-            # Cleared before looking, so a notify() during the look is not lost.
-            self._wake.clear()
-            try:
-                if await self._once():
-                    continue
-                due = await self._deliveries.next_job_due()
-            except PyMongoError as error:
-                log.warning("fan-out failed, will retry: %s", error)
-                await asyncio.sleep(IDLE_SECONDS)
-                continue
-            wait = IDLE_SECONDS
-            if due is not None:
-                wait = min(IDLE_SECONDS, max(0.005, (due - now()).total_seconds()))
-            await woken(self._wake, wait)
+        await run_woken(self._wake, self._look, log, "fan-out", IDLE_SECONDS)
+
+    async def _look(self) -> float:
+        """Fan out one due job; how long to idle then (0: there may be more)."""
+        if await self._once():
+            return 0.0
+        return idle_until(await self._deliveries.next_job_due(), IDLE_SECONDS)
 
     async def _once(self) -> bool:
         at = now()

@@ -56,6 +56,16 @@ def _range(prefix: str) -> Document:
     return {"$gte": prefix, "$lt": prefix_end(prefix)}
 
 
+def _endorsing(tenant_id: str, idea_id: str, member: Member) -> UpdateOne:
+    """The member's record on the idea, inserted if missing: what an endorsement and the
+    upgrade from member arrays both leave."""
+    return UpdateOne(
+        {"_id": member_key(tenant_id, idea_id, member)},
+        {"$setOnInsert": {"tenant_id": tenant_id, "idea_id": idea_id, **member_document(member)}},
+        upsert=True,
+    )
+
+
 class Recipients:
     def __init__(self, database: AsyncDatabase[Document], page: int = PAGE) -> None:
         self._client = database.client
@@ -69,17 +79,7 @@ class Recipients:
         if found.members:
             await self._members.bulk_write(
                 [
-                    UpdateOne(
-                        {"_id": member_key(tenant_id, idea_id, member)},
-                        {
-                            "$setOnInsert": {
-                                "tenant_id": tenant_id,
-                                "idea_id": idea_id,
-                                **member_document(member),
-                            }
-                        },
-                        upsert=True,
-                    )
+                    _endorsing(tenant_id, idea_id, member)
                     if endorses
                     else DeleteOne({"_id": member_key(tenant_id, idea_id, member)})
                     for (tenant_id, idea_id, member), endorses in found.members.items()
@@ -180,20 +180,7 @@ class Recipients:
         ordered = sorted(members)
         for start in range(0, len(ordered), self._page):
             await self._members.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": member_key(tenant_id, idea_id, m)},
-                        {
-                            "$setOnInsert": {
-                                "tenant_id": tenant_id,
-                                "idea_id": idea_id,
-                                **member_document(m),
-                            }
-                        },
-                        upsert=True,
-                    )
-                    for m in ordered[start : start + self._page]
-                ],
+                [_endorsing(tenant_id, idea_id, m) for m in ordered[start : start + self._page]],
                 ordered=False,
                 session=session,
             )

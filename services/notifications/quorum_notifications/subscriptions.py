@@ -25,7 +25,7 @@ from quorum_common.secretbox import SecretBox, SecretUnreadable
 from quorum_notifications import signatures
 from quorum_notifications.domain import Channel, Kind, Scope, Subscription
 from quorum_notifications.messages import subscription_of
-from quorum_notifications.paging import Cursor, after_clause
+from quorum_notifications.paging import Cursor, page_of
 from quorum_notifications.webhooks import Signing
 
 SUBSCRIPTIONS = "subscriptions"
@@ -81,15 +81,7 @@ class Subscriptions:
             query["subscriber_key"] = subscriber_key
         if scope is not None:
             query.setdefault("$and", []).append(scope_clause(scope, "subscriber_key"))
-        if after is not None:
-            query.update(after_clause(after, descending=False))
-        docs = await self._subscriptions.find(
-            query, sort=[("created_at", ASCENDING), ("_id", ASCENDING)], limit=size + 1
-        ).to_list()
-        more = len(docs) > size
-        docs = docs[:size]
-        last = Cursor(docs[-1]["created_at"], docs[-1]["_id"]) if more and docs else None
-        return docs, last
+        return await page_of(self._subscriptions, query, size, after, descending=False)
 
     async def find(self, tenant_id: str, subscription_id: str) -> Document | None:
         return await self._subscriptions.find_one({"_id": subscription_id, "tenant_id": tenant_id})

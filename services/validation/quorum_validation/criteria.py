@@ -20,7 +20,9 @@ from quorum_validation.gate_model import (
     CriterionResult,
     GatePolicy,
     GateReport,
+    Named,
     OrganizationWeight,
+    Wording,
 )
 
 __all__ = ["Dominant", "Standing", "judge"]
@@ -38,6 +40,8 @@ class Dominant:
     weight: float
     # The name of its heaviest member, who stands for the customer.
     name: str
+    # That member's id: who may read the name is decided by the member's visibility.
+    organization_id: str
 
 
 @dataclass(frozen=True)
@@ -100,12 +104,24 @@ def _needed_approvals(quorum: float, members: int) -> int:
 @dataclass
 class _Outcome:
     criteria: list[CriterionResult] = field(default_factory=list)
-    clauses: list[str] = field(default_factory=list)
+    clauses: list[Wording] = field(default_factory=list)
 
-    def add(self, result: CriterionResult, clause: str | None = None) -> None:
+    def add(self, result: CriterionResult, clause: str | Wording | None = None) -> None:
         self.criteria.append(result)
         if not result.met and clause:
-            self.clauses.append(clause)
+            self.clauses.append((clause,) if isinstance(clause, str) else clause)
+
+    def summary(self) -> Wording:
+        """The unmet criteria's clauses as one sentence, "; " between them."""
+        parts: list[str | Named] = []
+        for clause in self.clauses:
+            for part in ("; ", *clause) if parts else clause:
+                # Words next to words are one part: one wording per sentence said.
+                if isinstance(part, str) and parts and isinstance(parts[-1], str):
+                    parts[-1] += part
+                else:
+                    parts.append(part)
+        return tuple(parts)
 
 
 def judge(
@@ -125,67 +141,53 @@ def judge(
     _council_criteria(policy, councils, council_votes, outcome)
 
     holds = all(c.met for c in outcome.criteria)
-    summary = f"gate into {policy.stage} holds" if holds else "; ".join(outcome.clauses)
+    summary = (f"gate into {policy.stage} holds",) if holds else outcome.summary()
     if not holds and not summary:  # every unmet criterion should have a clause; be safe
-        summary = f"gate into {policy.stage} does not hold"
+        summary = (f"gate into {policy.stage} does not hold",)
     return GateReport(
         stage=policy.stage,
         policy_version=policy.version,
         holds=holds,
         criteria=tuple(outcome.criteria),
-        summary=summary,
+        summary_wording=summary,
         evaluated_at=now,
         _weights_of=weights_of,
         weights_omitted=weights_omitted,
     )
 
 
-def _count_criteria(policy: GatePolicy, standing: Standing, outcome: _Outcome) -> None:
-    missing_customers = 0
-    missing_segments = 0
-    results: list[CriterionResult] = []
+def _at_least(name: str, required: int, actual: int, noun: str, note: str = "") -> CriterionResult:
+    """A criterion met by at least `required` of something: "2 of 3 customers"."""
+    return CriterionResult(
+        name=name,
+        required=float(required),
+        actual=float(actual),
+        met=actual >= required,
+        wording=(f"{actual} of {_plural(required, noun)}{note}",),
+    )
 
+
+def _count_criteria(policy: GatePolicy, standing: Standing, outcome: _Outcome) -> None:
+    results: list[CriterionResult] = []
+    missing: list[str] = []
     if policy.min_customers:
         actual = standing.customers
         note = ""
         if policy.sponsor_excluded and standing.sponsor_counted:
             actual -= 1
             note = " (the sponsor does not count)"
-        met = actual >= policy.min_customers
-        missing_customers = 0 if met else policy.min_customers - actual
-        results.append(
-            CriterionResult(
-                name="min_customers",
-                required=float(policy.min_customers),
-                actual=float(actual),
-                met=met,
-                detail=f"{actual} of {_plural(policy.min_customers, 'customer')}{note}",
-            )
-        )
-
+        results.append(_at_least("min_customers", policy.min_customers, actual, "customer", note))
+        if actual < policy.min_customers:
+            missing.append(_plural(policy.min_customers - actual, "more customer"))
     if policy.min_segments:
-        segments = standing.segments
-        actual = len(segments)
-        met = actual >= policy.min_segments
-        missing_segments = 0 if met else policy.min_segments - actual
-        listed = f": {', '.join(segments)}" if segments else ""
-        results.append(
-            CriterionResult(
-                name="min_segments",
-                required=float(policy.min_segments),
-                actual=float(actual),
-                met=met,
-                detail=f"{actual} of {_plural(policy.min_segments, 'segment')}{listed}",
-            )
-        )
+        actual = len(standing.segments)
+        listed = f": {', '.join(standing.segments)}" if standing.segments else ""
+        results.append(_at_least("min_segments", policy.min_segments, actual, "segment", listed))
+        if actual < policy.min_segments:
+            missing.append(_plural(policy.min_segments - actual, "more segment"))
 
     # Customers and segments read as one need: "needs 2 more customers from 1 more segment".
-    parts = []
-    if missing_customers:
-        parts.append(f"{_plural(missing_customers, 'more customer')}")
-    if missing_segments:
-        parts.append(f"{_plural(missing_segments, 'more segment')}")
-    clause = "needs " + " from ".join(parts) if parts else None
+    clause = "needs " + " from ".join(missing) if missing else None
     for result in results:
         outcome.add(result, clause)
         if not result.met:
@@ -193,15 +195,8 @@ def _count_criteria(policy: GatePolicy, standing: Standing, outcome: _Outcome) -
 
     if policy.min_active:
         actual = standing.active
-        met = actual >= policy.min_active
         outcome.add(
-            CriterionResult(
-                name="min_active",
-                required=float(policy.min_active),
-                actual=float(actual),
-                met=met,
-                detail=f"{actual} of {_plural(policy.min_active, 'active customer')}",
-            ),
+            _at_least("min_active", policy.min_active, actual, "active customer"),
             f"needs {_plural(policy.min_active - actual, 'more active customer')}",
         )
 
@@ -216,7 +211,7 @@ def _weight_criteria(policy: GatePolicy, standing: Standing, outcome: _Outcome) 
                 required=policy.min_weight,
                 actual=total,
                 met=met,
-                detail=f"total weight {_number(total)} of {_number(policy.min_weight)}",
+                wording=(f"total weight {_number(total)} of {_number(policy.min_weight)}",),
             ),
             # Round the gap up so "needs 0.01 more" never prints as "needs 0 more".
             f"needs {_number(_weight_gap(policy.min_weight, total))} more weight",
@@ -233,12 +228,13 @@ def _weight_criteria(policy: GatePolicy, standing: Standing, outcome: _Outcome) 
                     required=policy.max_share,
                     actual=0.0,
                     met=False,
-                    detail="no endorsement carries weight",
+                    wording=("no endorsement carries weight",),
                 ),
                 f"no endorsement carries weight, so the {cap} cap cannot be checked",
             )
             return
         share = dominant.weight / total
+        named = Named(dominant.organization_id, dominant.name)
         met = share <= policy.max_share + _EPSILON
         outcome.add(
             CriterionResult(
@@ -247,9 +243,9 @@ def _weight_criteria(policy: GatePolicy, standing: Standing, outcome: _Outcome) 
                 actual=share,
                 met=met,
                 subject=dominant.customer_id,
-                detail=f"{dominant.name} holds {_percent(share)} of the weight (cap {cap})",
+                wording=(named, f" holds {_percent(share)} of the weight (cap {cap})"),
             ),
-            f"{dominant.name} holds {_percent(share)} of the weight, over the {cap} cap",
+            (named, f" holds {_percent(share)} of the weight, over the {cap} cap"),
         )
 
 
@@ -266,7 +262,7 @@ def _commitment_criteria(policy: GatePolicy, standing: Standing, outcome: _Outco
                 actual=float(actual),
                 met=actual >= required,
                 subject=commitment.value,
-                detail=f"{actual} of {required} customers committed to {commitment.value}",
+                wording=(f"{actual} of {required} customers committed to {commitment.value}",),
             ),
             f"needs {_plural(required - actual, noun)}",
         )
@@ -293,7 +289,7 @@ def _council_criteria(
                     actual=0.0,
                     met=False,
                     subject=requirement.council_id,
-                    detail=f"council {requirement.council_id} does not exist",
+                    wording=(f"council {requirement.council_id} does not exist",),
                 ),
                 f"needs approval of council {requirement.council_id}, which does not exist",
             )
@@ -323,7 +319,7 @@ def _council_criteria(
                 actual=float(approvals),
                 met=met,
                 subject=council.council_id,
-                detail=f"council {council.name}: {tally}",
+                wording=(f"council {council.name}: {tally}",),
             ),
             f"needs approval of council {council.name} ({tally})",
         )

@@ -25,7 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from quorum.domain.v1 import domain_pb2
 from quorum_common.mongo import Document
 from quorum_validation.gate import Council, Evidence, GatePolicy, GateReport
-from quorum_validation.ledger import Entry
+from quorum_validation.lifecycle import Entry
 from quorum_validation.messages import (
     endorsement_document,
     policy_document,

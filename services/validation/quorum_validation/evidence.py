@@ -70,58 +70,42 @@ _READ_BATCH = 1000
 # idea's whole evidence is more than one transaction should write.
 CHUNK = 1000
 
+
+def _of_a_generation(keys: list[tuple[str, int]], **options: Any) -> IndexModel:
+    """An index within one generation of an idea's records or customers: the prefix every
+    read of an idea's evidence narrows to first."""
+    return IndexModel(
+        [("tenant_id", ASCENDING), ("idea_id", ASCENDING), ("generation", ASCENDING), *keys],
+        **options,
+    )
+
+
 INDEXES = {
     EVIDENCE: [
         IndexModel(
             [("tenant_id", ASCENDING), ("chain", ASCENDING), ("idea_id", ASCENDING)],
             name="by_chain",
         ),
-        IndexModel(
-            [
-                ("tenant_id", ASCENDING),
-                ("idea_id", ASCENDING),
-                ("generation", ASCENDING),
-                ("customer_id", ASCENDING),
-                ("weight", DESCENDING),
-                ("organization_id", ASCENDING),
-            ],
+        _of_a_generation(
+            [("customer_id", ASCENDING), ("weight", DESCENDING), ("organization_id", ASCENDING)],
             name="affiliates_heaviest_first",
             partialFilterExpression={"affiliate": True, "eligible": True},
         ),
-        IndexModel(
-            [
-                ("tenant_id", ASCENDING),
-                ("idea_id", ASCENDING),
-                ("generation", ASCENDING),
-                ("endorsed_at", ASCENDING),
-            ],
+        _of_a_generation(
+            [("endorsed_at", ASCENDING)],
             name="counted_by_age",
             partialFilterExpression={"dated": True, "eligible": True},
         ),
-        IndexModel(
-            [
-                ("tenant_id", ASCENDING),
-                ("idea_id", ASCENDING),
-                ("generation", ASCENDING),
-                ("rank", ASCENDING),
-                ("weight", DESCENDING),
-                ("organization_id", ASCENDING),
-            ],
+        _of_a_generation(
+            [("rank", ASCENDING), ("weight", DESCENDING), ("organization_id", ASCENDING)],
             # Also finds the records a rebuild has still to count (older generations).
             name="report_order",
             partialFilterExpression={"live": True},
         ),
     ],
     CUSTOMERS: [
-        IndexModel(
-            [
-                ("tenant_id", ASCENDING),
-                ("idea_id", ASCENDING),
-                ("generation", ASCENDING),
-                ("weight", DESCENDING),
-                ("customer_id", ASCENDING),
-            ],
-            name="heaviest_first",
+        _of_a_generation(
+            [("weight", DESCENDING), ("customer_id", ASCENDING)], name="heaviest_first"
         )
     ],
 }
@@ -150,12 +134,7 @@ class EvidenceStore:
         self, session: AsyncClientSession | None, tenant_id: str, idea_id: str
     ) -> list[Record]:
         """Every organization endorsing the idea (O(N): rebuilds, reports, advances)."""
-        cursor = self._records.find(
-            {"_id": under(tenant_id, idea_id), "live": True},
-            session=session,
-            batch_size=_READ_BATCH,
-        )
-        return [record_of(doc) async for doc in cursor]
+        return await self._every({"_id": under(tenant_id, idea_id), "live": True}, session)
 
     async def endorsing(
         self,
@@ -347,7 +326,10 @@ class EvidenceStore:
             session=session,
         )
         assert doc is not None, f"idea {idea_id} has no customer"
-        return Dominant(doc["customer_id"], doc["weight"], doc["heaviest"]["name"])
+        heaviest = doc["heaviest"]
+        return Dominant(
+            doc["customer_id"], doc["weight"], heaviest["name"], heaviest["organization_id"]
+        )
 
     async def listed(
         self, session: AsyncClientSession | None, tenant_id: str, idea_id: str, generation: int
@@ -394,6 +376,11 @@ class EvidenceStore:
         )
         return set(found)
 
+    async def _every(self, query: Document, session: AsyncClientSession | None) -> list[Record]:
+        """Every record `query` finds, read in large batches (it may be most of an idea's)."""
+        cursor = self._records.find(query, session=session, batch_size=_READ_BATCH)
+        return [record_of(doc) async for doc in cursor]
+
     async def records_touching(
         self,
         session: AsyncClientSession,
@@ -402,17 +389,15 @@ class EvidenceStore:
         organization_ids: Sequence[str],
     ) -> list[Record]:
         """The idea's endorsing records whose customer depends on these organizations."""
-        cursor = self._records.find(
+        return await self._every(
             {
                 "tenant_id": tenant_id,
                 "chain": {"$in": list(organization_ids)},
                 "idea_id": idea_id,
                 "live": True,
             },
-            session=session,
-            batch_size=_READ_BATCH,
+            session,
         )
-        return [record_of(doc) async for doc in cursor]
 
     async def is_customer(
         self,

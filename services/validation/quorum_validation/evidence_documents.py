@@ -255,7 +255,12 @@ def tally_document(tally: IdeaTally) -> Document:
         "commitments": {c.value: n for c, n in sorted(tally.commitments.items()) if n},
         "exact": format(tally.exact, "x"),
         "top": (
-            {"customer_id": top.customer_id, "weight": top.weight, "name": top.name}
+            {
+                "customer_id": top.customer_id,
+                "weight": top.weight,
+                "name": top.name,
+                "organization_id": top.organization_id,
+            }
             if top
             else None
         ),
@@ -264,6 +269,13 @@ def tally_document(tally: IdeaTally) -> Document:
         "pending": tally.pending,
         "leftovers": tally.leftovers,
     }
+
+
+def _dominant_of(doc: Mapping[str, Any]) -> Dominant:
+    # A tally saved before the leading member's id was kept: its customer's id, the
+    # member's own unless affiliates count once; the next change of the lead sets it.
+    organization_id = doc.get("organization_id", doc["customer_id"])
+    return Dominant(doc["customer_id"], doc["weight"], doc["name"], organization_id)
 
 
 def tally_of(doc: Mapping[str, Any]) -> IdeaTally:
@@ -276,7 +288,7 @@ def tally_of(doc: Mapping[str, Any]) -> IdeaTally:
         active=doc["active"],
         commitments={Commitment(c): n for c, n in doc["commitments"].items()},
         exact=int(doc["exact"], 16),
-        top=Dominant(top["customer_id"], top["weight"], top["name"]) if top else None,
+        top=_dominant_of(top) if top else None,
         sponsor_counted=doc["sponsor_counted"],
         fresh_since=doc["fresh_since"],
         generation=doc.get("generation", 0),

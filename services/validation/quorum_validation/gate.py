@@ -3,17 +3,19 @@
 Pure by design: no I/O, no clock, no protobuf. Everything the verdict depends on is an
 argument, so the same events replayed later give the same report (SPEC, "Gate policy").
 
-`evaluate` is the plain statement of the rules over an idea's full evidence: which
-endorsement counts, for which customer, with which weight. It is what reports, what-if
-and replays use. The consumer keeps the same verdict incrementally (`tally.py`); both
-fold into a `criteria.Standing` and let `criteria.judge` decide.
+`evaluate` applies the rules to an idea's full evidence: which endorsement counts, for
+which customer, with which weight (`_counted`, the one statement of them, read by the
+verdict and by the report's snapshot alike). It is what reports, what-if and replays
+use. The consumer keeps the same verdict incrementally (`tally.py`, through `exclusion`
+and `organization_weight`); both fold into a `criteria.Standing` and let
+`criteria.judge` decide.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -56,6 +58,7 @@ __all__ = [
     "chain_of",
     "customer_id_of",
     "evaluate",
+    "exclusion",
     "organization_weight",
     "revenue_factor",
     "stale_before",
@@ -180,9 +183,10 @@ def stale_before(now: datetime, max_age_days: int | None) -> datetime | None:
         return None
 
 
-def _exclusion(
+def exclusion(
     org: Organization | None, endorsement: Endorsement, cutoff: datetime | None
 ) -> ExclusionReason | None:
+    """Why an endorsement does not count (None: it counts); `cutoff` is `stale_before`."""
     if org is None:
         return ExclusionReason.UNKNOWN_ORGANIZATION
     if org.poor_fit:
@@ -200,39 +204,56 @@ def _customer_of(
     return organization_id
 
 
+# An endorsing organization as the rules count it: its (merged) endorsement, its directory
+# entry, its customer, why it does not count (None: it counts), its weight (0 if not).
+_Counted = tuple[Endorsement, Organization | None, str, ExclusionReason | None, float]
+
+
+def _counted(policy: GatePolicy, evidence: Evidence, now: datetime) -> Iterator[_Counted]:
+    """Every endorsing organization as the rules count it, in no particular order.
+
+    The one statement of which endorsement counts, for which customer, with what weight:
+    the verdict (`_fold_customers`) and the snapshot (`_organization_weights`) both read
+    it. It is `exclusion`, `organization_weight` and `customer_id_of` with the policy's
+    lookups hoisted out of the loop: an advance or a report over a popular idea counts
+    tens of thousands of endorsements.
+    """
+    directory = evidence.organizations
+    factors = dict(policy.relationship_factors)
+    revenue = _revenue_function(policy.weighting)
+    affiliates_count_once = policy.affiliates_count_once
+    cutoff = stale_before(now, policy.max_age_days)
+    for endorsement in _merge_endorsements(evidence.endorsements).values():
+        oid = endorsement.organization_id
+        org = directory.get(oid)
+        # customer_id_of, skipped for the usual organization without a parent: its own.
+        cid = oid
+        if affiliates_count_once and org is not None and org.parent_id is not None:
+            cid = customer_id_of(oid, directory)
+        reason = exclusion(org, endorsement, cutoff)
+        if org is None or reason is not None:
+            yield endorsement, org, cid, reason, 0.0
+            continue
+        # organization_weight; an IntEnum times a float is the same float as int() times it.
+        weight = bounded_organization_weight(
+            endorsement.importance * factors[org.relationship] * revenue(org.arr)
+        )
+        yield endorsement, org, cid, None, weight
+
+
 def _organization_weights(
     policy: GatePolicy, evidence: Evidence, now: datetime
 ) -> tuple[OrganizationWeight, ...]:
-    """The per-organization snapshot of a report (GateReport.weights), built on demand.
-
-    The plain statement of the rules: which endorsement counts, for which customer, with
-    what weight. `_fold_customers` applies the same rules in a faster form; the two must
-    agree (tests/unit/test_gate_speed_shape.py checks that they do).
-    """
-    directory = evidence.organizations
+    """The per-organization snapshot of a report (GateReport.weights), built on demand."""
     sponsor_id = evidence.sponsor_organization_id
-    merged = _merge_endorsements(evidence.endorsements)
-    cutoff = stale_before(now, policy.max_age_days)
-
-    # Weights before shares, which need the total.
-    rows: list[tuple[Endorsement, Organization | None, ExclusionReason | None, float]] = []
-    for oid in sorted(merged):
-        endorsement = merged[oid]
-        org = directory.get(oid)
-        reason = _exclusion(org, endorsement, cutoff)
-        weight = 0.0
-        if org is not None and reason is None:
-            weight = organization_weight(policy, org, endorsement.importance)
-        rows.append((endorsement, org, reason, weight))
-
+    rows = list(_counted(policy, evidence, now))
     # fsum is exact, hence independent of summation order: needed for replayable verdicts.
-    total = math.fsum(w for _, _, reason, w in rows if reason is None)
-
+    total = math.fsum(weight for *_, reason, weight in rows if reason is None)
     weights = [
         OrganizationWeight(
             organization_id=endorsement.organization_id,
             organization_name=org.name if org else "",
-            customer_id=_customer_of(policy, endorsement.organization_id, directory),
+            customer_id=cid,
             segment=org.segment if org else "",
             relationship=org.relationship if org else None,
             arr=org.arr if org else 0,
@@ -243,7 +264,7 @@ def _organization_weights(
             excluded_reason=reason,
             sponsor=endorsement.organization_id == sponsor_id,
         )
-        for endorsement, org, reason, weight in rows
+        for endorsement, org, cid, reason, weight in rows
     ]
     weights.sort(key=lambda w: (not w.eligible, -w.weight, w.organization_id))
     return tuple(weights)
@@ -266,20 +287,7 @@ class _Customers:
 def _fold_customers(
     policy: GatePolicy, evidence: Evidence, now: datetime
 ) -> tuple[_Customers, float]:
-    """The customers that count, and the total weight of the eligible endorsements.
-
-    A single pass with the policy's lookups hoisted and no object per endorsement (an
-    advance or a report over a popular idea folds tens of thousands). It applies the rules
-    of the snapshot (`_exclusion`, `organization_weight`, `customer_id_of`) and must agree
-    with `_organization_weights` on which organizations count, for which customer, with
-    which weight.
-    """
-    directory = evidence.organizations
-    factors = dict(policy.relationship_factors)
-    revenue = _revenue_function(policy.weighting)
-    affiliates_count_once = policy.affiliates_count_once
-    cutoff = stale_before(now, policy.max_age_days)
-
+    """The customers that count, and the total weight of the eligible endorsements."""
     customers = _Customers()
     weight_of, heaviest_of, commitments_of = (
         customers.weight,
@@ -289,24 +297,10 @@ def _fold_customers(
     eligible_weights: list[float] = []
     # (weight, organization) of every member of a customer that has several (affiliates).
     groups: dict[str, list[tuple[float, Organization]]] = {}
-    for endorsement in _merge_endorsements(evidence.endorsements).values():
-        oid = endorsement.organization_id
-        org = directory.get(oid)
-        # The rules of _exclusion, inlined.
-        if org is None or org.poor_fit:
+    for endorsement, org, cid, reason, weight in _counted(policy, evidence, now):
+        if org is None or reason is not None:
             continue
-        if cutoff is not None and endorsement.endorsed_at < cutoff:
-            continue
-        # organization_weight; an IntEnum times a float is the same float as int() times it.
-        weight = bounded_organization_weight(
-            endorsement.importance * factors[org.relationship] * revenue(org.arr)
-        )
         eligible_weights.append(weight)
-
-        # customer_id_of, skipped for the usual organization without a parent: its own.
-        cid = oid
-        if affiliates_count_once and org.parent_id is not None:
-            cid = customer_id_of(oid, directory)
         if cid not in weight_of:
             weight_of[cid] = weight
             heaviest_of[cid] = org
@@ -334,7 +328,8 @@ def _standing(
         # The heaviest customer, the smallest id among equals.
         top = max(weights.values())
         cid = min(c for c, weight in weights.items() if weight == top)
-        dominant = Dominant(cid, weights[cid], customers.heaviest[cid].name)
+        member = customers.heaviest[cid]
+        dominant = Dominant(cid, weights[cid], member.name, member.organization_id)
     heaviest = customers.heaviest.values()
     return Standing(
         customers=len(weights),

@@ -242,13 +242,39 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Named:
+    """An organization a report's sentence names; its id decides who may read the name."""
+
+    organization_id: str
+    name: str
+
+
+# A report's sentence in parts: words, and the organizations it names kept apart from them,
+# so that the sentence can be said again without a name its reader may not know.
+Wording = tuple[str | Named, ...]
+
+
+def said(wording: Wording) -> str:
+    """The sentence with every name in it."""
+    return "".join(part if isinstance(part, str) else part.name for part in wording)
+
+
+def names_anyone(wording: Wording) -> bool:
+    return any(isinstance(part, Named) for part in wording)
+
+
+@dataclass(frozen=True)
 class CriterionResult:
     name: str
     required: float
     actual: float
     met: bool
     subject: str = ""  # commitment name, council id, or dominant customer id
-    detail: str = ""
+    wording: Wording = ()
+
+    @property
+    def detail(self) -> str:
+        return said(self.wording)
 
 
 @dataclass(frozen=True)
@@ -285,7 +311,8 @@ class GateReport:
     policy_version: int
     holds: bool
     criteria: tuple[CriterionResult, ...]
-    summary: str
+    # The summary in parts: "needs 2 more customers; MegaCorp holds 90% of the weight, ...".
+    summary_wording: Wording
     evaluated_at: datetime
     # Builds `weights` from immutable inputs, so building it later gives exactly what
     # building it during the evaluation would have.
@@ -298,11 +325,15 @@ class GateReport:
         "policy_version",
         "holds",
         "criteria",
-        "summary",
+        "summary_wording",
         "weights_omitted",
         "weights",
         "evaluated_at",
     )
+
+    @property
+    def summary(self) -> str:
+        return said(self.summary_wording)
 
     @cached_property
     def weights(self) -> tuple[OrganizationWeight, ...]:

@@ -21,14 +21,14 @@ from quorum.events.v1 import events_pb2
 from quorum_common.events import PoisonEvent, from_timestamp
 from quorum_common.processed import Consumed
 from quorum_common.unit_of_work import Unit
-from quorum_validation.evidence import EvidenceStore, Record, record_key
+from quorum_validation.evidence import Record, record_key
 from quorum_validation.gate import Endorsement, Importance
 from quorum_validation.judging import Change, Judging, Work, idea_event
-from quorum_validation.ledger import Entry, LedgerStore, next_stage_of, status_number
-from quorum_validation.lifecycle import Status, applies
+from quorum_validation.ledger import status_number
+from quorum_validation.lifecycle import Entry, Status, applies, next_stage_of
 from quorum_validation.messages import commitment_of
 from quorum_validation.pipeline import Pipeline
-from quorum_validation.policies import PolicyStore
+from quorum_validation.stores import Stores
 from quorum_validation.usecases import moment
 
 # The idea events that are evidence; the consumer passes the others over.
@@ -103,15 +103,11 @@ class IdeaEvents:
 
     def __init__(
         self,
-        ledger: LedgerStore,
-        evidence: EvidenceStore,
-        policies: PolicyStore,
+        stores: Stores,
         judging: Judging,
         clock: Callable[[], datetime] = moment,
     ) -> None:
-        self._ledger = ledger
-        self._evidence = evidence
-        self._policies = policies
+        self._stores = stores
         self._judging = judging
         self._clock = clock
 
@@ -129,10 +125,10 @@ class IdeaEvents:
                 sources[merged.source_idea_id] = (envelope.tenant_id, merged.target_idea_id)
             for oid, *_ in told:
                 keys.append(record_key(envelope.tenant_id, envelope.idea_id, oid))
-        entries = await self._ledger.entries(session, [*by_idea, *sources])
+        entries = await self._stores.ledger.entries(session, [*by_idea, *sources])
         tenants = {item.event.envelope.tenant_id for item in consumed}
-        pipelines = await self._policies.pipelines(tenants, session)
-        records = await self._evidence.records(session, keys)
+        pipelines = await self._stores.policies.pipelines(tenants, session)
+        records = await self._stores.evidence.records(session, keys)
 
         works: dict[str, Work] = {}
         for idea_id, items in by_idea.items():
@@ -153,7 +149,7 @@ class IdeaEvents:
                 continue  # new, or its version moved already (a merge's source)
             if (work.entry.gate, work.entry.status) != (read.gate, read.status):
                 work.entry = replace(work.entry, version=read.version + 1)
-        await self._ledger.save(session, [(w.entry, w.read_version) for w in changed])
+        await self._stores.ledger.save(session, [(w.entry, w.read_version) for w in changed])
         for work in changed:
             for event, trace in work.events:
                 unit.publish([event], trace=trace)

@@ -11,9 +11,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from quorum_common.errors import FieldViolation, InvalidArgument
 from quorum_common.events import now
 from quorum_common.mongo import Document
-from quorum_validation.decisions import Decisions
-from quorum_validation.directory import DirectoryStore
-from quorum_validation.evidence import EvidenceStore
 from quorum_validation.gate import (
     Council,
     Evidence,
@@ -26,7 +23,7 @@ from quorum_validation.gate import (
 from quorum_validation.ledger import LEDGER, entry_of
 from quorum_validation.lifecycle import Status
 from quorum_validation.messages import endorsement_from
-from quorum_validation.policies import PolicyStore
+from quorum_validation.stores import Stores
 
 
 @dataclass(frozen=True)
@@ -129,22 +126,16 @@ class Insights:
     def __init__(
         self,
         database: AsyncDatabase[Document],
-        evidence: EvidenceStore,
-        directory: DirectoryStore,
-        policies: PolicyStore,
-        decisions: Decisions,
+        stores: Stores,
     ) -> None:
         self._ledger = database[LEDGER]
-        self._evidence = evidence
-        self._directory = directory
-        self._policies = policies
-        self._decisions = decisions
+        self._stores = stores
 
     async def organization(self, tenant_id: str, organization_id: str) -> OrganizationScorecard:
         submitted = await self._ledger.count_documents(
             {"tenant_id": tenant_id, "sponsor_organization_id": organization_id}
         )
-        endorsed_ideas = await self._evidence.ideas_endorsed_by(tenant_id, organization_id)
+        endorsed_ideas = await self._stores.evidence.ideas_endorsed_by(tenant_id, organization_id)
         endorsed_query = {"tenant_id": tenant_id, "_id": {"$in": endorsed_ideas}}
         launched = await self._ledger.count_documents(
             {**endorsed_query, "status": Status.LAUNCHED.value}
@@ -154,7 +145,7 @@ class Insights:
         )
         waits = [
             max(0.0, days_between(endorsed_at, decided_at))
-            for endorsed_at, decided_at in await self._decisions.endorsed_before(
+            for endorsed_at, decided_at in await self._stores.decisions.endorsed_before(
                 tenant_id, organization_id
             )
         ]
@@ -168,18 +159,20 @@ class Insights:
         )
 
     async def tenant(self, tenant_id: str) -> TenantScorecard:
-        overrides = await self._decisions.count({"tenant_id": tenant_id, "kind": "OVERRIDDEN"})
+        overrides = await self._stores.decisions.count(
+            {"tenant_id": tenant_id, "kind": "OVERRIDDEN"}
+        )
         launched = await self._ledger.count_documents(
             {"tenant_id": tenant_id, "status": Status.LAUNCHED.value}
         )
         clean = await self._ledger.count_documents(
             {"tenant_id": tenant_id, "status": Status.LAUNCHED.value, "overridden": {"$ne": True}}
         )
-        stopped = await self._decisions.single_customer_ideas_stopped(tenant_id)
+        stopped = await self._stores.decisions.single_customer_ideas_stopped(tenant_id)
         return TenantScorecard(overrides, launched, clean, stopped)
 
     async def what_if(self, tenant_id: str, draft: GatePolicy) -> WhatIf:
-        pipeline = await self._policies.pipeline(tenant_id)
+        pipeline = await self._stores.policies.pipeline(tenant_id)
         if draft.stage not in pipeline.stages[1:]:
             raise InvalidArgument(
                 [FieldViolation("draft.stage", f"must be one of {', '.join(pipeline.stages[1:])}")]
@@ -187,7 +180,7 @@ class Insights:
         current = pipeline.policy_into(draft.stage)
         draft = replace(draft, version=current.version + 1)
         before = pipeline.stages[pipeline.stages.index(draft.stage) - 1]
-        directory = await self._directory.load(tenant_id)
+        directory = await self._stores.directory.load(tenant_id)
         moment = now()
         opened, closed, unchanged = [], [], 0
         cursor = self._ledger.find(
@@ -195,7 +188,7 @@ class Insights:
         )
         async for doc in cursor:
             entry = entry_of(doc)
-            records = await self._evidence.idea_records(None, tenant_id, entry.idea_id)
+            records = await self._stores.evidence.idea_records(None, tenant_id, entry.idea_id)
             evidence = Evidence(
                 endorsements=tuple(r.endorsement for r in records if r.endorsement is not None),
                 sponsor_organization_id=entry.sponsor_organization_id,
@@ -215,9 +208,9 @@ class Insights:
             else:
                 unchanged += 1
         refused, checked = [], 0
-        async for decision in self._decisions.advances_into(tenant_id, draft.stage):
+        async for decision in self._stores.decisions.advances_into(tenant_id, draft.stage):
             checked += 1
-            endorsements, weights = await self._decisions.snapshot(decision)
+            endorsements, weights = await self._stores.decisions.snapshot(decision)
             replayed = replay_with(draft, decision, endorsements, weights)
             if not replayed.holds:
                 refused.append(Refused(decision["idea_id"], decision["at"], replayed.summary))

@@ -57,8 +57,7 @@ from quorum_validation.gate import (
     customer_id_of,
     stale_before,
 )
-from quorum_validation.ledger import Entry
-from quorum_validation.lifecycle import GateChange, GateState, gate_change
+from quorum_validation.lifecycle import Entry, GateChange, GateState, gate_change
 from quorum_validation.messages import LISTED, report_message
 from quorum_validation.pipeline import Pipeline
 from quorum_validation.tally import (

@@ -20,9 +20,10 @@ from quorum.domain.v1 import domain_pb2
 from quorum_common.errors import Conflict, NotFound
 from quorum_common.mongo import Document
 from quorum_validation.evidence import tally_document, tally_of
-from quorum_validation.lifecycle import GateState, Status
-from quorum_validation.pipeline import Pipeline
-from quorum_validation.tally import IdeaTally
+
+# The entry is the lifecycle's (its rules decide on it); what the ledger keeps of it is here.
+from quorum_validation.lifecycle import Entry as Entry
+from quorum_validation.lifecycle import GateState, Status, Vote
 
 LEDGER = "stage_ledger"
 INDEXES = {
@@ -53,62 +54,6 @@ _STATUS_NUMBER = {
 
 def status_number(status: Status) -> int:
     return int(_STATUS_NUMBER[status])
-
-
-@dataclass(frozen=True)
-class Vote:
-    approve: bool
-    comment: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One idea's line in the ledger."""
-
-    idea_id: str
-    tenant_id: str
-    stage: str
-    status: Status
-    sponsor_organization_id: str
-    # Council votes by stage (the gate they are about), council, organization.
-    council_votes: dict[str, dict[str, dict[str, Vote]]]
-    gate: GateState | None
-    version: int
-    entered_stage_at: datetime
-    merged_into: str = ""
-    overridden: bool = False
-    co_signed_by: tuple[str, ...] = ()
-    # The stage after this one while the idea is open ("" otherwise), kept so that
-    # progress needs no pipeline.
-    next_stage: str = ""
-    # Organizations with at least one endorsing member.
-    organization_count: int = 0
-    # Events up to this idea version were applied before evidence became per
-    # organization (an upgraded entry): none of them applies again.
-    version_floor: int = 0
-    # The sponsor's chain of parents (what a directory change of theirs touches).
-    sponsor_chain: tuple[str, ...] = ()
-    # The gate into next_stage, kept up to date (None: no gate is judged).
-    tally: IdeaTally | None = None
-    # The ideas service's version of the idea whose events are all applied here: a
-    # reader that saw version N waits for N (read-your-writes across the services).
-    idea_version: int = 0
-
-    def votes_for(self, stage: str) -> dict[str, dict[str, bool]]:
-        return {
-            council: {org: vote.approve for org, vote in votes.items()}
-            for council, votes in self.council_votes.get(stage, {}).items()
-        }
-
-    @property
-    def judged(self) -> bool:
-        """Whether a gate is judged: the idea is open with a stage ahead."""
-        return self.status is Status.OPEN and bool(self.next_stage)
-
-
-def next_stage_of(pipeline: Pipeline, stage: str, status: Status) -> str:
-    return (pipeline.next_stage(stage) or "") if status is Status.OPEN else ""
 
 
 def entry_of(doc: Document) -> Entry:

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 
 from quorum_common.errors import FailedPrecondition, PreconditionViolation, Violations
-from quorum_validation.gate import Endorsement, GateReport
+from quorum_validation.gate import Council, Endorsement, GateReport
 from quorum_validation.pipeline import Pipeline
+from quorum_validation.tally import IdeaTally
 
 
 class Status(StrEnum):
@@ -122,6 +124,62 @@ class GateState:
     holds: bool
 
 
+@dataclass(frozen=True)
+class Vote:
+    approve: bool
+    comment: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One idea's line in the ledger."""
+
+    idea_id: str
+    tenant_id: str
+    stage: str
+    status: Status
+    sponsor_organization_id: str
+    # Council votes by stage (the gate they are about), council, organization.
+    council_votes: dict[str, dict[str, dict[str, Vote]]]
+    gate: GateState | None
+    version: int
+    entered_stage_at: datetime
+    merged_into: str = ""
+    overridden: bool = False
+    co_signed_by: tuple[str, ...] = ()
+    # The stage after this one while the idea is open ("" otherwise), kept so that
+    # progress needs no pipeline.
+    next_stage: str = ""
+    # Organizations with at least one endorsing member.
+    organization_count: int = 0
+    # Events up to this idea version were applied before evidence became per
+    # organization (an upgraded entry): none of them applies again.
+    version_floor: int = 0
+    # The sponsor's chain of parents (what a directory change of theirs touches).
+    sponsor_chain: tuple[str, ...] = ()
+    # The gate into next_stage, kept up to date (None: no gate is judged).
+    tally: IdeaTally | None = None
+    # The ideas service's version of the idea whose events are all applied here: a
+    # reader that saw version N waits for N (read-your-writes across the services).
+    idea_version: int = 0
+
+    def votes_for(self, stage: str) -> dict[str, dict[str, bool]]:
+        return {
+            council: {org: vote.approve for org, vote in votes.items()}
+            for council, votes in self.council_votes.get(stage, {}).items()
+        }
+
+    @property
+    def judged(self) -> bool:
+        """Whether a gate is judged: the idea is open with a stage ahead."""
+        return self.status is Status.OPEN and bool(self.next_stage)
+
+
+def next_stage_of(pipeline: Pipeline, stage: str, status: Status) -> str:
+    return (pipeline.next_stage(stage) or "") if status is Status.OPEN else ""
+
+
 def gate_change(previous: GateState | None, stage: str, holds: bool) -> GateChange | None:
     """Opened/closed are published only on transitions, never on every evaluation."""
     was_open = previous is not None and previous.stage == stage and previous.holds
@@ -187,3 +245,80 @@ def refusal(report: GateReport) -> FailedPrecondition:
 
 def _number(value: float) -> str:
     return f"{value:g}" if value != int(value) else str(int(value))
+
+
+# --------------------------------------------------------------------------- decisions
+# What a PDP tool's and an admin's calls do to an idea's entry, once the inputs are read:
+# `usecases.py` reads them, decides here and commits the outcome in one unit of work.
+
+
+def moved(entry: Entry, pipeline: Pipeline, stage: str, at: datetime) -> Entry:
+    """The entry once it entered `stage` (an advance or an override)."""
+    status = status_after_advance(pipeline, stage)
+    return replace(
+        entry,
+        stage=stage,
+        status=status,
+        gate=None,
+        entered_stage_at=at,
+        next_stage=next_stage_of(pipeline, stage, status),
+    )
+
+
+def check_override(report: GateReport) -> None:
+    if report.holds:
+        raise FailedPrecondition(
+            f"the gate into {report.stage} holds; advance the idea instead of overriding"
+        )
+
+
+def declined(entry: Entry) -> Entry:
+    return replace(entry, status=Status.DECLINED, gate=None, next_stage="")
+
+
+def voted_gate(entry: Entry, pipeline: Pipeline) -> str:
+    """The stage whose gate a council votes on now, or FailedPrecondition saying why none."""
+    check_open(entry.status, entry.idea_id)
+    stage = pipeline.next_stage(entry.stage)
+    if stage is None:
+        raise FailedPrecondition(f"idea {entry.idea_id} is at the end of the pipeline")
+    return stage
+
+
+@dataclass(frozen=True)
+class CouncilVotes:
+    """A council's members' votes on the gate into `stage`, after one more vote."""
+
+    stage: str
+    approvals: int
+    rejections: int
+
+
+def voted(
+    entry: Entry,
+    stage: str,
+    council: Council,
+    organization_id: str,
+    vote: Vote,
+) -> tuple[Entry, CouncilVotes]:
+    """The entry with a member organization's vote on the gate into `stage` (changeable
+    until the idea moves), and how the council's members now vote."""
+    if organization_id not in council.member_ids:
+        raise FailedPrecondition(
+            f"organization {organization_id} is not a member of council {council.council_id}"
+        )
+    votes = {
+        s: {c: dict(v) for c, v in councils.items()} for s, councils in entry.council_votes.items()
+    }
+    votes.setdefault(stage, {}).setdefault(council.council_id, {})[organization_id] = vote
+    members = [v for o, v in votes[stage][council.council_id].items() if o in council.member_ids]
+    approvals = sum(1 for v in members if v.approve)
+    counted = CouncilVotes(stage, approvals, len(members) - approvals)
+    return replace(entry, council_votes=votes), counted
+
+
+def co_signed(entry: Entry, council_id: str) -> Entry | None:
+    """The entry co-signed by a council; None when it already is (twice changes nothing)."""
+    if council_id in entry.co_signed_by:
+        return None
+    return replace(entry, co_signed_by=tuple(sorted({*entry.co_signed_by, council_id})))

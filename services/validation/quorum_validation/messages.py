@@ -22,6 +22,7 @@ from quorum_validation.gate import (
     Relationship,
     Weighting,
 )
+from quorum_validation.gate_model import Named, Wording, names_anyone
 from quorum_validation.limits import (
     bounded_arr,
     bounded_count,
@@ -334,6 +335,18 @@ def weight_document(w: OrganizationWeight) -> Document:
     }
 
 
+def phrases(wording: Wording) -> list[domain_pb2.Phrase]:
+    """A sentence's parts, sent only when it names an organization (its text says the rest)."""
+    if not names_anyone(wording):
+        return []
+    return [
+        domain_pb2.Phrase(text=part.name, organization_id=part.organization_id)
+        if isinstance(part, Named)
+        else domain_pb2.Phrase(text=part)
+        for part in wording
+    ]
+
+
 def report_message(report: GateReport) -> domain_pb2.GateReport:
     shown, omitted = listed(report)
     return domain_pb2.GateReport(
@@ -348,10 +361,12 @@ def report_message(report: GateReport) -> domain_pb2.GateReport:
                 met=c.met,
                 subject=c.subject,
                 detail=c.detail,
+                detail_phrases=phrases(c.wording),
             )
             for c in report.criteria
         ],
         summary=report.summary,
+        summary_phrases=phrases(report.summary_wording),
         weights=[
             domain_pb2.OrganizationWeight(
                 organization_id=w.organization_id,

@@ -39,7 +39,8 @@ from quorum_validation.evidence import (
     under,
 )
 from quorum_validation.judging import Judging, Work
-from quorum_validation.ledger import LEDGER, entry_document, entry_of, next_stage_of
+from quorum_validation.ledger import LEDGER, entry_document, entry_of
+from quorum_validation.lifecycle import next_stage_of
 from quorum_validation.messages import endorsement_from
 from quorum_validation.policies import PolicyStore
 from quorum_validation.usecases import moment

@@ -20,9 +20,7 @@ from quorum_common.events import new_event, now, timestamp
 from quorum_common.mongo import Document
 from quorum_common.outbox import Outbox
 from quorum_common.unit_of_work import Unit, commit
-from quorum_validation.directory import DirectoryStore
-from quorum_validation.evidence import EvidenceStore
-from quorum_validation.ledger import LedgerStore
+from quorum_validation.stores import Stores
 
 INTRODUCTIONS = "introductions"
 INDEXES = {
@@ -69,16 +67,12 @@ class Peers:
         self,
         client: AsyncMongoClient[Document],
         outbox: Outbox | None,
-        ledger: LedgerStore,
-        evidence: EvidenceStore,
-        directory: DirectoryStore,
+        stores: Stores,
         database: AsyncDatabase[Document],
     ) -> None:
         self._client = client
         self._outbox = outbox
-        self._ledger = ledger
-        self._evidence = evidence
-        self._directory = directory
+        self._stores = stores
         self._introductions = database[INTRODUCTIONS]
 
     async def peers(
@@ -88,14 +82,14 @@ class Peers:
         organization_id: str,
         session: AsyncClientSession | None = None,
     ) -> list[Peer]:
-        await self._ledger.entry(tenant_id, idea_id, session)  # NOT_FOUND before anything
-        endorsing = self._evidence.endorsing
+        await self._stores.ledger.entry(tenant_id, idea_id, session)  # NOT_FOUND before anything
+        endorsing = self._stores.evidence.endorsing
         if organization_id not in await endorsing(tenant_id, idea_id, [organization_id], session):
             raise FailedPrecondition("only organizations that endorse an idea see its peers")
         # The opted-in organizations are few next to an idea's endorsers: ask about them.
         visible = [
             doc
-            for doc in await self._directory.peer_visible_documents(tenant_id, session)
+            for doc in await self._stores.directory.peer_visible_documents(tenant_id, session)
             if doc["organization_id"] != organization_id
         ]
         endorsers = await endorsing(
@@ -175,7 +169,7 @@ class Peers:
             if accept:
                 contacts = {
                     d["organization_id"]: d.get("contact", "")
-                    for d in await self._directory.load_documents(
+                    for d in await self._stores.directory.load_documents(
                         tenant_id,
                         [doc["requester_organization_id"], doc["peer_organization_id"]],
                         session,

@@ -20,18 +20,16 @@ from datetime import datetime
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
 
 from quorum_common.mongo import Document
 from quorum_common.outbox import Outbox
 from quorum_common.unit_of_work import Unit, commit
-from quorum_common.waits import woken
+from quorum_common.workers import run_woken
 from quorum_validation.directory import EVERY_IDEA, REEVALUATIONS, TENANTS
-from quorum_validation.evidence import EvidenceStore, Record
+from quorum_validation.evidence import Record
 from quorum_validation.judging import Change, Judging, Work
-from quorum_validation.ledger import LedgerStore
 from quorum_validation.lifecycle import Status
-from quorum_validation.policies import PolicyStore
+from quorum_validation.stores import Stores
 from quorum_validation.usecases import moment
 
 log = logging.getLogger(__name__)
@@ -43,9 +41,7 @@ class Reevaluator:
         client: AsyncMongoClient[Document],
         database: AsyncDatabase[Document],
         outbox: Outbox | None,
-        ledger: LedgerStore,
-        evidence: EvidenceStore,
-        policies: PolicyStore,
+        stores: Stores,
         judging: Judging,
         clock: Callable[[], datetime] = moment,
     ) -> None:
@@ -53,9 +49,7 @@ class Reevaluator:
         self._outbox = outbox
         self._marks = database[REEVALUATIONS]
         self._tenants = database[TENANTS]
-        self._ledger = ledger
-        self._evidence = evidence
-        self._policies = policies
+        self._stores = stores
         self._judging = judging
         self._clock = clock
         self._wake = asyncio.Event()
@@ -89,7 +83,7 @@ class Reevaluator:
     async def finish_rebuilds(self) -> int:
         """Carry every unfinished rebuild and clean-up on, a chunk per transaction."""
         changed = 0
-        while ideas := await self._ledger.unfinished():
+        while ideas := await self._stores.ledger.unfinished():
             for idea_id in ideas:
 
                 async def work(unit: Unit, idea_id: str = idea_id) -> bool:
@@ -103,9 +97,9 @@ class Reevaluator:
     ) -> int:
         touched: set[str] = set()
         if organizations:
-            touched = await self._evidence.ideas_touching(tenant_id, organizations)
-            touched |= await self._ledger.ideas_sponsored_within(tenant_id, organizations)
-        ids = sorted(set(await self._ledger.open_ideas(tenant_id)) if every else touched)
+            touched = await self._stores.evidence.ideas_touching(tenant_id, organizations)
+            touched |= await self._stores.ledger.ideas_sponsored_within(tenant_id, organizations)
+        ids = sorted(set(await self._stores.ledger.open_ideas(tenant_id)) if every else touched)
         changed = 0
         for idea_id in ids:
             # Only the organizations whose directory entries changed are judged again.
@@ -119,7 +113,7 @@ class Reevaluator:
 
     async def _one(self, unit: Unit, tenant_id: str | None, idea_id: str, again: list[str]) -> bool:
         """Judge one idea again (`tenant_id` None: carry its unfinished rebuild on)."""
-        entries = await self._ledger.entries(unit.session, [idea_id])
+        entries = await self._stores.ledger.entries(unit.session, [idea_id])
         entry = entries.get(idea_id)
         if entry is None:
             return False
@@ -129,13 +123,13 @@ class Reevaluator:
                 return False  # finished meanwhile
         elif entry.tenant_id != tenant_id or entry.status is not Status.OPEN:
             return False
-        pipeline = await self._policies.pipeline(entry.tenant_id, unit.session)
+        pipeline = await self._stores.policies.pipeline(entry.tenant_id, unit.session)
         work = Work(entry, entry.version, pipeline)
         if again:
             # Each record whose customer depends on a changed entry is judged again
             # with the directory as it is now, and written even if unchanged: a batch
             # that read the old entry concurrently then conflicts and runs again.
-            for record in await self._evidence.records_touching(
+            for record in await self._stores.evidence.records_touching(
                 unit.session, entry.tenant_id, idea_id, again
             ):
                 plain = Record(
@@ -150,15 +144,13 @@ class Reevaluator:
             return False  # same verdict, same tally: nothing to write, nothing to tell
         # The version moves with the verdict only, as an expected_version reader expects.
         saved = replace(work.entry, version=entry.version + 1 if moved else entry.version)
-        await self._ledger.save(unit.session, [(saved, entry.version)])
+        await self._stores.ledger.save(unit.session, [(saved, entry.version)])
         unit.publish([event for event, _ in work.events])
         return bool(work.events)
 
     async def run(self, sweep_seconds: float = 5.0) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.run_once()
-            except PyMongoError as error:
-                log.warning("re-evaluation failed, will retry: %s", error)
-            await woken(self._wake, sweep_seconds)
+        async def look() -> float:
+            await self.run_once()
+            return sweep_seconds
+
+        await run_woken(self._wake, look, log, "re-evaluation", sweep_seconds)

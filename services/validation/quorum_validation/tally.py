@@ -34,6 +34,7 @@ from quorum_validation.gate import (
     GatePolicy,
     Organization,
     Relationship,
+    exclusion,
     organization_weight,
 )
 
@@ -103,20 +104,14 @@ def contribution(
     top: str,
     cutoff: datetime | None,
 ) -> Contribution:
-    """The rules of `gate._organization_weights` for one organization.
+    """The gate's rules (`gate.exclusion`, `gate.organization_weight`) for one organization.
 
     `top` is the head of its corporate tree (`gate.customer_id_of`), its customer when
     affiliates count once; `cutoff` is `gate.stale_before` of the moment judged.
     """
     oid = endorsement.organization_id
     customer_id = top if policy.affiliates_count_once else oid
-    reason = None
-    if organization is None:
-        reason = ExclusionReason.UNKNOWN_ORGANIZATION
-    elif organization.poor_fit:
-        reason = ExclusionReason.POOR_FIT
-    elif cutoff is not None and endorsement.endorsed_at < cutoff:
-        reason = ExclusionReason.STALE
+    reason = exclusion(organization, endorsement, cutoff)
     if organization is None or reason is not None:
         return Contribution(customer_id, 0.0, reason, None)
     weight = organization_weight(policy, organization, endorsement.importance)
@@ -138,6 +133,7 @@ class _View:
     """What a customer adds to the idea's tally."""
 
     weight: float
+    organization_id: str  # of its heaviest member, as is the name
     name: str
     segment: str
     active: bool
@@ -173,6 +169,7 @@ class Customer:
         assert heaviest is not None, "a customer's heaviest member is settled before its view"
         return _View(
             weight=self.weight,
+            organization_id=heaviest.organization_id,
             name=heaviest.name,
             segment=heaviest.segment,
             active=heaviest.relationship is Relationship.ACTIVE,
@@ -346,7 +343,7 @@ class Recount:
             top = tally.top
             if top is not None and cid == top.customer_id:
                 if after is not None and after.weight >= top.weight:
-                    tally.top = Dominant(cid, after.weight, after.name)
+                    tally.top = Dominant(cid, after.weight, after.name, after.organization_id)
                 else:
                     unknown = True  # it got lighter or left: someone else may lead
             elif after is not None and (
@@ -354,7 +351,7 @@ class Recount:
                 or after.weight > top.weight
                 or (after.weight == top.weight and cid < top.customer_id)
             ):
-                tally.top = Dominant(cid, after.weight, after.name)
+                tally.top = Dominant(cid, after.weight, after.name, after.organization_id)
         if not tally.customers:
             tally.top = None
             return False
@@ -406,6 +403,6 @@ def build(
             or view.weight > top.weight
             or (view.weight == top.weight and customer.customer_id < top.customer_id)
         ):
-            tally.top = Dominant(customer.customer_id, view.weight, view.name)
+            tally.top = Dominant(customer.customer_id, view.weight, view.name, view.organization_id)
     tally.sponsor_counted = sponsor_customer is not None and sponsor_customer in customers
     return tally, customers

@@ -1,17 +1,18 @@
 """What a PDP tool and the vendor's admins do to an idea's stage, one unit of work each.
 
-Each use case reads the ledger entry, decides with the pure rules (`lifecycle`, `gate`),
-records the decision, re-judges the next gate (`judging`) and commits the entry with the
-events it owes (`unit_of_work.commit`, relayed from memory). An advance or an override
-judges the full evidence with `gate.evaluate` (the plain statement of the rules) and
-freezes it in the decision; that reads every record of the idea, which an advance may.
-"""
+Every change goes one way, `Gates._change`: it reads the ledger entry, hands it to the use
+case's decision (the pure rules of `lifecycle` and `gate`, fed with what the use case
+reads), keeps the decision record, re-judges the next gate (`judging`) and commits the
+entry with the events it owes (`unit_of_work.commit`, retried whole, relayed from memory).
+An advance or an override judges the full evidence with `gate.evaluate` and freezes it in
+the decision; that reads every record of the idea, which an advance may."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -24,16 +25,13 @@ from quorum_common.mongo import Document
 from quorum_common.outbox import Outbox
 from quorum_common.unit_of_work import Unit, commit
 from quorum_validation import lifecycle
-from quorum_validation.decisions import Decisions
-from quorum_validation.directory import DirectoryStore
-from quorum_validation.evidence import EvidenceStore
 from quorum_validation.gate import Evidence, GatePolicy, GateReport, evaluate
 from quorum_validation.judging import Judging, Work, idea_event
-from quorum_validation.ledger import Entry, LedgerStore, Vote, next_stage_of, status_number
-from quorum_validation.lifecycle import Status
+from quorum_validation.ledger import status_number
+from quorum_validation.lifecycle import CouncilVotes, Entry, Status, Vote
 from quorum_validation.messages import report_message
 from quorum_validation.pipeline import Pipeline
-from quorum_validation.policies import PolicyStore
+from quorum_validation.stores import Stores
 
 
 def moment() -> datetime:
@@ -62,6 +60,40 @@ class _Judged:
     report: GateReport
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A decision to keep for good (`decisions.py`): what was decided, by whom, on what."""
+
+    kind: str  # ADVANCED, REJECTED, OVERRIDDEN, DECLINED
+    actor: domain_pb2.Actor
+    evidence: Evidence
+    policy: GatePolicy | None = None
+    report: GateReport | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Decided(Generic[T]):
+    """What a use case decided about one idea, for `Gates._change` to commit."""
+
+    answer: T
+    # The entry after the decision (None: it stays as it is).
+    entry: Entry | None = None
+    events: tuple[events_pb2.Event, ...] = ()
+    record: Kept | None = None
+    # Raised to the caller once the rest (a rejected advance's record and event) commits.
+    refusal: FailedPrecondition | None = None
+
+
+# A use case's decision about the entry it is handed (read in the unit of work, with the
+# tenant's pipeline and the moment it is decided at); it reads in the unit what else it
+# needs and writes nothing itself.
+Decide = Callable[[Unit, Entry, Pipeline, datetime], Awaitable[Decided[T]]]
+
+
 class Gates:
     """The gate use cases; reads go to the stores directly."""
 
@@ -69,21 +101,13 @@ class Gates:
         self,
         client: AsyncMongoClient[Document],
         outbox: Outbox | None,
-        ledger: LedgerStore,
-        evidence: EvidenceStore,
-        directory: DirectoryStore,
-        policies: PolicyStore,
-        decisions: Decisions,
+        stores: Stores,
         judging: Judging,
         clock: Callable[[], datetime] = moment,
     ) -> None:
         self._client = client
         self._outbox = outbox
-        self._ledger = ledger
-        self._evidence = evidence
-        self._directory = directory
-        self._policies = policies
-        self._decisions = decisions
+        self._stores = stores
         self._judging = judging
         self._clock = clock
 
@@ -93,13 +117,13 @@ class Gates:
         self, entry: Entry, stage: str, session: AsyncClientSession | None = None
     ) -> Evidence:
         """Everything the gate into `stage` looks at: every record, the directory now."""
-        records = await self._evidence.idea_records(session, entry.tenant_id, entry.idea_id)
+        records = await self._stores.evidence.idea_records(session, entry.tenant_id, entry.idea_id)
         ids = [r.organization_id for r in records]
         if entry.sponsor_organization_id:
             ids.append(entry.sponsor_organization_id)
         tenant = entry.tenant_id
-        organizations = (await self._directory.organizations({tenant: ids}, session))[tenant]
-        councils = (await self._directory.councils_of([tenant], session))[tenant]
+        organizations = (await self._stores.directory.organizations({tenant: ids}, session))[tenant]
+        councils = (await self._stores.directory.councils_of([tenant], session))[tenant]
         return Evidence(
             endorsements=tuple(r.endorsement for r in records if r.endorsement is not None),
             sponsor_organization_id=entry.sponsor_organization_id,
@@ -112,8 +136,8 @@ class Gates:
         self, tenant_id: str, idea_id: str
     ) -> tuple[Entry, str, GateReport | None]:
         """The gate into the next stage, evaluated now over the full evidence (reads only)."""
-        entry = await self._ledger.entry(tenant_id, idea_id)
-        pipeline = await self._policies.pipeline(tenant_id)
+        entry = await self._stores.ledger.entry(tenant_id, idea_id)
+        pipeline = await self._stores.policies.pipeline(tenant_id)
         following = pipeline.next_stage(entry.stage) or ""
         if not following:
             return entry, "", None
@@ -122,58 +146,62 @@ class Gates:
 
     # --- changing -----------------------------------------------------------------
 
-    async def _save(
-        self,
-        unit: Unit,
-        entry: Entry,
-        read: Entry,
-        pipeline: Pipeline,
-        at: datetime,
-        events: Sequence[events_pb2.Event],
-    ) -> Entry:
-        """Re-judge the next gate, save the entry one version on, owe the events."""
-        work = Work(replace(entry, version=read.version + 1), read.version, pipeline)
-        await self._judging.settle(unit.session, [work], at)
-        await self._ledger.save(unit.session, [(work.entry, read.version)])
-        unit.publish([*events, *(event for event, _ in work.events)])
-        return work.entry
+    async def _change(self, tenant_id: str, idea_id: str, decide: Decide[T]) -> tuple[T, Entry]:
+        """The one way an idea's entry changes: read it, let `decide` say what becomes of it
+        (with the pure rules of `lifecycle`), keep the decision, re-judge the next gate and
+        save the entry one version on with the events it owes; one unit of work, retried
+        whole. The answer and the entry as saved (as read when `decide` left it alone);
+        a refusal is raised once the rest is committed."""
 
-    async def _read(self, unit: Unit, tenant_id: str, idea_id: str) -> tuple[Entry, Pipeline]:
-        entry = await self._ledger.entry(tenant_id, idea_id, unit.session)
-        return entry, await self._policies.pipeline(tenant_id, unit.session)
+        async def work(unit: Unit) -> tuple[Decided[T], Entry]:
+            at = self._clock()
+            read = await self._stores.ledger.entry(tenant_id, idea_id, unit.session)
+            pipeline = await self._stores.policies.pipeline(tenant_id, unit.session)
+            decided = await decide(unit, read, pipeline, at)
+            if decided.record is not None:
+                kept = decided.record
+                await self._stores.decisions.record(
+                    unit.session,
+                    read,
+                    kept.kind,
+                    kept.actor,
+                    at,
+                    kept.evidence,
+                    policy=kept.policy,
+                    report=kept.report,
+                    reason=kept.reason,
+                )
+            if decided.entry is None:
+                unit.publish(decided.events)
+                return decided, read
+            change = Work(replace(decided.entry, version=read.version + 1), read.version, pipeline)
+            await self._judging.settle(unit.session, [change], at)
+            await self._stores.ledger.save(unit.session, [(change.entry, read.version)])
+            unit.publish([*decided.events, *(event for event, _ in change.events)])
+            return decided, change.entry
 
-    def _check_version(self, entry: Entry, expected_version: int) -> None:
-        if expected_version and expected_version != entry.version:
-            raise Conflict(
-                f"idea {entry.idea_id} is at version {entry.version}, not {expected_version}; "
-                "read it again"
+        decided, entry = await commit(self._client, self._outbox, work)
+        if decided.refusal is not None:
+            raise decided.refusal
+        return decided.answer, entry
+
+    def _move(
+        self, target: str, expected_version: int, decide: Callable[[_Judged], Decided[T]]
+    ) -> Decide[T]:
+        """What an advance and an override both decide on: the gate into `target`, judged
+        over the full evidence; `decide` says what follows from it."""
+
+        async def judge(unit: Unit, entry: Entry, pipeline: Pipeline, at: datetime) -> Decided[T]:
+            _check_version(entry, expected_version)
+            following = lifecycle.check_advance(
+                pipeline, entry.stage, entry.status, target, entry.idea_id
             )
+            policy = pipeline.policy_into(following)
+            evidence = await self.full_evidence(entry, following, unit.session)
+            report = evaluate(policy, evidence, at)
+            return decide(_Judged(at, entry, pipeline, following, policy, evidence, report))
 
-    async def _judge_move(
-        self, unit: Unit, tenant_id: str, idea_id: str, target: str, expected_version: int
-    ) -> _Judged:
-        """What an advance and an override both decide on: the gate into `target`."""
-        at = self._clock()
-        entry, pipeline = await self._read(unit, tenant_id, idea_id)
-        self._check_version(entry, expected_version)
-        following = lifecycle.check_advance(pipeline, entry.stage, entry.status, target, idea_id)
-        policy = pipeline.policy_into(following)
-        evidence = await self.full_evidence(entry, following, unit.session)
-        report = evaluate(policy, evidence, at)
-        return _Judged(at, entry, pipeline, following, policy, evidence, report)
-
-    @staticmethod
-    def _advanced_event(
-        judged: _Judged, actor: domain_pb2.Actor, status: Status
-    ) -> events_pb2.Event:
-        """StageAdvanced, as an advance and an override both announce it."""
-        event = idea_event(judged.entry, judged.at)
-        advanced = event.stage_advanced
-        advanced.from_stage, advanced.to_stage = judged.entry.stage, judged.following
-        advanced.report.CopyFrom(report_message(judged.report))
-        advanced.actor.CopyFrom(actor)
-        advanced.status = status_number(status)  # type: ignore[assignment]
-        return event
+        return judge
 
     async def advance(
         self,
@@ -185,53 +213,28 @@ class Gates:
     ) -> Advanced:
         """Move to the next stage if its gate holds; record and publish either way."""
 
-        async def work(unit: Unit) -> tuple[Advanced | None, FailedPrecondition | None]:
-            judged = await self._judge_move(unit, tenant_id, idea_id, target, expected_version)
-            entry, report = judged.entry, judged.report
+        def decide(judged: _Judged) -> Decided[tuple[str, GateReport]]:
+            at, entry, pipeline, report = judged.at, judged.entry, judged.pipeline, judged.report
+            moved = (entry.stage, report)
             verdict = "ADVANCED" if report.holds else "REJECTED"
-            await self._decisions.record(
-                unit.session,
-                entry,
-                verdict,
-                actor,
-                judged.at,
-                judged.evidence,
-                policy=judged.policy,
-                report=report,
-            )
+            record = Kept(verdict, actor, judged.evidence, judged.policy, report)
             if not report.holds:
-                event = idea_event(entry, judged.at)
+                event = idea_event(entry, at)
                 rejected = event.stage_advance_rejected
                 rejected.from_stage, rejected.to_stage = entry.stage, judged.following
                 rejected.report.CopyFrom(report_message(report))
                 rejected.actor.CopyFrom(actor)
-                unit.publish([event])
                 refusal = lifecycle.refusal(report)
                 refusal.details.append(report_message(report))
-                return None, refusal
-            status = lifecycle.status_after_advance(judged.pipeline, judged.following)
-            event = self._advanced_event(judged, actor, status)
-            moved = self._moved(entry, judged.pipeline, judged.following, status, judged.at)
-            saved = await self._save(unit, moved, entry, judged.pipeline, judged.at, [event])
-            return Advanced(saved, entry.stage, report), None
+                return Decided(moved, record=record, events=(event,), refusal=refusal)
+            after = lifecycle.moved(entry, pipeline, judged.following, at)
+            return Decided(
+                moved, after, (_advanced_event(judged, actor, after.status),), record=record
+            )
 
-        done, refused = await commit(self._client, self._outbox, work)
-        if refused is not None:
-            raise refused
-        assert done is not None
-        return done
-
-    def _moved(
-        self, entry: Entry, pipeline: Pipeline, stage: str, status: Status, at: datetime
-    ) -> Entry:
-        return replace(
-            entry,
-            stage=stage,
-            status=status,
-            gate=None,
-            entered_stage_at=at,
-            next_stage=next_stage_of(pipeline, stage, status),
-        )
+        moving = self._move(target, expected_version, decide)
+        (from_stage, report), saved = await self._change(tenant_id, idea_id, moving)
+        return Advanced(saved, from_stage, report)
 
     async def decline(
         self,
@@ -241,27 +244,24 @@ class Gates:
         actor: domain_pb2.Actor,
         expected_version: int,
     ) -> Entry:
-        async def work(unit: Unit) -> Entry:
-            at = self._clock()
-            entry, pipeline = await self._read(unit, tenant_id, idea_id)
-            self._check_version(entry, expected_version)
+        async def decide(
+            unit: Unit, entry: Entry, pipeline: Pipeline, at: datetime
+        ) -> Decided[None]:
+            _check_version(entry, expected_version)
             lifecycle.check_open(entry.status, idea_id)
-            records = await self._evidence.idea_records(unit.session, tenant_id, idea_id)
+            records = await self._stores.evidence.idea_records(unit.session, tenant_id, idea_id)
             evidence = Evidence(
                 tuple(r.endorsement for r in records if r.endorsement is not None),
                 entry.sponsor_organization_id,
-            )
-            await self._decisions.record(
-                unit.session, entry, "DECLINED", actor, at, evidence, reason=reason
             )
             event = idea_event(entry, at)
             event.idea_declined.stage = entry.stage
             event.idea_declined.reason = reason
             event.idea_declined.actor.CopyFrom(actor)
-            declined = replace(entry, status=Status.DECLINED, gate=None, next_stage="")
-            return await self._save(unit, declined, entry, pipeline, at, [event])
+            record = Kept("DECLINED", actor, evidence, reason=reason)
+            return Decided(None, lifecycle.declined(entry), (event,), record=record)
 
-        return await commit(self._client, self._outbox, work)
+        return (await self._change(tenant_id, idea_id, decide))[1]
 
     async def cast_vote(
         self,
@@ -274,41 +274,22 @@ class Gates:
     ) -> tuple[str, int, int]:
         """A member organization's vote on the idea's next gate; changeable until it moves."""
 
-        async def work(unit: Unit) -> tuple[str, int, int]:
-            at = self._clock()
-            entry, pipeline = await self._read(unit, tenant_id, idea_id)
-            lifecycle.check_open(entry.status, idea_id)
-            stage = pipeline.next_stage(entry.stage)
-            if stage is None:
-                raise FailedPrecondition(f"idea {idea_id} is at the end of the pipeline")
-            council = await self._directory.council(tenant_id, council_id, unit.session)
-            if organization_id not in council.member_ids:
-                raise FailedPrecondition(
-                    f"organization {organization_id} is not a member of council {council_id}"
-                )
-            votes = {
-                s: {c: dict(v) for c, v in councils.items()}
-                for s, councils in entry.council_votes.items()
-            }
-            votes.setdefault(stage, {}).setdefault(council_id, {})[organization_id] = Vote(
-                approve, comment, at
-            )
-            tally = votes[stage][council_id]
-            approvals = sum(1 for o, v in tally.items() if v.approve and o in council.member_ids)
-            rejections = sum(
-                1 for o, v in tally.items() if not v.approve and o in council.member_ids
-            )
+        async def decide(
+            unit: Unit, entry: Entry, pipeline: Pipeline, at: datetime
+        ) -> Decided[CouncilVotes]:
+            stage = lifecycle.voted_gate(entry, pipeline)
+            council = await self._stores.directory.council(tenant_id, council_id, unit.session)
+            vote = Vote(approve, comment, at)
+            after, votes = lifecycle.voted(entry, stage, council, organization_id, vote)
             event = idea_event(entry, at)
             cast = event.council_vote_cast
             cast.council_id, cast.organization_id, cast.stage = council_id, organization_id, stage
             cast.approve, cast.comment = approve, comment
-            cast.approvals, cast.rejections = approvals, rejections
-            await self._save(
-                unit, replace(entry, council_votes=votes), entry, pipeline, at, [event]
-            )
-            return stage, approvals, rejections
+            cast.approvals, cast.rejections = votes.approvals, votes.rejections
+            return Decided(votes, after, (event,))
 
-        return await commit(self._client, self._outbox, work)
+        votes, _ = await self._change(tenant_id, idea_id, decide)
+        return votes.stage, votes.approvals, votes.rejections
 
     async def override(
         self,
@@ -321,61 +302,63 @@ class Gates:
     ) -> Advanced:
         """Move past a gate that does not hold: recorded for good, announced to all."""
 
-        async def work(unit: Unit) -> Advanced:
-            judged = await self._judge_move(unit, tenant_id, idea_id, target, expected_version)
+        def decide(judged: _Judged) -> Decided[tuple[str, GateReport]]:
             at, entry, pipeline = judged.at, judged.entry, judged.pipeline
-            following, evidence, report = judged.following, judged.evidence, judged.report
-            if report.holds:
-                raise FailedPrecondition(
-                    f"the gate into {following} holds; advance the idea instead of overriding"
-                )
-            await self._decisions.record(
-                unit.session,
-                entry,
-                "OVERRIDDEN",
-                actor,
-                at,
-                evidence,
-                policy=judged.policy,
-                report=report,
-                reason=justification,
-            )
-            status = lifecycle.status_after_advance(pipeline, following)
-            advanced = self._advanced_event(judged, actor, status)
+            evidence, report = judged.evidence, judged.report
+            lifecycle.check_override(report)
+            after = replace(lifecycle.moved(entry, pipeline, judged.following, at), overridden=True)
+            advanced = _advanced_event(judged, actor, after.status)
             advanced.stage_advanced.override_justification = justification
             overridden = idea_event(entry, at)
             audit = overridden.stage_overridden
-            audit.from_stage, audit.to_stage = entry.stage, following
+            audit.from_stage, audit.to_stage = entry.stage, judged.following
             audit.report.CopyFrom(report_message(report))
             audit.justification = justification
             audit.actor.CopyFrom(actor)
-            audit.status = status_number(status)  # type: ignore[assignment]
+            audit.status = status_number(after.status)  # type: ignore[assignment]
             audit.council_organization_ids.extend(
                 sorted({m for c in evidence.councils for m in c.member_ids})
             )
-            after = replace(self._moved(entry, pipeline, following, status, at), overridden=True)
-            saved = await self._save(unit, after, entry, pipeline, at, [advanced, overridden])
-            return Advanced(saved, entry.stage, report)
+            record = Kept("OVERRIDDEN", actor, evidence, judged.policy, report, justification)
+            return Decided((entry.stage, report), after, (advanced, overridden), record=record)
 
-        return await commit(self._client, self._outbox, work)
+        moving = self._move(target, expected_version, decide)
+        (from_stage, report), saved = await self._change(tenant_id, idea_id, moving)
+        return Advanced(saved, from_stage, report)
 
     async def co_sign(
         self, tenant_id: str, idea_id: str, council_id: str, actor: domain_pb2.Actor
     ) -> tuple[str, ...]:
-        async def work(unit: Unit) -> tuple[str, ...]:
-            at = self._clock()
-            entry, pipeline = await self._read(unit, tenant_id, idea_id)
-            council = await self._directory.council(tenant_id, council_id, unit.session)
-            if council_id in entry.co_signed_by:
-                return entry.co_signed_by  # co-signing twice changes nothing
+        async def decide(
+            unit: Unit, entry: Entry, pipeline: Pipeline, at: datetime
+        ) -> Decided[None]:
+            council = await self._stores.directory.council(tenant_id, council_id, unit.session)
+            after = lifecycle.co_signed(entry, council_id)
+            if after is None:
+                return Decided(None)
             event = idea_event(entry, at)
             event.idea_co_signed.council_id = council_id
             event.idea_co_signed.council_name = council.name
             event.idea_co_signed.actor.CopyFrom(actor)
-            signed = tuple(sorted({*entry.co_signed_by, council_id}))
-            await self._save(
-                unit, replace(entry, co_signed_by=signed), entry, pipeline, at, [event]
-            )
-            return signed
+            return Decided(None, after, (event,))
 
-        return await commit(self._client, self._outbox, work)
+        return (await self._change(tenant_id, idea_id, decide))[1].co_signed_by
+
+
+def _check_version(entry: Entry, expected_version: int) -> None:
+    if expected_version and expected_version != entry.version:
+        raise Conflict(
+            f"idea {entry.idea_id} is at version {entry.version}, not {expected_version}; "
+            "read it again"
+        )
+
+
+def _advanced_event(judged: _Judged, actor: domain_pb2.Actor, status: Status) -> events_pb2.Event:
+    """StageAdvanced, as an advance and an override both announce it."""
+    event = idea_event(judged.entry, judged.at)
+    advanced = event.stage_advanced
+    advanced.from_stage, advanced.to_stage = judged.entry.stage, judged.following
+    advanced.report.CopyFrom(report_message(judged.report))
+    advanced.actor.CopyFrom(actor)
+    advanced.status = status_number(status)  # type: ignore[assignment]
+    return event

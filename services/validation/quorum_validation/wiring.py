@@ -24,6 +24,7 @@ from quorum_validation.handler import IdeaEvents
 from quorum_validation.insights import Insights
 from quorum_validation.judging import Judging
 from quorum_validation.reevaluation import Reevaluator
+from quorum_validation.stores import Stores
 from quorum_validation.usecases import Gates, moment
 
 # Every collection of the service's database and its indexes.
@@ -63,27 +64,21 @@ def assemble(
 ) -> Parts:
     """`outbox`: where the events the parts owe go (None: nowhere, a test's choice);
     `chunk`: records a rebuild counts per transaction."""
-    entries = ledger.LedgerStore(database)
-    records = evidence.EvidenceStore(database, chunk)
-    organizations = directory.DirectoryStore(database)
-    pipelines = policies.PolicyStore(database)
-    decided = decisions.Decisions(database)
-    judging = Judging(organizations, records)
-    reevaluator = Reevaluator(client, database, outbox, entries, records, pipelines, judging, clock)
+    stores = Stores.on(database, chunk)
+    judging = Judging(stores.directory, stores.evidence)
+    reevaluator = Reevaluator(client, database, outbox, stores, judging, clock)
     # A rebuild too big for one transaction is carried on by the re-evaluator.
     judging.on_unfinished = reevaluator.notify
     return Parts(
-        ledger=entries,
-        evidence=records,
-        directory=organizations,
-        policies=pipelines,
-        decisions=decided,
+        ledger=stores.ledger,
+        evidence=stores.evidence,
+        directory=stores.directory,
+        policies=stores.policies,
+        decisions=stores.decisions,
         judging=judging,
-        gates=Gates(
-            client, outbox, entries, records, organizations, pipelines, decided, judging, clock
-        ),
-        handler=IdeaEvents(entries, records, pipelines, judging, clock),
+        gates=Gates(client, outbox, stores, judging, clock),
+        handler=IdeaEvents(stores, judging, clock),
         reevaluator=reevaluator,
-        insights=Insights(database, records, organizations, pipelines, decided),
-        peers=peers.Peers(client, outbox, entries, records, organizations, database),
+        insights=Insights(database, stores),
+        peers=peers.Peers(client, outbox, stores, database),
     )

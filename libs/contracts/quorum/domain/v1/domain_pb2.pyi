@@ -394,6 +394,7 @@ class CriterionResult(_message.Message):
     MET_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
+    DETAIL_PHRASES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """min_customers, min_segments, min_active, min_weight, max_share,
     min_commitments, council_approval.
@@ -404,6 +405,10 @@ class CriterionResult(_message.Message):
     subject: _builtins.str
     """The commitment or council the criterion is about, when it has one."""
     detail: _builtins.str
+    @_builtins.property
+    def detail_phrases(self) -> _containers.RepeatedCompositeFieldContainer[Global___Phrase]:
+        """detail in parts when it names an organization (empty when it names none)."""
+
     def __init__(
         self,
         *,
@@ -413,14 +418,43 @@ class CriterionResult(_message.Message):
         met: _builtins.bool = ...,
         subject: _builtins.str = ...,
         detail: _builtins.str = ...,
+        detail_phrases: _abc.Iterable[Global___Phrase] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual", b"actual", "detail", b"detail", "met", b"met", "name", b"name", "required", b"required", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actual", b"actual", "detail", b"detail", "detail_phrases", b"detail_phrases", "met", b"met", "name", b"name", "required", b"required", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CriterionResult: _TypeAlias = CriterionResult  # noqa: Y015
+
+@_typing.final
+class Phrase(_message.Message):
+    """A part of a report's sentence: words, or an organization's name. The name stands apart
+    from the words so that a reader who may not know the organization is shown the same
+    sentence without it: nothing else in the sentence is taken for a name.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TEXT_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    organization_id: _builtins.str
+    """Set when text is the name of this organization."""
+    def __init__(
+        self,
+        *,
+        text: _builtins.str = ...,
+        organization_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization_id", b"organization_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Phrase: _TypeAlias = Phrase  # noqa: Y015
 
 @_typing.final
 class OrganizationWeight(_message.Message):
@@ -492,6 +526,7 @@ class GateReport(_message.Message):
     WEIGHTS_FIELD_NUMBER: _builtins.int
     EVALUATED_AT_FIELD_NUMBER: _builtins.int
     WEIGHTS_OMITTED_FIELD_NUMBER: _builtins.int
+    SUMMARY_PHRASES_FIELD_NUMBER: _builtins.int
     stage: _builtins.str
     """The stage the gate leads into."""
     policy_version: _builtins.int
@@ -510,6 +545,10 @@ class GateReport(_message.Message):
 
     @_builtins.property
     def evaluated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def summary_phrases(self) -> _containers.RepeatedCompositeFieldContainer[Global___Phrase]:
+        """summary in parts when it names an organization (empty when it names none)."""
+
     def __init__(
         self,
         *,
@@ -521,10 +560,11 @@ class GateReport(_message.Message):
         weights: _abc.Iterable[Global___OrganizationWeight] | None = ...,
         evaluated_at: _timestamp_pb2.Timestamp | None = ...,
         weights_omitted: _builtins.int = ...,
+        summary_phrases: _abc.Iterable[Global___Phrase] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["evaluated_at", b"evaluated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["criteria", b"criteria", "evaluated_at", b"evaluated_at", "holds", b"holds", "policy_version", b"policy_version", "stage", b"stage", "summary", b"summary", "weights", b"weights", "weights_omitted", b"weights_omitted"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["criteria", b"criteria", "evaluated_at", b"evaluated_at", "holds", b"holds", "policy_version", b"policy_version", "stage", b"stage", "summary", b"summary", "summary_phrases", b"summary_phrases", "weights", b"weights", "weights_omitted", b"weights_omitted"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

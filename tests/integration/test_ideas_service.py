@@ -282,7 +282,7 @@ async def test_merge_refuses_what_cannot_be_merged(ideas: Running, tenant: str) 
     # Who merges is checked with the tenant, first (quorum_common.callers).
     assert bad_field_names(raised.value) == {"actor.principal_id"}
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await merge(one.id, one.id)
+        await merge(ideas, tenant, one.id, one.id)
     assert bad_field_names(raised.value) == {"target_idea_id"}
 
     with pytest.raises(grpc.aio.AioRpcError) as raised:

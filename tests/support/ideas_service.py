@@ -8,7 +8,6 @@ Kafka; validation events are published to Kafka for the projection.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 import uuid
@@ -30,6 +29,7 @@ from quorum_common.mongo import Document, connect
 from quorum_devtools.infra import IDLE_PAUSE_MAX_MS
 from quorum_ideas.__main__ import serve
 from quorum_ideas.settings import IdeasSettings
+from support import waiting
 from support.servers import Servers, free_port
 from support.serving import serving
 
@@ -170,14 +170,7 @@ async def eventually(
     check: Callable[[], Awaitable[T | None]], what: str, within: float = WITHIN
 ) -> T:
     """Poll until `check` returns something; effects through Kafka are asynchronous."""
-    deadline = time.monotonic() + within
-    while True:
-        found = await check()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within:.0f}s")
-        await asyncio.sleep(0.05)
+    return await waiting.found(check, what, within)
 
 
 async def records_until(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ from aiokafka.structs import RecordMetadata
 from quorum.events.v1 import events_pb2
 from quorum_common.events import event_type, headers
 from quorum_common.kafka import ensure_topics
+from support.waiting import until
 
 
 async def publish(bootstrap: str, topic: str, *events: events_pb2.Event | bytes) -> None:
@@ -90,8 +90,4 @@ class Collector:
 
     async def wait_for(self, check: Callable[[], bool], what: str, within: float = 30.0) -> None:
         """Poll until `check` holds; the deadline only guards against hanging."""
-        deadline = time.monotonic() + within
-        while not check():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"never saw {what}; records: {len(self.records)}")
-            await asyncio.sleep(0.05)
+        await until(check, what, within)

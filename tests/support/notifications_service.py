@@ -8,9 +8,7 @@ checks signatures) and a real aiosmtpd SMTP server.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,6 +29,7 @@ from support import events
 from support.kafka import publish
 from support.servers import Servers, free_port
 from support.serving import serving
+from support.waiting import until
 
 if TYPE_CHECKING:
     from quorum.notifications.v1.notifications_pb2_grpc import NotificationsServiceAsyncStub
@@ -235,16 +234,7 @@ async def deliveries(service: RunningNotifications, **filters: Any) -> list[N.De
 
 async def eventually(check: Callable[[], Any], what: str, within: float = 30.0) -> None:
     """Poll until `check()` (sync or async) is truthy; the deadline only stops a hang."""
-    deadline = time.monotonic() + within
-    while True:
-        outcome = check()
-        if asyncio.iscoroutine(outcome):
-            outcome = await outcome
-        if outcome:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never saw {what}")
-        await asyncio.sleep(0.05)
+    await until(check, what, within)
 
 
 async def introduce(service: RunningNotifications, history: list[events_pb2.Event]) -> None:

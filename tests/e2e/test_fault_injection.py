@@ -189,7 +189,7 @@ async def test_a_sigkill_of_any_process_loses_nothing_and_counts_nothing_twice(
             load.injected[index].set()
         await sending
         wrong = {
-            **await what_is_wrong(tenant.admin, plan, owned.settings, CONVERGE_SECONDS),
+            **await what_is_wrong(tenant, plan, owned.settings, CONVERGE_SECONDS),
             "watcher": await watched(watching, watcher),
             "ended by themselves": owned.harness.exited(),
         }

@@ -103,7 +103,7 @@ async def test_a_kill_at_a_fault_point_loses_nothing_and_counts_nothing_twice(
         back = await asyncio.to_thread(points.start, [service])
         await sending
         wrong = {
-            **await what_is_wrong(tenant.admin, plan, points.settings, CONVERGE_SECONDS),
+            **await what_is_wrong(tenant, plan, points.settings, CONVERGE_SECONDS),
             "ended by themselves": points.exited(),
         }
         await asyncio.wait_for(asyncio.gather(*watching), CONVERGE_SECONDS)

@@ -34,6 +34,7 @@ from quorum_common.events import Topics
 from quorum_common.kafka import PARTITIONS
 from quorum_devtools import platform
 from quorum_devtools.bench_platform import ORGANIZATIONS, Caller, Tenant, organization_id
+from support.fault_diagnosis import why_the_ledger_is_behind
 
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 CALL_TIMEOUT = 10.0
@@ -257,11 +258,13 @@ async def dead_lettered(bootstrap_servers: str, prefix: str) -> dict[str, int]:
 
 
 async def what_is_wrong(
-    caller: Caller, plan: Plan, settings: platform.Platform, within: float
+    tenant: Tenant, plan: Plan, settings: platform.Platform, within: float
 ) -> dict[str, object]:
     """What the platform lost, doubled or dead-lettered of the plan, by where it shows,
-    once it has had up to `within` seconds to converge; each entry empty when all is well."""
-    return {
+    once it has had up to `within` seconds to converge; each entry empty when all is well.
+    A ledger still wrong comes with why (fault_diagnosis), under "ledger diagnosis"."""
+    caller = tenant.admin
+    wrong = {
         "ideas": await converge(lambda: ideas_wrong(caller, plan), within),
         "ledger": await converge(lambda: ledger_wrong(caller, plan), within),
         "stream": await stream_wrong(caller, plan, within),
@@ -269,6 +272,11 @@ async def what_is_wrong(
             settings.kafka_bootstrap_servers, settings.topic_prefix
         ),
     }
+    if wrong["ledger"]:
+        wrong["ledger diagnosis"] = await why_the_ledger_is_behind(
+            caller, tenant.tenant_id, plan.ideas, settings
+        )
+    return wrong
 
 
 @dataclass

@@ -46,7 +46,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from quorum.events.v1 import events_pb2
-from quorum_common import fault_points, meters, tracing
+from quorum_common import fault_points, meters, record_spans, tracing
 from quorum_common.assignor import ByInstanceAssignor
 from quorum_common.events import PoisonEvent, Topics, decode, event_type
 from quorum_common.fetch_schedule import SHORT_POLL_MS, FetchSchedule
@@ -82,7 +82,7 @@ class _Item:
 
     record: Any
     event: events_pb2.Event
-    processing: tracing.Processing | None = None
+    processing: record_spans.Processing | None = None
 
     @property
     def event_id(self) -> str:
@@ -362,14 +362,14 @@ class EventConsumer:
         for item in items:
             await self._apply_alone(item)
 
-    def _start_processing(self, item: _Item) -> tracing.Processing:
+    def _start_processing(self, item: _Item) -> record_spans.Processing:
         record = item.record
-        processing = tracing.start_processing(
+        processing = record_spans.start_processing(
             group=self._group_id,
             topic=str(record.topic),
             partition=int(record.partition),
             offset=int(record.offset),
-            headers={k: v.decode(errors="replace") for k, v in record.headers or ()},
+            record_headers=record.headers or (),
         )
         processing.describe(
             event_id=item.event_id,

@@ -117,16 +117,19 @@ def configure_telemetry(service: str) -> Telemetry:
         if os.environ.get("OTEL_TRACES_SAMPLER")
         else tracing.root_sampler(tracing.write_traces_ratio())
     )
-    tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
-    for name in plan.traces:
-        if name == "otlp":
-            tracer_provider.add_span_processor(
-                BatchSpanProcessor(_otlp_span_exporter(plan.traces_protocol))
-            )
-        else:
-            tracer_provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
-    trace.set_tracer_provider(tracer_provider)
-    telemetry._shutdown.append(tracer_provider.shutdown)
+    # Spans that go nowhere are not made at all (tracing.export_spans): no provider, no
+    # interceptors, no context carried.
+    if plan.traces:
+        tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
+        for name in plan.traces:
+            if name == "otlp":
+                tracer_provider.add_span_processor(
+                    BatchSpanProcessor(_otlp_span_exporter(plan.traces_protocol))
+                )
+            else:
+                tracer_provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+        trace.set_tracer_provider(tracer_provider)
+        telemetry._shutdown.append(tracer_provider.shutdown)
 
     if plan.metrics:
         from opentelemetry.sdk.metrics import MeterProvider
@@ -158,9 +161,10 @@ def configure_telemetry(service: str) -> Telemetry:
     # asked for: the driver's command listener builds an event for every command, which
     # cost 1.0 of the 4.3 ms of CPU per endorsement of the whole platform (measured,
     # docs/benchmarks.md).
-    if tracing.mongodb_command_spans():
+    if plan.traces and tracing.mongodb_command_spans():
         PymongoInstrumentor().instrument()
-    _configured.traces = True
+    _configured.traces = bool(plan.traces)
+    tracing.export_spans(bool(plan.traces))
     meters.exported = bool(plan.metrics)
     return telemetry
 

@@ -49,7 +49,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
 from quorum.events.v1 import events_pb2
-from quorum_common import fault_points, meters, tracing
+from quorum_common import fault_points, meters, record_spans, tracing
 from quorum_common.acknowledged import Acknowledged
 from quorum_common.events import EVENT_TYPE_HEADER, headers, now
 from quorum_common.kafka import Outgoing, RelayProducer
@@ -297,7 +297,7 @@ class Outbox:
         spans = []
         records = []
         for row in rows:
-            span, trace_headers = tracing.start_send_span(
+            span, trace_headers = record_spans.start_send_span(
                 row["topic"],
                 row.get("trace") or {},
                 key=row["key"],
@@ -328,7 +328,7 @@ class Outbox:
             acknowledged = await producer.send(records)
         except BaseException as error:
             for span in spans:
-                tracing.end_with_error(span, error)
+                record_spans.end_with_error(span, error)
             raise
         # A send span lasts until the broker acknowledged the whole batch.
         for span in spans:

@@ -6,17 +6,19 @@ and a call whose `traceparent` says sampled (or not) is traced (or not) all the 
 through the gateway, the services, the outbox and Kafka. A trace not sampled costs
 no span anywhere: only its context travels, so every process makes the same choice.
 
-Kafka has no instrumentation here on purpose: the outbox stores the writer's trace
-context with each entry and the relay publishes it (`start_send_span`), the consumer
-continues it (`start_processing`). An auto-instrumented producer would only see the
-relay's background task, never the request that caused the event.
+A process whose spans go nowhere (no exporter configured: `export_spans` is told by
+observability.configure_telemetry) makes none and carries no trace context at all:
+no span, no context per call, outbox row or record. Building and dropping them cost
+a tenth of the platform's CPU per endorsement (docs/benchmarks.md). So every service
+of one deployment gets the same OTEL_* settings (deploy/ gives them).
+
+Kafka's spans are in `record_spans`.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,9 +31,25 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from quorum_common.errors import StartupError
 from quorum_common.interceptors import Continuation, Handler, WrappingInterceptor, replaced
-from quorum_common.meters import record_process_duration
 
 MONGODB_COMMAND_SPANS_VARIABLE = "QUORUM_MONGODB_COMMAND_SPANS"
+
+
+@dataclass
+class _Export:
+    spans: bool = False
+
+
+_export = _Export()
+
+
+def export_spans(on: bool) -> None:
+    """Whether this process's spans go to an exporter (see the module); off by default."""
+    _export.spans = on
+
+
+def exporting_spans() -> bool:
+    return _export.spans
 
 
 def mongodb_command_spans(env: Mapping[str, str] | None = None) -> bool:
@@ -83,11 +101,12 @@ def _caller_sampled(details: grpc.HandlerCallDetails) -> bool | None:
     """The sampled flag of the call's traceparent; None when it has none."""
     for key, value in details.invocation_metadata or ():
         if key == "traceparent":
-            return isinstance(value, str) and _sampled_flag(value)
+            return isinstance(value, str) and sampled_flag(value)
     return None
 
 
-def _sampled_flag(traceparent: str) -> bool:
+def sampled_flag(traceparent: str) -> bool:
+    """Whether a W3C traceparent says its trace is sampled."""
     # The flags are the last two hex digits; bit 0 is "sampled" (the SDK also sets
     # bit 1, "random", so "-03" is as sampled as "-01").
     try:
@@ -246,7 +265,7 @@ def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
     return [TracingInterceptor(chosen, instrumentation)]
 
 
-# ------------------------------------------------------------- Kafka trace context
+# ------------------------------------------------------------- spans of outgoing work
 
 
 @contextmanager
@@ -260,6 +279,9 @@ def client_call(method: str) -> Iterator[tuple[tuple[str, str], ...] | None]:
     one place that calls other services (the gateway's backends) uses this instead.
     `method` is the full name, "/quorum.ideas.v1.IdeasService/EndorseIdea".
     """
+    if not _export.spans:
+        yield None
+        return
     parent = trace.get_current_span()
     if not parent.is_recording():
         if not parent.get_span_context().is_valid:
@@ -338,146 +360,11 @@ def current_trace_context() -> dict[str, str]:
     Stored with work that continues later in another task or process; empty when
     there is no span.
     """
+    if not _export.spans:
+        return {}
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
 
 
 _tracer = trace.get_tracer("quorum_common")
-
-
-def _not_sampled(carrier: Mapping[str, str]) -> dict[str, str] | None:
-    """The trace context in `carrier` when its trace is not sampled (else None).
-
-    Such a trace gets no span, here or anywhere after: what it causes carries this
-    context on as it came, so nothing downstream starts a trace of its own either.
-    """
-    traceparent = carrier.get("traceparent", "")
-    if not traceparent or _sampled_flag(traceparent):
-        return None
-    return {k: v for k, v in carrier.items() if k in ("traceparent", "tracestate")}
-
-
-def start_send_span(
-    topic: str, parent: Mapping[str, str], *, key: str, event_id: str, event_type: str
-) -> tuple[Span, dict[str, str]]:
-    """A PRODUCER span, child of the stored `parent` context, and the headers carrying it.
-
-    The caller ends the span once the broker has acknowledged the record.
-    """
-    unsampled = _not_sampled(parent)
-    if unsampled is not None:
-        return trace.INVALID_SPAN, unsampled
-    parent_context = propagate.extract(parent)
-    span = _tracer.start_span(
-        f"send {topic}",
-        context=parent_context,
-        kind=SpanKind.PRODUCER,
-        attributes={
-            "messaging.system": "kafka",
-            "messaging.operation.type": "send",
-            "messaging.operation.name": "send",
-            "messaging.destination.name": topic,
-            "messaging.kafka.message.key": key,
-            "messaging.message.id": event_id,
-            "quorum.event.type": event_type,
-        },
-    )
-    headers: dict[str, str] = {}
-    propagate.inject(headers, context=trace.set_span_in_context(span, parent_context))
-    return span, headers
-
-
-def end_with_error(span: Span, error: BaseException) -> None:
-    span.record_exception(error)
-    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-    span.end()
-
-
-@dataclass
-class Processing:
-    """The CONSUMER span of one record, child of the producer's context in its headers.
-
-    `context` carries this span for the events the record causes; `end` records
-    messaging.process.duration with the outcome.
-    """
-
-    span: Span
-    context: dict[str, str]
-    group: str
-    topic: str
-    started: float
-
-    @contextmanager
-    def current(self) -> Iterator[None]:
-        """This record's span (or, not sampled, its context) is the current one."""
-        if self.span.get_span_context().is_valid:
-            with trace.use_span(self.span, end_on_exit=False):
-                yield
-            return
-        token = otel_context.attach(propagate.extract(self.context))
-        try:
-            yield
-        finally:
-            otel_context.detach(token)
-
-    def describe(self, *, event_id: str, event_type: str, tenant_id: str) -> None:
-        self.span.set_attributes(
-            {
-                "messaging.message.id": event_id,
-                "quorum.event.type": event_type,
-                "quorum.tenant.id": tenant_id,
-            }
-        )
-
-    def end(
-        self, outcome: str, error: BaseException | None = None, record_error: bool = True
-    ) -> None:
-        self.span.set_attribute("quorum.outcome", outcome)
-        attributes = {
-            "messaging.system": "kafka",
-            "messaging.consumer.group.name": self.group,
-            "messaging.destination.name": self.topic,
-            "quorum.outcome": outcome,
-        }
-        if error is not None:
-            attributes["error.type"] = type(error).__name__
-            if record_error:
-                self.span.record_exception(error)
-            self.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
-        self.span.end()
-        record_process_duration(time.perf_counter() - self.started, attributes)
-
-
-def start_processing(
-    *,
-    group: str,
-    topic: str,
-    partition: int,
-    offset: int,
-    headers: Mapping[str, str],
-) -> Processing:
-    """Start the CONSUMER span of one record; the caller ends it (`Processing.end`)."""
-    started = time.perf_counter()
-    unsampled = _not_sampled(headers)
-    if unsampled is not None:
-        return Processing(trace.INVALID_SPAN, unsampled, group, topic, started)
-    parent = propagate.extract(headers)
-    span = _tracer.start_span(
-        f"process {topic}",
-        context=parent,
-        kind=SpanKind.CONSUMER,
-        attributes={
-            "messaging.system": "kafka",
-            "messaging.operation.type": "process",
-            "messaging.operation.name": "process",
-            "messaging.destination.name": topic,
-            "messaging.consumer.group.name": group,
-            "messaging.destination.partition.id": str(partition),
-            "messaging.kafka.offset": offset,
-        },
-    )
-    context: dict[str, str] = {}
-    if span.get_span_context().is_valid:
-        propagate.inject(context, context=trace.set_span_in_context(span, parent))
-    return Processing(span, context, group, topic, started)

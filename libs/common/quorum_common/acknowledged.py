@@ -65,6 +65,10 @@ class Acknowledged:
             self._highest[tp] = max(self._highest.get(tp, -1), found["offset"])
         self._loaded = True
 
+    def retained(self) -> bool:
+        """Whether any acknowledged row is known (loaded or recorded since)."""
+        return bool(self._highest)
+
     def record(self, acknowledged: Sequence[RecordMetadata]) -> dict[TopicPartition, int]:
         """Note a batch's acknowledgements; the partitions whose log went backwards.
 

@@ -175,9 +175,14 @@ async def _close(producer: AIOKafkaProducer) -> None:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: list[str], timeout_seconds: float, replication: int = 1
+    bootstrap_servers: str,
+    topics: list[str],
+    timeout_seconds: float,
+    replication: int = 1,
+    retention_ms: int = 0,
 ) -> None:
-    """Check the broker answers and create the topics this process uses.
+    """Check the broker answers and create the topics this process uses (with this
+    retention.ms when not 0; a topic that exists keeps its own).
 
     Raises StartupError naming KAFKA_BOOTSTRAP_SERVERS when no broker answers.
     """
@@ -206,8 +211,12 @@ async def ensure_topics(
         if missing:
             # Another process may create them first; that is as good.
             with contextlib.suppress(TopicAlreadyExistsError):
+                configs = {"retention.ms": str(retention_ms)} if retention_ms else {}
                 await admin.create_topics(
-                    [NewTopic(name, PARTITIONS, replication) for name in missing]
+                    [
+                        NewTopic(name, PARTITIONS, replication, topic_configs=configs)
+                        for name in missing
+                    ]
                 )
             await _wait_for_metadata(admin, missing, timeout_seconds)
     finally:

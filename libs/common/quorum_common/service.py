@@ -196,6 +196,7 @@ class Service(Generic[S]):
                 settings.kafka_bootstrap_servers,
                 self.topics(topics),
                 settings.startup_timeout_seconds,
+                retention_ms=settings.kafka_topic_retention_ms,
             )
             host, port = self.listens(settings)
             database = client[self.database(settings)]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -34,6 +33,7 @@ from quorum_common.events import Topics
 from quorum_common.kafka import PARTITIONS
 from quorum_devtools import platform
 from quorum_devtools.bench_platform import ORGANIZATIONS, Caller, Tenant, organization_id
+from support import waiting
 from support.fault_diagnosis import why_the_ledger_is_behind
 
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
@@ -163,18 +163,18 @@ class Load:
 async def converge(
     check: Callable[[], Awaitable[dict[str, object]]], within: float
 ) -> dict[str, object]:
-    """Poll `check` (what is still wrong, by name) until it finds nothing or time runs out."""
-    deadline = time.monotonic() + within
-    while True:
+    """What is still wrong (by name) once `check` finds nothing, or when time runs out."""
+
+    async def wrong() -> dict[str, object]:
         try:
-            wrong = await check()
+            return await check()
         except grpc.aio.AioRpcError as error:
             if error.code() not in RETRYABLE:
                 raise
-            wrong = {"call": error.code().name}
-        if not wrong or time.monotonic() > deadline:
-            return wrong
-        await asyncio.sleep(0.25)
+            return {"call": error.code().name}
+
+    found: dict[str, object] = await waiting.settled(wrong, within)
+    return found
 
 
 async def ideas_wrong(caller: Caller, plan: Plan) -> dict[str, object]:

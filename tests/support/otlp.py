@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 
 from quorum.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from quorum_devtools import platform
-from support import newcomer
+from support import newcomer, waiting
 from support.auth import bootstrap_tenant, channel
 
 SERVER = trace_pb2.Span.SPAN_KIND_SERVER
@@ -125,11 +124,9 @@ async def receiving() -> AsyncIterator[Receiver]:
 
 async def eventually(check: Callable[[], str], within: float = 30.0) -> None:
     """Wait until `check` returns "" (nothing missing); fail with what is still missing."""
-    deadline = time.monotonic() + within
-    while missing := check():
-        if time.monotonic() > deadline:
-            pytest.fail(missing)
-        await asyncio.sleep(0.1)
+    missing: str = await waiting.settled(check, within)
+    if missing:
+        pytest.fail(missing)
 
 
 def submission() -> gateway_pb2.SubmitIdeaRequest:

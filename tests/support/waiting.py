@@ -30,6 +30,20 @@ async def found(check: Callable[[], Awaitable[T | None]], what: str, within: flo
         await asyncio.sleep(POLL_SECONDS)
 
 
+async def settled(check: Callable[[], Any], within: float) -> Any:
+    """What `check()` (sync or async) last returned: the first falsy answer (nothing
+    left to wait for), or the answer it still gave when `within` seconds ran out, for
+    a caller that reports what never settled rather than failing here."""
+    deadline = time.monotonic() + within
+    while True:
+        outcome = check()
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+        if not outcome or time.monotonic() > deadline:
+            return outcome
+        await asyncio.sleep(POLL_SECONDS)
+
+
 async def until(check: Callable[[], Any], what: str, within: float = 60) -> None:
     """Until `check()` (sync or async) is truthy; fails as `found` does."""
 

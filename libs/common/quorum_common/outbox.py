@@ -326,7 +326,7 @@ class Outbox:
             # A relay's first producer finds a broker that may have lost only what
             # earlier processes had published (retained rows); with none, there is
             # nothing to look for, and looking (each batch's offsets, every row read
-            # back) cost a fresh platform's first half minute a tenth of its CPU.
+            # back) cost a fresh platform's first half minute a seventh of its CPU.
             if not first or acknowledgements.retained():
                 self._check_taken_until = time.monotonic() + TAKEN_CHECK_SECONDS
                 self._read_back_since = now() - READ_BACK_BEFORE

@@ -9,8 +9,8 @@ no span anywhere: only its context travels, so every process makes the same choi
 A process whose spans go nowhere (no exporter configured: `export_spans` is told by
 observability.configure_telemetry) makes none and carries no trace context at all:
 no span, no context per call, outbox row or record. Building and dropping them cost
-a tenth of the platform's CPU per endorsement (docs/benchmarks.md). So every service
-of one deployment gets the same OTEL_* settings (deploy/ gives them).
+a fifth or more of the platform's CPU per endorsement (docs/benchmarks.md). So every
+service of one deployment gets the same OTEL_* settings (deploy/ gives them).
 
 Kafka's spans are in `record_spans`.
 """
